@@ -1,0 +1,101 @@
+# fitdata: `make help` lists the targets. `make run` and `make test` are all a newcomer needs;
+# both install what they need first (uv, then the locked dependencies).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Where `make uv` puts uv when pip cannot install it for the user.
+UV_FALLBACK_DIR := $(HOME)/.cache/fitdata/uv-venv
+# uv from PATH, else from pip's user scripts folder, else from the fallback venv. Recursive
+# (`=`) so it is looked up again after `make uv` installed it.
+UV = $(shell command -v uv 2>/dev/null \
+	|| { d="$$($(PYTHON) -m site --user-base 2>/dev/null)/bin/uv"; test -x "$$d" && echo "$$d"; } \
+	|| { test -x "$(UV_FALLBACK_DIR)/bin/uv" && echo "$(UV_FALLBACK_DIR)/bin/uv"; } \
+	|| echo uv)
+RUN = $(UV) run --frozen
+# `python -m pytest` puts the checkout on sys.path, so the no-skips plugin can be loaded.
+PYTEST = $(RUN) python -m pytest -p tests.support.no_skips
+
+.PHONY: help
+help: ## List the targets
+	@echo "Usage: make <target>   (HOST=$(HOST) PORT=$(PORT) for run)"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-17s %s\n", $$1, $$2}' \
+		$(MAKEFILE_LIST)
+
+.PHONY: uv
+uv: ## Install uv if it is missing (pip --user, else a private venv)
+	@if [ "$(UV)" = "uv" ] && ! command -v uv >/dev/null 2>&1; then \
+		echo "uv not found; installing it with pip" >&2; \
+		$(PYTHON) -m pip install --user --quiet uv 2>/dev/null \
+		|| $(PYTHON) -m pip install --user --quiet --break-system-packages uv 2>/dev/null \
+		|| { $(PYTHON) -m venv "$(UV_FALLBACK_DIR)" \
+			&& "$(UV_FALLBACK_DIR)/bin/pip" install --quiet uv; }; \
+	fi
+
+.PHONY: install
+install: uv ## Install the locked dependencies into .venv (uv sync --frozen)
+	$(UV) sync --frozen
+
+.PHONY: run
+run: install ## Start the service (embedded: SQLite, in-process worker) with the demo gym
+	$(RUN) fitdata demo
+	@echo 'Serving on http://$(HOST):$(PORT). In another terminal:' >&2
+	@echo '  eval "$$(.venv/bin/fitdata demo 2>/dev/null)"' >&2
+	@echo '  curl -H "Authorization: Bearer $$OWNER_TOKEN" http://$(HOST):$(PORT)/organizations/$$ORG_ID/members' >&2
+	$(RUN) fitdata serve --host $(HOST) --port $(PORT)
+
+.PHONY: demo
+demo: install ## Create (or find) the demo gym and print a token per role
+	$(RUN) fitdata demo
+
+.PHONY: test
+test: install lint typecheck ## Everything CI runs: lint, types, import contracts, all tests
+	$(PYTEST) tests/unit tests/integration tests/e2e
+
+.PHONY: test-unit
+test-unit: install ## Unit tests (no services needed)
+	$(PYTEST) tests/unit
+
+.PHONY: test-integration
+test-integration: install ## Integration tests (Postgres, Redis, S3, SMTP, fake providers)
+	$(PYTEST) tests/integration
+
+.PHONY: test-e2e
+test-e2e: install ## The end-to-end test: a real `fitdata serve` process over HTTP
+	$(PYTEST) tests/e2e
+
+.PHONY: lint
+lint: install ## ruff check, ruff format --check, import-linter contracts
+	$(RUN) ruff check src tests bench
+	$(RUN) ruff format --check src tests bench
+	$(RUN) lint-imports
+
+.PHONY: format
+format: install ## Format the code and apply safe lint fixes
+	$(RUN) ruff format src tests bench
+	$(RUN) ruff check --fix src tests bench
+
+.PHONY: typecheck
+typecheck: install ## mypy (strict) over src
+	$(RUN) mypy src
+
+.PHONY: bench
+bench: install ## Run the benchmark scripts in bench/ (if any)
+	@shopt -s nullglob; scripts=(bench/*.py); \
+	if [ $${#scripts[@]} -eq 0 ]; then echo "no benchmarks in bench/"; fi; \
+	for script in "$${scripts[@]}"; do echo "== $$script"; $(RUN) python "$$script"; done
+
+.PHONY: clean
+clean: ## Remove caches and build output (keeps .venv and the data in ./var)
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis dist build
+	find . -name __pycache__ -type d -prune -not -path "./.venv/*" -exec rm -rf {} +
+
+.PHONY: clean-data
+clean-data: ## Delete the embedded data (./var: SQLite, files, mail outbox, secrets)
+	rm -rf var

@@ -1,0 +1,390 @@
+"""Benchmark: the monthly renewal sweep against a slow Cardcom, at several concurrency levels.
+
+What it does, all in one run (see bench/README.md):
+
+1. creates a throwaway Postgres database (``fitdata_bench_<random>``) on the server given by
+   ``--database-url`` and migrates it;
+2. starts the Cardcom sandbox on a loopback socket with ``--latency-ms`` added to every token
+   charge (``Transactions/Transaction``);
+3. for each concurrency level: seeds ``--subscriptions`` due subscriptions whose sealed card
+   tokens the sandbox knows, runs ``run_renewals`` once over all of them, and checks that every
+   subscription was charged exactly once (the sandbox's charge list) and renewed;
+4. runs concurrency 1 on a ``--serial-sample`` subset and extrapolates it to the full count
+   (labelled as such): charging 10,000 cards one at a time at 100 ms would take 17 minutes;
+5. prints wall time, charges/s and the scaling against concurrency 1, then drops the database.
+
+Usage::
+
+    uv run python bench/renewals.py                       # local Postgres, 10,000 subs
+    uv run python bench/renewals.py --subscriptions 2000 --levels 8,32
+    uv run python bench/renewals.py --database-url postgresql://postgres@db:5432/postgres
+
+The seeding writes rows and sandbox tokens directly (the checkout flow is not what is being
+measured); the sweep itself is the production code path: SQL units of work on Postgres, the
+real ``CardcomGateway`` over HTTP, sealed tokens opened per charge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import attrs
+import httpx
+import psycopg
+import sqlalchemy as sa
+
+from fitdata_adapters.bootstrap import bootstrap
+from fitdata_adapters.cardcom import CardcomGateway
+from fitdata_adapters.cardcom_sandbox import TEST_CARD
+from fitdata_adapters.crypto.keyring import KeyringCipher
+from fitdata_adapters.db import tables as t
+from fitdata_adapters.db.engine import create_engine, create_sync_engine
+from fitdata_adapters.db.migrate import upgrade
+from fitdata_adapters.db.uow import SqlUnitOfWorkFactory
+from fitdata_adapters.logging import configure_logging
+from fitdata_adapters.mail.memory import MemoryMailer
+from fitdata_adapters.memory import MemoryErrorReporter, MemoryJobQueue
+from fitdata_adapters.settings import Settings
+from fitdata_core.money import Money
+from fitdata_core.ports.providers import CheckoutRequest
+from fitdata_core.usecases.billing import run_renewals
+from fitdata_core.usecases.billing.common import card_context
+
+DEFAULT_SERVER = os.environ.get(
+    "FITDATA_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+TERMINAL = 1000
+API_NAME = "fitdata-bench"
+KEY_ID = "bench"
+
+
+@attrs.frozen
+class Result:
+    concurrency: int
+    subscriptions: int
+    seconds: float
+    renewed: int
+    pool_size: int
+
+    @property
+    def rate(self) -> float:
+        return self.subscriptions / self.seconds
+
+
+# --- the throwaway database ------------------------------------------------------------------
+
+
+def _admin(server_url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(server_url, autocommit=True)
+
+
+def create_database(server_url: str) -> tuple[str, str]:
+    name = f"fitdata_bench_{secrets.token_hex(4)}"
+    with _admin(server_url) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    return name, url
+
+
+def drop_database(server_url: str, name: str) -> None:
+    with _admin(server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- the Cardcom sandbox, in its own process ------------------------------------------------
+
+
+class Sandbox:
+    """``fitdata sandbox cardcom`` as a child process: Cardcom is another machine in real
+    life, so it must not share this process's CPU (and GIL) with the sweep being measured."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "fitdata_adapters.cli", "sandbox", "cardcom",
+                   "--port", str(self.port), "--api-name", API_NAME,
+                   "--terminal-number", str(TERMINAL)]  # fmt: skip
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{self.base_url}/_sandbox", timeout=1).raise_for_status()
+                return
+            except httpx.HTTPError:
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    sys.exit("the Cardcom sandbox did not start")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.wait(timeout=10)
+
+
+async def make_tokens(base_url: str, count: int) -> list[str]:
+    """``count`` card tokens, made the way Cardcom makes them: a hosted page paid with the
+    test card (no added latency yet)."""
+    gateway = CardcomGateway(
+        base_url=base_url,
+        terminal_number=TERMINAL,
+        api_name=API_NAME,
+        webhook_url="http://127.0.0.1:9/unused",  # nobody listens; deliveries just fail
+        success_url="http://127.0.0.1:9/ok",
+        failed_url="http://127.0.0.1:9/failed",
+    )
+    slots = asyncio.Semaphore(32)
+
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as control:
+
+        async def one(number: int) -> str:
+            async with slots:
+                page = await gateway.create_checkout(
+                    CheckoutRequest(str(number), Money(249), "fitdata Pro plan (benchmark)")
+                )
+                paid = await control.post(f"/_sandbox/low-profiles/{page.low_profile_id}/pay")
+                paid.raise_for_status()
+                return str(paid.json()["low_profile_result"]["TokenInfo"]["Token"])
+
+        try:
+            return await asyncio.gather(*(one(n) for n in range(count)))
+        finally:
+            await gateway.aclose()
+
+
+# --- seeding the database --------------------------------------------------------------------
+
+
+def seed(url: str, tokens: list[str], cipher: KeyringCipher) -> list[str]:
+    """One pro organization per token whose subscription ended in the last day (fresh ids on
+    every call, so each run's renewals have their own charge ids). Returns the subscription
+    ids."""
+    now = datetime.now(UTC)
+    expiry_mmyy = f"12{(now.year + 2) % 100:02d}"
+    orgs: list[dict[str, Any]] = []
+    subs: list[dict[str, Any]] = []
+    for number, token in enumerate(tokens):
+        org_id, sub_id = str(uuid.uuid4()), str(uuid.uuid4())
+        sealed = cipher.encrypt(token.encode(), context=card_context(org_id))
+        period_end = now - timedelta(seconds=1 + number % 86_000)
+        orgs.append({"id": org_id, "name": f"Bench gym {number}", "platform_tier": "pro",
+                     "created_at": now - timedelta(days=40)})  # fmt: skip
+        subs.append(
+            {
+                "id": sub_id,
+                "organization_id": org_id,
+                "tier": "pro",
+                "status": "active",
+                "created_at": now - timedelta(days=40),
+                "current_period_start": period_end - timedelta(days=30),
+                "current_period_end": period_end,
+                "cancel_at_period_end": False,
+                "failed_payment_count": 0,
+                "cancel_reason": None,
+                "cancelled_at": None,
+                "last_charged_at": period_end - timedelta(days=30),
+                "card_token_ciphertext": sealed.blob,
+                "card_key_id": sealed.key_id,
+                "card_expiry_mmyy": expiry_mmyy,
+                "card_last4": TEST_CARD[-4:],
+            }
+        )
+    engine = create_sync_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in ("billing_events", "platform_billing_transactions",
+                          "platform_subscriptions", "organizations"):  # fmt: skip
+                conn.execute(sa.text(f"DELETE FROM {table}"))
+            for start in range(0, len(tokens), 2000):
+                conn.execute(t.organizations.insert(), orgs[start : start + 2000])
+                conn.execute(t.platform_subscriptions.insert(), subs[start : start + 2000])
+    finally:
+        engine.dispose()
+    return [s["id"] for s in subs]
+
+
+# --- one sweep -------------------------------------------------------------------------------
+
+
+async def sweep(
+    url: str, sandbox_url: str, keys: str, data_dir: Path, *, concurrency: int, count: int
+) -> Result:
+    settings = Settings.from_env(
+        {
+            "FITDATA_DATA_DIR": str(data_dir),
+            "FITDATA_DATABASE_URL": url,
+            "FITDATA_JWT_SECRET": "bench-secret-bench-secret-bench-secret-00",
+            "FITDATA_CARDCOM_BASE_URL": sandbox_url,
+            "FITDATA_CARDCOM_TERMINAL_NUMBER": str(TERMINAL),
+            "FITDATA_CARDCOM_API_NAME": API_NAME,
+            "FITDATA_CREDENTIAL_KEYS": keys,
+        }
+    )
+    # One connection per concurrent renewal, so the sweep waits on Cardcom, not on the pool.
+    pool_size = max(5, concurrency)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=0)
+    errors = MemoryErrorReporter()
+    runtime = bootstrap(
+        settings,
+        uow=SqlUnitOfWorkFactory(engine),
+        mailer=MemoryMailer(),
+        errors=errors,
+        queue=MemoryJobQueue(),
+    )
+    try:
+        started = time.perf_counter()
+        report = await run_renewals(runtime.services, limit=count, concurrency=concurrency)
+        seconds = time.perf_counter() - started
+    finally:
+        await runtime.aclose()
+        await engine.dispose()
+    if report.renewed != count or errors.reports:
+        sys.exit(
+            f"concurrency {concurrency}: {report.as_dict()}; first errors {errors.reports[:3]}"
+        )
+    return Result(concurrency, count, seconds, report.renewed, pool_size)
+
+
+def charge_count(control: httpx.Client) -> int:
+    return len(control.get("/_sandbox/charges").json()["charges"])
+
+
+def verify_charged_once(
+    control: httpx.Client, sub_ids: list[str], url: str, *, charges_before: int
+) -> None:
+    """Every subscription charged exactly once (sandbox) and renewed once (database)."""
+    charges = control.get("/_sandbox/charges").json()["charges"][charges_before:]
+    token_deals = [c for c in charges if c["Source"] == "token"]
+    per_sub = Counter(str(c["ExternalUniqTranId"]).rsplit("-", 2)[0] for c in token_deals)
+    expected = {f"renew-{sub_id}" for sub_id in sub_ids}
+    if (
+        len(token_deals) != len(sub_ids)
+        or not all(c["Charged"] for c in token_deals)
+        or set(per_sub) != expected
+        or set(per_sub.values()) != {1}
+    ):
+        sys.exit(f"charge check failed: {len(token_deals)} deals for {len(sub_ids)} subscriptions")
+    engine = create_sync_engine(url)
+    try:
+        with engine.connect() as conn:
+            renewed = conn.scalar(
+                sa.text(
+                    "SELECT count(*) FROM platform_billing_transactions "
+                    "WHERE kind = 'renewal' AND status = 'completed'"
+                )
+            )
+            still_due = conn.scalar(
+                sa.text(
+                    "SELECT count(*) FROM platform_subscriptions WHERE current_period_end <= now()"
+                )
+            )
+    finally:
+        engine.dispose()
+    if renewed != len(sub_ids) or still_due != 0:
+        sys.exit(f"database check failed: {renewed} completed renewals, {still_due} still due")
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--database-url",
+        default=DEFAULT_SERVER,
+        help="A Postgres server URL (a user that may CREATE DATABASE).",
+    )
+    parser.add_argument("--subscriptions", type=int, default=10_000)
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--levels", default="8,32,64", help="Concurrency levels to measure.")
+    parser.add_argument("--serial-sample", type=int, default=100,
+                        help="Subscriptions for the concurrency-1 run (extrapolated).")  # fmt: skip
+    args = parser.parse_args()
+    levels = [int(level) for level in args.levels.split(",")]
+    keys = KeyringCipher.generate_spec(KEY_ID)
+    cipher = KeyringCipher.from_spec(keys)
+
+    configure_logging("WARNING")
+    name, url = create_database(args.database_url)
+    sandbox = Sandbox()
+    results: list[Result] = []
+    try:
+        with (
+            httpx.Client(base_url=sandbox.base_url, timeout=120) as control,
+            TemporaryDirectory() as tmp,
+        ):
+            print(
+                f"fitdata renewal benchmark: {args.subscriptions} due subscriptions, Cardcom "
+                f"token charge latency +{args.latency_ms:g} ms, Postgres database {name}"
+            )
+            started = time.perf_counter()
+            tokens = asyncio.run(make_tokens(sandbox.base_url, args.subscriptions))
+            print(f"  made {len(tokens)} card tokens on the sandbox through hosted pages "
+                  f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
+            control.put(
+                "/_sandbox/latency",
+                json={"endpoint": "Transactions/Transaction", "ms": args.latency_ms},
+            ).raise_for_status()
+            runs = [(1, args.serial_sample), *[(level, args.subscriptions) for level in levels]]
+            for concurrency, count in runs:
+                sub_ids = seed(url, tokens[:count], cipher)
+                before = charge_count(control)
+                result = asyncio.run(
+                    sweep(
+                        url, sandbox.base_url, keys, Path(tmp), concurrency=concurrency,
+                        count=count,
+                    )
+                )  # fmt: skip
+                verify_charged_once(control, sub_ids, url, charges_before=before)
+                results.append(result)
+                print(f"  concurrency {concurrency:>3}: {count} renewed in {result.seconds:.1f} s "
+                      f"({result.rate:.1f} charges/s), each charged exactly once")  # fmt: skip
+    finally:
+        sandbox.stop()
+        drop_database(args.database_url, name)
+    report(results, args.subscriptions, args.latency_ms)
+
+
+def report(results: list[Result], total: int, latency_ms: float) -> None:
+    serial = results[0]
+    print()
+    print(f"{'concurrency':>11} | {'subs':>6} | {'wall time (s)':>16} | {'charges/s':>9} | "
+          f"{'vs concurrency 1':>16} | {'ideal':>5}")  # fmt: skip
+    print("-" * 80)
+    extrapolated = total / serial.rate
+    print(f"{1:>11} | {total:>6} | {extrapolated:>12.0f} (*) | {serial.rate:>9.1f} | "
+          f"{1.0:>15.1f}x | {1:>4}x")  # fmt: skip
+    for result in results[1:]:
+        print(f"{result.concurrency:>11} | {result.subscriptions:>6} | {result.seconds:>16.1f} | "
+              f"{result.rate:>9.1f} | {result.rate / serial.rate:>15.1f}x | "
+              f"{result.concurrency:>4}x")  # fmt: skip
+    print(f"(*) extrapolated from {serial.subscriptions} subscriptions renewed one at a time "
+          f"({serial.seconds:.1f} s); the floor at {latency_ms:g} ms per charge is "
+          f"{total * latency_ms / 1000:.0f} s.")  # fmt: skip
+    for a, b in itertools.pairwise(results[1:]):
+        print(f"scaling {a.concurrency} -> {b.concurrency}: {b.rate / a.rate:.2f}x charges/s "
+              f"for {b.concurrency / a.concurrency:.0f}x concurrency")  # fmt: skip
+    print(f"Postgres pool per run: one connection per concurrent renewal "
+          f"(pool_size={', '.join(str(r.pool_size) for r in results)}).")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Running the sandbox: in the foreground (CLI) or in a background thread (tests, ``make run``)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+from typing import Self
+
+import uvicorn
+
+from fitdata_adapters.cardcom_sandbox.app import SandboxApp, create_sandbox_app
+from fitdata_adapters.cardcom_sandbox.config import SandboxConfig
+from fitdata_adapters.cardcom_sandbox.engine import CardcomSandbox
+
+_STARTUP_TIMEOUT_SECONDS = 10.0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this; without it small keep-alive responses wait ~40 ms
+    # for a delayed ACK (Nagle), which would swamp the latency a benchmark configures.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def run_sandbox(
+    host: str = "127.0.0.1", port: int = 8765, config: SandboxConfig | None = None
+) -> None:
+    """Serve the sandbox until interrupted (what ``fitdata sandbox cardcom --port N`` runs)."""
+    sock = _bind(host, port)
+    server = uvicorn.Server(uvicorn.Config(create_sandbox_app(config), log_level="info"))
+    server.run(sockets=[sock])
+
+
+class SandboxThread:
+    """The sandbox on ``host`` (a free port by default) in a daemon thread.
+
+    ::
+
+        with SandboxThread(SandboxConfig(time_scale=0.0001)) as sandbox:
+            gateway = CardcomGateway(base_url=sandbox.base_url, ...)
+    """
+
+    def __init__(
+        self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.config = config or SandboxConfig()
+        self.app: SandboxApp = create_sandbox_app(self.config)
+        self._host = host
+        self._port = port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._bound_port: int | None = None
+
+    @property
+    def sandbox(self) -> CardcomSandbox:
+        """The engine, for in-process inspection (state is owned by the server thread)."""
+        return self.app.sandbox
+
+    @property
+    def port(self) -> int:
+        if self._bound_port is None:
+            raise RuntimeError("the sandbox is not running")
+        return self._bound_port
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the running sandbox (no trailing slash)."""
+        return f"http://{self._host}:{self.port}"
+
+    def start(self) -> Self:
+        """Bind, start serving and return once the server accepts connections."""
+        if self._thread is not None:
+            raise RuntimeError("the sandbox is already running")
+        sock = _bind(self._host, self._port)
+        self._bound_port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            ws="none",
+            # Hanging calls (fault injection) must not hold shutdown for long.
+            timeout_graceful_shutdown=1,
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="cardcom-sandbox", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + _STARTUP_TIMEOUT_SECONDS
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                sock.close()
+                raise RuntimeError("the Cardcom sandbox did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+        self._bound_port = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,71 @@
+"""Settings, migrations and the runtime for one CLI command."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fitdata_adapters.logging import configure_logging
+from fitdata_adapters.settings import Settings
+from fitdata_core.errors import ProviderError
+from fitdata_core.ports.providers import (
+    ChargeOutcome,
+    ChargeRequest,
+    CheckoutPage,
+    CheckoutRequest,
+    PaymentResult,
+)
+
+if TYPE_CHECKING:
+    from fitdata_adapters.bootstrap import Runtime
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, with logging configured to match."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, json=settings.log_json)
+    return settings
+
+
+def migrate(settings: Settings) -> str:
+    """Bring the schema up to date (idempotent, safe beside other processes); the revision."""
+    from fitdata_adapters.db.migrate import head_revision, upgrade
+
+    upgrade(settings.database_url)
+    return head_revision()
+
+
+class NoPaymentGateway:
+    """The gateway of short operator commands, which never take payments.
+
+    Building the real one would start the embedded Cardcom sandbox (a server thread) in
+    every ``fitdata org create``; this stand-in refuses clearly if anything tries to pay.
+    """
+
+    def _refuse(self) -> ProviderError:
+        return ProviderError("cardcom", "payments are not available in CLI commands")
+
+    async def create_checkout(self, request: CheckoutRequest) -> CheckoutPage:
+        raise self._refuse()
+
+    async def get_checkout_result(self, low_profile_id: str) -> PaymentResult:
+        raise self._refuse()
+
+    async def charge_token(self, request: ChargeRequest) -> ChargeOutcome:
+        raise self._refuse()
+
+    async def find_charge(self, external_uniq_id: str) -> ChargeOutcome | None:
+        raise self._refuse()
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """A runtime for a short command, closed (connections) when the block ends."""
+    from fitdata_adapters.bootstrap import bootstrap
+
+    runtime = bootstrap(settings, payment_gateway=NoPaymentGateway())
+    try:
+        yield runtime
+    finally:
+        await runtime.aclose()

@@ -1,0 +1,5 @@
+"""Credential encryption at rest."""
+
+from fitdata_adapters.crypto.keyring import KeyringCipher
+
+__all__ = ["KeyringCipher"]

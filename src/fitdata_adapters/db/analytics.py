@@ -1,0 +1,347 @@
+"""The analytics tabs computed in SQL from the read-model tables (Postgres and SQLite).
+
+Each tab is one or two SQLAlchemy Core queries; what the figures mean is defined in
+:mod:`fitdata_core.rules.analytics` and this module only computes them. Portability notes:
+
+- Months are bucketed per dialect: ``to_char(timezone('UTC', ts), 'YYYY-MM')`` on Postgres,
+  ``strftime('%Y-%m', ts)`` on SQLite (which stores UTC as naive text).
+- Money is summed as whole cents (``round(amount * 100)`` cast to an integer) and turned into
+  ``Decimal`` in Python: SQLite keeps ``NUMERIC`` as a float, and summing floats would drift.
+- A date range is the UTC days ``start``..``end``: ``start 00:00 <= ts < (end + 1 day) 00:00``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from fitdata_adapters.db.errors import translate_errors
+from fitdata_adapters.db.tables import (
+    class_bookings,
+    class_sessions,
+    member_payments,
+    memberships,
+    plans,
+    workouts,
+)
+from fitdata_core.rules.analytics import (
+    ATTENDED_BOOKING,
+    CANCELLED_BOOKING,
+    MEMBER_ROLE,
+    PAID,
+    REFUNDED,
+    AnalyticsTab,
+    DateRange,
+    members_growth_rows,
+    money,
+    parse_tab,
+    percentage,
+    ratio,
+    revenue_trend_rows,
+)
+
+__all__ = ["SqlAnalyticsReader"]
+
+NO_PLAN = "No plan"
+_STATUSES = ("active", "invited", "suspended", "cancelled")
+
+Row = dict[str, Any]
+
+
+@attrs.frozen
+class _Query:
+    """What every tab query needs: the org, the range and its UTC bounds, the dialect."""
+
+    org_id: str
+    date_range: DateRange
+    dialect: str
+
+    @property
+    def lo(self) -> datetime:
+        return datetime.combine(self.date_range.start, time(0), UTC)
+
+    @property
+    def hi(self) -> datetime:
+        return datetime.combine(self.date_range.end + timedelta(days=1), time(0), UTC)
+
+    def in_range(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        return sa.and_(column >= self.lo, column < self.hi)
+
+    def month(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+        if self.dialect == "postgresql":
+            return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM")
+        return sa.func.strftime("%Y-%m", column)
+
+
+def _cents(amount: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
+    return sa.cast(sa.func.round(amount * 100), sa.BigInteger)
+
+
+def _count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
+
+
+async def _revenue_summary(conn: AsyncConnection, q: _Query) -> list[Row]:
+    p = member_payments.c
+    paid = p.status == PAID
+    stmt = (
+        sa.select(
+            p.currency,
+            sa.func.sum(sa.case((paid, _cents(p.amount)), else_=0)).label("paid_cents"),
+            _count_if(paid).label("paid_count"),
+            sa.func.count(sa.distinct(sa.case((paid, p.user_id)))).label("payers"),
+            sa.func.sum(sa.case((p.status == REFUNDED, _cents(p.amount)), else_=0)).label(
+                "refunded_cents"
+            ),
+        )
+        .where(p.organization_id == q.org_id, q.in_range(p.paid_at), p.status.in_([PAID, REFUNDED]))
+        .group_by(p.currency)
+        .order_by(p.currency)
+    )
+    rows = []
+    for r in (await conn.execute(stmt)).mappings():
+        total, count = money(_int(r["paid_cents"])), _int(r["paid_count"])
+        rows.append(
+            {
+                "currency": r["currency"],
+                "totalRevenue": total,
+                "paymentCount": count,
+                "averagePayment": ratio(total, count),
+                "payingMembers": _int(r["payers"]),
+                "refundedAmount": money(_int(r["refunded_cents"])),
+            }
+        )
+    return rows
+
+
+async def _revenue_trend(conn: AsyncConnection, q: _Query) -> list[Row]:
+    p = member_payments.c
+    # Bucket in a subquery and group the outer query by its column: Postgres would not accept
+    # GROUP BY on a repeated expression whose format string is a separate bound parameter.
+    paid = (
+        sa.select(q.month(p.paid_at).label("month"), p.currency, _cents(p.amount).label("cents"))
+        .where(p.organization_id == q.org_id, q.in_range(p.paid_at), p.status == PAID)
+        .subquery()
+    )
+    stmt = (
+        sa.select(
+            paid.c.month,
+            paid.c.currency,
+            sa.func.sum(paid.c.cents).label("cents"),
+            sa.func.count().label("payments"),
+        )
+        .group_by(paid.c.month, paid.c.currency)
+        .order_by(paid.c.month, paid.c.currency)
+    )
+    found = [
+        {
+            "month": r["month"],
+            "currency": r["currency"],
+            "revenue": money(_int(r["cents"])),
+            "paymentCount": _int(r["payments"]),
+        }
+        for r in (await conn.execute(stmt)).mappings()
+    ]
+    return revenue_trend_rows(q.date_range, found)
+
+
+def _members(q: _Query) -> sa.ColumnElement[bool]:
+    """Memberships of the org with the member role that existed by the range's end."""
+    m = memberships.c
+    return sa.and_(m.organization_id == q.org_id, m.role == MEMBER_ROLE, m.created_at < q.hi)
+
+
+async def _plan_distribution(conn: AsyncConnection, q: _Query) -> list[Row]:
+    m = memberships.c
+    stmt = (
+        sa.select(plans.c.name, sa.func.count().label("members"))
+        .select_from(memberships.outerjoin(plans, plans.c.id == m.plan_id))
+        .where(_members(q), m.status == "active")
+        .group_by(plans.c.name)
+    )
+    counts = [
+        (r["name"] or NO_PLAN, _int(r["members"])) for r in (await conn.execute(stmt)).mappings()
+    ]
+    total = sum(n for _, n in counts)
+    counts.sort(key=lambda item: (-item[1], item[0]))
+    return [{"plan": name, "members": n, "percentage": percentage(n, total)} for name, n in counts]
+
+
+async def _members_summary(conn: AsyncConnection, q: _Query) -> list[Row]:
+    m = memberships.c
+    stmt = sa.select(
+        sa.func.count().label("total"),
+        *(_count_if(m.status == s).label(s) for s in _STATUSES),
+        _count_if(m.created_at >= q.lo).label("new"),
+    ).where(_members(q))
+    r = (await conn.execute(stmt)).mappings().one()
+    return [
+        {
+            "totalMembers": _int(r["total"]),
+            "activeMembers": _int(r["active"]),
+            "invitedMembers": _int(r["invited"]),
+            "suspendedMembers": _int(r["suspended"]),
+            "cancelledMembers": _int(r["cancelled"]),
+            "newMembers": _int(r["new"]),
+        }
+    ]
+
+
+async def _members_growth(conn: AsyncConnection, q: _Query) -> list[Row]:
+    m = memberships.c
+    before = await conn.scalar(sa.select(sa.func.count()).where(_members(q), m.created_at < q.lo))
+    joined = (
+        sa.select(q.month(m.created_at).label("month"))
+        .where(_members(q), m.created_at >= q.lo)
+        .subquery()
+    )
+    stmt = sa.select(joined.c.month, sa.func.count().label("joined")).group_by(joined.c.month)
+    by_month = {r["month"]: _int(r["joined"]) for r in (await conn.execute(stmt)).mappings()}
+    return members_growth_rows(q.date_range, joined_before=_int(before), joined_by_month=by_month)
+
+
+def _sessions_with_bookings(q: _Query, *extra: sa.ColumnElement[bool]) -> sa.Subquery:
+    """One row per session in the range with its booking counts (bookings not multiplied by
+    a join, so capacities can be summed beside them)."""
+    s, b = class_sessions.c, class_bookings.c
+    booked = (
+        sa.select(
+            b.session_id,
+            _count_if(b.status != CANCELLED_BOOKING).label("bookings"),
+            _count_if(b.status == ATTENDED_BOOKING).label("attended"),
+        )
+        .group_by(b.session_id)
+        .subquery()
+    )
+    return (
+        sa.select(
+            s.id,
+            s.name,
+            s.capacity,
+            q.month(s.starts_at).label("month"),
+            sa.func.coalesce(booked.c.bookings, 0).label("bookings"),
+            sa.func.coalesce(booked.c.attended, 0).label("attended"),
+        )
+        .select_from(class_sessions.outerjoin(booked, booked.c.session_id == s.id))
+        .where(s.organization_id == q.org_id, q.in_range(s.starts_at), *extra)
+        .subquery()
+    )
+
+
+async def _popular_classes(conn: AsyncConnection, q: _Query) -> list[Row]:
+    sessions = _sessions_with_bookings(q)
+    bookings = sa.func.sum(sessions.c.bookings)
+    stmt = (
+        sa.select(
+            sessions.c.name,
+            sa.func.count().label("sessions"),
+            bookings.label("bookings"),
+            sa.func.sum(sessions.c.attended).label("attended"),
+        )
+        .group_by(sessions.c.name)
+        .order_by(bookings.desc(), sessions.c.name)
+    )
+    return [
+        {
+            "className": r["name"],
+            "sessions": _int(r["sessions"]),
+            "bookings": _int(r["bookings"]),
+            "attended": _int(r["attended"]),
+        }
+        for r in (await conn.execute(stmt)).mappings()
+    ]
+
+
+async def _class_utilization(conn: AsyncConnection, q: _Query) -> list[Row]:
+    sessions = _sessions_with_bookings(q, class_sessions.c.capacity.is_not(None))
+    stmt = (
+        sa.select(
+            sessions.c.month,
+            sa.func.count().label("sessions"),
+            sa.func.sum(sessions.c.capacity).label("capacity"),
+            sa.func.sum(sessions.c.bookings).label("bookings"),
+        )
+        .group_by(sessions.c.month)
+        .order_by(sessions.c.month)
+    )
+    rows = []
+    for r in (await conn.execute(stmt)).mappings():
+        capacity, bookings = _int(r["capacity"]), _int(r["bookings"])
+        rows.append(
+            {
+                "month": r["month"],
+                "sessions": _int(r["sessions"]),
+                "capacity": capacity,
+                "bookings": bookings,
+                "utilization": percentage(bookings, capacity),
+            }
+        )
+    return rows
+
+
+async def _workouts_summary(conn: AsyncConnection, q: _Query) -> list[Row]:
+    w = workouts.c
+    count = sa.func.count()
+    stmt = (
+        sa.select(
+            w.kind,
+            count.label("workouts"),
+            sa.func.count(sa.distinct(w.user_id)).label("members"),
+            sa.func.sum(w.duration_minutes).label("minutes"),
+            sa.func.count(w.duration_minutes).label("timed"),
+            sa.func.sum(w.calories).label("calories"),
+        )
+        .where(w.organization_id == q.org_id, q.in_range(w.performed_at))
+        .group_by(w.kind)
+        .order_by(count.desc(), w.kind)
+    )
+    return [
+        {
+            "kind": r["kind"],
+            "workouts": _int(r["workouts"]),
+            "members": _int(r["members"]),
+            "totalMinutes": _int(r["minutes"]),
+            "averageMinutes": ratio(_int(r["minutes"]), _int(r["timed"])),
+            "totalCalories": _int(r["calories"]),
+        }
+        for r in (await conn.execute(stmt)).mappings()
+    ]
+
+
+_TABS: dict[AnalyticsTab, Callable[[AsyncConnection, _Query], Awaitable[list[Row]]]] = {
+    AnalyticsTab.REVENUE_SUMMARY: _revenue_summary,
+    AnalyticsTab.REVENUE_TREND: _revenue_trend,
+    AnalyticsTab.PLAN_DISTRIBUTION: _plan_distribution,
+    AnalyticsTab.MEMBERS_SUMMARY: _members_summary,
+    AnalyticsTab.MEMBERS_GROWTH: _members_growth,
+    AnalyticsTab.POPULAR_CLASSES: _popular_classes,
+    AnalyticsTab.CLASS_UTILIZATION: _class_utilization,
+    AnalyticsTab.WORKOUTS_SUMMARY: _workouts_summary,
+}
+
+
+class SqlAnalyticsReader:
+    """:class:`~fitdata_core.ports.AnalyticsReader` over the read-model tables.
+
+    Raises ``InvalidInput`` for an unknown tab and ``DatabaseUnavailable`` when the database
+    cannot be reached.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def rows(self, org_id: str, tab: str, *, start: date, end: date) -> list[dict[str, Any]]:
+        compute = _TABS[parse_tab(tab)]
+        query = _Query(org_id, DateRange(start, end), self._engine.dialect.name)
+        with translate_errors():
+            async with self._engine.connect() as conn:
+                return await compute(conn, query)

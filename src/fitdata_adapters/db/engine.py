@@ -1,0 +1,123 @@
+"""Database URLs and engines for the two supported backends, Postgres and SQLite.
+
+Callers pass the URL the operator configured (``postgresql://...``, ``postgres://...`` or
+``sqlite:///path``); this module picks the driver: psycopg 3 for Postgres, aiosqlite (async)
+or the standard library (sync, for migrations) for SQLite.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# How long a SQLite writer waits for another one to finish before giving up, in ms. Embedded
+# mode runs the API and a worker on one file, so writers queue up instead of failing.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+_POSTGRES_ALIASES = {"postgres", "postgresql"}
+
+
+def _parse(url: str | URL) -> URL:
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.drivername in _POSTGRES_ALIASES:
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _render(url: URL) -> str:
+    return url.render_as_string(hide_password=False)
+
+
+def backend_of(url: str | URL) -> str:
+    """``"postgresql"`` or ``"sqlite"`` (the dialect name, whatever the driver)."""
+    return _parse(url).get_backend_name()
+
+
+def normalize_url(url: str | URL) -> str:
+    """The async SQLAlchemy URL for ``url``.
+
+    ``postgresql://`` and ``postgres://`` become ``postgresql+psycopg://``; ``sqlite:///path``
+    becomes ``sqlite+aiosqlite:///path``. URLs that already name a driver are kept.
+    """
+    parsed = _parse(url)
+    if parsed.drivername == "sqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    return _render(parsed)
+
+
+def sync_url(url: str | URL) -> str:
+    """The synchronous URL for ``url`` (used by migrations): psycopg 3 or the stdlib sqlite3."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() == "sqlite":
+        parsed = parsed.set(drivername="sqlite")
+    return _render(parsed)
+
+
+def install_sqlite_pragmas(engine: sa.Engine, *, foreign_keys: bool = True) -> None:
+    """Make SQLite safe for several writers in one process.
+
+    WAL lets readers proceed beside a writer; ``busy_timeout`` makes a second writer wait
+    rather than fail at once; and every transaction starts with ``BEGIN IMMEDIATE`` so the
+    write lock is taken up front. (A deferred transaction that reads and then writes can fail
+    with "database is locked" however long the timeout, because SQLite cannot upgrade its
+    read snapshot while another writer has committed.)
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Stop the driver from issuing its own BEGIN; we emit ours in ``_on_begin``.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(
+    url: str | URL,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    echo: bool = False,
+) -> AsyncEngine:
+    """An async engine for ``url`` (any form :func:`normalize_url` accepts).
+
+    SQLite gets WAL, a busy timeout, foreign keys and ``BEGIN IMMEDIATE`` transactions
+    (see :func:`install_sqlite_pragmas`). Postgres gets a bounded pool that checks
+    connections before use and recycles them every half hour.
+    """
+    async_url = normalize_url(url)
+    if backend_of(async_url) == "sqlite":
+        engine = create_async_engine(async_url, echo=echo)
+        install_sqlite_pragmas(engine.sync_engine)
+        return engine
+    return create_async_engine(
+        async_url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        pool_timeout=30,
+        connect_args={"connect_timeout": 10},
+    )
+
+
+def create_sync_engine(url: str | URL, *, foreign_keys: bool = True) -> sa.Engine:
+    """A synchronous engine without pooling, for migrations and maintenance commands."""
+    engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
+    if backend_of(url) == "sqlite":
+        install_sqlite_pragmas(engine, foreign_keys=foreign_keys)
+    return engine

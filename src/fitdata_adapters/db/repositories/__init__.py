@@ -1,0 +1,46 @@
+"""SQL implementations of the repository ports, one class per port."""
+
+from fitdata_adapters.db.repositories.base import SqlRepository, SqlSession
+from fitdata_adapters.db.repositories.billing import (
+    SqlBillingEventRepository,
+    SqlBillingTransactionRepository,
+    SqlSubscriptionRepository,
+)
+from fitdata_adapters.db.repositories.catalog import (
+    SqlCourseRepository,
+    SqlLeadRepository,
+    SqlLocationRepository,
+    SqlPlanRepository,
+)
+from fitdata_adapters.db.repositories.jobs import (
+    SqlExportJobRepository,
+    SqlImportJobRepository,
+    SqlImportProviderConfigRepository,
+)
+from fitdata_adapters.db.repositories.organizations import (
+    SqlMemberProfileRepository,
+    SqlMembershipRepository,
+    SqlOrganizationRepository,
+    SqlUserRepository,
+)
+from fitdata_adapters.db.repositories.outbox import SqlOutboxRepository
+
+__all__ = [
+    "SqlBillingEventRepository",
+    "SqlBillingTransactionRepository",
+    "SqlCourseRepository",
+    "SqlExportJobRepository",
+    "SqlImportJobRepository",
+    "SqlImportProviderConfigRepository",
+    "SqlLeadRepository",
+    "SqlLocationRepository",
+    "SqlMemberProfileRepository",
+    "SqlMembershipRepository",
+    "SqlOrganizationRepository",
+    "SqlOutboxRepository",
+    "SqlPlanRepository",
+    "SqlRepository",
+    "SqlSession",
+    "SqlSubscriptionRepository",
+    "SqlUserRepository",
+]

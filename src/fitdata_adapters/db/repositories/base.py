@@ -1,0 +1,83 @@
+"""What every SQL repository shares: the unit of work's connection and error translation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
+
+from fitdata_adapters.db.errors import translate_errors
+from fitdata_core.ports.repositories import Page
+
+T = TypeVar("T")
+
+
+class SqlSession:
+    """The connection a unit of work holds open, shared by all of its repositories."""
+
+    def __init__(self) -> None:
+        self._conn: AsyncConnection | None = None
+
+    def bind(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    def unbind(self) -> AsyncConnection | None:
+        conn, self._conn = self._conn, None
+        return conn
+
+    @property
+    def active(self) -> bool:
+        return self._conn is not None
+
+    @property
+    def conn(self) -> AsyncConnection:
+        if self._conn is None:
+            raise RuntimeError("Repositories work only inside `async with uow:`.")
+        return self._conn
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.conn.dialect.name == "postgresql"
+
+    async def execute(self, statement: Executable) -> CursorResult[Any]:
+        with translate_errors():
+            return await self.conn.execute(statement)
+
+    async def one_or_none(self, statement: Executable) -> Mapping[str, Any] | None:
+        row = (await self.execute(statement)).mappings().first()
+        return None if row is None else dict(row)
+
+    async def all(self, statement: Executable) -> list[Mapping[str, Any]]:
+        return [dict(row) for row in (await self.execute(statement)).mappings().all()]
+
+    async def count(self, statement: sa.Select[Any]) -> int:
+        total = (
+            await self.execute(sa.select(sa.func.count()).select_from(statement.subquery()))
+        ).scalar_one()
+        return int(total)
+
+
+class SqlRepository:
+    """Base of the SQL repositories: holds the shared :class:`SqlSession`."""
+
+    def __init__(self, session: SqlSession) -> None:
+        self._db = session
+
+
+async def fetch_page(
+    db: SqlSession,
+    statement: sa.Select[Any],
+    order_by: Sequence[sa.ColumnElement[Any]],
+    convert: Callable[[Mapping[str, Any]], T],
+    *,
+    limit: int,
+    offset: int,
+) -> Page[T]:
+    """One page of ``statement`` plus the total count of what it matches."""
+    total = await db.count(statement)
+    rows = await db.all(statement.order_by(*order_by).limit(limit).offset(offset))
+    return Page(items=[convert(row) for row in rows], total=total, limit=limit, offset=offset)

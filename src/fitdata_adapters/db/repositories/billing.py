@@ -1,0 +1,266 @@
+"""Platform subscriptions, billing transactions and the billing event timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from fitdata_adapters.db import tables as t
+from fitdata_adapters.db.repositories.base import SqlRepository, fetch_page
+from fitdata_core.events import DomainEvent
+from fitdata_core.model.billing import (
+    BillingTransaction,
+    CancelReason,
+    PlatformSubscription,
+    StoredCard,
+    SubscriptionStatus,
+    TransactionKind,
+    TransactionStatus,
+)
+from fitdata_core.model.tiers import PlatformTier
+from fitdata_core.money import Money
+from fitdata_core.ports.repositories import Page
+
+# --- subscriptions -------------------------------------------------------------------------
+
+
+def _subscription_values(s: PlatformSubscription) -> dict[str, Any]:
+    card = s.card
+    return {
+        "id": s.id,
+        "organization_id": s.organization_id,
+        "tier": s.tier.value,
+        "status": s.status.value,
+        "created_at": s.created_at,
+        "current_period_start": s.current_period_start,
+        "current_period_end": s.current_period_end,
+        "cancel_at_period_end": s.cancel_at_period_end,
+        "failed_payment_count": s.failed_payment_count,
+        "cancel_reason": None if s.cancel_reason is None else s.cancel_reason.value,
+        "cancelled_at": s.cancelled_at,
+        "last_charged_at": s.last_charged_at,
+        "card_token_ciphertext": None if card is None else card.token_ciphertext,
+        "card_key_id": None if card is None else card.key_id,
+        "card_expiry_mmyy": None if card is None else card.expiry_mmyy,
+        "card_last4": None if card is None else card.last4,
+    }
+
+
+def _subscription(row: Mapping[str, Any]) -> PlatformSubscription:
+    card = None
+    if row["card_token_ciphertext"] is not None:
+        card = StoredCard(
+            token_ciphertext=bytes(row["card_token_ciphertext"]),
+            key_id=row["card_key_id"],
+            expiry_mmyy=row["card_expiry_mmyy"],
+            last4=row["card_last4"],
+        )
+    reason = row["cancel_reason"]
+    return PlatformSubscription(
+        id=row["id"],
+        organization_id=row["organization_id"],
+        tier=PlatformTier(row["tier"]),
+        status=SubscriptionStatus(row["status"]),
+        created_at=row["created_at"],
+        current_period_start=row["current_period_start"],
+        current_period_end=row["current_period_end"],
+        cancel_at_period_end=bool(row["cancel_at_period_end"]),
+        failed_payment_count=row["failed_payment_count"],
+        cancel_reason=None if reason is None else CancelReason(reason),
+        cancelled_at=row["cancelled_at"],
+        last_charged_at=row["last_charged_at"],
+        card=card,
+    )
+
+
+class SqlSubscriptionRepository(SqlRepository):
+    """One subscription per organization; ``save`` replaces the organization's row."""
+
+    async def get_by_org(self, org_id: str) -> PlatformSubscription | None:
+        s = t.platform_subscriptions
+        row = await self._db.one_or_none(sa.select(s).where(s.c.organization_id == org_id))
+        return None if row is None else _subscription(row)
+
+    async def get_by_org_for_update(self, org_id: str) -> PlatformSubscription | None:
+        s = t.platform_subscriptions
+        row = await self._db.one_or_none(
+            sa.select(s).where(s.c.organization_id == org_id).with_for_update()
+        )
+        return None if row is None else _subscription(row)
+
+    async def save(self, subscription: PlatformSubscription) -> None:
+        values = _subscription_values(subscription)
+        insert = (postgresql.insert if self._db.is_postgres else sqlite.insert)(
+            t.platform_subscriptions
+        )
+        statement = insert.values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["organization_id"],
+            set_={name: statement.excluded[name] for name in values if name != "organization_id"},
+        )
+        await self._db.execute(statement)
+
+    async def list_due(self, as_of: datetime, *, limit: int) -> list[PlatformSubscription]:
+        s = t.platform_subscriptions
+        rows = await self._db.all(
+            sa.select(s)
+            .where(
+                s.c.status != SubscriptionStatus.CANCELLED.value,
+                s.c.current_period_end.is_not(None),
+                s.c.current_period_end <= as_of,
+            )
+            .order_by(s.c.current_period_end, s.c.id)
+            .limit(limit)
+            # Several sweepers may run at once: each takes the rows nobody else holds.
+            .with_for_update(skip_locked=True)
+        )
+        return [_subscription(row) for row in rows]
+
+
+# --- billing transactions ------------------------------------------------------------------
+
+
+def _transaction_values(txn: BillingTransaction) -> dict[str, Any]:
+    return {
+        "id": txn.id,
+        "organization_id": txn.organization_id,
+        "kind": txn.kind.value,
+        "tier": txn.tier.value,
+        "amount": txn.amount.amount,
+        "currency": txn.amount.currency,
+        "status": txn.status.value,
+        "created_at": txn.created_at,
+        "metadata": txn.metadata,
+        "low_profile_id": txn.low_profile_id,
+        "external_uniq_id": txn.external_uniq_id,
+        "provider_transaction_id": txn.provider_transaction_id,
+        "completed_at": txn.completed_at,
+        "failure_reason": txn.failure_reason,
+        "alerted_at": txn.alerted_at,
+    }
+
+
+def _transaction(row: Mapping[str, Any]) -> BillingTransaction:
+    return BillingTransaction(
+        id=row["id"],
+        organization_id=row["organization_id"],
+        kind=TransactionKind(row["kind"]),
+        tier=PlatformTier(row["tier"]),
+        amount=Money(row["amount"], row["currency"]),
+        status=TransactionStatus(row["status"]),
+        created_at=row["created_at"],
+        metadata=dict(row["metadata"]),
+        low_profile_id=row["low_profile_id"],
+        external_uniq_id=row["external_uniq_id"],
+        provider_transaction_id=row["provider_transaction_id"],
+        completed_at=row["completed_at"],
+        failure_reason=row["failure_reason"],
+        alerted_at=row["alerted_at"],
+    )
+
+
+class SqlBillingTransactionRepository(SqlRepository):
+    async def add(self, txn: BillingTransaction) -> None:
+        await self._db.execute(
+            t.platform_billing_transactions.insert().values(_transaction_values(txn))
+        )
+
+    async def _one(
+        self, where: sa.ColumnElement[bool], *, lock: bool = False
+    ) -> BillingTransaction | None:
+        query = sa.select(t.platform_billing_transactions).where(where)
+        if lock:
+            query = query.with_for_update()
+        row = await self._db.one_or_none(query)
+        return None if row is None else _transaction(row)
+
+    async def get(self, txn_id: str) -> BillingTransaction | None:
+        return await self._one(t.platform_billing_transactions.c.id == txn_id)
+
+    async def get_for_update(self, txn_id: str) -> BillingTransaction | None:
+        return await self._one(t.platform_billing_transactions.c.id == txn_id, lock=True)
+
+    async def get_by_low_profile_id(self, low_profile_id: str) -> BillingTransaction | None:
+        return await self._one(t.platform_billing_transactions.c.low_profile_id == low_profile_id)
+
+    async def update(self, txn: BillingTransaction) -> None:
+        b = t.platform_billing_transactions
+        await self._db.execute(b.update().where(b.c.id == txn.id).values(_transaction_values(txn)))
+
+    async def list_for_org(
+        self, org_id: str, *, limit: int, offset: int
+    ) -> Page[BillingTransaction]:
+        b = t.platform_billing_transactions
+        return await fetch_page(
+            self._db,
+            sa.select(b).where(b.c.organization_id == org_id),
+            (b.c.created_at.desc(), b.c.id.desc()),
+            _transaction,
+            limit=limit,
+            offset=offset,
+        )
+
+    async def list_by_status(
+        self,
+        status: TransactionStatus,
+        *,
+        org_id: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 100,
+    ) -> list[BillingTransaction]:
+        """Oldest first; both time bounds are exclusive."""
+        b = t.platform_billing_transactions
+        query = sa.select(b).where(b.c.status == status.value)
+        if org_id is not None:
+            query = query.where(b.c.organization_id == org_id)
+        if created_after is not None:
+            query = query.where(b.c.created_at > created_after)
+        if created_before is not None:
+            query = query.where(b.c.created_at < created_before)
+        rows = await self._db.all(query.order_by(b.c.created_at, b.c.id).limit(limit))
+        return [_transaction(row) for row in rows]
+
+
+# --- billing events ------------------------------------------------------------------------
+
+
+def _event(row: Mapping[str, Any]) -> DomainEvent:
+    return DomainEvent(
+        name=row["name"],
+        aggregate=row["aggregate"],
+        aggregate_id=row["aggregate_id"],
+        occurred_at=row["occurred_at"],
+        data=dict(row["data"]),
+    )
+
+
+class SqlBillingEventRepository(SqlRepository):
+    """The timeline is ordered by insertion (an auto-increment id), oldest first."""
+
+    async def add(self, org_id: str, event: DomainEvent) -> None:
+        await self._db.execute(
+            t.billing_events.insert().values(
+                organization_id=org_id,
+                name=event.name,
+                aggregate=event.aggregate,
+                aggregate_id=event.aggregate_id,
+                occurred_at=event.occurred_at,
+                data=event.data,
+            )
+        )
+
+    async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]:
+        e = t.billing_events
+        return await fetch_page(
+            self._db,
+            sa.select(e).where(e.c.organization_id == org_id),
+            (e.c.id,),
+            _event,
+            limit=limit,
+            offset=offset,
+        )

@@ -1,0 +1,380 @@
+"""The relational schema: SQLAlchemy Core tables, one per aggregate plus analytics read models.
+
+Repositories map rows to domain objects explicitly; nothing here knows about the domain
+classes. Every schema change here needs an Alembic migration in ``migrations/versions``
+(a test compares the migrated database with this module and fails on any difference).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from fitdata_adapters.db.types import AutoId, Json, UtcDateTime
+
+# Stable constraint names, so migrations can refer to them and error translation can map a
+# violated constraint to a message.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+ID = sa.String(64)
+_CASCADE = "CASCADE"
+
+
+def _id(name: str = "id") -> sa.Column[str]:
+    return sa.Column(name, ID, primary_key=True)
+
+
+def _org_fk(name: str = "organization_id") -> sa.Column[str]:
+    return sa.Column(name, ID, sa.ForeignKey("organizations.id", ondelete=_CASCADE), nullable=False)
+
+
+def _user_fk(name: str = "user_id", *, nullable: bool = False) -> sa.Column[str]:
+    return sa.Column(name, ID, sa.ForeignKey("users.id", ondelete=_CASCADE), nullable=nullable)
+
+
+def _created_at() -> sa.Column[object]:
+    return sa.Column("created_at", UtcDateTime(), nullable=False)
+
+
+# --- organizations and people --------------------------------------------------------------
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("platform_tier", sa.String(16), nullable=False),
+    _created_at(),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    _id(),
+    # Stored normalised (trimmed, lower-case): uniqueness is case-insensitive.
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("first_name", sa.String(200)),
+    sa.Column("last_name", sa.String(200)),
+    sa.Column("phone", sa.String(50)),
+    sa.Column("is_platform_admin", sa.Boolean(), nullable=False),
+    _created_at(),
+    sa.UniqueConstraint("email"),
+)
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("price_amount", sa.Numeric(12, 2), nullable=False),
+    sa.Column("price_currency", sa.String(3), nullable=False),
+    sa.Column("session_count", sa.Integer()),
+    sa.Column("validity_days", sa.Integer()),
+    sa.Column("is_active", sa.Boolean(), nullable=False),
+    sa.Column("external_id", sa.String(200)),
+    _created_at(),
+    sa.UniqueConstraint("organization_id", "name"),
+)
+
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    _id(),
+    _org_fk(),
+    _user_fk(),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("plan_id", ID, sa.ForeignKey("plans.id", ondelete="SET NULL")),
+    _created_at(),
+    sa.UniqueConstraint("organization_id", "user_id"),
+    sa.Index(None, "organization_id", "role", "status"),
+    sa.Index(None, "user_id"),
+)
+
+member_profiles = sa.Table(
+    "member_profiles",
+    metadata,
+    sa.Column(
+        "organization_id",
+        ID,
+        sa.ForeignKey("organizations.id", ondelete=_CASCADE),
+        primary_key=True,
+    ),
+    sa.Column("user_id", ID, sa.ForeignKey("users.id", ondelete=_CASCADE), primary_key=True),
+    sa.Column("birth_date", sa.String(10)),
+    sa.Column("gender", sa.String(32)),
+    sa.Column("address", sa.String(500)),
+    sa.Column("city", sa.String(200)),
+    sa.Column("notes", sa.Text()),
+    sa.Column("external_source", sa.String(50)),
+    sa.Column("external_id", sa.String(200)),
+    sa.Column("updated_at", UtcDateTime()),
+)
+
+# --- catalog -------------------------------------------------------------------------------
+
+locations = sa.Table(
+    "locations",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("address", sa.String(500)),
+    _created_at(),
+    sa.Index(None, "organization_id", "created_at"),
+)
+
+courses = sa.Table(
+    "courses",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text()),
+    _created_at(),
+    sa.Index(None, "organization_id", "created_at"),
+)
+
+leads = sa.Table(
+    "leads",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column("first_name", sa.String(200)),
+    sa.Column("last_name", sa.String(200)),
+    sa.Column("email", sa.String(320)),
+    # Normalised copy of ``email`` for case-insensitive lookups by index.
+    sa.Column("email_normalized", sa.String(320)),
+    sa.Column("phone", sa.String(50)),
+    sa.Column("source", sa.String(100)),
+    sa.Column("status", sa.String(50), nullable=False),
+    sa.Column("external_id", sa.String(200)),
+    _created_at(),
+    sa.Index(None, "organization_id", "email_normalized"),
+    sa.Index(None, "organization_id", "created_at"),
+)
+
+# --- exports and imports -------------------------------------------------------------------
+
+export_jobs = sa.Table(
+    "export_jobs",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column("kind", sa.String(50), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("config", Json, nullable=False),
+    sa.Column("started_by", ID, nullable=False),
+    _created_at(),
+    sa.Column("started_at", UtcDateTime()),
+    sa.Column("completed_at", UtcDateTime()),
+    sa.Column("row_count", sa.Integer()),
+    sa.Column("file_size", sa.BigInteger()),
+    sa.Column("file_key", sa.String(500)),
+    sa.Column("error_message", sa.Text()),
+    sa.Index(None, "organization_id", "created_at"),
+)
+
+import_jobs = sa.Table(
+    "import_jobs",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("phase", sa.String(16), nullable=False),
+    sa.Column("config", Json, nullable=False),
+    sa.Column("results", Json, nullable=False),
+    sa.Column("started_by", ID, nullable=False),
+    _created_at(),
+    sa.Column("started_at", UtcDateTime()),
+    sa.Column("completed_at", UtcDateTime()),
+    sa.Column("error_message", sa.Text()),
+    sa.Index(None, "organization_id", "created_at"),
+    sa.Index(None, "organization_id", "status"),
+)
+
+import_provider_configs = sa.Table(
+    "import_provider_configs",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("credentials_encrypted", sa.LargeBinary(), nullable=False),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("is_active", sa.Boolean(), nullable=False),
+    sa.Column("created_by", ID),
+    _created_at(),
+    sa.Index(None, "organization_id", "provider", "is_active"),
+)
+
+# --- platform billing ----------------------------------------------------------------------
+
+platform_subscriptions = sa.Table(
+    "platform_subscriptions",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column("tier", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    _created_at(),
+    sa.Column("current_period_start", UtcDateTime()),
+    sa.Column("current_period_end", UtcDateTime()),
+    sa.Column("cancel_at_period_end", sa.Boolean(), nullable=False),
+    sa.Column("failed_payment_count", sa.Integer(), nullable=False),
+    sa.Column("cancel_reason", sa.String(50)),
+    sa.Column("cancelled_at", UtcDateTime()),
+    sa.Column("last_charged_at", UtcDateTime()),
+    # The card token is stored sealed; ``card_key_id`` names the key that sealed it.
+    sa.Column("card_token_ciphertext", sa.LargeBinary()),
+    sa.Column("card_key_id", sa.String(64)),
+    sa.Column("card_expiry_mmyy", sa.String(4)),
+    sa.Column("card_last4", sa.String(4)),
+    sa.UniqueConstraint("organization_id"),
+    sa.Index(None, "current_period_end"),
+)
+
+platform_billing_transactions = sa.Table(
+    "platform_billing_transactions",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("tier", sa.String(16), nullable=False),
+    sa.Column("amount", sa.Numeric(12, 2), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    _created_at(),
+    sa.Column("metadata", Json, nullable=False),
+    sa.Column("low_profile_id", sa.String(100)),
+    sa.Column("external_uniq_id", sa.String(100)),
+    sa.Column("provider_transaction_id", sa.String(100)),
+    sa.Column("completed_at", UtcDateTime()),
+    sa.Column("failure_reason", sa.Text()),
+    sa.Column("alerted_at", UtcDateTime()),
+    sa.UniqueConstraint("low_profile_id"),
+    sa.UniqueConstraint("external_uniq_id"),
+    sa.Index(None, "status", "created_at"),
+    sa.Index(None, "organization_id", "created_at"),
+)
+
+billing_events = sa.Table(
+    "billing_events",
+    metadata,
+    # Auto-increment id: the insertion order is the timeline order.
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    _org_fk(),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("aggregate", sa.String(50), nullable=False),
+    sa.Column("aggregate_id", ID, nullable=False),
+    sa.Column("occurred_at", UtcDateTime(), nullable=False),
+    sa.Column("data", Json, nullable=False),
+    sa.Index(None, "organization_id", "id"),
+)
+
+# --- transactional outbox ------------------------------------------------------------------
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    _id(),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("args", Json, nullable=False),
+    _created_at(),
+    sa.Column("delivered_at", UtcDateTime()),
+    sa.Column("lease_until", UtcDateTime()),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Index(None, "delivered_at", "created_at"),
+)
+
+# --- analytics read models -----------------------------------------------------------------
+
+member_payments = sa.Table(
+    "member_payments",
+    metadata,
+    _id(),
+    _org_fk(),
+    _user_fk(),
+    sa.Column("plan_id", ID, sa.ForeignKey("plans.id", ondelete="SET NULL")),
+    sa.Column("amount", sa.Numeric(12, 2), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("paid_at", UtcDateTime(), nullable=False),
+    sa.Index(None, "organization_id", "paid_at"),
+)
+
+class_sessions = sa.Table(
+    "class_sessions",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column("name", sa.String(200), nullable=False),
+    _user_fk("coach_user_id", nullable=True),
+    sa.Column("location_id", ID, sa.ForeignKey("locations.id", ondelete="SET NULL")),
+    sa.Column("starts_at", UtcDateTime(), nullable=False),
+    sa.Column("duration_minutes", sa.Integer(), nullable=False),
+    sa.Column("capacity", sa.Integer()),
+    sa.Index(None, "organization_id", "starts_at"),
+)
+
+class_bookings = sa.Table(
+    "class_bookings",
+    metadata,
+    _id(),
+    sa.Column(
+        "session_id", ID, sa.ForeignKey("class_sessions.id", ondelete=_CASCADE), nullable=False
+    ),
+    _org_fk(),
+    _user_fk(),
+    # booked / attended / cancelled / no_show
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("booked_at", UtcDateTime(), nullable=False),
+    sa.Index(None, "organization_id", "booked_at"),
+    sa.Index(None, "session_id"),
+)
+
+workouts = sa.Table(
+    "workouts",
+    metadata,
+    _id(),
+    _org_fk(),
+    _user_fk(),
+    sa.Column("performed_at", UtcDateTime(), nullable=False),
+    sa.Column("kind", sa.String(50), nullable=False),
+    sa.Column("duration_minutes", sa.Integer()),
+    sa.Column("calories", sa.Integer()),
+    sa.Index(None, "organization_id", "performed_at"),
+)
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "billing_events",
+    "class_bookings",
+    "class_sessions",
+    "courses",
+    "export_jobs",
+    "import_jobs",
+    "import_provider_configs",
+    "leads",
+    "locations",
+    "member_payments",
+    "member_profiles",
+    "memberships",
+    "metadata",
+    "organizations",
+    "outbox",
+    "plans",
+    "platform_billing_transactions",
+    "platform_subscriptions",
+    "users",
+    "workouts",
+]

@@ -1,0 +1,111 @@
+"""The SQL unit of work: one connection and transaction, and a repository per aggregate.
+
+``async with uow:`` takes a connection from the pool and begins a transaction (on SQLite a
+``BEGIN IMMEDIATE``, so writers queue). ``await uow.commit()`` commits; further work in the
+same block starts a new transaction. Leaving the block rolls back whatever is uncommitted
+and returns the connection.
+
+On Postgres a failed statement (a ``Conflict``, say) aborts the transaction: after an error,
+leave the block and start a new unit of work rather than carrying on.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from fitdata_adapters.db.errors import database_unavailable, translate_errors
+from fitdata_adapters.db.repositories import (
+    SqlBillingEventRepository,
+    SqlBillingTransactionRepository,
+    SqlCourseRepository,
+    SqlExportJobRepository,
+    SqlImportJobRepository,
+    SqlImportProviderConfigRepository,
+    SqlLeadRepository,
+    SqlLocationRepository,
+    SqlMemberProfileRepository,
+    SqlMembershipRepository,
+    SqlOrganizationRepository,
+    SqlOutboxRepository,
+    SqlPlanRepository,
+    SqlSession,
+    SqlSubscriptionRepository,
+    SqlUserRepository,
+)
+
+
+class SqlUnitOfWork:
+    """Implements :class:`fitdata_core.ports.UnitOfWork` over an async SQLAlchemy engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._session = SqlSession()
+        session = self._session
+        self.organizations = SqlOrganizationRepository(session)
+        self.users = SqlUserRepository(session)
+        self.memberships = SqlMembershipRepository(session)
+        self.profiles = SqlMemberProfileRepository(session)
+        self.plans = SqlPlanRepository(session)
+        self.locations = SqlLocationRepository(session)
+        self.courses = SqlCourseRepository(session)
+        self.leads = SqlLeadRepository(session)
+        self.export_jobs = SqlExportJobRepository(session)
+        self.import_jobs = SqlImportJobRepository(session)
+        self.provider_configs = SqlImportProviderConfigRepository(session)
+        self.subscriptions = SqlSubscriptionRepository(session)
+        self.billing_transactions = SqlBillingTransactionRepository(session)
+        self.billing_events = SqlBillingEventRepository(session)
+        self.outbox = SqlOutboxRepository(session)
+
+    async def __aenter__(self) -> Self:
+        if self._session.active:
+            raise RuntimeError("A unit of work cannot be entered twice.")
+        with database_unavailable():
+            conn = await self._engine.connect()
+            try:
+                await conn.begin()
+            except BaseException:
+                await conn.close()
+                raise
+        self._session.bind(conn)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self._session.unbind()
+        if conn is None:
+            return
+        try:
+            with database_unavailable():
+                await conn.rollback()
+        except Exception:
+            # The block's own error matters more than a failed rollback on a broken link.
+            if exc is None:
+                raise
+        finally:
+            await conn.close()
+
+    async def commit(self) -> None:
+        with translate_errors():
+            await self._session.conn.commit()
+
+    async def rollback(self) -> None:
+        with translate_errors():
+            await self._session.conn.rollback()
+
+
+class SqlUnitOfWorkFactory:
+    """Makes a fresh :class:`SqlUnitOfWork` per call, all sharing one engine (and pool)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)

@@ -1,0 +1,529 @@
+"""An in-memory unit of work with the same contract as the SQL one.
+
+Each unit of work works on a copy of the tables and writes them back on commit, so leaving
+without commit rolls back. One lock per database serialises units of work, which gives
+``..._for_update`` its meaning (and makes nesting a unit of work inside another a bug that
+shows up at once rather than a silent lost update).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import attrs
+
+from fitdata_core.errors import Conflict, FitdataError
+from fitdata_core.events import DomainEvent
+from fitdata_core.model.billing import (
+    BillingTransaction,
+    PlatformSubscription,
+    SubscriptionStatus,
+    TransactionStatus,
+)
+from fitdata_core.model.catalog import Course, Lead, Location, Plan
+from fitdata_core.model.jobs import ExportJob, ExportStatus, ImportJob, ImportProviderConfig
+from fitdata_core.model.organizations import (
+    MemberProfile,
+    MemberRow,
+    Membership,
+    Organization,
+    User,
+    normalize_email,
+)
+from fitdata_core.ports.infrastructure import JobMessage
+from fitdata_core.ports.repositories import (
+    MEMBER_ATTRIBUTES,
+    MemberFilter,
+    Page,
+    member_attribute,
+)
+from fitdata_core.rules.csv_format import encode_csv_rows
+
+T = TypeVar("T")
+
+
+@attrs.define
+class _OutboxEntry:
+    message: JobMessage
+    delivered_at: datetime | None = None
+    lease_until: datetime | None = None
+
+
+@attrs.define
+class _Tables:
+    organizations: dict[str, Organization] = attrs.field(factory=dict)
+    users: dict[str, User] = attrs.field(factory=dict)
+    memberships: dict[str, Membership] = attrs.field(factory=dict)
+    profiles: dict[tuple[str, str], MemberProfile] = attrs.field(factory=dict)
+    plans: dict[str, Plan] = attrs.field(factory=dict)
+    locations: dict[str, Location] = attrs.field(factory=dict)
+    courses: dict[str, Course] = attrs.field(factory=dict)
+    leads: dict[str, Lead] = attrs.field(factory=dict)
+    export_jobs: dict[str, ExportJob] = attrs.field(factory=dict)
+    import_jobs: dict[str, ImportJob] = attrs.field(factory=dict)
+    provider_configs: dict[str, ImportProviderConfig] = attrs.field(factory=dict)
+    subscriptions: dict[str, PlatformSubscription] = attrs.field(factory=dict)
+    transactions: dict[str, BillingTransaction] = attrs.field(factory=dict)
+    billing_events: list[tuple[str, DomainEvent]] = attrs.field(factory=list)
+    outbox: dict[str, _OutboxEntry] = attrs.field(factory=dict)
+
+    def copy(self) -> _Tables:
+        # Domain objects are frozen, so copying the containers is enough; outbox entries are
+        # mutable bookkeeping and are copied deeply.
+        fields = {f.name: copy.copy(getattr(self, f.name)) for f in attrs.fields(_Tables)}
+        fields["outbox"] = {k: attrs.evolve(v) for k, v in self.outbox.items()}
+        return _Tables(**fields)
+
+
+@attrs.define
+class MemoryDatabase:
+    """The shared state that every memory unit of work reads and commits to."""
+
+    tables: _Tables = attrs.field(factory=_Tables)
+    lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
+
+
+def _page(items: Sequence[T], limit: int, offset: int) -> Page[T]:
+    return Page(
+        items=list(items[offset : offset + limit]), total=len(items), limit=limit, offset=offset
+    )
+
+
+def _require_absent(table: dict[Any, Any], key: Any, what: str) -> None:
+    if key in table:
+        raise Conflict(f"{what} already exists.")
+
+
+class _Repo:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def t(self) -> _Tables:
+        return self._uow.tables
+
+
+class _Organizations(_Repo):
+    async def add(self, org: Organization) -> None:
+        _require_absent(self.t.organizations, org.id, "organization")
+        self.t.organizations[org.id] = org
+
+    async def get(self, org_id: str) -> Organization | None:
+        return self.t.organizations.get(org_id)
+
+    async def get_for_update(self, org_id: str) -> Organization | None:
+        return self.t.organizations.get(org_id)
+
+    async def update(self, org: Organization) -> None:
+        self.t.organizations[org.id] = org
+
+
+class _Users(_Repo):
+    async def add(self, user: User) -> None:
+        _require_absent(self.t.users, user.id, "user")
+        if await self.get_by_email(user.email) is not None:
+            raise Conflict(f"A user with email {user.email_normalized} already exists.")
+        self.t.users[user.id] = user
+
+    async def get(self, user_id: str) -> User | None:
+        return self.t.users.get(user_id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        wanted = normalize_email(email)
+        return next((u for u in self.t.users.values() if u.email_normalized == wanted), None)
+
+    async def update(self, user: User) -> None:
+        other = await self.get_by_email(user.email)
+        if other is not None and other.id != user.id:
+            raise Conflict(f"A user with email {user.email_normalized} already exists.")
+        self.t.users[user.id] = user
+
+
+class _Memberships(_Repo):
+    async def add(self, membership: Membership) -> None:
+        if await self.get(membership.organization_id, membership.user_id) is not None:
+            raise Conflict("The user is already a member of this organization.")
+        self.t.memberships[membership.id] = membership
+
+    async def get(self, org_id: str, user_id: str) -> Membership | None:
+        return next(
+            (
+                m
+                for m in self.t.memberships.values()
+                if m.organization_id == org_id and m.user_id == user_id
+            ),
+            None,
+        )
+
+    async def update(self, membership: Membership) -> None:
+        self.t.memberships[membership.id] = membership
+
+    def _rows(self, org_id: str, member_filter: MemberFilter) -> list[MemberRow]:
+        rows = [
+            MemberRow(m, self.t.users[m.user_id], self.t.profiles.get((org_id, m.user_id)))
+            for m in self.t.memberships.values()
+            if m.organization_id == org_id
+            and (not member_filter.roles or m.role in member_filter.roles)
+            and (not member_filter.statuses or m.status in member_filter.statuses)
+        ]
+        return sorted(rows, key=lambda r: (r.user.email_normalized, r.membership.id))
+
+    async def list_members(
+        self, org_id: str, member_filter: MemberFilter, *, limit: int, offset: int
+    ) -> Page[MemberRow]:
+        return _page(self._rows(org_id, member_filter), limit, offset)
+
+    async def stream_members(
+        self, org_id: str, member_filter: MemberFilter, *, batch_size: int = 1000
+    ) -> AsyncIterator[MemberRow]:
+        for row in self._rows(org_id, member_filter):
+            yield row
+
+    async def stream_member_values(
+        self,
+        org_id: str,
+        member_filter: MemberFilter,
+        attributes: Sequence[str],
+        *,
+        batch_size: int = 1000,
+    ) -> AsyncIterator[Sequence[Sequence[object]]]:
+        unknown = set(attributes) - MEMBER_ATTRIBUTES
+        if unknown:
+            raise ValueError(f"unknown member attributes: {sorted(unknown)}")
+        rows = self._rows(org_id, member_filter)
+        for start in range(0, len(rows), batch_size):
+            yield [
+                tuple(member_attribute(row, path) for path in attributes)
+                for row in rows[start : start + batch_size]
+            ]
+
+    async def stream_member_csv(
+        self,
+        org_id: str,
+        member_filter: MemberFilter,
+        attributes: Sequence[str],
+        *,
+        batch_size: int = 1000,
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        async for batch in self.stream_member_values(
+            org_id, member_filter, attributes, batch_size=batch_size
+        ):
+            yield len(batch), encode_csv_rows(batch).encode("utf-8", "replace")
+
+
+class _Profiles(_Repo):
+    async def upsert(self, profile: MemberProfile) -> None:
+        self.t.profiles[(profile.organization_id, profile.user_id)] = profile
+
+    async def get(self, org_id: str, user_id: str) -> MemberProfile | None:
+        return self.t.profiles.get((org_id, user_id))
+
+
+def _of_org(items: Iterable[T], org_id: str, key: Callable[[T], Any]) -> list[T]:
+    return sorted((i for i in items if getattr(i, "organization_id", None) == org_id), key=key)
+
+
+class _Plans(_Repo):
+    async def add(self, plan: Plan) -> None:
+        if await self.get_by_name(plan.organization_id, plan.name) is not None:
+            raise Conflict(f'A plan named "{plan.name}" already exists.')
+        self.t.plans[plan.id] = plan
+
+    async def get(self, org_id: str, plan_id: str) -> Plan | None:
+        plan = self.t.plans.get(plan_id)
+        return plan if plan is not None and plan.organization_id == org_id else None
+
+    async def get_by_name(self, org_id: str, name: str) -> Plan | None:
+        return next(
+            (p for p in self.t.plans.values() if p.organization_id == org_id and p.name == name),
+            None,
+        )
+
+    async def update(self, plan: Plan) -> None:
+        self.t.plans[plan.id] = plan
+
+    async def list_for_org(self, org_id: str) -> list[Plan]:
+        return _of_org(self.t.plans.values(), org_id, lambda p: (p.name, p.id))
+
+
+class _Locations(_Repo):
+    async def add(self, location: Location) -> None:
+        self.t.locations[location.id] = location
+
+    async def list_for_org(self, org_id: str) -> list[Location]:
+        return _of_org(self.t.locations.values(), org_id, lambda x: (x.created_at, x.id))
+
+
+class _Courses(_Repo):
+    async def add(self, course: Course) -> None:
+        self.t.courses[course.id] = course
+
+    async def list_for_org(self, org_id: str) -> list[Course]:
+        return _of_org(self.t.courses.values(), org_id, lambda x: (x.created_at, x.id))
+
+
+class _Leads(_Repo):
+    async def add(self, lead: Lead) -> None:
+        self.t.leads[lead.id] = lead
+
+    async def update(self, lead: Lead) -> None:
+        self.t.leads[lead.id] = lead
+
+    async def get_by_email(self, org_id: str, email: str) -> Lead | None:
+        wanted = normalize_email(email)
+        return next(
+            (
+                lead
+                for lead in self.t.leads.values()
+                if lead.organization_id == org_id
+                and lead.email is not None
+                and normalize_email(lead.email) == wanted
+            ),
+            None,
+        )
+
+    async def list_for_org(self, org_id: str) -> list[Lead]:
+        return _of_org(self.t.leads.values(), org_id, lambda x: (x.created_at, x.id))
+
+
+def _newest_first(items: Iterable[T]) -> list[T]:
+    return sorted(items, key=lambda j: (getattr(j, "created_at"), getattr(j, "id")), reverse=True)  # noqa: B009
+
+
+class _ExportJobs(_Repo):
+    async def add(self, job: ExportJob) -> None:
+        self.t.export_jobs[job.id] = job
+
+    async def get(self, job_id: str) -> ExportJob | None:
+        return self.t.export_jobs.get(job_id)
+
+    async def update(self, job: ExportJob) -> None:
+        self.t.export_jobs[job.id] = job
+
+    async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[ExportJob]:
+        jobs = _newest_first(j for j in self.t.export_jobs.values() if j.organization_id == org_id)
+        return _page(jobs, limit, offset)
+
+    async def list_stale(self, started_before: datetime, *, limit: int) -> list[ExportJob]:
+        stale = [
+            j
+            for j in self.t.export_jobs.values()
+            if j.status is ExportStatus.IN_PROGRESS
+            and j.started_at is not None
+            and j.started_at < started_before
+        ]
+        return sorted(stale, key=lambda j: (j.started_at, j.id))[:limit]
+
+
+class _ImportJobs(_Repo):
+    async def add(self, job: ImportJob) -> None:
+        self.t.import_jobs[job.id] = job
+
+    async def get(self, job_id: str) -> ImportJob | None:
+        return self.t.import_jobs.get(job_id)
+
+    async def get_for_update(self, job_id: str) -> ImportJob | None:
+        return self.t.import_jobs.get(job_id)
+
+    async def update(self, job: ImportJob) -> None:
+        self.t.import_jobs[job.id] = job
+
+    async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[ImportJob]:
+        jobs = _newest_first(j for j in self.t.import_jobs.values() if j.organization_id == org_id)
+        return _page(jobs, limit, offset)
+
+    async def find_active(self, org_id: str) -> list[ImportJob]:
+        return _newest_first(
+            j for j in self.t.import_jobs.values() if j.organization_id == org_id and j.is_active
+        )
+
+
+class _ProviderConfigs(_Repo):
+    async def add(self, config: ImportProviderConfig) -> None:
+        self.t.provider_configs[config.id] = config
+
+    async def get_active(self, org_id: str, provider: str) -> ImportProviderConfig | None:
+        return next(
+            (
+                c
+                for c in self.t.provider_configs.values()
+                if c.organization_id == org_id and c.provider == provider and c.is_active
+            ),
+            None,
+        )
+
+    async def deactivate_all(self, org_id: str, provider: str) -> None:
+        for key, c in list(self.t.provider_configs.items()):
+            if c.organization_id == org_id and c.provider == provider and c.is_active:
+                self.t.provider_configs[key] = c.deactivate()
+
+
+class _Subscriptions(_Repo):
+    async def get_by_org(self, org_id: str) -> PlatformSubscription | None:
+        return self.t.subscriptions.get(org_id)
+
+    async def get_by_org_for_update(self, org_id: str) -> PlatformSubscription | None:
+        return self.t.subscriptions.get(org_id)
+
+    async def save(self, subscription: PlatformSubscription) -> None:
+        self.t.subscriptions[subscription.organization_id] = subscription
+
+    async def list_due(self, as_of: datetime, *, limit: int) -> list[PlatformSubscription]:
+        due = [
+            s
+            for s in self.t.subscriptions.values()
+            if s.status is not SubscriptionStatus.CANCELLED
+            and s.current_period_end is not None
+            and s.current_period_end <= as_of
+        ]
+        due.sort(key=lambda s: (s.current_period_end, s.id))
+        return due[:limit]
+
+
+class _Transactions(_Repo):
+    async def add(self, txn: BillingTransaction) -> None:
+        _require_absent(self.t.transactions, txn.id, "billing transaction")
+        for other in self.t.transactions.values():
+            if txn.low_profile_id and other.low_profile_id == txn.low_profile_id:
+                raise Conflict("A transaction with this LowProfile id already exists.")
+            if txn.external_uniq_id and other.external_uniq_id == txn.external_uniq_id:
+                raise Conflict("A transaction with this external id already exists.")
+        self.t.transactions[txn.id] = txn
+
+    async def get(self, txn_id: str) -> BillingTransaction | None:
+        return self.t.transactions.get(txn_id)
+
+    async def get_for_update(self, txn_id: str) -> BillingTransaction | None:
+        return self.t.transactions.get(txn_id)
+
+    async def get_by_low_profile_id(self, low_profile_id: str) -> BillingTransaction | None:
+        return next(
+            (t for t in self.t.transactions.values() if t.low_profile_id == low_profile_id), None
+        )
+
+    async def update(self, txn: BillingTransaction) -> None:
+        self.t.transactions[txn.id] = txn
+
+    async def list_for_org(
+        self, org_id: str, *, limit: int, offset: int
+    ) -> Page[BillingTransaction]:
+        txns = _newest_first(t for t in self.t.transactions.values() if t.organization_id == org_id)
+        return _page(txns, limit, offset)
+
+    async def list_by_status(
+        self,
+        status: TransactionStatus,
+        *,
+        org_id: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 100,
+    ) -> list[BillingTransaction]:
+        found = [
+            t
+            for t in self.t.transactions.values()
+            if t.status is status
+            and (org_id is None or t.organization_id == org_id)
+            and (created_after is None or t.created_at > created_after)
+            and (created_before is None or t.created_at < created_before)
+        ]
+        found.sort(key=lambda t: (t.created_at, t.id))
+        return found[:limit]
+
+
+class _BillingEvents(_Repo):
+    async def add(self, org_id: str, event: DomainEvent) -> None:
+        self.t.billing_events.append((org_id, event))
+
+    async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]:
+        events = [e for o, e in self.t.billing_events if o == org_id]
+        return _page(events, limit, offset)
+
+
+class _Outbox(_Repo):
+    async def add(self, message: JobMessage) -> None:
+        _require_absent(self.t.outbox, message.id, "outbox message")
+        self.t.outbox[message.id] = _OutboxEntry(message)
+
+    async def claim_batch(
+        self, *, limit: int, now: datetime, lease_seconds: int
+    ) -> list[JobMessage]:
+        ready = [
+            e
+            for e in self.t.outbox.values()
+            if e.delivered_at is None and (e.lease_until is None or e.lease_until <= now)
+        ]
+        ready.sort(key=lambda e: (e.message.created_at, e.message.id))
+        claimed = ready[:limit]
+        for entry in claimed:
+            entry.lease_until = now + timedelta(seconds=lease_seconds)
+        return [e.message for e in claimed]
+
+    async def mark_delivered(self, message_ids: Sequence[str], at: datetime) -> None:
+        for message_id in message_ids:
+            if message_id in self.t.outbox:
+                self.t.outbox[message_id].delivered_at = at
+
+
+class MemoryUnitOfWork:
+    """Implements :class:`fitdata_core.ports.UnitOfWork` over a :class:`MemoryDatabase`."""
+
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+        self.tables = db.tables
+        self._active = False
+        self.organizations = _Organizations(self)
+        self.users = _Users(self)
+        self.memberships = _Memberships(self)
+        self.profiles = _Profiles(self)
+        self.plans = _Plans(self)
+        self.locations = _Locations(self)
+        self.courses = _Courses(self)
+        self.leads = _Leads(self)
+        self.export_jobs = _ExportJobs(self)
+        self.import_jobs = _ImportJobs(self)
+        self.provider_configs = _ProviderConfigs(self)
+        self.subscriptions = _Subscriptions(self)
+        self.billing_transactions = _Transactions(self)
+        self.billing_events = _BillingEvents(self)
+        self.outbox = _Outbox(self)
+
+    async def __aenter__(self) -> Self:
+        if self._active:
+            raise FitdataError("A unit of work cannot be entered twice.")
+        await self._db.lock.acquire()
+        self._active = True
+        self.tables = self._db.tables.copy()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.tables = self._db.tables  # drop whatever was not committed
+        self._active = False
+        self._db.lock.release()
+
+    async def commit(self) -> None:
+        self._db.tables = self.tables
+        self.tables = self._db.tables.copy()
+
+    async def rollback(self) -> None:
+        self.tables = self._db.tables.copy()
+
+
+class MemoryUnitOfWorkFactory:
+    """Makes units of work over one shared :class:`MemoryDatabase`."""
+
+    def __init__(self, db: MemoryDatabase | None = None) -> None:
+        self.db = db or MemoryDatabase()
+
+    def __call__(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self.db)

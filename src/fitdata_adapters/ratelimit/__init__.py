@@ -1,0 +1,1 @@
+"""Rate limiter adapters shared across processes (the in-process one is in ``memory``)."""

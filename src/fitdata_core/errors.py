@@ -1,0 +1,155 @@
+"""The one error tree of fitdata.
+
+Every failure a caller can act on is one of these. Adapters translate infrastructure
+exceptions into them (``raise ... from exc``); the HTTP layer maps them to status codes in one
+place (``fitdata_http.errors``); workers treat :class:`Unavailable` as retryable.
+
+::
+
+    FitdataError
+    ├── InvalidInput               400  bad input; names the field when there is one
+    │   └── BusinessRuleViolation  400  a valid request the rules refuse (carries a ``code``)
+    ├── AuthenticationRequired     401
+    ├── PermissionDenied           403
+    │   └── FeatureNotInTier       403  the org's platform tier lacks a feature
+    ├── NotFound                   404
+    ├── Conflict                   409
+    │   └── IllegalTransition      409  a state machine refused a move
+    ├── PayloadTooLarge            413
+    ├── RateLimited                429  carries ``retry_after`` seconds
+    ├── ConfigurationError         the deployment's settings are missing or malformed
+    └── Unavailable                503  infrastructure failed; safe to retry later
+        ├── DatabaseUnavailable
+        ├── StorageUnavailable
+        ├── QueueUnavailable
+        ├── MailUnavailable
+        └── ProviderError           an external provider (Cardcom, Arbox) failed or refused
+            └── ProviderAuthError   the provider rejected our credentials
+
+Messages never contain secrets: adapters build them from what is safe to show.
+"""
+
+from __future__ import annotations
+
+
+class FitdataError(Exception):
+    """Base of every fitdata error. ``code`` is a stable machine-readable name."""
+
+    default_code: str = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(FitdataError):
+    """The request is malformed or names a value that is not allowed."""
+
+    default_code = "INVALID_INPUT"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.field = field
+
+
+class BusinessRuleViolation(InvalidInput):
+    """A well-formed request that the business rules refuse (e.g. ``PAYMENT_REQUIRED``)."""
+
+    default_code = "BUSINESS_RULE"
+
+
+class AuthenticationRequired(FitdataError):
+    default_code = "UNAUTHENTICATED"
+
+
+class PermissionDenied(FitdataError):
+    default_code = "FORBIDDEN"
+
+
+class FeatureNotInTier(PermissionDenied):
+    """The organization's platform tier does not include ``feature``."""
+
+    default_code = "FEATURE_NOT_IN_TIER"
+
+    def __init__(self, feature: str) -> None:
+        super().__init__(f'Feature "{feature}" requires a higher platform tier')
+        self.feature = feature
+
+
+class NotFound(FitdataError):
+    default_code = "NOT_FOUND"
+
+
+class Conflict(FitdataError):
+    default_code = "CONFLICT"
+
+
+class IllegalTransition(Conflict):
+    """A state machine was asked for a move its transition table does not allow."""
+
+    default_code = "ILLEGAL_TRANSITION"
+
+    def __init__(self, machine: str, current: str, target: str) -> None:
+        super().__init__(f"{machine} cannot move from {current!r} to {target!r}")
+        self.machine = machine
+        self.current = current
+        self.target = target
+
+
+class PayloadTooLarge(FitdataError):
+    default_code = "PAYLOAD_TOO_LARGE"
+
+
+class RateLimited(FitdataError):
+    default_code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ConfigurationError(FitdataError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+    default_code = "CONFIGURATION"
+
+
+class Unavailable(FitdataError):
+    """Infrastructure failed. Retrying later may succeed."""
+
+    default_code = "UNAVAILABLE"
+
+
+class DatabaseUnavailable(Unavailable):
+    default_code = "DATABASE_UNAVAILABLE"
+
+
+class StorageUnavailable(Unavailable):
+    default_code = "STORAGE_UNAVAILABLE"
+
+
+class QueueUnavailable(Unavailable):
+    default_code = "QUEUE_UNAVAILABLE"
+
+
+class MailUnavailable(Unavailable):
+    default_code = "MAIL_UNAVAILABLE"
+
+
+class ProviderError(Unavailable):
+    """An external provider failed, timed out or answered with an API-level error."""
+
+    default_code = "PROVIDER_ERROR"
+
+    def __init__(self, provider: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+        self.status = status
+
+
+class ProviderAuthError(ProviderError):
+    default_code = "PROVIDER_AUTH"

@@ -1,0 +1,1 @@
+"""Aggregates and values of fitdata. All frozen; state changes return new objects."""

@@ -1,0 +1,266 @@
+"""Platform billing: the subscription an organization pays and the transactions that pay it.
+
+Two state machines, each an explicit table:
+
+* :data:`TRANSACTION_TRANSITIONS`: ``pending -> completed | failed | cancelled``; every
+  terminal state is final, so a completed payment never changes again and a cancelled one
+  never completes.
+* :data:`SUBSCRIPTION_TRANSITIONS`: ``active <-> past_due``, either ``-> cancelled``, and
+  ``cancelled -> active`` only through a new paid checkout.
+
+The organization's effective tier is a pure function of its subscription
+(:func:`effective_tier`), so it cannot drift from it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from fitdata_core.errors import BusinessRuleViolation, IllegalTransition
+from fitdata_core.events import DomainEvent
+from fitdata_core.model.tiers import PlatformTier
+from fitdata_core.money import Money
+from fitdata_core.statemachine import TransitionTable
+
+MAX_FAILED_PAYMENTS = 3
+
+
+class TransactionStatus(StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class TransactionKind(StrEnum):
+    CHECKOUT = "checkout"
+    RENEWAL = "renewal"
+
+
+TRANSACTION_TRANSITIONS = TransitionTable[TransactionStatus](
+    "billing transaction",
+    {
+        TransactionStatus.PENDING: frozenset(
+            {TransactionStatus.COMPLETED, TransactionStatus.FAILED, TransactionStatus.CANCELLED}
+        ),
+    },
+)
+
+
+@attrs.frozen
+class BillingTransaction:
+    id: str
+    organization_id: str
+    kind: TransactionKind
+    tier: PlatformTier
+    amount: Money
+    status: TransactionStatus
+    created_at: datetime
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    low_profile_id: str | None = None
+    external_uniq_id: str | None = None
+    provider_transaction_id: str | None = None
+    completed_at: datetime | None = None
+    failure_reason: str | None = None
+    alerted_at: datetime | None = None
+
+    def _event(self, name: str, at: datetime, **data: Any) -> DomainEvent:
+        return DomainEvent(name, "billing_transaction", self.id, at, data)
+
+    def complete(
+        self, at: datetime, *, provider_transaction_id: str | None
+    ) -> tuple[BillingTransaction, list[DomainEvent]]:
+        TRANSACTION_TRANSITIONS.check(self.status, TransactionStatus.COMPLETED)
+        txn = attrs.evolve(
+            self,
+            status=TransactionStatus.COMPLETED,
+            completed_at=at,
+            provider_transaction_id=provider_transaction_id,
+        )
+        return txn, [self._event("transaction.completed", at, amount=str(self.amount.amount))]
+
+    def fail(self, at: datetime, reason: str) -> tuple[BillingTransaction, list[DomainEvent]]:
+        TRANSACTION_TRANSITIONS.check(self.status, TransactionStatus.FAILED)
+        txn = attrs.evolve(
+            self, status=TransactionStatus.FAILED, completed_at=at, failure_reason=reason
+        )
+        return txn, [self._event("transaction.failed", at, reason=reason)]
+
+    def cancel(self, at: datetime, reason: str) -> tuple[BillingTransaction, list[DomainEvent]]:
+        TRANSACTION_TRANSITIONS.check(self.status, TransactionStatus.CANCELLED)
+        txn = attrs.evolve(
+            self, status=TransactionStatus.CANCELLED, completed_at=at, failure_reason=reason
+        )
+        return txn, [self._event("transaction.cancelled", at, reason=reason)]
+
+    def mark_alerted(self, at: datetime) -> BillingTransaction:
+        return attrs.evolve(self, alerted_at=at)
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    CANCELLED = "cancelled"
+
+
+SUBSCRIPTION_TRANSITIONS = TransitionTable[SubscriptionStatus](
+    "platform subscription",
+    {
+        SubscriptionStatus.ACTIVE: frozenset(
+            {SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE, SubscriptionStatus.CANCELLED}
+        ),
+        SubscriptionStatus.PAST_DUE: frozenset(
+            {SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE, SubscriptionStatus.CANCELLED}
+        ),
+        SubscriptionStatus.CANCELLED: frozenset({SubscriptionStatus.ACTIVE}),
+    },
+)
+
+
+class CancelReason(StrEnum):
+    OWNER_REQUESTED = "owner-requested"
+    SCHEDULED_PERIOD_END = "scheduled-cancel-period-end"
+    MAX_FAILED_PAYMENTS = "max-failed-payments"
+    EXPIRED_NO_TOKEN = "expired-no-token"  # noqa: S105 - a reason, not a secret
+    ADMIN_FORCE = "admin-force-cancel"
+    NO_PERIOD = "no-current-period"
+
+
+@attrs.frozen
+class StoredCard:
+    """A card token as stored: ciphertext plus the id of the key that sealed it."""
+
+    token_ciphertext: bytes
+    key_id: str
+    expiry_mmyy: str | None = None
+    last4: str | None = None
+
+
+@attrs.frozen
+class PlatformSubscription:
+    id: str
+    organization_id: str
+    tier: PlatformTier
+    status: SubscriptionStatus
+    created_at: datetime
+    current_period_start: datetime | None = None
+    current_period_end: datetime | None = None
+    cancel_at_period_end: bool = False
+    failed_payment_count: int = 0
+    cancel_reason: CancelReason | None = None
+    cancelled_at: datetime | None = None
+    last_charged_at: datetime | None = None
+    card: StoredCard | None = None
+
+    def _event(self, name: str, at: datetime, **data: Any) -> DomainEvent:
+        return DomainEvent(name, "platform_subscription", self.id, at, data)
+
+    def _move(self, target: SubscriptionStatus) -> None:
+        SUBSCRIPTION_TRANSITIONS.check(self.status, target)
+
+    @property
+    def effective_tier(self) -> PlatformTier:
+        return effective_tier(self)
+
+    def activate(
+        self,
+        at: datetime,
+        *,
+        tier: PlatformTier,
+        period_end: datetime,
+        card: StoredCard | None,
+    ) -> tuple[PlatformSubscription, list[DomainEvent]]:
+        """A paid checkout completed: start a fresh period on ``tier``."""
+        self._move(SubscriptionStatus.ACTIVE)
+        sub = attrs.evolve(
+            self,
+            tier=tier,
+            status=SubscriptionStatus.ACTIVE,
+            current_period_start=at,
+            current_period_end=period_end,
+            cancel_at_period_end=False,
+            failed_payment_count=0,
+            cancel_reason=None,
+            cancelled_at=None,
+            last_charged_at=at,
+            card=card or self.card,
+        )
+        return sub, [self._event("subscription.activated", at, tier=tier.value)]
+
+    def renewal_succeeded(
+        self, at: datetime, *, period_end: datetime
+    ) -> tuple[PlatformSubscription, list[DomainEvent]]:
+        if self.status is SubscriptionStatus.CANCELLED:
+            # The table's cancelled -> active is for a new paid checkout (activate), never a
+            # renewal: a cancelled subscription has no period left to renew.
+            raise IllegalTransition("platform subscription", self.status.value, "renewed")
+        self._move(SubscriptionStatus.ACTIVE)
+        sub = attrs.evolve(
+            self,
+            status=SubscriptionStatus.ACTIVE,
+            current_period_start=self.current_period_end or at,
+            current_period_end=period_end,
+            failed_payment_count=0,
+            last_charged_at=at,
+        )
+        return sub, [self._event("subscription.renewed", at, period_end=period_end.isoformat())]
+
+    def renewal_failed(
+        self, at: datetime, reason: str, *, max_failures: int = MAX_FAILED_PAYMENTS
+    ) -> tuple[PlatformSubscription, list[DomainEvent]]:
+        """Count a failed renewal; the ``max_failures``-th one cancels the subscription."""
+        count = self.failed_payment_count + 1
+        if count >= max_failures:
+            failed = attrs.evolve(self, failed_payment_count=count)
+            sub, events = failed.cancel(at, CancelReason.MAX_FAILED_PAYMENTS)
+            return sub, [self._event("subscription.payment_failed", at, count=count), *events]
+        self._move(SubscriptionStatus.PAST_DUE)
+        sub = attrs.evolve(self, status=SubscriptionStatus.PAST_DUE, failed_payment_count=count)
+        return sub, [self._event("subscription.payment_failed", at, count=count, reason=reason)]
+
+    def schedule_cancel(self, at: datetime) -> tuple[PlatformSubscription, list[DomainEvent]]:
+        if self.status is SubscriptionStatus.CANCELLED:
+            raise BusinessRuleViolation(
+                "The subscription is already cancelled.", code="ALREADY_CANCELLED"
+            )
+        sub = attrs.evolve(self, cancel_at_period_end=True)
+        return sub, [self._event("subscription.cancel_scheduled", at)]
+
+    def resume(self, at: datetime) -> tuple[PlatformSubscription, list[DomainEvent]]:
+        if self.status is SubscriptionStatus.CANCELLED or not self.cancel_at_period_end:
+            raise BusinessRuleViolation(
+                "Only a subscription scheduled to cancel can be resumed.", code="NOT_RESUMABLE"
+            )
+        sub = attrs.evolve(self, cancel_at_period_end=False)
+        return sub, [self._event("subscription.resumed", at)]
+
+    def cancel(
+        self, at: datetime, reason: CancelReason
+    ) -> tuple[PlatformSubscription, list[DomainEvent]]:
+        self._move(SubscriptionStatus.CANCELLED)
+        sub = attrs.evolve(
+            self,
+            status=SubscriptionStatus.CANCELLED,
+            cancel_reason=reason,
+            cancelled_at=at,
+            cancel_at_period_end=False,
+        )
+        return sub, [self._event("subscription.cancelled", at, reason=reason.value)]
+
+    def is_due(self, as_of: datetime) -> bool:
+        return (
+            self.status is not SubscriptionStatus.CANCELLED
+            and self.current_period_end is not None
+            and self.current_period_end <= as_of
+        )
+
+
+def effective_tier(subscription: PlatformSubscription | None) -> PlatformTier:
+    """The tier an organization gets from its subscription: lite unless it is not cancelled."""
+    if subscription is None or subscription.status is SubscriptionStatus.CANCELLED:
+        return PlatformTier.LITE
+    return subscription.tier

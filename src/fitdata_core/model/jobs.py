@@ -1,0 +1,189 @@
+"""Export and import jobs and their state machines.
+
+Each transition method returns ``(new_job, events)``; an illegal move raises
+:class:`~fitdata_core.errors.IllegalTransition`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from fitdata_core.errors import IllegalTransition
+from fitdata_core.events import DomainEvent
+from fitdata_core.statemachine import TransitionTable
+
+
+class ExportStatus(StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+EXPORT_TRANSITIONS = TransitionTable[ExportStatus](
+    "export job",
+    {
+        ExportStatus.PENDING: frozenset({ExportStatus.IN_PROGRESS, ExportStatus.FAILED}),
+        ExportStatus.IN_PROGRESS: frozenset({ExportStatus.COMPLETED, ExportStatus.FAILED}),
+    },
+)
+
+
+@attrs.frozen
+class ExportJob:
+    id: str
+    organization_id: str
+    kind: str
+    status: ExportStatus
+    config: dict[str, Any]
+    started_by: str
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    row_count: int | None = None
+    file_size: int | None = None
+    file_key: str | None = None
+    error_message: str | None = None
+
+    def _event(self, name: str, at: datetime, **data: Any) -> DomainEvent:
+        return DomainEvent(name, "export_job", self.id, at, data)
+
+    def start(self, at: datetime) -> tuple[ExportJob, list[DomainEvent]]:
+        EXPORT_TRANSITIONS.check(self.status, ExportStatus.IN_PROGRESS)
+        job = attrs.evolve(self, status=ExportStatus.IN_PROGRESS, started_at=at)
+        return job, [self._event("export.started", at)]
+
+    def complete(
+        self, at: datetime, *, row_count: int, file_size: int, file_key: str
+    ) -> tuple[ExportJob, list[DomainEvent]]:
+        EXPORT_TRANSITIONS.check(self.status, ExportStatus.COMPLETED)
+        job = attrs.evolve(
+            self,
+            status=ExportStatus.COMPLETED,
+            completed_at=at,
+            row_count=row_count,
+            file_size=file_size,
+            file_key=file_key,
+        )
+        return job, [self._event("export.completed", at, row_count=row_count)]
+
+    def fail(self, at: datetime, message: str) -> tuple[ExportJob, list[DomainEvent]]:
+        EXPORT_TRANSITIONS.check(self.status, ExportStatus.FAILED)
+        job = attrs.evolve(self, status=ExportStatus.FAILED, completed_at=at, error_message=message)
+        return job, [self._event("export.failed", at, error=message)]
+
+
+class ImportStatus(StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ImportPhase(StrEnum):
+    QUEUED = "queued"
+    PLANS = "plans"
+    MEMBERS = "members"
+    LEADS = "leads"
+    ENRICH = "enrich"
+    DONE = "done"
+
+
+class ImportSource(StrEnum):
+    ARBOX = "arbox"
+    CSV = "csv"
+
+
+IMPORT_TRANSITIONS = TransitionTable[ImportStatus](
+    "import job",
+    {
+        ImportStatus.PENDING: frozenset(
+            {ImportStatus.IN_PROGRESS, ImportStatus.CANCELLED, ImportStatus.FAILED}
+        ),
+        ImportStatus.IN_PROGRESS: frozenset(
+            {ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED}
+        ),
+    },
+)
+
+ACTIVE_IMPORT_STATUSES = frozenset({ImportStatus.PENDING, ImportStatus.IN_PROGRESS})
+
+
+@attrs.frozen
+class ImportJob:
+    id: str
+    organization_id: str
+    source: ImportSource
+    status: ImportStatus
+    phase: ImportPhase
+    config: dict[str, Any]
+    started_by: str
+    created_at: datetime
+    results: dict[str, Any] = attrs.field(factory=dict)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    error_message: str | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_IMPORT_STATUSES
+
+    def _event(self, name: str, at: datetime, **data: Any) -> DomainEvent:
+        return DomainEvent(name, "import_job", self.id, at, data)
+
+    def start(self, at: datetime) -> tuple[ImportJob, list[DomainEvent]]:
+        IMPORT_TRANSITIONS.check(self.status, ImportStatus.IN_PROGRESS)
+        job = attrs.evolve(self, status=ImportStatus.IN_PROGRESS, started_at=at)
+        return job, [self._event("import.started", at)]
+
+    def enter_phase(self, phase: ImportPhase, at: datetime) -> tuple[ImportJob, list[DomainEvent]]:
+        """Phases only move while the job runs, and only forward."""
+        if self.status is not ImportStatus.IN_PROGRESS:
+            raise IllegalTransition("import phase", self.status.value, phase.value)
+        order = list(ImportPhase)
+        if order.index(phase) < order.index(self.phase):
+            raise IllegalTransition("import phase", self.phase.value, phase.value)
+        job = attrs.evolve(self, phase=phase)
+        return job, [self._event("import.phase", at, phase=phase.value)]
+
+    def with_results(self, results: dict[str, Any]) -> ImportJob:
+        return attrs.evolve(self, results=results)
+
+    def complete(self, at: datetime) -> tuple[ImportJob, list[DomainEvent]]:
+        IMPORT_TRANSITIONS.check(self.status, ImportStatus.COMPLETED)
+        job = attrs.evolve(
+            self, status=ImportStatus.COMPLETED, phase=ImportPhase.DONE, completed_at=at
+        )
+        return job, [self._event("import.completed", at)]
+
+    def fail(self, at: datetime, message: str) -> tuple[ImportJob, list[DomainEvent]]:
+        IMPORT_TRANSITIONS.check(self.status, ImportStatus.FAILED)
+        job = attrs.evolve(self, status=ImportStatus.FAILED, completed_at=at, error_message=message)
+        return job, [self._event("import.failed", at, error=message)]
+
+    def cancel(self, at: datetime) -> tuple[ImportJob, list[DomainEvent]]:
+        IMPORT_TRANSITIONS.check(self.status, ImportStatus.CANCELLED)
+        job = attrs.evolve(self, status=ImportStatus.CANCELLED, completed_at=at)
+        return job, [self._event("import.cancelled", at)]
+
+
+@attrs.frozen
+class ImportProviderConfig:
+    """Stored credentials for an import provider. ``credentials`` is ciphertext only."""
+
+    id: str
+    organization_id: str
+    provider: str
+    credentials_encrypted: bytes
+    key_id: str
+    is_active: bool
+    created_at: datetime
+    created_by: str | None = None
+
+    def deactivate(self) -> ImportProviderConfig:
+        return attrs.evolve(self, is_active=False)

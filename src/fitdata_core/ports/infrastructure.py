@@ -1,0 +1,112 @@
+"""Ports to infrastructure: object storage, mail, queue, rate limiting, secrets, errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import attrs
+
+
+@attrs.frozen
+class StoredObject:
+    key: str
+    size: int
+
+
+class ObjectStorage(Protocol):
+    """A bucket of objects addressed by key (S3, R2, a local folder)."""
+
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str
+    ) -> StoredObject:
+        """Store the object from a stream. Nothing is visible under ``key`` unless it all arrives:
+        a failure part-way leaves no object behind. Raises ``StorageUnavailable``."""
+        ...
+
+    def read(self, key: str) -> AsyncIterator[bytes]:
+        """Stream an object's bytes. Raises ``NotFound`` or ``StorageUnavailable``."""
+        ...
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def signed_url(
+        self, key: str, *, expires_in: timedelta, download_name: str | None = None
+    ) -> str:
+        """A link anyone holding it may use to download the object until it expires."""
+        ...
+
+
+@attrs.frozen
+class EmailMessage:
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+
+
+class Mailer(Protocol):
+    async def send(self, message: EmailMessage) -> None:
+        """Deliver one email. Raises ``MailUnavailable``."""
+        ...
+
+
+@attrs.frozen
+class Ciphertext:
+    """Sealed bytes plus the id of the key that sealed them (so keys can rotate)."""
+
+    key_id: str
+    blob: bytes
+
+
+class CredentialCipher(Protocol):
+    """Authenticated encryption for secrets at rest (card tokens, provider credentials)."""
+
+    def encrypt(self, plaintext: bytes, *, context: str) -> Ciphertext:
+        """Seal ``plaintext``; ``context`` binds it to its use (e.g. ``"card-token:<org>"``)."""
+        ...
+
+    def decrypt(self, sealed: Ciphertext, *, context: str) -> bytes:
+        """Open sealed bytes. Raises ``InvalidInput`` with code ``UNDECRYPTABLE`` if no known
+        key opens them or the context differs."""
+        ...
+
+
+@attrs.frozen
+class JobMessage:
+    """A unit of background work: an actor name and primitive arguments."""
+
+    id: str
+    actor: str
+    args: Mapping[str, str | int | None]
+    created_at: datetime
+
+
+class JobQueue(Protocol):
+    async def send(self, message: JobMessage) -> None:
+        """Hand a job to the broker. Raises ``QueueUnavailable``."""
+        ...
+
+
+@attrs.frozen
+class RateLimitResult:
+    allowed: bool
+    remaining: int
+    retry_after: int
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateLimitResult:
+        """Count one request under ``key``; refuse once ``limit`` is reached in the window."""
+        ...
+
+
+class ErrorReporter(Protocol):
+    """Where unexpected errors and operational alerts go (Sentry or a log)."""
+
+    def capture_exception(self, exc: BaseException, **context: Any) -> None: ...
+
+    def capture_message(self, message: str, *, level: str = "warning", **context: Any) -> None: ...

@@ -1,0 +1,330 @@
+"""Persistence ports: one repository per aggregate, gathered in a unit of work.
+
+``async with uow:`` opens a transaction; leaving the block without ``await uow.commit()``
+rolls everything back. Repositories return domain objects and never leak rows.
+Methods named ``..._for_update`` take a row lock (``SELECT ... FOR UPDATE`` on Postgres)
+held until the unit of work ends; that is how concurrent activations serialise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import date, datetime
+from enum import Enum
+from types import TracebackType
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+import attrs
+
+from fitdata_core.events import DomainEvent
+from fitdata_core.model.billing import (
+    BillingTransaction,
+    PlatformSubscription,
+    TransactionStatus,
+)
+from fitdata_core.model.catalog import Course, Lead, Location, Plan
+from fitdata_core.model.jobs import ExportJob, ImportJob, ImportProviderConfig
+from fitdata_core.model.organizations import (
+    MemberProfile,
+    MemberRow,
+    Membership,
+    MembershipStatus,
+    Organization,
+    Role,
+    User,
+)
+from fitdata_core.ports.infrastructure import JobMessage
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    items: Sequence[T]
+    total: int
+    limit: int
+    offset: int
+
+
+MEMBER_ATTRIBUTES: frozenset[str] = frozenset(
+    {
+        *(f"membership.{name}" for name in ("id", "user_id", "role", "status", "created_at")),
+        *(f"user.{name}" for name in ("id", "email", "first_name", "last_name", "phone")),
+        *(
+            f"profile.{name}"
+            for name in ("birth_date", "gender", "address", "city", "notes", "external_id")
+        ),
+    }
+)
+"""The ``MemberRow`` attribute paths :meth:`MembershipRepository.stream_member_values` reads."""
+
+
+def member_attribute(row: MemberRow, path: str) -> object:
+    """The value at ``path`` (``"user.first_name"``) of ``row``: an enum as its value, and
+    ``None`` for a profile attribute of a member without a profile."""
+    part, name = path.split(".", 1)
+    owner = getattr(row, part)
+    if owner is None:
+        return None
+    value = getattr(owner, name)
+    return value.value if isinstance(value, Enum) else value
+
+
+@attrs.frozen
+class MemberFilter:
+    roles: frozenset[Role] = frozenset()
+    statuses: frozenset[MembershipStatus] = frozenset()
+
+
+class OrganizationRepository(Protocol):
+    async def add(self, org: Organization) -> None: ...
+    async def get(self, org_id: str) -> Organization | None: ...
+    async def get_for_update(self, org_id: str) -> Organization | None: ...
+    async def update(self, org: Organization) -> None: ...
+
+
+class UserRepository(Protocol):
+    async def add(self, user: User) -> None:
+        """Raises ``Conflict`` when the email is taken (case-insensitively)."""
+        ...
+
+    async def get(self, user_id: str) -> User | None: ...
+    async def get_by_email(self, email: str) -> User | None: ...
+    async def update(self, user: User) -> None: ...
+
+
+class MembershipRepository(Protocol):
+    async def add(self, membership: Membership) -> None:
+        """Raises ``Conflict`` when the user already belongs to the organization."""
+        ...
+
+    async def get(self, org_id: str, user_id: str) -> Membership | None: ...
+    async def update(self, membership: Membership) -> None: ...
+
+    async def list_members(
+        self, org_id: str, member_filter: MemberFilter, *, limit: int, offset: int
+    ) -> Page[MemberRow]:
+        """Memberships joined to users, left-joined to profiles, ordered by email."""
+        ...
+
+    def stream_members(
+        self, org_id: str, member_filter: MemberFilter, *, batch_size: int = 1000
+    ) -> AsyncIterator[MemberRow]:
+        """Every matching member, fetched in batches so memory stays flat."""
+        ...
+
+    def stream_member_values(
+        self,
+        org_id: str,
+        member_filter: MemberFilter,
+        attributes: Sequence[str],
+        *,
+        batch_size: int = 1000,
+    ) -> AsyncIterator[Sequence[Sequence[object]]]:
+        """The members of :meth:`stream_members`, in its order, as batches of value rows.
+
+        Each row holds :func:`member_attribute` of the member for each of ``attributes``
+        (paths from :data:`MEMBER_ATTRIBUTES`), without building domain objects: the bulk
+        export reads a million members this way. At most ``batch_size`` rows are in memory.
+        """
+        ...
+
+    def stream_member_csv(
+        self,
+        org_id: str,
+        member_filter: MemberFilter,
+        attributes: Sequence[str],
+        *,
+        batch_size: int = 1000,
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        """The rows of :meth:`stream_member_values` already written as CSV: pieces of
+        ``(row count, UTF-8 bytes)``, the bytes exactly
+        :func:`~fitdata_core.rules.csv_format.encode_csv_rows` of those rows, encoded (no
+        header, no BOM). A backend that can render CSV itself (Postgres) does, so a bulk
+        export runs at the database's speed; the others encode :meth:`stream_member_values`.
+        """
+        ...
+
+
+class MemberProfileRepository(Protocol):
+    async def upsert(self, profile: MemberProfile) -> None: ...
+    async def get(self, org_id: str, user_id: str) -> MemberProfile | None: ...
+
+
+class PlanRepository(Protocol):
+    async def add(self, plan: Plan) -> None: ...
+    async def get(self, org_id: str, plan_id: str) -> Plan | None: ...
+    async def get_by_name(self, org_id: str, name: str) -> Plan | None: ...
+    async def update(self, plan: Plan) -> None: ...
+    async def list_for_org(self, org_id: str) -> list[Plan]: ...
+
+
+class LocationRepository(Protocol):
+    async def add(self, location: Location) -> None: ...
+    async def list_for_org(self, org_id: str) -> list[Location]: ...
+
+
+class CourseRepository(Protocol):
+    async def add(self, course: Course) -> None: ...
+    async def list_for_org(self, org_id: str) -> list[Course]: ...
+
+
+class LeadRepository(Protocol):
+    async def add(self, lead: Lead) -> None: ...
+    async def update(self, lead: Lead) -> None: ...
+    async def get_by_email(self, org_id: str, email: str) -> Lead | None: ...
+    async def list_for_org(self, org_id: str) -> list[Lead]: ...
+
+
+class ExportJobRepository(Protocol):
+    async def add(self, job: ExportJob) -> None: ...
+    async def get(self, job_id: str) -> ExportJob | None: ...
+    async def update(self, job: ExportJob) -> None: ...
+    async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[ExportJob]:
+        """Newest first."""
+        ...
+
+    async def list_stale(self, started_before: datetime, *, limit: int) -> list[ExportJob]:
+        """In-progress jobs (of every org) started before ``started_before``, oldest first."""
+        ...
+
+
+class ImportJobRepository(Protocol):
+    async def add(self, job: ImportJob) -> None: ...
+    async def get(self, job_id: str) -> ImportJob | None: ...
+    async def get_for_update(self, job_id: str) -> ImportJob | None: ...
+    async def update(self, job: ImportJob) -> None: ...
+    async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[ImportJob]: ...
+    async def find_active(self, org_id: str) -> list[ImportJob]: ...
+
+
+class ImportProviderConfigRepository(Protocol):
+    async def add(self, config: ImportProviderConfig) -> None: ...
+    async def get_active(self, org_id: str, provider: str) -> ImportProviderConfig | None: ...
+    async def deactivate_all(self, org_id: str, provider: str) -> None: ...
+
+
+class SubscriptionRepository(Protocol):
+    async def get_by_org(self, org_id: str) -> PlatformSubscription | None: ...
+    async def get_by_org_for_update(self, org_id: str) -> PlatformSubscription | None: ...
+    async def save(self, subscription: PlatformSubscription) -> None:
+        """Insert or update (one subscription per organization)."""
+        ...
+
+    async def list_due(self, as_of: datetime, *, limit: int) -> list[PlatformSubscription]:
+        """Non-cancelled subscriptions whose period ended by ``as_of``, oldest period end first.
+        On Postgres rows locked by another sweeper are skipped (``FOR UPDATE SKIP LOCKED``)."""
+        ...
+
+
+class BillingTransactionRepository(Protocol):
+    async def add(self, txn: BillingTransaction) -> None: ...
+    async def get(self, txn_id: str) -> BillingTransaction | None: ...
+    async def get_for_update(self, txn_id: str) -> BillingTransaction | None: ...
+    async def get_by_low_profile_id(self, low_profile_id: str) -> BillingTransaction | None: ...
+    async def update(self, txn: BillingTransaction) -> None: ...
+    async def list_for_org(
+        self, org_id: str, *, limit: int, offset: int
+    ) -> Page[BillingTransaction]: ...
+    async def list_by_status(
+        self,
+        status: TransactionStatus,
+        *,
+        org_id: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 100,
+    ) -> list[BillingTransaction]: ...
+
+
+class BillingEventRepository(Protocol):
+    """The billing audit timeline: every domain event of an org's billing, in order."""
+
+    async def add(self, org_id: str, event: DomainEvent) -> None: ...
+    async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]: ...
+
+
+class OutboxRepository(Protocol):
+    """Jobs written in the same transaction as the rows they concern (transactional outbox)."""
+
+    async def add(self, message: JobMessage) -> None: ...
+
+    async def claim_batch(
+        self, *, limit: int, now: datetime, lease_seconds: int
+    ) -> list[JobMessage]:
+        """Lease up to ``limit`` undelivered messages so no other relay sends them meanwhile."""
+        ...
+
+    async def mark_delivered(self, message_ids: Sequence[str], at: datetime) -> None: ...
+
+
+class AnalyticsReader(Protocol):
+    """Read-model queries behind the analytics tabs. Rows are plain dicts in column order."""
+
+    async def rows(
+        self, org_id: str, tab: str, *, start: date, end: date
+    ) -> list[dict[str, Any]]: ...
+
+
+class UnitOfWork(Protocol):
+    @property
+    def organizations(self) -> OrganizationRepository: ...
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def memberships(self) -> MembershipRepository: ...
+
+    @property
+    def profiles(self) -> MemberProfileRepository: ...
+
+    @property
+    def plans(self) -> PlanRepository: ...
+
+    @property
+    def locations(self) -> LocationRepository: ...
+
+    @property
+    def courses(self) -> CourseRepository: ...
+
+    @property
+    def leads(self) -> LeadRepository: ...
+
+    @property
+    def export_jobs(self) -> ExportJobRepository: ...
+
+    @property
+    def import_jobs(self) -> ImportJobRepository: ...
+
+    @property
+    def provider_configs(self) -> ImportProviderConfigRepository: ...
+
+    @property
+    def subscriptions(self) -> SubscriptionRepository: ...
+
+    @property
+    def billing_transactions(self) -> BillingTransactionRepository: ...
+
+    @property
+    def billing_events(self) -> BillingEventRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...

@@ -1,0 +1,1 @@
+"""Pure rules: validation, normalisation, CSV safety, feature policy."""

@@ -1,0 +1,52 @@
+"""The ports a use case may need, gathered once by the composition root.
+
+Use cases are plain async functions taking ``Services`` first; tests build one from
+in-memory adapters, production from ``fitdata_adapters.bootstrap``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from fitdata_core.ports.clock import Clock, IdFactory
+from fitdata_core.ports.infrastructure import (
+    CredentialCipher,
+    ErrorReporter,
+    JobMessage,
+    Mailer,
+    ObjectStorage,
+    RateLimiter,
+)
+from fitdata_core.ports.providers import MemberSource, PaymentGateway
+from fitdata_core.ports.repositories import AnalyticsReader, UnitOfWorkFactory
+
+
+@attrs.frozen
+class Actor:
+    """Who is calling: an authenticated user, possibly a platform administrator."""
+
+    user_id: str
+    is_platform_admin: bool = False
+
+
+@attrs.frozen
+class Services:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    ids: IdFactory
+    storage: ObjectStorage
+    mailer: Mailer
+    cipher: CredentialCipher
+    rate_limiter: RateLimiter
+    errors: ErrorReporter
+    payment_gateway: PaymentGateway
+    member_source: MemberSource
+    analytics: AnalyticsReader
+    # Plain settings the use cases read (prices, limits, URLs); typed views live in the rules.
+    config: dict[str, Any] = attrs.field(factory=dict)
+
+    def job(self, actor: str, **args: str | int | None) -> JobMessage:
+        """A job message for the outbox, stamped with a fresh id and the current time."""
+        return JobMessage(id=self.ids.new_id(), actor=actor, args=args, created_at=self.clock.now())

@@ -1,0 +1,364 @@
+"""The monthly renewal sweep with dunning (R1–R6, C3).
+
+Per due subscription, three steps:
+
+1. In a unit of work, under the subscription's lock: finalise a scheduled cancellation (R5)
+   or a card-less expiry (R4) with no charge; otherwise record a *pending* renewal
+   transaction whose ``external_uniq_id`` names the subscription, the period and the attempt.
+   That id is unique in the table, so a second sweeper cannot record the same charge.
+2. Outside any unit of work (no row lock held across the network): charge the saved token
+   with that id. The gateway is idempotent on it, so a repeat never charges twice.
+3. In a new unit of work, record the outcome: success advances the period (R1); a decline
+   makes the subscription past due (R2) and the last allowed one cancels it (R3).
+
+A crash between 2 and 3 leaves the pending row behind; the next sweep finds it (older than
+:data:`~fitdata_core.usecases.billing.config.RENEWAL_LEASE`), looks the charge up with
+``find_charge`` and records what happened instead of charging again. A younger pending row
+belongs to a sweeper still at work, so it is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from fitdata_core.errors import Conflict, FitdataError, ProviderError
+from fitdata_core.events import DomainEvent
+from fitdata_core.model.billing import (
+    MAX_FAILED_PAYMENTS,
+    BillingTransaction,
+    CancelReason,
+    PlatformSubscription,
+    StoredCard,
+    SubscriptionStatus,
+    TransactionKind,
+    TransactionStatus,
+)
+from fitdata_core.ports.infrastructure import EmailMessage
+from fitdata_core.ports.providers import ChargeOutcome, ChargeRequest
+from fitdata_core.ports.repositories import UnitOfWork
+from fitdata_core.rules.billing_periods import next_period_end
+from fitdata_core.services import Services
+from fitdata_core.usecases.billing import emails
+from fitdata_core.usecases.billing.common import (
+    cancel_now,
+    locked_org,
+    new_transaction_event,
+    open_card,
+    pending_of_org,
+    record,
+    sync_tier,
+)
+from fitdata_core.usecases.billing.config import (
+    RENEWAL_LEASE,
+    RETRY_SPACING,
+    price_of,
+    renewal_batch_limit,
+    renewal_concurrency,
+    schedule_enabled,
+)
+
+
+class RenewalOutcome(StrEnum):
+    RENEWED = "renewed"
+    FAILED = "failed"
+    CANCELLED_MAX_FAILURES = "cancelled_max_failures"
+    EXPIRED_NO_TOKEN = "expired_no_token"  # noqa: S105 - an outcome, not a secret
+    CANCELLED_SCHEDULED = "cancelled_scheduled"
+    SKIPPED = "skipped"
+    ERRORS = "errors"
+
+
+@attrs.frozen
+class RenewalReport:
+    """How one sweep went. ``disabled`` means the kill switch stopped a scheduled run."""
+
+    renewed: int = 0
+    failed: int = 0
+    cancelled_max_failures: int = 0
+    expired_no_token: int = 0
+    cancelled_scheduled: int = 0
+    skipped: int = 0
+    errors: int = 0
+    disabled: bool = False
+
+    @classmethod
+    def of(cls, outcomes: list[RenewalOutcome]) -> RenewalReport:
+        counts = Counter(outcomes)
+        return cls(
+            renewed=counts[RenewalOutcome.RENEWED],
+            failed=counts[RenewalOutcome.FAILED],
+            cancelled_max_failures=counts[RenewalOutcome.CANCELLED_MAX_FAILURES],
+            expired_no_token=counts[RenewalOutcome.EXPIRED_NO_TOKEN],
+            cancelled_scheduled=counts[RenewalOutcome.CANCELLED_SCHEDULED],
+            skipped=counts[RenewalOutcome.SKIPPED],
+            errors=counts[RenewalOutcome.ERRORS],
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def renewal_charge_id(sub: PlatformSubscription) -> str:
+    """The idempotency key of one renewal attempt: subscription, period end, attempt number.
+
+    A retry after a decline is a new attempt (a gateway answers a reused id with the first
+    answer, so it must not be reused); a repeat of the *same* attempt reuses it.
+    """
+    assert sub.current_period_end is not None  # only due subscriptions get here
+    attempt = sub.failed_payment_count + 1
+    return f"renew-{sub.id}-{sub.current_period_end:%Y%m%d}-a{attempt}"
+
+
+async def run_renewals(
+    svc: Services,
+    as_of: datetime | None = None,
+    *,
+    scheduled: bool = False,
+    limit: int | None = None,
+    concurrency: int | None = None,
+) -> RenewalReport:
+    """Renew every subscription whose period ended by ``as_of`` (default: now).
+
+    At most ``limit`` (default: ``renewal_batch_limit`` from the config, 100) per run, oldest
+    period end first; the rest wait for the next run (R6). A scheduled run does nothing while
+    ``billing_schedule_enabled`` is off; an operator's one-off run ignores the switch.
+    Safe to run from several workers at once. Up to ``concurrency`` (default:
+    ``renewal_concurrency`` from the config) subscriptions are charged at the same time, since
+    each charge mostly waits on the gateway.
+    """
+    if scheduled and not schedule_enabled(svc.config):
+        return RenewalReport(disabled=True)
+    as_of = as_of or svc.clock.now()
+    batch = limit if limit is not None else renewal_batch_limit(svc.config)
+    async with svc.uow() as uow:
+        due = await uow.subscriptions.list_due(as_of, limit=batch)
+    slots = asyncio.Semaphore(max(1, concurrency or renewal_concurrency(svc.config)))
+
+    async def renew_one(org_id: str) -> RenewalOutcome:
+        async with slots:
+            try:
+                return await renew_subscription(svc, org_id, as_of)
+            except Exception as exc:  # one bad subscription must not stop the tick
+                svc.errors.capture_exception(exc, where="billing-renewals", organization_id=org_id)
+                return RenewalOutcome.ERRORS
+
+    outcomes = await asyncio.gather(*(renew_one(sub.organization_id) for sub in due))
+    return RenewalReport.of(list(outcomes))
+
+
+@attrs.frozen
+class _Attempt:
+    txn: BillingTransaction
+    card: StoredCard
+    repair: bool
+
+
+async def renew_subscription(svc: Services, org_id: str, as_of: datetime) -> RenewalOutcome:
+    """One subscription's renewal: the three steps of the module docstring."""
+    step = await _prepare(svc, org_id, as_of)
+    if isinstance(step, RenewalOutcome):
+        return step
+    txn = step.txn
+    external_id = str(txn.external_uniq_id)
+    try:
+        outcome = await svc.payment_gateway.find_charge(external_id) if step.repair else None
+        if outcome is None:
+            outcome = await svc.payment_gateway.charge_token(
+                ChargeRequest(
+                    card_token=open_card(svc, org_id, step.card),
+                    card_expiry_mmyy=step.card.expiry_mmyy,
+                    amount=txn.amount,
+                    external_uniq_id=external_id,
+                    description=f"fitdata {txn.tier.value.capitalize()} plan renewal",
+                )
+            )
+    except FitdataError as exc:
+        # Unreachable gateway (ProviderError) or a token no key opens: the charge may or may
+        # not have happened, so the row stays pending and a later sweep looks it up.
+        svc.errors.capture_exception(
+            exc,
+            where="billing-renewal-charge",
+            organization_id=org_id,
+            transaction_id=txn.id,
+            provider_error=isinstance(exc, ProviderError),
+        )
+        return RenewalOutcome.ERRORS
+    return await _record_outcome(svc, txn, outcome)
+
+
+async def _prepare(svc: Services, org_id: str, as_of: datetime) -> _Attempt | RenewalOutcome:
+    now = svc.clock.now()
+    mail: list[EmailMessage] = []
+    async with svc.uow() as uow:
+        sub = await uow.subscriptions.get_by_org_for_update(org_id)
+        if sub is None or not sub.is_due(as_of):
+            return RenewalOutcome.SKIPPED  # another sweeper finished it meanwhile
+        if sub.cancel_at_period_end or sub.card is None:
+            reason, result = (
+                (CancelReason.SCHEDULED_PERIOD_END, RenewalOutcome.CANCELLED_SCHEDULED)
+                if sub.cancel_at_period_end
+                else (CancelReason.EXPIRED_NO_TOKEN, RenewalOutcome.EXPIRED_NO_TOKEN)
+            )
+            done = await cancel_now(
+                svc, uow, org_id, reason, now, cancel_pending_transactions=False
+            )
+            await uow.commit()
+            mail = done.mail
+        elif await _retried_recently(uow, sub, now):
+            return RenewalOutcome.SKIPPED
+        else:
+            return await _claim_attempt(svc, uow, sub, now)
+    await emails.send_all(svc, mail)
+    return result
+
+
+async def _retried_recently(uow: UnitOfWork, sub: PlatformSubscription, now: datetime) -> bool:
+    """Dunning retries at most once per daily run, however often the sweep is started."""
+    if sub.status is not SubscriptionStatus.PAST_DUE:
+        return False
+    failed = await uow.billing_transactions.list_by_status(
+        TransactionStatus.FAILED, org_id=sub.organization_id, created_after=now - RETRY_SPACING
+    )
+    return any(t.kind is TransactionKind.RENEWAL for t in failed)
+
+
+async def _claim_attempt(
+    svc: Services, uow: UnitOfWork, sub: PlatformSubscription, now: datetime
+) -> _Attempt | RenewalOutcome:
+    external_id = renewal_charge_id(sub)
+    assert sub.card is not None  # card-less subscriptions expired above
+    for txn in await pending_of_org(uow, sub.organization_id, kind=TransactionKind.RENEWAL):
+        if txn.external_uniq_id == external_id:
+            if now - txn.created_at < RENEWAL_LEASE:
+                return RenewalOutcome.SKIPPED  # another sweeper is charging it right now
+            return _Attempt(txn, sub.card, repair=True)
+    assert sub.current_period_end is not None  # due subscriptions have one
+    txn = BillingTransaction(
+        id=svc.ids.new_id(),
+        organization_id=sub.organization_id,
+        kind=TransactionKind.RENEWAL,
+        tier=sub.tier,
+        amount=price_of(svc.config, sub.tier),
+        status=TransactionStatus.PENDING,
+        created_at=now,
+        metadata={
+            "tier": sub.tier.value,
+            "periodEnd": sub.current_period_end.isoformat(),
+            "attempt": sub.failed_payment_count + 1,
+        },
+        external_uniq_id=external_id,
+    )
+    try:
+        await uow.billing_transactions.add(txn)
+    except Conflict:
+        return RenewalOutcome.SKIPPED  # the unique external id: another sweeper recorded it
+    await record(uow, sub.organization_id, [new_transaction_event(txn, now)])
+    await uow.commit()
+    return _Attempt(txn, sub.card, repair=False)
+
+
+async def _record_outcome(
+    svc: Services, claimed: BillingTransaction, outcome: ChargeOutcome
+) -> RenewalOutcome:
+    now = svc.clock.now()
+    org_id = claimed.organization_id
+    async with svc.uow() as uow:
+        txn = await uow.billing_transactions.get_for_update(claimed.id)
+        if txn is None or txn.status is not TransactionStatus.PENDING:
+            if outcome.completed and txn is not None and txn.status is TransactionStatus.CANCELLED:
+                _alert(svc, "Platform billing renewal charged after its cancellation", txn, outcome)
+            return RenewalOutcome.SKIPPED  # another sweeper recorded it first
+        sub = await uow.subscriptions.get_by_org_for_update(org_id)
+        if sub is None or not _same_period(sub, txn):
+            return await _record_orphan(svc, uow, txn, outcome, now)
+
+        events: list[DomainEvent]
+        if outcome.completed:
+            txn, events = txn.complete(now, provider_transaction_id=outcome.provider_transaction_id)
+            assert sub.current_period_end is not None  # checked by _same_period
+            sub, sub_events = sub.renewal_succeeded(
+                now, period_end=next_period_end(sub.current_period_end)
+            )
+            result = RenewalOutcome.RENEWED
+        else:
+            reason = outcome.description or "declined"
+            txn, events = txn.fail(now, reason)
+            sub, sub_events = sub.renewal_failed(now, reason)
+            result = (
+                RenewalOutcome.CANCELLED_MAX_FAILURES
+                if sub.status is SubscriptionStatus.CANCELLED
+                else RenewalOutcome.FAILED
+            )
+        await uow.billing_transactions.update(txn)
+        await uow.subscriptions.save(sub)
+        org = await locked_org(uow, org_id)
+        org, tier_events = await sync_tier(uow, org, sub, now)
+        await record(uow, org_id, [*events, *sub_events, *tier_events])
+        audience = await emails.audience_of(svc, uow, org)
+        if result is RenewalOutcome.RENEWED:
+            mail = emails.receipt(
+                audience,
+                sub,
+                amount=txn.amount,
+                provider_transaction_id=outcome.provider_transaction_id,
+                renewal=True,
+            )
+        elif result is RenewalOutcome.FAILED:
+            mail = emails.renewal_failed(
+                audience,
+                sub,
+                amount=txn.amount,
+                max_failures=MAX_FAILED_PAYMENTS,
+                retry_after=now + RETRY_SPACING,
+            )
+        else:
+            mail = emails.cancelled(audience, sub)
+        await uow.commit()
+    await emails.send_all(svc, mail)
+    return result
+
+
+def _same_period(sub: PlatformSubscription, txn: BillingTransaction) -> bool:
+    return (
+        sub.status is not SubscriptionStatus.CANCELLED
+        and sub.current_period_end is not None
+        and txn.metadata.get("periodEnd") == sub.current_period_end.isoformat()
+    )
+
+
+async def _record_orphan(
+    svc: Services,
+    uow: UnitOfWork,
+    txn: BillingTransaction,
+    outcome: ChargeOutcome,
+    now: datetime,
+) -> RenewalOutcome:
+    """The subscription moved on (cancelled, or re-bought) while we charged: keep the truth
+    about the money on the transaction and ask a person to look when money was taken."""
+    if outcome.completed:
+        txn, events = txn.complete(now, provider_transaction_id=outcome.provider_transaction_id)
+        _alert(
+            svc, "Platform billing renewal charged for a subscription that moved on", txn, outcome
+        )
+    else:
+        txn, events = txn.fail(now, outcome.description or "declined")
+    await uow.billing_transactions.update(txn)
+    await record(uow, txn.organization_id, events)
+    await uow.commit()
+    return RenewalOutcome.SKIPPED
+
+
+def _alert(svc: Services, message: str, txn: BillingTransaction, outcome: ChargeOutcome) -> None:
+    svc.errors.capture_message(
+        message,
+        level="error",
+        transaction_id=txn.id,
+        organization_id=txn.organization_id,
+        provider_transaction_id=outcome.provider_transaction_id,
+    )

@@ -1,0 +1,58 @@
+"""Bearer-token authentication: the ``actor`` dependency and the platform-admin guard.
+
+A handler that declares ``actor: Actor`` is authenticated; one that does not is public.
+Guards that need the caller call :func:`authenticate` themselves (guards run before
+dependencies), and the result is cached on the request so the token is verified once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+
+from fitdata_adapters.tokens import verify_token
+from fitdata_core.errors import AuthenticationRequired, PermissionDenied
+from fitdata_core.services import Actor
+from fitdata_http.context import runtime_of
+
+__all__ = ["authenticate", "provide_actor", "requires_platform_admin"]
+
+_ACTOR_KEY = "fitdata_actor"
+_SCHEME = "bearer"
+
+
+def _bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    header = connection.headers.get("authorization")
+    if not header:
+        raise AuthenticationRequired("A bearer token is required.")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != _SCHEME or not token.strip():
+        raise AuthenticationRequired('The Authorization header must be "Bearer <token>".')
+    return token.strip()
+
+
+def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
+    """The caller, from ``Authorization: Bearer <jwt>``; AuthenticationRequired (401) if not."""
+    state = connection.scope.setdefault("state", {})
+    cached = state.get(_ACTOR_KEY)
+    if isinstance(cached, Actor):
+        return cached
+    claims = verify_token(runtime_of(connection).settings.jwt_secret, _bearer_token(connection))
+    actor = Actor(user_id=claims.user_id, is_platform_admin=claims.is_platform_admin)
+    state[_ACTOR_KEY] = actor
+    return actor
+
+
+async def provide_actor(request: ASGIConnection[Any, Any, Any, Any]) -> Actor:
+    """Litestar dependency behind every ``actor: Actor`` parameter."""
+    return authenticate(request)
+
+
+async def requires_platform_admin(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard for the platform's own operator routes: 401 without a token, 403 for non-admins."""
+    if not authenticate(connection).is_platform_admin:
+        raise PermissionDenied("This route is for platform administrators.")

@@ -1,0 +1,142 @@
+"""``/organizations/{orgId}/analytics``: the dashboard's figures as CSV or JSON.
+
+``GET /analytics/export?tab=&from=&to=`` streams one tab as a CSV download (UTF-8 with a BOM,
+the same encoder as the members export) named ``<tab>-<YYYY-MM-DD>.csv`` after today's date.
+``GET /analytics/{tab}`` returns the same rows as JSON for the dashboard. Owners and admins
+only. ``from`` and ``to`` are ``YYYY-MM-DD`` (UTC days, both included); the default is the
+last twelve calendar months up to today.
+
+Every check (role, tab, dates) runs before the first byte is sent, so a refused request is
+always a plain problem response, never a broken download.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import attrs
+from litestar import Controller, get
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Stream
+
+from fitdata_core.errors import InvalidInput
+from fitdata_core.rules.analytics import TAB_COLUMNS, VALID_TABS
+from fitdata_core.rules.csv_format import encode_csv
+from fitdata_core.usecases.exports import AnalyticsTable, analytics_table
+from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
+from fitdata_http.envelope import Envelope, ok
+from fitdata_http.openapi import BEARER
+from fitdata_http.params import ORG_PATH
+
+__all__ = ["AnalyticsController", "AnalyticsTabView", "parse_day"]
+
+# Litestar appends "; charset=utf-8" to text types itself.
+CSV_MEDIA_TYPE = "text/csv"
+
+_TAB_HELP = "One of: " + ", ".join(VALID_TABS) + "."
+From = Annotated[
+    str | None,
+    QueryParameter(name="from", description="First day, YYYY-MM-DD (default: 12 months back)."),
+]
+To = Annotated[str | None, QueryParameter(description="Last day, YYYY-MM-DD (default: today).")]
+
+
+def parse_day(value: str | None, field: str) -> date | None:
+    """``YYYY-MM-DD`` as a date; ``InvalidInput`` naming ``field`` otherwise."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(
+            f'{field} must be a date as YYYY-MM-DD, got "{value[:32]}".', field=field
+        ) from None
+
+
+@attrs.frozen
+class ColumnView:
+    key: str
+    header: str
+
+
+@attrs.frozen
+class AnalyticsTabView:
+    """One tab for the dashboard: its columns and its rows keyed by column key."""
+
+    tab: str
+    start: date
+    end: date
+    columns: list[ColumnView]
+    rows: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, table: AnalyticsTable) -> AnalyticsTabView:
+        columns = TAB_COLUMNS[table.tab]
+        keys = [c.key for c in columns]
+        return cls(
+            tab=table.tab.value,
+            start=table.start,
+            end=table.end,
+            columns=[ColumnView(c.key, c.header) for c in columns],
+            rows=[dict(zip(keys, row, strict=True)) for row in table.rows],
+        )
+
+
+async def _table(
+    services: ServicesDep,
+    actor: ActorDep,
+    org_id: str,
+    tab: str | None,
+    from_: str | None,
+    to: str | None,
+) -> AnalyticsTable:
+    start, end = parse_day(from_, "from"), parse_day(to, "to")
+    if tab is None or not tab.strip():
+        raise InvalidInput(f"tab is required; valid tabs: {', '.join(VALID_TABS)}.", field="tab")
+    return await analytics_table(services, actor, org_id, tab.strip(), start, end)
+
+
+class AnalyticsController(Controller):
+    path = ORG_PATH + "/analytics"
+    tags = ["analytics"]  # noqa: RUF012 - Litestar reads these as class attributes
+    security = BEARER
+
+    @get(
+        "/export",
+        summary="Download one analytics tab as CSV (owner, admin)",
+        media_type=CSV_MEDIA_TYPE,
+    )
+    async def export_tab(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        tab: Annotated[str | None, QueryParameter(description=_TAB_HELP)] = None,
+        from_: From = None,
+        to: To = None,
+    ) -> Stream:
+        table = await _table(services, actor, org_id, tab, from_, to)
+        return Stream(
+            encode_csv(table.header, table.rows),
+            media_type=CSV_MEDIA_TYPE,
+            headers={
+                # The name is ASCII by construction (tab value and ISO date), so the plain form
+                # is exact and every browser understands it.
+                "Content-Disposition": f'attachment; filename="{table.filename}"',
+                "Cache-Control": "private, no-store",
+            },
+        )
+
+    @get("/{tab:str}", summary="One analytics tab as JSON rows (owner, admin)")
+    async def show_tab(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        tab: FromPath[str],
+        from_: From = None,
+        to: To = None,
+    ) -> Envelope:
+        table = await _table(services, actor, org_id, tab, from_, to)
+        return ok(AnalyticsTabView.of(table))

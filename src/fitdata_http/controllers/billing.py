@@ -1,0 +1,194 @@
+"""``/organizations/{orgId}/billing``: the organization's platform subscription.
+
+Checkout, the return page's verify call, the status page, the payment history and audit
+timeline, cancel/resume and the tier change. Authorization lives in the use cases: reading
+is for any active member (P3), every change is for the owner (P1, P2, P4). Money comes out as
+``{amount, currency}``; card tokens and their ciphertext never leave the database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import attrs
+from litestar import Controller, get, patch, post
+
+from fitdata_core.events import DomainEvent
+from fitdata_core.model.billing import BillingTransaction, TransactionKind, TransactionStatus
+from fitdata_core.model.tiers import PlatformTier
+from fitdata_core.money import Money
+from fitdata_core.usecases import billing
+from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
+from fitdata_http.envelope import Envelope, created, ok, paged
+from fitdata_http.openapi import BEARER
+from fitdata_http.params import ORG_PATH, Limit, Offset, read_body
+from fitdata_http.schemas import json_body
+
+__all__ = [
+    "BillingController",
+    "BillingEventView",
+    "ChosenTier",
+    "TransactionView",
+    "VerifyCheckout",
+]
+
+
+@attrs.frozen
+class ChosenTier:
+    """``{tier: lite|pro|elite}``."""
+
+    tier: PlatformTier
+
+
+@attrs.frozen
+class VerifyCheckout:
+    """``{lowProfileId}``: the id Cardcom put in the return URL (``lowprofilecode``)."""
+
+    low_profile_id: str
+
+
+@attrs.frozen
+class TransactionView:
+    """One payment attempt as the API shows it (no card data, no internal metadata)."""
+
+    id: str
+    kind: TransactionKind
+    tier: PlatformTier
+    amount: Money
+    status: TransactionStatus
+    created_at: datetime
+    completed_at: datetime | None
+    failure_reason: str | None
+    provider_transaction_id: str | None
+    low_profile_id: str | None
+
+    @classmethod
+    def of(cls, txn: BillingTransaction) -> TransactionView:
+        return cls(
+            id=txn.id,
+            kind=txn.kind,
+            tier=txn.tier,
+            amount=txn.amount,
+            status=txn.status,
+            created_at=txn.created_at,
+            completed_at=txn.completed_at,
+            failure_reason=txn.failure_reason,
+            provider_transaction_id=txn.provider_transaction_id,
+            low_profile_id=txn.low_profile_id,
+        )
+
+
+@attrs.frozen
+class BillingEventView:
+    """One entry of the billing audit timeline."""
+
+    name: str
+    aggregate: str
+    aggregate_id: str
+    occurred_at: datetime
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: DomainEvent) -> BillingEventView:
+        return cls(
+            name=event.name,
+            aggregate=event.aggregate,
+            aggregate_id=event.aggregate_id,
+            occurred_at=event.occurred_at,
+            data=dict(event.data),
+        )
+
+
+_TIERS = ", ".join(t.value for t in PlatformTier)
+_CHECKOUT_BODY = json_body(
+    ChosenTier,
+    f"The paid tier to buy ({_TIERS}); lite is free and is refused. A second call for the same "
+    "tier within 10 minutes returns the same payment page.",
+)
+_TIER_BODY = json_body(
+    ChosenTier,
+    "lite while paid: cancel at the period end. A paid tier while on lite: 400 "
+    "PAYMENT_REQUIRED (use checkout). Another paid tier while paid: 400 "
+    "PAID_DOWNGRADE_UNSUPPORTED (cancel, then check out).",
+)
+_VERIFY_BODY = json_body(VerifyCheckout)
+
+
+class BillingController(Controller):
+    path = ORG_PATH + "/billing"
+    tags = ["billing"]  # noqa: RUF012 - Litestar reads these as class attributes
+    security = BEARER
+
+    @get("/", summary="Billing status: tier, period, failures, cancellation, access (members)")
+    async def status(self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep) -> Envelope:
+        return ok(await billing.get_billing_status(services, actor, org_id))
+
+    @post("/checkout", summary="Start a Cardcom checkout for a paid tier (owner)")
+    async def checkout(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        data: Annotated[dict[str, Any], _CHECKOUT_BODY],
+    ) -> Envelope:
+        body = read_body(data, ChosenTier)
+        session = await billing.start_checkout(services, actor, org_id, body.tier)
+        return created(session)
+
+    @post("/verify-checkout", summary="Verify a checkout with Cardcom after the redirect (owner)")
+    async def verify_checkout(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        data: Annotated[dict[str, Any], _VERIFY_BODY],
+    ) -> Envelope:
+        body = read_body(data, VerifyCheckout)
+        verification = await billing.verify_checkout(
+            services, actor, org_id, body.low_profile_id.strip()
+        )
+        return ok(verification)
+
+    @get("/transactions", summary="Payment history, newest first (members)")
+    async def transactions(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Envelope:
+        page = await billing.list_transactions(services, actor, org_id, limit=limit, offset=offset)
+        return paged(page, TransactionView.of)
+
+    @get("/events", summary="Billing audit timeline, oldest first (members)")
+    async def events(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Envelope:
+        page = await billing.list_events(services, actor, org_id, limit=limit, offset=offset)
+        return paged(page, BillingEventView.of)
+
+    @post("/cancel", summary="Cancel at the end of the paid period (owner)")
+    async def cancel(self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep) -> Envelope:
+        return ok(await billing.cancel_subscription(services, actor, org_id))
+
+    @post("/resume", summary="Undo a scheduled cancellation (owner)")
+    async def resume(self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep) -> Envelope:
+        return ok(await billing.resume_subscription(services, actor, org_id))
+
+    @patch("/tier", summary="Change the tier: lite cancels at period end (owner)")
+    async def change_tier(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        data: Annotated[dict[str, Any], _TIER_BODY],
+    ) -> Envelope:
+        body = read_body(data, ChosenTier)
+        return ok(await billing.change_tier(services, actor, org_id, body.tier))

@@ -1,0 +1,157 @@
+"""Plans, courses and locations of an organization.
+
+Request bodies arrive as plain JSON objects (``data: dict[str, Any]``) and are structured
+with :func:`~fitdata_http.params.read_body` into a small attrs class, so field errors come
+back as 400s naming the camelCase field. Tier checks: courses are gated by the route guard;
+class packs and a second location are checked by their use cases (they depend on the body
+or on existing data).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+import attrs
+from litestar import Controller, get, post
+
+from fitdata_core.model.catalog import PlanKind
+from fitdata_core.model.tiers import Feature
+from fitdata_core.usecases import catalog
+from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
+from fitdata_http.envelope import Envelope, created, ok
+from fitdata_http.guards import requires_feature
+from fitdata_http.openapi import BEARER
+from fitdata_http.params import ORG_PATH, read_body
+from fitdata_http.schemas import json_body
+
+__all__ = [
+    "CoursesController",
+    "LocationsController",
+    "NewCourse",
+    "NewLocation",
+    "NewPlan",
+    "PlansController",
+]
+
+
+@attrs.frozen
+class NewPlan:
+    """``{name, kind: membership|class_pack, price, sessionCount?, validityDays?}``."""
+
+    name: str
+    kind: PlanKind
+    price: Decimal
+    session_count: int | None = None
+    validity_days: int | None = None
+
+
+@attrs.frozen
+class NewCourse:
+    """``{name, description?}``."""
+
+    name: str
+    description: str | None = None
+
+
+@attrs.frozen
+class NewLocation:
+    """``{name, address?}``."""
+
+    name: str
+    address: str | None = None
+
+
+_NEW_PLAN = json_body(
+    NewPlan,
+    "`price` is a number or numeric string in ILS; a class pack needs `sessionCount` "
+    "and the class_packs feature.",
+)
+_NEW_COURSE = json_body(NewCourse)
+_NEW_LOCATION = json_body(NewLocation, "A second location needs the multiple_locations feature.")
+
+
+class PlansController(Controller):
+    path = ORG_PATH + "/plans"
+    tags = ["catalog"]  # noqa: RUF012 - Litestar reads these as class attributes
+    security = BEARER
+
+    @get("/", summary="List plans (any active member)")
+    async def list_plans(
+        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep
+    ) -> Envelope:
+        return ok(await catalog.list_plans(services, actor, org_id))
+
+    @post("/", summary="Create a plan (owner, admin)")
+    async def create_plan(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        data: Annotated[dict[str, Any], _NEW_PLAN],
+    ) -> Envelope:
+        body = read_body(data, NewPlan)
+        plan = await catalog.create_plan(
+            services,
+            actor,
+            org_id,
+            name=body.name,
+            kind=body.kind,
+            price=catalog.parse_price(body.price),
+            session_count=body.session_count,
+            validity_days=body.validity_days,
+        )
+        return created(plan)
+
+
+class CoursesController(Controller):
+    path = ORG_PATH + "/courses"
+    tags = ["catalog"]  # noqa: RUF012 - Litestar reads these as class attributes
+    security = BEARER
+    guards = [requires_feature(Feature.COURSES)]  # noqa: RUF012
+
+    @get("/", summary="List courses (needs the courses feature)")
+    async def list_courses(
+        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep
+    ) -> Envelope:
+        return ok(await catalog.list_courses(services, actor, org_id))
+
+    @post("/", summary="Create a course (owner, admin; needs the courses feature)")
+    async def create_course(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        data: Annotated[dict[str, Any], _NEW_COURSE],
+    ) -> Envelope:
+        body = read_body(data, NewCourse)
+        course = await catalog.create_course(
+            services, actor, org_id, name=body.name, description=body.description
+        )
+        return created(course)
+
+
+class LocationsController(Controller):
+    path = ORG_PATH + "/locations"
+    tags = ["catalog"]  # noqa: RUF012 - Litestar reads these as class attributes
+    security = BEARER
+
+    @get("/", summary="List locations (any active member)")
+    async def list_locations(
+        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep
+    ) -> Envelope:
+        return ok(await catalog.list_locations(services, actor, org_id))
+
+    @post("/", summary="Create a location (owner, admin; a second one needs multiple_locations)")
+    async def create_location(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        data: Annotated[dict[str, Any], _NEW_LOCATION],
+    ) -> Envelope:
+        body = read_body(data, NewLocation)
+        location = await catalog.create_location(
+            services, actor, org_id, name=body.name, address=body.address
+        )
+        return created(location)

@@ -1,0 +1,169 @@
+"""``/organizations/{orgId}/export``: queue a members CSV export and follow its job.
+
+``POST /export/members`` answers 202 with the job id; the worker builds the file, stores it
+and emails the requester a link. ``GET /export/jobs`` lists the jobs newest first and
+``GET /export/jobs/{jobId}`` shows one, with a download link signed at that moment whenever
+the job completed (so a link that expired in the email is never a dead end).
+
+Rate limit: 10 requests a minute per client address, counted by the use case on the shared
+rate limiter. The client address is the connection's peer (``request.client.host``):
+``X-Forwarded-For`` is never read here, because any client can write it. Behind a reverse
+proxy, configure the ASGI server to trust that proxy (uvicorn ``--proxy-headers
+--forwarded-allow-ips <proxy address>``) so the peer it reports is the real client.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import attrs
+from litestar import Controller, Request, get, post
+from litestar.params import Body, FromPath
+
+from fitdata_core.errors import InvalidInput
+from fitdata_core.model.jobs import ExportJob, ExportStatus
+from fitdata_core.usecases import exports
+from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
+from fitdata_http.envelope import Envelope, ok, paged
+from fitdata_http.openapi import BEARER
+from fitdata_http.params import ORG_PATH, Limit, Offset
+
+__all__ = ["ExportJobResponse", "ExportQueued", "ExportsController", "client_address"]
+
+_BODY_KEYS = ("roles", "statuses", "fields")
+UNKNOWN_CLIENT = "unknown"
+
+
+@attrs.frozen
+class ExportQueued:
+    """The answer to an export request: ``{"jobId": ...}``."""
+
+    job_id: str
+
+
+@attrs.frozen
+class ExportJobResponse:
+    """An export job as the API shows it; ``downloadUrl`` only once it completed."""
+
+    id: str
+    kind: str
+    status: ExportStatus
+    config: dict[str, Any]
+    started_by: str
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    row_count: int | None
+    file_size: int | None
+    error_message: str | None
+    download_url: str | None = None
+
+    @classmethod
+    def of(cls, job: ExportJob, download_url: str | None = None) -> ExportJobResponse:
+        return cls(
+            id=job.id,
+            kind=job.kind,
+            status=job.status,
+            config=job.config,
+            started_by=job.started_by,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            completed_at=job.completed_at,
+            row_count=job.row_count,
+            file_size=job.file_size,
+            error_message=job.error_message,
+            download_url=download_url,
+        )
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The peer address of the connection (see the module docstring about proxies)."""
+    client = request.client
+    return client.host if client is not None and client.host else UNKNOWN_CLIENT
+
+
+def _string_list(body: dict[str, Any], name: str) -> list[str] | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidInput(f"{name} must be a list of strings.", field=name)
+    return value
+
+
+def _export_request(body: Any) -> dict[str, list[str] | None]:
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise InvalidInput("The body must be a JSON object.", field="body")
+    unknown = sorted(set(body) - set(_BODY_KEYS))
+    if unknown:
+        raise InvalidInput(
+            f"Unknown field {unknown[0]!r}; allowed: {', '.join(_BODY_KEYS)}.", field=unknown[0]
+        )
+    return {name: _string_list(body, name) for name in _BODY_KEYS}
+
+
+_REQUEST_HELP = (
+    "`roles` (owner, admin, coach, member), `statuses` (active, invited, suspended, "
+    "cancelled) and `fields` (column keys, in the order wanted) are all optional; none "
+    "means every member with the default columns."
+)
+
+
+class ExportsController(Controller):
+    path = ORG_PATH + "/export"
+    tags = ["exports"]  # noqa: RUF012 - Litestar reads these as class attributes
+    security = BEARER
+
+    @post(
+        "/members",
+        status_code=202,
+        summary="Queue a members CSV export (owner, admin; 10 a minute per client address)",
+    )
+    async def export_members(
+        self,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        data: Annotated[dict[str, Any] | None, Body(description=_REQUEST_HELP)] = None,
+    ) -> Envelope:
+        wanted = _export_request(data)
+        job_id = await exports.request_member_export(
+            services,
+            actor,
+            org_id,
+            roles=wanted["roles"],
+            statuses=wanted["statuses"],
+            fields=wanted["fields"],
+            client_ip=client_address(request),
+        )
+        return ok(ExportQueued(job_id), status_code=202)
+
+    @get("/jobs", summary="List export jobs, newest first (owner, admin)")
+    async def list_jobs(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Envelope:
+        page = await exports.list_export_jobs(services, actor, org_id, limit=limit, offset=offset)
+        return paged(page, ExportJobResponse.of)
+
+    @get(
+        "/jobs/{jobId:str}",
+        summary="One export job; a completed one carries a freshly signed downloadUrl",
+    )
+    async def get_job(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        jobId: FromPath[str],
+    ) -> Envelope:
+        view = await exports.get_export_job(services, actor, org_id, jobId[:64])
+        return ok(ExportJobResponse.of(view.job, view.download_url))

@@ -1,0 +1,74 @@
+"""``GET /files/{key}``: downloads from the local-folder storage through signed links.
+
+Only mounted when the storage is :class:`~fitdata_adapters.storage.local.LocalFolderStorage`
+(the embedded default); S3 and R2 serve their own presigned URLs. The link carries
+``expires`` (unix seconds), ``sig`` (HMAC) and optionally ``name`` (the download file name,
+covered by the signature). No bearer token: the signature is the permission.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Stream
+
+from fitdata_adapters.storage.keys import attachment_disposition
+from fitdata_adapters.storage.local import LocalFolderStorage
+from fitdata_core.errors import PermissionDenied
+from fitdata_http.context import runtime_of
+
+__all__ = ["FilesController"]
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
+
+
+class FilesController(Controller):
+    path = "/files"
+    tags = ["files"]  # noqa: RUF012 - Litestar reads these as class attributes
+
+    @get(
+        "/{key:path}",
+        summary="Download a stored file through a signed link",
+    )
+    async def download(
+        self,
+        request: Request[Any, Any, Any],
+        key: FromPath[str],
+        expires: Annotated[
+            str, QueryParameter(description="Expiry, unix seconds (from the link).")
+        ],
+        sig: Annotated[str, QueryParameter(description="Signature (from the link).")],
+        name: Annotated[str | None, QueryParameter(description="Download file name.")] = None,
+    ) -> Stream:
+        services = runtime_of(request).services
+        storage = services.storage
+        key = key.lstrip("/")
+        if not isinstance(storage, LocalFolderStorage) or not storage.verify_download(
+            key, expires, sig, services.clock.now(), download_name=name
+        ):
+            raise PermissionDenied("This download link is invalid or has expired.")
+        chunks = storage.read(key)
+        # Read the first chunk before answering, so a missing object is a 404 problem rather
+        # than a stream that breaks after the headers went out.
+        try:
+            first = await anext(chunks)
+        except StopAsyncIteration:
+            first = b""
+        media_type = mimetypes.guess_type(name or key)[0] or "application/octet-stream"
+        filename = name or key.rsplit("/", 1)[-1]
+        return Stream(
+            _prepend(first, chunks),
+            media_type=media_type,
+            headers={
+                "Content-Disposition": attachment_disposition(filename),
+                "Cache-Control": "private, no-store",
+            },
+        )

@@ -1,0 +1,115 @@
+"""``/organizations/{orgId}/members``: the vertical slice every org-scoped controller copies.
+
+The pattern: a Controller under ``ORG_PATH`` with ``security = BEARER``; handlers take
+``services: ServicesDep``, ``actor: ActorDep`` and ``org_id: OrgIdDep`` (all injected), call
+one use case, and return ``ok(...)`` / ``created(...)`` / ``paged(...)``. Authorization (404
+unknown org, 403 wrong role or other org) happens inside the use case; errors map to problems
+in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import attrs
+from litestar import Controller, get
+from litestar.params import QueryParameter
+
+from fitdata_core.model.organizations import MemberProfile, MemberRow, MembershipStatus, Role
+from fitdata_core.ports.repositories import MemberFilter
+from fitdata_core.usecases import members
+from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
+from fitdata_http.envelope import Envelope, paged
+from fitdata_http.openapi import BEARER
+from fitdata_http.params import ORG_PATH, Limit, Offset, parse_enum_values
+
+__all__ = ["MemberProfileView", "MemberView", "MembersController"]
+
+
+@attrs.frozen
+class MemberProfileView:
+    birth_date: str | None
+    gender: str | None
+    address: str | None
+    city: str | None
+    notes: str | None
+    external_source: str | None
+    external_id: str | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, profile: MemberProfile) -> MemberProfileView:
+        return cls(
+            birth_date=profile.birth_date,
+            gender=profile.gender,
+            address=profile.address,
+            city=profile.city,
+            notes=profile.notes,
+            external_source=profile.external_source,
+            external_id=profile.external_id,
+            updated_at=profile.updated_at,
+        )
+
+
+@attrs.frozen
+class MemberView:
+    """One member as the API shows it: membership, user and (optional) profile flattened."""
+
+    user_id: str
+    membership_id: str
+    email: str
+    first_name: str | None
+    last_name: str | None
+    phone: str | None
+    role: Role
+    status: MembershipStatus
+    joined_at: datetime
+    profile: MemberProfileView | None
+
+    @classmethod
+    def of(cls, row: MemberRow) -> MemberView:
+        return cls(
+            user_id=row.user.id,
+            membership_id=row.membership.id,
+            email=row.user.email,
+            first_name=row.user.first_name,
+            last_name=row.user.last_name,
+            phone=row.user.phone,
+            role=row.membership.role,
+            status=row.membership.status,
+            joined_at=row.membership.created_at,
+            profile=MemberProfileView.of(row.profile) if row.profile is not None else None,
+        )
+
+
+_ROLE_HELP = "Filter by role (repeat or comma-separate): " + ", ".join(r.value for r in Role)
+_STATUS_HELP = "Filter by membership status (repeat or comma-separate): " + ", ".join(
+    s.value for s in MembershipStatus
+)
+
+
+class MembersController(Controller):
+    path = ORG_PATH + "/members"
+    tags = ["members"]  # noqa: RUF012 - Litestar reads these as class attributes
+    security = BEARER
+
+    @get("/", summary="List the organization's members (owner, admin, coach)")
+    async def list_members(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        role: Annotated[list[str] | None, QueryParameter(description=_ROLE_HELP)] = None,
+        status: Annotated[list[str] | None, QueryParameter(description=_STATUS_HELP)] = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Envelope:
+        member_filter = MemberFilter(
+            roles=parse_enum_values(role, Role, "role"),
+            statuses=parse_enum_values(status, MembershipStatus, "status"),
+        )
+        page = await members.list_members(
+            services, actor, org_id, member_filter, limit=limit, offset=offset
+        )
+        return paged(page, MemberView.of)

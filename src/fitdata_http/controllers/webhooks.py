@@ -1,0 +1,92 @@
+"""``POST /webhooks/cardcom``: Cardcom's payment notification (public, no token).
+
+Cardcom v11 posts the ``LowProfileResult`` as JSON; legacy terminals post form fields
+(``lowprofilecode`` / ``LowProfileCode``). Either way the body only says *which* hosted page to
+look at: the result is pulled from Cardcom (``GetLpResult``) and nothing else in the post is
+read, so a forged post can at most make us ask Cardcom about a real page.
+
+Answers: ``200 {"status": <outcome>}`` for everything Cardcom should stop re-sending
+(``completed``, ``already_processed``, ``deferred``, ``failed``, ``unknown``, ``ignored`` for a
+body without a LowProfile id); ``503`` when Cardcom itself could not be reached while
+verifying, so that Cardcom re-sends on its retry schedule.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from litestar import Controller, Request, Response, post
+
+from fitdata_adapters.cardcom import webhook_low_profile_id
+from fitdata_adapters.logging import get_logger
+from fitdata_core.errors import ProviderError
+from fitdata_core.usecases import billing
+from fitdata_core.usecases.billing import ActivationOutcome
+from fitdata_http.deps import ServicesDep
+from fitdata_http.errors import Problem, problem_response
+
+__all__ = ["WebhooksController", "read_webhook_fields"]
+
+_log = get_logger("fitdata.http.webhooks")
+
+# Outcomes worth a person's attention in the logs: the payment is not settled yet, or the
+# post named a page we never issued.
+_NOTEWORTHY = {ActivationOutcome.DEFERRED, ActivationOutcome.UNKNOWN, ActivationOutcome.IGNORED}
+
+
+def read_webhook_fields(content_type: str, raw: bytes) -> Mapping[str, Any]:
+    """The fields of a webhook body, JSON or form-encoded; ``{}`` when it is neither.
+
+    Only used to find the LowProfile id. A body that cannot be read is treated as one without
+    an id (answered ``ignored``): re-sending the same bytes would not help.
+    """
+    text = raw.decode("utf-8", errors="replace").strip()
+    if not text:
+        return {}
+    if "json" in content_type or text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+    return dict(parse_qsl(text, keep_blank_values=False))
+
+
+class WebhooksController(Controller):
+    path = "/webhooks"
+    tags = ["billing"]  # noqa: RUF012 - Litestar reads these as class attributes
+
+    @post(
+        "/cardcom",
+        summary="Cardcom payment notification (public; verified with Cardcom, never trusted)",
+    )
+    async def cardcom(
+        self, services: ServicesDep, request: Request[Any, Any, Any]
+    ) -> Response[Any]:
+        content_type = request.headers.get("content-type", "").lower()
+        fields = dict(read_webhook_fields(content_type, await request.body()))
+        # The legacy IndicatorUrl put the id in the query string; accept it there too.
+        fields.update({k: v for k, v in request.query_params.items() if k not in fields})
+        low_profile_id = webhook_low_profile_id(fields)
+        try:
+            outcome = await billing.handle_webhook(services, low_profile_id)
+        except ProviderError as exc:
+            _log.warning(
+                "cardcom_webhook_verify_failed",
+                low_profile_id=low_profile_id,
+                error=type(exc).__name__,
+                provider_status=exc.status,
+            )
+            problem = Problem(
+                503,
+                "PROVIDER_ERROR",
+                "Could not verify the payment with Cardcom; send the notification again.",
+                headers={"Retry-After": "60"},
+            )
+            return problem_response(problem)
+        log = _log.warning if outcome in _NOTEWORTHY else _log.info
+        log("cardcom_webhook", low_profile_id=low_profile_id, outcome=outcome.value)
+        return Response(content={"status": outcome.value}, status_code=200)

@@ -1,0 +1,88 @@
+"""OpenAPI schemas for request bodies that are structured by the converter.
+
+Litestar documents a ``dict[str, Any]`` body as a bare object; :func:`json_body` describes the
+attrs class the handler structures it into instead, with the converter's camelCase names::
+
+    data: Annotated[dict[str, Any], json_body(NewPlan, "A plan to create.")]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+import typing
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import attrs
+from litestar.openapi.spec import OpenAPIType, Schema
+from litestar.params import BodyKwarg
+
+from fitdata_adapters.converter import to_camel
+
+__all__ = ["json_body", "schema_of"]
+
+_SIMPLE: dict[Any, Schema] = {
+    str: Schema(type=OpenAPIType.STRING),
+    int: Schema(type=OpenAPIType.INTEGER),
+    float: Schema(type=OpenAPIType.NUMBER),
+    bool: Schema(type=OpenAPIType.BOOLEAN),
+    Decimal: Schema(
+        one_of=[Schema(type=OpenAPIType.STRING), Schema(type=OpenAPIType.NUMBER)],
+        description="A decimal number; a string keeps every digit.",
+    ),
+    dt.datetime: Schema(type=OpenAPIType.STRING, format="date-time"),  # type: ignore[arg-type]
+    dt.date: Schema(type=OpenAPIType.STRING, format="date"),  # type: ignore[arg-type]
+}
+
+
+def schema_of(tp: Any) -> Schema:
+    """The JSON schema of a value the converter structures into ``tp``."""
+    if tp in _SIMPLE:
+        return _SIMPLE[tp]
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return Schema(type=OpenAPIType.STRING, enum=[member.value for member in tp])
+    if isinstance(tp, type) and attrs.has(tp):
+        return _object_schema(tp)
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [schema_of(arg) for arg in args if arg is not type(None)]
+        if type(None) in args:
+            options.append(Schema(type=OpenAPIType.NULL))
+        return options[0] if len(options) == 1 else Schema(one_of=options)
+    if origin in (list, tuple, frozenset, set) and args:
+        return Schema(type=OpenAPIType.ARRAY, items=schema_of(args[0]))
+    return Schema()
+
+
+def _object_schema(cls: type) -> Schema:
+    hints = typing.get_type_hints(cls)
+    properties: dict[str, Schema | Any] = {}
+    required: list[str] = []
+    for field in attrs.fields(cls):
+        name = to_camel(field.name)
+        properties[name] = schema_of(hints[field.name])
+        if field.default is attrs.NOTHING:
+            required.append(name)
+    return Schema(
+        type=OpenAPIType.OBJECT,
+        properties=properties,
+        required=required or None,
+        additional_properties=False,
+    )
+
+
+def json_body(cls: type, description: str | None = None) -> BodyKwarg:
+    """A body marker documenting ``cls`` (an attrs class) as the expected JSON object."""
+    schema = _object_schema(cls)
+    return BodyKwarg(
+        title=cls.__name__,
+        description=description or (cls.__doc__ or "").strip() or None,
+        schema_extra={
+            "properties": schema.properties,
+            "required": schema.required,
+            "additional_properties": False,
+        },
+    )

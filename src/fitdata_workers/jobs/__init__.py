@@ -1,0 +1,1 @@
+"""Job handlers, one module per feature; each registers itself with the registry."""

@@ -1,0 +1,19 @@
+"""Export jobs: the worker side of a member export request, and the stuck-job sweep."""
+
+from __future__ import annotations
+
+from fitdata_core.services import Services
+from fitdata_core.usecases.exports import fail_stale_exports, process_member_export
+from fitdata_workers.registry import job
+
+
+@job("export_members")
+async def export_members(svc: Services, *, job_id: str) -> None:
+    await process_member_export(svc, job_id=job_id)
+
+
+@job("exports_fail_stale")
+async def exports_fail_stale(svc: Services, *, scheduled_for: str) -> None:
+    # "Now", not the tick: a sweep that ran late must still not fail a job that is younger
+    # than the threshold at the moment it looks.
+    await fail_stale_exports(svc, svc.clock.now())

@@ -1,0 +1,188 @@
+"""Contract: platform subscriptions, billing transactions and the billing timeline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import attrs
+import pytest
+from seeding import commit_one, seed_org
+
+from fitdata_core.errors import Conflict
+from fitdata_core.model.billing import (
+    CancelReason,
+    StoredCard,
+    SubscriptionStatus,
+    TransactionKind,
+    TransactionStatus,
+)
+from fitdata_core.model.tiers import PlatformTier
+from fitdata_core.money import Money
+from fitdata_core.ports.repositories import UnitOfWorkFactory
+from support import builders
+from support.builders import T0, at
+
+pytestmark = pytest.mark.integration
+
+CARD = StoredCard(
+    token_ciphertext=b"\x00sealed-token\xff", key_id="k7", expiry_mmyy="0929", last4="4242"
+)
+
+
+async def test_subscription_save_inserts_then_updates(uow_factory: UnitOfWorkFactory) -> None:
+    org = await seed_org(uow_factory)
+    sub = builders.subscription(org.id, card=CARD)
+    async with uow_factory() as uow:
+        assert await uow.subscriptions.get_by_org(org.id) is None
+        await uow.subscriptions.save(sub)
+        await uow.commit()
+    async with uow_factory() as uow:
+        locked = await uow.subscriptions.get_by_org_for_update(org.id)
+        assert locked == sub
+        failed, _ = sub.renewal_failed(at(1), "declined")
+        await uow.subscriptions.save(failed)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.subscriptions.get_by_org(org.id) == failed
+    cancelled, _ = failed.cancel(at(2), CancelReason.OWNER_REQUESTED)
+    without_card = attrs.evolve(cancelled, card=None, last_charged_at=at(3))
+    async with uow_factory() as uow:
+        await uow.subscriptions.save(without_card)
+        await uow.commit()
+    async with uow_factory() as uow:
+        found = await uow.subscriptions.get_by_org(org.id)
+        assert await uow.subscriptions.get_by_org_for_update("missing") is None
+    assert found == without_card
+    assert found is not None
+    assert found.status is SubscriptionStatus.CANCELLED
+    assert found.cancel_reason is CancelReason.OWNER_REQUESTED
+
+
+async def test_list_due_orders_by_period_end_and_limits(uow_factory: UnitOfWorkFactory) -> None:
+    orgs = [await seed_org(uow_factory) for _ in range(6)]
+    later = builders.subscription(orgs[0].id, current_period_end=T0 - timedelta(days=1))
+    earliest = builders.subscription(orgs[1].id, current_period_end=T0 - timedelta(days=3))
+    past_due = builders.subscription(
+        orgs[2].id, status=SubscriptionStatus.PAST_DUE, current_period_end=T0 - timedelta(days=2)
+    )
+    cancelled = builders.subscription(
+        orgs[3].id, status=SubscriptionStatus.CANCELLED, current_period_end=T0 - timedelta(days=9)
+    )
+    not_yet = builders.subscription(orgs[4].id, current_period_end=T0 + timedelta(seconds=1))
+    no_period = builders.subscription(
+        orgs[5].id, current_period_start=None, current_period_end=None
+    )
+    async with uow_factory() as uow:
+        for sub in (later, earliest, past_due, cancelled, not_yet, no_period):
+            await uow.subscriptions.save(sub)
+        await uow.commit()
+    async with uow_factory() as uow:
+        due = await uow.subscriptions.list_due(T0, limit=10)
+        first_two = await uow.subscriptions.list_due(T0, limit=2)
+        exactly_at_end = await uow.subscriptions.list_due(T0 + timedelta(seconds=1), limit=10)
+    assert due == [earliest, past_due, later]
+    assert first_two == [earliest, past_due]
+    assert exactly_at_end == [earliest, past_due, later, not_yet]
+
+
+async def test_transaction_round_trip_and_lookups(uow_factory: UnitOfWorkFactory) -> None:
+    org = await seed_org(uow_factory)
+    txn = builders.transaction(
+        org.id,
+        kind=TransactionKind.RENEWAL,
+        tier=PlatformTier.ELITE,
+        amount=Money(Decimal("1499.99"), "ILS"),
+        low_profile_id="lp-1",
+        external_uniq_id="ext-1",
+        metadata={"nested": {"a": [1, 2, "three"]}, "flag": True},
+    )
+    async with uow_factory() as uow:
+        await uow.billing_transactions.add(txn)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.billing_transactions.get(txn.id) == txn
+        assert await uow.billing_transactions.get_by_low_profile_id("lp-1") == txn
+        assert await uow.billing_transactions.get_by_low_profile_id("lp-2") is None
+        locked = await uow.billing_transactions.get_for_update(txn.id)
+        assert locked == txn
+        done, _ = txn.complete(at(5), provider_transaction_id="cc-99")
+        alerted = done.mark_alerted(at(6))
+        await uow.billing_transactions.update(alerted)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.billing_transactions.get(txn.id) == alerted
+        assert await uow.billing_transactions.get_for_update("missing") is None
+
+
+@pytest.mark.parametrize("field", ["low_profile_id", "external_uniq_id"])
+async def test_provider_ids_are_unique(uow_factory: UnitOfWorkFactory, field: str) -> None:
+    org = await seed_org(uow_factory)
+    async with uow_factory() as uow:
+        await uow.billing_transactions.add(builders.transaction(org.id, **{field: "same"}))
+        await uow.billing_transactions.add(builders.transaction(org.id))  # None twice is fine
+        await uow.billing_transactions.add(builders.transaction(org.id))
+        await uow.commit()
+    clash = builders.transaction(org.id, **{field: "same"})
+    with pytest.raises(Conflict) as caught:
+        await commit_one(uow_factory, lambda uow: uow.billing_transactions.add(clash))
+    assert "transaction" in caught.value.message
+
+
+async def test_transactions_list_for_org_and_by_status(uow_factory: UnitOfWorkFactory) -> None:
+    org = await seed_org(uow_factory)
+    other = await seed_org(uow_factory)
+    pending = [builders.transaction(org.id, created_at=at(i)) for i in range(4)]
+    failed = builders.transaction(org.id, created_at=at(10), status=TransactionStatus.FAILED)
+    elsewhere = builders.transaction(other.id, created_at=at(1))
+    async with uow_factory() as uow:
+        for txn in (*pending, failed, elsewhere):
+            await uow.billing_transactions.add(txn)
+        await uow.commit()
+    repo_calls: dict[str, object] = {}
+    async with uow_factory() as uow:
+        txns = uow.billing_transactions
+        page = await txns.list_for_org(org.id, limit=2, offset=0)
+        repo_calls["all_pending"] = await txns.list_by_status(TransactionStatus.PENDING)
+        repo_calls["of_org"] = await txns.list_by_status(TransactionStatus.PENDING, org_id=org.id)
+        repo_calls["window"] = await txns.list_by_status(
+            TransactionStatus.PENDING, created_after=at(0), created_before=at(3)
+        )
+        repo_calls["limited"] = await txns.list_by_status(
+            TransactionStatus.PENDING, org_id=org.id, limit=2
+        )
+        repo_calls["failed"] = await txns.list_by_status(TransactionStatus.FAILED)
+    assert page.total == 5
+    assert list(page.items) == [failed, pending[3]]
+    all_pending = sorted([*pending, elsewhere], key=lambda t: (t.created_at, t.id))
+    assert repo_calls["all_pending"] == all_pending
+    assert repo_calls["of_org"] == pending
+    assert repo_calls["window"] == sorted(
+        [pending[1], pending[2], elsewhere], key=lambda t: (t.created_at, t.id)
+    )
+    assert repo_calls["limited"] == pending[:2]
+    assert repo_calls["failed"] == [failed]
+
+
+async def test_billing_events_keep_insertion_order_per_org(uow_factory: UnitOfWorkFactory) -> None:
+    org = await seed_org(uow_factory)
+    other = await seed_org(uow_factory)
+    # Insertion order, not occurred_at, is the timeline order.
+    events = [
+        builders.event("sub-1", f"event.{i}", occurred_at=at(-i), data={"i": i, "tags": ["x"]})
+        for i in range(5)
+    ]
+    async with uow_factory() as uow:
+        for i, event in enumerate(events):
+            await uow.billing_events.add(org.id, event)
+            if i == 2:
+                await uow.billing_events.add(other.id, builders.event("sub-2"))
+        await uow.commit()
+    async with uow_factory() as uow:
+        everything = await uow.billing_events.list_for_org(org.id, limit=100, offset=0)
+        middle = await uow.billing_events.list_for_org(org.id, limit=2, offset=2)
+        others = await uow.billing_events.list_for_org(other.id, limit=100, offset=0)
+    assert list(everything.items) == events
+    assert everything.total == 5
+    assert list(middle.items) == events[2:4]
+    assert [e.aggregate_id for e in others.items] == ["sub-2"]

@@ -1,0 +1,148 @@
+"""Contract: memberships, the members list (filters, paging) and the members stream."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from seeding import commit_one, seed_org, seed_user
+
+from fitdata_core.errors import Conflict
+from fitdata_core.model.organizations import MemberRow, MembershipStatus, Role
+from fitdata_core.ports.repositories import MemberFilter, UnitOfWorkFactory
+from support import builders
+
+pytestmark = pytest.mark.integration
+
+# email, role, status, has a profile
+PEOPLE = [
+    ("carol@example.com", Role.COACH, MembershipStatus.ACTIVE, True),
+    ("alice@example.com", Role.OWNER, MembershipStatus.ACTIVE, False),
+    ("erin@example.com", Role.MEMBER, MembershipStatus.SUSPENDED, True),
+    ("bob@example.com", Role.MEMBER, MembershipStatus.ACTIVE, False),
+    ("dave@example.com", Role.MEMBER, MembershipStatus.INVITED, True),
+]
+
+
+async def _seed_members(uow_factory: UnitOfWorkFactory) -> str:
+    org = await seed_org(uow_factory)
+    other = await seed_org(uow_factory)
+    async with uow_factory() as uow:
+        for email, role, status, with_profile in PEOPLE:
+            user = builders.user(email=email)
+            await uow.users.add(user)
+            await uow.memberships.add(
+                builders.membership(org.id, user.id, role=role, status=status)
+            )
+            if with_profile:
+                await uow.profiles.upsert(builders.profile(org.id, user.id, notes=email))
+        outsider = builders.user(email="aaron@example.com")
+        await uow.users.add(outsider)
+        await uow.memberships.add(builders.membership(other.id, outsider.id))
+        await uow.commit()
+    return org.id
+
+
+def _emails(rows: list[MemberRow]) -> list[str]:
+    return [row.user.email_normalized for row in rows]
+
+
+async def test_membership_round_trip_update_and_uniqueness(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    org = await seed_org(uow_factory)
+    user = await seed_user(uow_factory)
+    member = builders.membership(org.id, user.id, role=Role.COACH)
+    async with uow_factory() as uow:
+        await uow.memberships.add(member)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.memberships.get(org.id, user.id) == member
+        assert await uow.memberships.get(org.id, "someone-else") is None
+        plan = builders.plan(org.id)
+        await uow.plans.add(plan)
+        changed = attrs.evolve(member, status=MembershipStatus.SUSPENDED, plan_id=plan.id)
+        await uow.memberships.update(changed)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.memberships.get(org.id, user.id) == changed
+    duplicate = builders.membership(org.id, user.id)
+    with pytest.raises(Conflict) as caught:
+        await commit_one(uow_factory, lambda uow: uow.memberships.add(duplicate))
+    assert "member" in caught.value.message
+
+
+async def test_list_members_orders_by_email_and_joins_profiles(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    org_id = await _seed_members(uow_factory)
+    async with uow_factory() as uow:
+        page = await uow.memberships.list_members(org_id, MemberFilter(), limit=50, offset=0)
+    rows = list(page.items)
+    assert page.total == 5
+    assert (page.limit, page.offset) == (50, 0)
+    assert _emails(rows) == sorted(email for email, *_ in PEOPLE)
+    for row in rows:
+        assert row.membership.user_id == row.user.id
+        assert row.membership.organization_id == org_id
+        expected_profile = {e: p for e, _, _, p in PEOPLE}[row.user.email_normalized]
+        if expected_profile:
+            assert row.profile is not None
+            assert row.profile.notes == row.user.email_normalized
+        else:
+            assert row.profile is None
+
+
+async def test_list_members_filters_and_pages(uow_factory: UnitOfWorkFactory) -> None:
+    org_id = await _seed_members(uow_factory)
+    members_only = MemberFilter(roles=frozenset({Role.MEMBER}))
+    active_staff = MemberFilter(
+        roles=frozenset({Role.OWNER, Role.COACH}), statuses=frozenset({MembershipStatus.ACTIVE})
+    )
+    async with uow_factory() as uow:
+        members = await uow.memberships.list_members(org_id, members_only, limit=2, offset=0)
+        rest = await uow.memberships.list_members(org_id, members_only, limit=2, offset=2)
+        staff = await uow.memberships.list_members(org_id, active_staff, limit=10, offset=0)
+        suspended = await uow.memberships.list_members(
+            org_id,
+            MemberFilter(statuses=frozenset({MembershipStatus.SUSPENDED})),
+            limit=10,
+            offset=0,
+        )
+        beyond = await uow.memberships.list_members(org_id, MemberFilter(), limit=10, offset=10)
+    assert (members.total, _emails(list(members.items))) == (
+        3,
+        ["bob@example.com", "dave@example.com"],
+    )
+    assert (rest.total, _emails(list(rest.items))) == (3, ["erin@example.com"])
+    assert _emails(list(staff.items)) == ["alice@example.com", "carol@example.com"]
+    assert _emails(list(suspended.items)) == ["erin@example.com"]
+    assert (beyond.total, list(beyond.items)) == (5, [])
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 5, 1000])
+async def test_stream_members_yields_the_same_rows_as_the_list(
+    uow_factory: UnitOfWorkFactory, batch_size: int
+) -> None:
+    org_id = await _seed_members(uow_factory)
+    member_filter = MemberFilter(
+        statuses=frozenset({MembershipStatus.ACTIVE, MembershipStatus.INVITED})
+    )
+    async with uow_factory() as uow:
+        listed = await uow.memberships.list_members(org_id, member_filter, limit=50, offset=0)
+        streamed = [
+            row
+            async for row in uow.memberships.stream_members(
+                org_id, member_filter, batch_size=batch_size
+            )
+        ]
+    assert streamed == list(listed.items)
+    assert len(streamed) == 4
+
+
+async def test_stream_members_of_an_empty_org_yields_nothing(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    org = await seed_org(uow_factory)
+    async with uow_factory() as uow:
+        rows = [row async for row in uow.memberships.stream_members(org.id, MemberFilter())]
+    assert rows == []

@@ -1,0 +1,13 @@
+"""Shared set-up of the HTTP integration tests."""
+
+from __future__ import annotations
+
+import pytest
+import structlog
+
+
+@pytest.fixture(autouse=True)
+def _default_structlog() -> None:
+    """Undo logging set-up an earlier test left behind (the CLI's writes to a captured,
+    since-closed stderr), so this app's own log lines cannot fail these tests."""
+    structlog.reset_defaults()

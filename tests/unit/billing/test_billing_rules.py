@@ -1,0 +1,100 @@
+"""The pure billing rules: calendar-month periods, access states, prices, the kill switch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fitdata_core.errors import BusinessRuleViolation, ConfigurationError
+from fitdata_core.model.billing import CancelReason, SubscriptionStatus
+from fitdata_core.model.tiers import PlatformTier
+from fitdata_core.rules.billing_access import AccessLevel, access_state
+from fitdata_core.rules.billing_periods import add_months, next_period_end
+from fitdata_core.usecases.billing.config import price_of, schedule_enabled
+from support import builders
+
+
+def _utc(y: int, m: int, d: int) -> datetime:
+    return datetime(y, m, d, 9, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (_utc(2026, 1, 15), _utc(2026, 2, 15)),
+        (_utc(2026, 1, 31), _utc(2026, 2, 28)),  # clamped to the shorter month
+        (_utc(2028, 1, 31), _utc(2028, 2, 29)),  # leap year
+        (_utc(2026, 3, 31), _utc(2026, 4, 30)),
+        (_utc(2026, 12, 31), _utc(2027, 1, 31)),  # across the year
+    ],
+)
+def test_a_period_is_one_calendar_month(start: datetime, end: datetime) -> None:
+    assert next_period_end(start) == end
+
+
+def test_once_clamped_the_shorter_day_is_the_anchor() -> None:
+    assert next_period_end(next_period_end(_utc(2026, 1, 31))) == _utc(2026, 3, 28)
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)))
+def test_a_period_is_28_to_31_days_and_keeps_the_time(moment: datetime) -> None:
+    moment = moment.replace(tzinfo=UTC)
+    end = add_months(moment, 1)
+    assert timedelta(days=28) <= end - moment <= timedelta(days=31)
+    assert (end.hour, end.minute, end.second, end.tzinfo) == (
+        moment.hour,
+        moment.minute,
+        moment.second,
+        UTC,
+    )
+    assert (end.year * 12 + end.month) - (moment.year * 12 + moment.month) == 1
+
+
+def test_access_states() -> None:
+    end = _utc(2026, 2, 15)
+    active = builders.subscription("o", current_period_end=end)
+    assert access_state(None).level is AccessLevel.NONE
+    assert access_state(active) == access_state(active)  # pure
+    assert (access_state(active).level, access_state(active).until) == (AccessLevel.FULL, end)
+    scheduled = access_state(
+        builders.subscription("o", current_period_end=end, cancel_at_period_end=True)
+    )
+    assert (scheduled.level, scheduled.reason, scheduled.until) == (
+        AccessLevel.FULL,
+        "cancel-scheduled",
+        end,
+    )
+    past_due = access_state(
+        builders.subscription(
+            "o", status=SubscriptionStatus.PAST_DUE, current_period_end=end, failed_payment_count=1
+        )
+    )
+    assert (past_due.level, past_due.until) == (AccessLevel.GRACE, end + timedelta(days=3))
+    cancelled = access_state(
+        builders.subscription(
+            "o", status=SubscriptionStatus.CANCELLED, cancel_reason=CancelReason.EXPIRED_NO_TOKEN
+        )
+    )
+    assert (cancelled.level, cancelled.reason, cancelled.until) == (
+        AccessLevel.NONE,
+        "expired-no-token",
+        None,
+    )
+
+
+def test_prices_and_switch_from_config() -> None:
+    assert price_of({}, PlatformTier.PRO).amount == Decimal("249.00")
+    assert price_of({"price_elite": Decimal("399.5")}, PlatformTier.ELITE).amount == Decimal(
+        "399.50"
+    )
+    with pytest.raises(BusinessRuleViolation, match="free tier"):
+        price_of({}, PlatformTier.LITE)
+    with pytest.raises(ConfigurationError, match="price_pro"):
+        price_of({"price_pro": "zero"}, PlatformTier.PRO)
+    assert schedule_enabled({}) is True
+    assert schedule_enabled({"billing_schedule_enabled": "false"}) is False
+    assert schedule_enabled({"billing_schedule_enabled": False}) is False
