@@ -42,6 +42,31 @@ uv: ## Install uv if it is missing (pip --user, else a private venv)
 install: uv ## Install the locked dependencies into .venv (uv sync --frozen)
 	$(UV) sync --frozen
 
+# The browser end-to-end test drives the system Chromium (Playwright's own download is never
+# used). `make browser` installs Debian's package when none is found; under CI=true the test
+# fails rather than skips without it.
+CHROMIUM_PACKAGES := chromium fonts-liberation
+
+.PHONY: browser
+browser: ## Install Chromium for the browser test (apt-get; sudo when not root) if missing
+	@if [ -n "$${FITDATA_TEST_CHROMIUM:-}" ] || command -v chromium >/dev/null 2>&1 \
+		|| command -v chromium-browser >/dev/null 2>&1; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make browser: Chromium not found and no apt-get; install Chromium or set" \
+			"FITDATA_TEST_CHROMIUM (the browser test skips locally, fails in CI)" >&2; \
+		exit 0; \
+	fi; \
+	sudo=""; \
+	if [ "$$(id -u)" != "0" ]; then \
+		sudo="sudo"; [ -t 0 ] || sudo="sudo -n"; \
+	fi; \
+	echo "Chromium not found; installing Debian's chromium for the browser test" >&2; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt_install="$$sudo apt-get install -y -qq --no-install-recommends $(CHROMIUM_PACKAGES)"; \
+	$$apt_install >/dev/null 2>&1 || { $$sudo apt-get update -qq && $$apt_install; } \
+	|| echo "make browser: could not install chromium; the browser test skips locally," \
+		"fails in CI" >&2
+
 .PHONY: run
 run: install ## Start the service (embedded: SQLite, in-process worker) with the demo gym
 	$(RUN) fitdata demo
@@ -55,7 +80,7 @@ demo: install ## Create (or find) the demo gym and print a token per role
 	$(RUN) fitdata demo
 
 .PHONY: test
-test: install lint typecheck ## Everything CI runs: lint, types, import contracts, all tests
+test: install lint typecheck browser ## Everything CI runs: lint, types, import contracts, all tests
 	$(PYTEST) tests/unit tests/integration tests/e2e
 
 .PHONY: test-unit
@@ -67,7 +92,7 @@ test-integration: install ## Integration tests (Postgres, Redis, S3, SMTP, fake 
 	$(PYTEST) tests/integration
 
 .PHONY: test-e2e
-test-e2e: install ## The end-to-end test: a real `fitdata serve` process over HTTP
+test-e2e: install browser ## End-to-end: a real `fitdata serve` over HTTP and in Chromium
 	$(PYTEST) tests/e2e
 
 .PHONY: lint

@@ -27,27 +27,35 @@ from fitdata_adapters.cardcom_sandbox.store import LowProfile
 PAGE_PATH = "/ea/lpc6/{terminal:int}/{low_profile_id:str}"
 
 _STYLE = """
-body{font-family:system-ui,sans-serif;background:#f3f5f8;margin:0;padding:2rem;color:#1d2430}
+body{font-family:system-ui,sans-serif;background:#f3f5f8;margin:0;padding:2rem 1rem;color:#1d2430}
 main{max-width:26rem;margin:auto;background:#fff;border-radius:12px;padding:1.5rem 2rem;
 box-shadow:0 2px 12px rgba(0,0,0,.08)}
 .banner{background:#fff4d6;border:1px solid #f0d48a;border-radius:8px;padding:.6rem .8rem;
 font-size:.85rem}
+.banner p{margin:0}.banner ul{margin:.4rem 0 0;padding-left:1.2rem}
+h1{font-size:1.3rem;margin:1.2rem 0 .8rem}
+.due{margin:0;color:#57606a;font-size:.9rem}
 label{display:block;margin-top:1rem;font-weight:600}
+.optional{font-weight:400;color:#57606a}
 input{width:100%;box-sizing:border-box;padding:.55rem;font-size:1rem;margin-top:.3rem;
 border:1px solid #c6ccd6;border-radius:6px}
+input[aria-invalid=true]{border-color:#b42318}
 .row{display:flex;gap:1rem}.row>div{flex:1}
 button{margin-top:1.4rem;width:100%;padding:.75rem;font-size:1.05rem;border:0;
 border-radius:8px;background:#1f6feb;color:#fff;cursor:pointer}
 .error{color:#b42318;font-size:.9rem;margin-top:.25rem}
-.amount{font-size:1.6rem;font-weight:700}
+.amount{font-size:1.6rem;font-weight:700;margin:.1rem 0 0}
 """
 
 _CURRENCY_SYMBOLS = {1: "₪", 2: "$", 978: "€", 826: "£"}
 
 
-def _document(title: str, body: str, language: str = "en") -> str:
+def _document(title: str, body: str) -> str:
+    # Always English: the merchant's ``Language`` (usually "he") selects Cardcom's own
+    # translation, which the sandbox does not have; declaring Hebrew over English text would
+    # mislead screen readers and translators.
     return (
-        f'<!doctype html><html lang="{escape(language)}"><head><meta charset="utf-8">'
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
         f"<body><main>{body}</main></body></html>"
@@ -76,29 +84,37 @@ def render_form(
         "card_owner_email": low_profile.owner_email or "",
     }
 
-    def field(name: str, label: str, kind: str = "text", extra: str = "") -> str:
+    def field(name: str, label_html: str, kind: str = "text", extra: str = "") -> str:
         value = values.get(name, defaults[name])
-        error = f'<div class="error">{escape(errors[name])}</div>' if name in errors else ""
+        error = ""
+        if name in errors:
+            # Tied to the input so assistive tech reads the problem with the field.
+            error = f'<div class="error" id="{name}-error">{escape(errors[name])}</div>'
+            extra += f' aria-invalid="true" aria-describedby="{name}-error"'
         return (
-            f'<label for="{name}">{escape(label)}</label>'
+            f'<label for="{name}">{label_html}</label>'
             f'<input id="{name}" name="{name}" type="{kind}" value="{escape(value)}" {extra}>'
             f"{error}"
         )
 
     symbol = _CURRENCY_SYMBOLS.get(low_profile.iso_coin_id, "")
+    amount = f"{symbol}{low_profile.amount:,.2f}"
+    optional = ' <span class="optional">(optional)</span>'
     cancel = (
         f'<p><a href="{escape(low_profile.cancel_url)}">Cancel</a></p>'
         if low_profile.cancel_url
         else ""
     )
     body = (
-        '<p class="banner"><strong>Cardcom sandbox</strong>: no real money moves.'
-        f" Test card <code>{TEST_CARD}</code>, any future expiry, CVV 123."
-        " Amounts of 5000 or more are declined;"
-        f" <code>{ALWAYS_DECLINED_CARD}</code> is always declined;"
-        f" <code>{TOKEN_DECLINES_LATER_CARD}</code> pays now but its token declines later.</p>"
+        '<div class="banner" role="note"><p><strong>Cardcom sandbox</strong>:'
+        " a test page, no real money moves.</p><ul>"
+        f"<li><code>{TEST_CARD}</code> pays (any future expiry, CVV 123)</li>"
+        f"<li><code>{ALWAYS_DECLINED_CARD}</code> is always declined</li>"
+        f"<li><code>{TOKEN_DECLINES_LATER_CARD}</code> pays now; its saved token declines"
+        " later</li>"
+        "<li>Amounts of 5,000 or more are declined</li></ul></div>"
         f"<h1>{escape(low_profile.product_name or 'Payment')}</h1>"
-        f'<p class="amount">{symbol}{low_profile.amount:,.2f}</p>'
+        f'<p class="due">Amount to pay</p><p class="amount">{amount}</p>'
         '<form method="post" autocomplete="off">'
         + field("card_number", "Card number", extra='inputmode="numeric" required')
         + '<div class="row"><div>'
@@ -106,12 +122,12 @@ def render_form(
         + "</div><div>"
         + field("cvv", "CVV", extra='inputmode="numeric" required')
         + "</div></div>"
-        + field("card_owner_name", "Card owner name")
-        + field("card_owner_email", "Email", kind="email")
-        + f'<button type="submit">Pay {symbol}{low_profile.amount:,.2f}</button></form>'
+        + field("card_owner_name", "Card owner name" + optional)
+        + field("card_owner_email", "Email" + optional, kind="email")
+        + f'<button type="submit">Pay {amount}</button></form>'
         + cancel
     )
-    return _document(f"Pay - {low_profile.product_name or 'Cardcom'}", body, low_profile.language)
+    return _document(f"Pay - {low_profile.product_name or 'Cardcom'}", body)
 
 
 def _message_page(title: str, message: str, status: int) -> Response[str]:
