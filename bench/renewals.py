@@ -11,12 +11,16 @@ What it does, all in one run (see bench/README.md):
    subscription was charged exactly once (the sandbox's charge list) and renewed;
 4. runs concurrency 1 on a ``--serial-sample`` subset and extrapolates it to the full count
    (labelled as such): charging 10,000 cards one at a time at 100 ms would take 17 minutes;
-5. prints wall time, charges/s and the scaling against concurrency 1, then drops the database.
+5. with ``--processes 1,2``: runs each level also as that many sweeper processes side by
+   side (each its own ``run_renewals`` over the same due rows, sharing them through the
+   renewal claims), ``--repeats`` times, and reports the median charges/s per process count;
+6. prints wall time, charges/s and the scaling against concurrency 1, then drops the database.
 
 Usage::
 
     uv run python bench/renewals.py                       # local Postgres, 10,000 subs
     uv run python bench/renewals.py --subscriptions 2000 --levels 8,32
+    uv run python bench/renewals.py --subscriptions 2500 --levels 32 --processes 1,2 --repeats 3
     uv run python bench/renewals.py --database-url postgresql://postgres@db:5432/postgres
 
 The seeding writes rows and sandbox tokens directly (the checkout flow is not what is being
@@ -29,14 +33,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import secrets
 import socket
+import statistics
 import subprocess
 import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -79,10 +86,24 @@ class Result:
     seconds: float
     renewed: int
     pool_size: int
+    processes: int = 1
+    #: Subscriptions each sweeper process renewed (one entry per process).
+    shares: tuple[int, ...] = ()
 
     @property
     def rate(self) -> float:
         return self.subscriptions / self.seconds
+
+
+@attrs.frozen
+class SweepRun:
+    """One ``run_renewals`` call in one process; times from ``time.time()`` so that runs in
+    several processes can be laid side by side."""
+
+    report: dict[str, Any]
+    started: float
+    ended: float
+    errors: list[str]
 
 
 # --- the throwaway database ------------------------------------------------------------------
@@ -221,13 +242,11 @@ def seed(url: str, tokens: list[str], cipher: KeyringCipher) -> list[str]:
     return [s["id"] for s in subs]
 
 
-# --- one sweep -------------------------------------------------------------------------------
+# --- one sweep ---------------------------------------------------------------------------
 
 
-async def sweep(
-    url: str, sandbox_url: str, keys: str, data_dir: Path, *, concurrency: int, count: int
-) -> Result:
-    settings = Settings.from_env(
+def bench_settings(url: str, sandbox_url: str, keys: str, data_dir: Path) -> Settings:
+    return Settings.from_env(
         {
             "FITDATA_DATA_DIR": str(data_dir),
             "FITDATA_DATABASE_URL": url,
@@ -238,9 +257,21 @@ async def sweep(
             "FITDATA_CREDENTIAL_KEYS": keys,
         }
     )
+
+
+async def run_sweep(
+    settings: Settings,
+    *,
+    concurrency: int,
+    count: int,
+    ready: Callable[[], Awaitable[None]] | None = None,
+) -> SweepRun:
+    """Build a runtime as the worker does, wait for ``ready`` (the go signal when several
+    processes start together), then time one sweep of at most ``count`` subscriptions."""
     # One connection per concurrent renewal, so the sweep waits on Cardcom, not on the pool.
-    pool_size = max(5, concurrency)
-    engine = create_engine(url, pool_size=pool_size, max_overflow=0)
+    engine = create_engine(
+        settings.database_url, pool_size=pool_size_for(concurrency), max_overflow=0
+    )
     errors = MemoryErrorReporter()
     runtime = bootstrap(
         settings,
@@ -250,17 +281,107 @@ async def sweep(
         queue=MemoryJobQueue(),
     )
     try:
-        started = time.perf_counter()
+        if ready is not None:
+            await ready()
+        started = time.time()
         report = await run_renewals(runtime.services, limit=count, concurrency=concurrency)
-        seconds = time.perf_counter() - started
+        ended = time.time()
     finally:
         await runtime.aclose()
         await engine.dispose()
-    if report.renewed != count or errors.reports:
-        sys.exit(
-            f"concurrency {concurrency}: {report.as_dict()}; first errors {errors.reports[:3]}"
+    return SweepRun(report.as_dict(), started, ended, [str(r) for r in errors.reports[:3]])
+
+
+def pool_size_for(concurrency: int) -> int:
+    return max(5, concurrency)
+
+
+async def sweep(
+    url: str, sandbox_url: str, keys: str, data_dir: Path, *, concurrency: int, count: int
+) -> Result:
+    settings = bench_settings(url, sandbox_url, keys, data_dir)
+    run = await run_sweep(settings, concurrency=concurrency, count=count)
+    if run.report["renewed"] != count or run.errors:
+        sys.exit(f"concurrency {concurrency}: {run.report}; first errors {run.errors}")
+    return Result(
+        concurrency, count, run.ended - run.started, count, pool_size_for(concurrency),
+        shares=(count,),
+    )  # fmt: skip
+
+
+# --- several sweeper processes side by side ------------------------------------------------
+
+#: Set in a sweeper child's environment: JSON with what to sweep (the keys travel in
+#: ``FITDATA_CREDENTIAL_KEYS``, never on a command line).
+SWEEPER_ENV = "FITDATA_BENCH_SWEEPER"
+
+
+def sweeper_child() -> None:
+    """A sweeper process: build the runtime, say ``ready``, wait for ``go`` on stdin, sweep,
+    print the run as one JSON line."""
+    job = json.loads(os.environ[SWEEPER_ENV])
+    settings = bench_settings(
+        job["url"], job["sandbox_url"], os.environ["FITDATA_CREDENTIAL_KEYS"], Path(job["data_dir"])
+    )
+    # Quieter than the parent: several children's retry warnings would bury the figures.
+    configure_logging("ERROR")
+
+    async def ready() -> None:
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+
+    run = asyncio.run(
+        run_sweep(settings, concurrency=job["concurrency"], count=job["count"], ready=ready)
+    )
+    print(json.dumps(attrs.asdict(run)), flush=True)
+
+
+def sweep_processes(
+    url: str, sandbox_url: str, keys: str, data_dir: Path, *, processes: int, concurrency: int,
+    count: int,
+) -> Result:  # fmt: skip
+    """``processes`` sweepers, each a separate Python process with its own pool and gateway,
+    started together over the same ``count`` due subscriptions (each may take all of them:
+    the claims decide who renews what). Wall time: first start to last end."""
+    job = {"url": url, "sandbox_url": sandbox_url, "data_dir": str(data_dir),
+           "concurrency": concurrency, "count": count}  # fmt: skip
+    env = {**os.environ, SWEEPER_ENV: json.dumps(job), "FITDATA_CREDENTIAL_KEYS": keys}
+    children = [
+        subprocess.Popen(
+            [sys.executable, __file__],
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
-    return Result(concurrency, count, seconds, report.renewed, pool_size)
+        for _ in range(processes)
+    ]
+    try:
+        for child in children:  # every runtime built before anyone starts
+            assert child.stdout is not None
+            if child.stdout.readline().strip() != "ready":
+                sys.exit("a sweeper process did not start")
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        runs = []
+        for child in children:
+            out, _ = child.communicate(timeout=3600)
+            if child.returncode != 0:
+                sys.exit(f"a sweeper process failed (exit {child.returncode})")
+            runs.append(SweepRun(**json.loads(out.strip().splitlines()[-1])))
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    shares = tuple(run.report["renewed"] for run in runs)
+    problems = [(run.report, run.errors) for run in runs if run.errors or run.report["errors"]]
+    if sum(shares) != count or problems:
+        sys.exit(f"{processes} processes at concurrency {concurrency}: shares {shares}; {problems}")
+    seconds = max(run.ended for run in runs) - min(run.started for run in runs)
+    return Result(concurrency, count, seconds, count, pool_size_for(concurrency), processes, shares)
 
 
 def charge_count(control: httpx.Client) -> int:
@@ -306,6 +427,9 @@ def verify_charged_once(
 
 
 def main() -> None:
+    if SWEEPER_ENV in os.environ:
+        sweeper_child()
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--database-url",
@@ -317,8 +441,13 @@ def main() -> None:
     parser.add_argument("--levels", default="8,32,64", help="Concurrency levels to measure.")
     parser.add_argument("--serial-sample", type=int, default=100,
                         help="Subscriptions for the concurrency-1 run (extrapolated).")  # fmt: skip
+    parser.add_argument("--processes", default="1",
+                        help="Sweeper process counts to run each level with: 1,2")  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="Runs per level and process count (medians reported).")  # fmt: skip
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
+    process_counts = [int(count) for count in args.processes.split(",")]
     keys = KeyringCipher.generate_spec(KEY_ID)
     cipher = KeyringCipher.from_spec(keys)
 
@@ -343,28 +472,54 @@ def main() -> None:
                 "/_sandbox/latency",
                 json={"endpoint": "Transactions/Transaction", "ms": args.latency_ms},
             ).raise_for_status()
-            runs = [(1, args.serial_sample), *[(level, args.subscriptions) for level in levels]]
-            for concurrency, count in runs:
+            # Repeats go round the whole plan, so a noisy minute does not hit one setting only.
+            runs = [(1, 1, args.serial_sample)] + [
+                (level, processes, args.subscriptions)
+                for _ in range(args.repeats)
+                for level in levels
+                for processes in process_counts
+            ]
+            for concurrency, processes, count in runs:
                 sub_ids = seed(url, tokens[:count], cipher)
                 before = charge_count(control)
-                result = asyncio.run(
-                    sweep(
-                        url, sandbox.base_url, keys, Path(tmp), concurrency=concurrency,
-                        count=count,
-                    )
-                )  # fmt: skip
+                if processes == 1:
+                    result = asyncio.run(
+                        sweep(url, sandbox.base_url, keys, Path(tmp), concurrency=concurrency,
+                              count=count)
+                    )  # fmt: skip
+                else:
+                    result = sweep_processes(
+                        url, sandbox.base_url, keys, Path(tmp), processes=processes,
+                        concurrency=concurrency, count=count,
+                    )  # fmt: skip
                 verify_charged_once(control, sub_ids, url, charges_before=before)
                 results.append(result)
-                print(f"  concurrency {concurrency:>3}: {count} renewed in {result.seconds:.1f} s "
-                      f"({result.rate:.1f} charges/s), each charged exactly once")  # fmt: skip
+                how = "" if processes == 1 else f" x {processes} processes"
+                shares = "" if processes == 1 else f"; shares {'/'.join(map(str, result.shares))}"
+                print(f"  concurrency {concurrency:>3}{how}: {count} renewed in "
+                      f"{result.seconds:.1f} s ({result.rate:.1f} charges/s{shares}), "
+                      "each charged exactly once")  # fmt: skip
     finally:
         sandbox.stop()
         drop_database(args.database_url, name)
     report(results, args.subscriptions, args.latency_ms)
+    if any(count > 1 for count in process_counts):
+        report_processes(results[1:], levels, process_counts)
+
+
+def _median_run(results: list[Result]) -> Result:
+    """The run with the median rate (the lower middle one of an even count)."""
+    rate = statistics.median_low(result.rate for result in results)
+    return next(result for result in results if result.rate == rate)
 
 
 def report(results: list[Result], total: int, latency_ms: float) -> None:
     serial = results[0]
+    single = [r for r in results[1:] if r.processes == 1]
+    per_level = [
+        _median_run([r for r in single if r.concurrency == level])
+        for level in dict.fromkeys(r.concurrency for r in single)
+    ]
     print()
     print(f"{'concurrency':>11} | {'subs':>6} | {'wall time (s)':>16} | {'charges/s':>9} | "
           f"{'vs concurrency 1':>16} | {'ideal':>5}")  # fmt: skip
@@ -372,18 +527,37 @@ def report(results: list[Result], total: int, latency_ms: float) -> None:
     extrapolated = total / serial.rate
     print(f"{1:>11} | {total:>6} | {extrapolated:>12.0f} (*) | {serial.rate:>9.1f} | "
           f"{1.0:>15.1f}x | {1:>4}x")  # fmt: skip
-    for result in results[1:]:
+    for result in per_level:
         print(f"{result.concurrency:>11} | {result.subscriptions:>6} | {result.seconds:>16.1f} | "
               f"{result.rate:>9.1f} | {result.rate / serial.rate:>15.1f}x | "
               f"{result.concurrency:>4}x")  # fmt: skip
     print(f"(*) extrapolated from {serial.subscriptions} subscriptions renewed one at a time "
           f"({serial.seconds:.1f} s); the floor at {latency_ms:g} ms per charge is "
           f"{total * latency_ms / 1000:.0f} s.")  # fmt: skip
-    for a, b in itertools.pairwise(results[1:]):
+    if len(single) > len(per_level):
+        print("(one process; rows with several runs show the run with the median rate)")
+    for a, b in itertools.pairwise(per_level):
         print(f"scaling {a.concurrency} -> {b.concurrency}: {b.rate / a.rate:.2f}x charges/s "
               f"for {b.concurrency / a.concurrency:.0f}x concurrency")  # fmt: skip
-    print(f"Postgres pool per run: one connection per concurrent renewal "
-          f"(pool_size={', '.join(str(r.pool_size) for r in results)}).")  # fmt: skip
+    print(f"Postgres pool per sweeper process: one connection per concurrent renewal "
+          f"(pool_size={', '.join(str(r.pool_size) for r in [serial, *per_level])}).")  # fmt: skip
+
+
+def report_processes(results: list[Result], levels: list[int], process_counts: list[int]) -> None:
+    """Charges/s per number of sweeper processes side by side: medians and every run."""
+    print()
+    print(f"{'concurrency':>11} | {'processes':>9} | {'median charges/s':>16} | "
+          f"{'vs 1 process':>12} | runs (charges/s)")  # fmt: skip
+    print("-" * 80)
+    for level in levels:
+        base: float | None = None
+        for processes in process_counts:
+            runs = [r for r in results if r.concurrency == level and r.processes == processes]
+            median = statistics.median_low(r.rate for r in runs)
+            base = base or median
+            every = ", ".join(f"{r.rate:.1f}" for r in runs)
+            print(f"{level:>11} | {processes:>9} | {median:>16.1f} | "
+                  f"{median / base:>11.2f}x | {every}")  # fmt: skip
 
 
 if __name__ == "__main__":

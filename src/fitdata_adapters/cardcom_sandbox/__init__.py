@@ -3,7 +3,9 @@
 Paths (case-insensitive) under ``/api/v11/``: ``LowProfile/Create``, ``LowProfile/GetLpResult``,
 ``Transactions/Transaction`` and ``Transactions/GetTransactionByExternalUniqTran``; a hosted
 payment page at ``/EA/LPC6/<terminal>/<LowProfileId>``; webhooks with Cardcom's retry schedule;
-test controls under ``/_sandbox/`` (see :data:`CONTROLS`).
+test controls under ``/_sandbox/`` (see :data:`CONTROLS`). In memory by default; with
+``SandboxConfig(state_dir=...)`` pages, tokens and deals survive a restart (see
+:mod:`~fitdata_adapters.cardcom_sandbox.persistence`).
 
 Magic cards: ``4580280000000008`` approves (below 5000), ``4000000000000002`` always declines,
 ``4000000000000341`` pays but its token declines on later charges. Amounts ≥ 5000 decline.
@@ -20,6 +22,7 @@ from fitdata_adapters.cardcom_sandbox.cards import (
 from fitdata_adapters.cardcom_sandbox.config import SandboxConfig
 from fitdata_adapters.cardcom_sandbox.control import CONTROLS
 from fitdata_adapters.cardcom_sandbox.engine import CardcomSandbox
+from fitdata_adapters.cardcom_sandbox.persistence import SandboxStateError, SandboxStateInUse
 from fitdata_adapters.cardcom_sandbox.server import SandboxThread, run_sandbox
 from fitdata_adapters.cardcom_sandbox.webhooks import RETRY_INTERVALS_SECONDS
 
@@ -34,6 +37,8 @@ __all__ = [
     "CardcomSandbox",
     "SandboxApp",
     "SandboxConfig",
+    "SandboxStateError",
+    "SandboxStateInUse",
     "SandboxThread",
     "create_sandbox_app",
     "run_sandbox",

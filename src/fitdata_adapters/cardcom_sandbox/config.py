@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import attrs
 
 
@@ -15,7 +17,9 @@ class SandboxConfig:
     minutes and hours; 0.0001 makes 12 h about 4 s). ``always_report`` mirrors the terminal
     setting "Always report transaction": declined payments are posted to the webhook too.
     ``strict_fields`` refuses unknown JSON keys, as the v11 schemas declare
-    ``additionalProperties: false``.
+    ``additionalProperties: false``. ``state_dir``: keep pages, tokens, deals and webhook
+    records in a snapshot file there, so a restarted sandbox still knows its tokens; ``None``
+    keeps everything in memory (see :mod:`~fitdata_adapters.cardcom_sandbox.persistence`).
     """
 
     terminal_number: int = 1000
@@ -24,3 +28,4 @@ class SandboxConfig:
     time_scale: float = 1.0
     always_report: bool = True
     strict_fields: bool = True
+    state_dir: Path | None = None

@@ -19,6 +19,7 @@ from fitdata_adapters.cardcom_sandbox.cards import (
     token_charge_decline,
 )
 from fitdata_adapters.cardcom_sandbox.config import SandboxConfig
+from fitdata_adapters.cardcom_sandbox.persistence import StateFile
 from fitdata_adapters.cardcom_sandbox.shapes import (
     create_low_profile_response,
     error_info,
@@ -78,6 +79,17 @@ class CardcomSandbox:
         self.state = SandboxState(always_report=config.always_report, time_scale=config.time_scale)
         self.webhooks = WebhookDispatcher(lambda: self.state.time_scale)
         self._stopping = asyncio.Event()
+        self._store: StateFile | None = None
+        if config.state_dir is not None:
+            # Raises SandboxStateError (naming the file) before anything is served.
+            self._store = StateFile(config.state_dir)
+            self.webhooks.restore(self._store.load(self.state))
+            self.webhooks.on_change = self.save
+
+    def save(self) -> None:
+        """Write the persistent state, when there is a store (after every change)."""
+        if self._store is not None:
+            self._store.save(self.state, self.webhooks.deliveries)
 
     # ------------------------------------------------------------------ helpers
 
@@ -113,10 +125,15 @@ class CardcomSandbox:
         await self.webhooks.cancel_all()
         self.webhooks.clear()
         self.state.reset(always_report=self.config.always_report, time_scale=self.config.time_scale)
+        self.save()
 
     async def shutdown(self) -> None:
         self._stopping.set()
         await self.webhooks.aclose()
+        if self._store is not None:
+            self.save()
+            self._store.close()
+            self._store = None
 
     # ------------------------------------------------------------------ v11 API
 
@@ -149,6 +166,7 @@ class CardcomSandbox:
             created_at=self.now(),
         )
         self.state.low_profiles[low_profile.id] = low_profile
+        self.save()
         return 200, create_low_profile_response(low_profile, self.page_url(low_profile, base_url))
 
     def get_lp_result(self, raw: Any) -> ApiAnswer:
@@ -229,6 +247,7 @@ class CardcomSandbox:
         )
         if external_id is not None:
             self.state.by_external_id[external_id] = answer
+        self.save()
         return 200, answer
 
     def find_transaction(self, raw: Any) -> ApiAnswer:
@@ -331,6 +350,8 @@ class CardcomSandbox:
                 last4=card.last4,
             )
         )
+        # Saved before the webhook goes out: the receiver may charge the token at once.
+        self.save()
         if decline is None or self.state.always_report:
             self.webhooks.deliver(low_profile.id, low_profile.webhook_url, result)
         target = low_profile.failed_url if decline else low_profile.success_url

@@ -28,11 +28,17 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def run_sandbox(
-    host: str = "127.0.0.1", port: int = 8765, config: SandboxConfig | None = None
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    config: SandboxConfig | None = None,
+    *,
+    app: SandboxApp | None = None,
 ) -> None:
-    """Serve the sandbox until interrupted (what ``fitdata sandbox cardcom --port N`` runs)."""
+    """Serve the sandbox (``app``, else one built from ``config``) until interrupted: what
+    ``fitdata sandbox cardcom --port N`` runs."""
     sock = _bind(host, port)
-    server = uvicorn.Server(uvicorn.Config(create_sandbox_app(config), log_level="info"))
+    app = app or create_sandbox_app(config)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="info"))
     server.run(sockets=[sock])
 
 

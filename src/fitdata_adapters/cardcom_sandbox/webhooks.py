@@ -74,6 +74,13 @@ class WebhookDispatcher:
         self.deliveries: list[Delivery] = []
         #: When set, new deliveries are recorded but never sent (a receiver that is down).
         self.suppressed = False
+        #: Called after every change to a delivery record (the persistent store saves then).
+        self.on_change: Callable[[], None] = lambda: None
+
+    def restore(self, deliveries: list[Delivery]) -> None:
+        """Take over delivery records kept from an earlier run (they are not re-sent)."""
+        self.deliveries = list(deliveries)
+        self._ids = itertools.count(max((d.id for d in deliveries), default=0) + 1)
 
     def deliver(self, low_profile_id: str, url: str, payload: JsonObject) -> Delivery:
         """Record a delivery and start sending it in the background."""
@@ -81,7 +88,9 @@ class WebhookDispatcher:
         self.deliveries.append(delivery)
         if self.suppressed:
             delivery.state = "suppressed"
+            self.on_change()
             return delivery
+        self.on_change()
         task = asyncio.get_running_loop().create_task(self._run(delivery))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -111,14 +120,19 @@ class WebhookDispatcher:
                     )
                 except httpx.HTTPError as exc:
                     attempt.error = type(exc).__name__
+                    self.on_change()
                     continue
                 attempt.status = response.status_code
                 if response.status_code == httpx.codes.OK:
                     delivery.state = "delivered"
+                    self.on_change()
                     return
+                self.on_change()
             delivery.state = "failed"
+            self.on_change()
         except asyncio.CancelledError:
             delivery.state = "cancelled"
+            self.on_change()
             raise
 
     def _http(self) -> httpx.AsyncClient:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from fitdata_adapters.cli.billing import billing_app
-from fitdata_adapters.cli.output import emit, note, reported_errors
+from fitdata_adapters.cli.output import emit, fail, note, reported_errors
 from fitdata_adapters.cli.runtime import load_settings, migrate
 
 app = typer.Typer(
@@ -241,19 +242,41 @@ def sandbox_cardcom(
     time_scale: Annotated[
         float, typer.Option(help="Multiplier for webhook retry delays (1.0 = real time).")
     ] = 1.0,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep pages, card tokens, deals and webhook records in this directory so they "
+            "survive a restart. Default: in memory only.",
+            file_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the fake Cardcom server (hosted pages, webhooks, charges) until stopped."""
-    from fitdata_adapters.cardcom_sandbox import SandboxConfig, run_sandbox
+    from fitdata_adapters.cardcom_sandbox import (
+        SandboxConfig,
+        SandboxStateError,
+        create_sandbox_app,
+        run_sandbox,
+    )
     from fitdata_adapters.cli.serve import exit_quietly_after_signals
 
     config = SandboxConfig(
-        terminal_number=terminal_number, api_name=api_name, time_scale=time_scale
+        terminal_number=terminal_number,
+        api_name=api_name,
+        time_scale=time_scale,
+        state_dir=None if state_dir is None else state_dir.resolve(),
     )
+    try:
+        sandbox = create_sandbox_app(config)
+    except SandboxStateError as exc:
+        fail(str(exc))
+    kept = f"; state in {config.state_dir}" if config.state_dir else ""
     note(
-        f"Cardcom sandbox on http://{host}:{port} (terminal {terminal_number}, API name {api_name})"
+        f"Cardcom sandbox on http://{host}:{port} (terminal {terminal_number}, "
+        f"API name {api_name}{kept})"
     )
     exit_quietly_after_signals()
-    run_sandbox(host, port, config)
+    run_sandbox(host, port, app=sandbox)
 
 
 def main() -> None:

@@ -239,6 +239,8 @@ platform_subscriptions = sa.Table(
     sa.Column("card_key_id", sa.String(64)),
     sa.Column("card_expiry_mmyy", sa.String(4)),
     sa.Column("card_last4", sa.String(4)),
+    # A renewal sweeper's lease on the row (migration 0002): others skip it until then.
+    sa.Column("renewal_claimed_until", UtcDateTime()),
     sa.UniqueConstraint("organization_id"),
     sa.Index(None, "current_period_end"),
 )

@@ -216,6 +216,20 @@ class SubscriptionRepository(Protocol):
         On Postgres rows locked by another sweeper are skipped (``FOR UPDATE SKIP LOCKED``)."""
         ...
 
+    async def claim_due(
+        self, as_of: datetime, *, limit: int, now: datetime, until: datetime
+    ) -> list[PlatformSubscription]:
+        """Claim up to ``limit`` due subscriptions (as :meth:`list_due`, same order) for one
+        renewal sweeper until ``until``: those nobody claimed, or whose claim lapsed by
+        ``now``. Others see the claim once the unit of work commits; on Postgres rows another
+        sweeper is claiming at this moment are skipped, so concurrent claims are disjoint."""
+        ...
+
+    async def release_claims(self, org_ids: Sequence[str], *, until: datetime) -> None:
+        """Drop the claims on these organizations' subscriptions that still end at ``until``
+        (a claim that lapsed and was taken by another sweeper is left alone)."""
+        ...
+
 
 class BillingTransactionRepository(Protocol):
     async def add(self, txn: BillingTransaction) -> None: ...
@@ -327,4 +341,12 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
+    """Makes a fresh :class:`UnitOfWork` per call.
+
+    ``read_only=True`` is for use cases that only read (listings, export streams): such a
+    unit of work must not write, and ``commit`` raises. In exchange it does not hold back
+    writers while it is open (on SQLite it reads a snapshot instead of taking the write
+    lock), so a long read never stalls the rest of the system.
+    """
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...

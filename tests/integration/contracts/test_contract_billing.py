@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import attrs
@@ -84,6 +84,72 @@ async def test_list_due_orders_by_period_end_and_limits(uow_factory: UnitOfWorkF
     assert due == [earliest, past_due, later]
     assert first_two == [earliest, past_due]
     assert exactly_at_end == [earliest, past_due, later, not_yet]
+
+
+async def _claim(
+    uow_factory: UnitOfWorkFactory, *, limit: int, now: datetime, until: datetime
+) -> list[str]:
+    async with uow_factory() as uow:
+        claimed = await uow.subscriptions.claim_due(T0, limit=limit, now=now, until=until)
+        await uow.commit()
+    return [s.organization_id for s in claimed]
+
+
+async def test_renewal_claims_are_disjoint_and_lapse(uow_factory: UnitOfWorkFactory) -> None:
+    orgs = [await seed_org(uow_factory) for _ in range(7)]
+    due = [
+        builders.subscription(org.id, current_period_end=T0 - timedelta(days=5 - i))
+        for i, org in enumerate(orgs[:5])
+    ]
+    cancelled = builders.subscription(
+        orgs[5].id, status=SubscriptionStatus.CANCELLED, current_period_end=T0 - timedelta(days=9)
+    )
+    not_yet = builders.subscription(orgs[6].id, current_period_end=T0 + timedelta(seconds=1))
+    async with uow_factory() as uow:
+        for sub in (*reversed(due), cancelled, not_yet):
+            await uow.subscriptions.save(sub)
+        await uow.commit()
+    oldest_first = [s.organization_id for s in due]
+
+    first = await _claim(uow_factory, limit=2, now=at(0), until=at(5))
+    second = await _claim(uow_factory, limit=10, now=at(1), until=at(6))
+    third = await _claim(uow_factory, limit=10, now=at(2), until=at(7))
+
+    assert first == oldest_first[:2]  # oldest period end first
+    assert second == oldest_first[2:]  # the rest, none of the first claimer's
+    assert third == []  # everything due is held
+    async with uow_factory() as uow:  # a claim hides nothing from plain reads
+        assert len(await uow.subscriptions.list_due(T0, limit=10)) == 5
+
+    # The first claimer's lease runs out: its rows are claimable again, the others are not.
+    lapsed = await _claim(uow_factory, limit=10, now=at(5), until=at(10))
+    assert lapsed == oldest_first[:2]
+
+    # Releasing needs the claim's own expiry: a stale release leaves the new claim alone.
+    async with uow_factory() as uow:
+        await uow.subscriptions.release_claims(oldest_first[:2], until=at(5))
+        await uow.subscriptions.release_claims(oldest_first[2:], until=at(6))
+        await uow.commit()
+    assert await _claim(uow_factory, limit=10, now=at(5), until=at(11)) == oldest_first[2:]
+
+
+async def test_an_uncommitted_renewal_claim_holds_nothing(uow_factory: UnitOfWorkFactory) -> None:
+    org = await seed_org(uow_factory)
+    sub = builders.subscription(org.id, current_period_end=T0 - timedelta(days=1))
+    async with uow_factory() as uow:
+        await uow.subscriptions.save(sub)
+        await uow.commit()
+    async with uow_factory() as uow:
+        claimed = await uow.subscriptions.claim_due(T0, limit=5, now=at(0), until=at(5))
+        assert claimed == [sub]
+    # Rolled back: the claim never happened. A claim also leaves the subscription unchanged.
+    assert await _claim(uow_factory, limit=5, now=at(0), until=at(5)) == [org.id]
+    async with uow_factory() as uow:
+        assert await uow.subscriptions.get_by_org(org.id) == sub
+        # Saving the subscription (a renewal's outcome) keeps the claim.
+        await uow.subscriptions.save(sub)
+        await uow.commit()
+    assert await _claim(uow_factory, limit=5, now=at(1), until=at(6)) == []
 
 
 async def test_transaction_round_trip_and_lookups(uow_factory: UnitOfWorkFactory) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -119,6 +119,43 @@ class SqlSubscriptionRepository(SqlRepository):
             .with_for_update(skip_locked=True)
         )
         return [_subscription(row) for row in rows]
+
+    async def claim_due(
+        self, as_of: datetime, *, limit: int, now: datetime, until: datetime
+    ) -> list[PlatformSubscription]:
+        """The row locks (Postgres; SQLite's ``BEGIN IMMEDIATE`` admits one writer anyway)
+        keep two claimers apart while they claim; the lease keeps them apart afterwards."""
+        s = t.platform_subscriptions
+        rows = await self._db.all(
+            sa.select(s)
+            .where(
+                s.c.status != SubscriptionStatus.CANCELLED.value,
+                s.c.current_period_end.is_not(None),
+                s.c.current_period_end <= as_of,
+                sa.or_(s.c.renewal_claimed_until.is_(None), s.c.renewal_claimed_until <= now),
+            )
+            .order_by(s.c.current_period_end, s.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        if not rows:
+            return []
+        await self._db.execute(
+            s.update()
+            .where(s.c.id.in_([row["id"] for row in rows]))
+            .values(renewal_claimed_until=until)
+        )
+        return [_subscription(row) for row in rows]
+
+    async def release_claims(self, org_ids: Sequence[str], *, until: datetime) -> None:
+        if not org_ids:
+            return
+        s = t.platform_subscriptions
+        await self._db.execute(
+            s.update()
+            .where(s.c.organization_id.in_(list(org_ids)), s.c.renewal_claimed_until == until)
+            .values(renewal_claimed_until=None)
+        )
 
 
 # --- billing transactions ------------------------------------------------------------------

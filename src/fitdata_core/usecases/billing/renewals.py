@@ -15,13 +15,19 @@ A crash between 2 and 3 leaves the pending row behind; the next sweep finds it (
 :data:`~fitdata_core.usecases.billing.config.RENEWAL_LEASE`), looks the charge up with
 ``find_charge`` and records what happened instead of charging again. A younger pending row
 belongs to a sweeper still at work, so it is skipped.
+
+Several sweepers (processes or workers) share the work rather than repeat it: each claims the
+oldest due subscriptions in small batches for :data:`RENEWAL_CLAIM_LEASE`
+(``claim_due``), skipping the ones another sweeper holds, and drops its claims when it is done.
+A crashed sweeper's claims lapse with the lease. The claims only divide the work; the steps
+above still guarantee one charge per attempt whoever runs them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from datetime import datetime
+from collections import Counter, deque
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -128,28 +134,96 @@ async def run_renewals(
     At most ``limit`` (default: ``renewal_batch_limit`` from the config, 100) per run, oldest
     period end first; the rest wait for the next run (R6). A scheduled run does nothing while
     ``billing_schedule_enabled`` is off; an operator's one-off run ignores the switch.
-    Safe to run from several workers at once. Up to ``concurrency`` (default:
+    Several sweepers at once share the due subscriptions (see the module docstring); each
+    still renews oldest first within its share. Up to ``concurrency`` (default:
     ``renewal_concurrency`` from the config) subscriptions are charged at the same time, since
     each charge mostly waits on the gateway.
     """
     if scheduled and not schedule_enabled(svc.config):
         return RenewalReport(disabled=True)
     as_of = as_of or svc.clock.now()
-    batch = limit if limit is not None else renewal_batch_limit(svc.config)
-    async with svc.uow() as uow:
-        due = await uow.subscriptions.list_due(as_of, limit=batch)
-    slots = asyncio.Semaphore(max(1, concurrency or renewal_concurrency(svc.config)))
+    budget = limit if limit is not None else renewal_batch_limit(svc.config)
+    width = max(1, concurrency or renewal_concurrency(svc.config))
+    claims = _Claims(svc, as_of, budget=budget, batch=width)
+    outcomes: list[RenewalOutcome] = []
 
-    async def renew_one(org_id: str) -> RenewalOutcome:
-        async with slots:
+    async def renew_claimed() -> None:
+        while (org_id := await claims.next()) is not None:
             try:
-                return await renew_subscription(svc, org_id, as_of)
+                outcomes.append(await renew_subscription(svc, org_id, as_of))
             except Exception as exc:  # one bad subscription must not stop the tick
                 svc.errors.capture_exception(exc, where="billing-renewals", organization_id=org_id)
-                return RenewalOutcome.ERRORS
+                outcomes.append(RenewalOutcome.ERRORS)
 
-    outcomes = await asyncio.gather(*(renew_one(sub.organization_id) for sub in due))
-    return RenewalReport.of(list(outcomes))
+    try:
+        await asyncio.gather(*(renew_claimed() for _ in range(width)))
+    finally:
+        await claims.release()
+    return RenewalReport.of(outcomes)
+
+
+#: How long a sweeper's claim on a due subscription keeps other sweepers off it. A batch is
+#: claimed only when the previous one is under way, so this needs to cover one batch, with
+#: room for a slow Cardcom (the gateway's retries); it is also how long a crashed sweeper's
+#: subscriptions wait.
+RENEWAL_CLAIM_LEASE = timedelta(minutes=5)
+
+
+class _Claims:
+    """The subscriptions this sweep claimed, handed out oldest period end first.
+
+    Claims are taken ``batch`` at a time (the concurrency), when the previous batch has been
+    handed out, so a sweeper holds little more than it is working on and concurrent sweepers
+    interleave on the oldest rows. At most ``budget`` in all (the per-run limit). Every batch
+    gets its own lease, so a long sweep never claims rows with a lease already run out.
+    """
+
+    def __init__(self, svc: Services, as_of: datetime, *, budget: int, batch: int) -> None:
+        self._svc = svc
+        self._as_of = as_of
+        self._budget = budget
+        self._batch = batch
+        self._queue: deque[str] = deque()
+        self._claimed: list[tuple[datetime, list[str]]] = []
+        self._count = 0
+        self._lock = asyncio.Lock()
+        self._exhausted = False
+
+    async def next(self) -> str | None:
+        """The next claimed organization, claiming a new batch when none is left."""
+        async with self._lock:
+            if not self._queue and not self._exhausted:
+                await self._claim()
+            return self._queue.popleft() if self._queue else None
+
+    async def _claim(self) -> None:
+        size = min(self._batch, self._budget - self._count)
+        if size <= 0:
+            self._exhausted = True
+            return
+        now = self._svc.clock.now()
+        until = now + RENEWAL_CLAIM_LEASE
+        async with self._svc.uow() as uow:
+            subs = await uow.subscriptions.claim_due(self._as_of, limit=size, now=now, until=until)
+            await uow.commit()
+        org_ids = [sub.organization_id for sub in subs]
+        self._claimed.append((until, org_ids))
+        self._count += len(org_ids)
+        self._queue.extend(org_ids)
+        if len(subs) < size:
+            self._exhausted = True  # nothing more is due, or other sweepers hold the rest
+
+    async def release(self) -> None:
+        """Let other sweepers have what this one claimed. Held until the sweep ends, so a
+        subscription is tried once per sweep; one that erred is retried by the next sweep
+        rather than after the lease."""
+        held = [(until, org_ids) for until, org_ids in self._claimed if org_ids]
+        if not held:
+            return
+        async with self._svc.uow() as uow:
+            for until, org_ids in held:
+                await uow.subscriptions.release_claims(org_ids, until=until)
+            await uow.commit()
 
 
 @attrs.frozen
