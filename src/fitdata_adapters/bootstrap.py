@@ -10,15 +10,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fitdata_adapters.clock import SystemClock, UuidFactory
-from fitdata_adapters.logging import LogErrorReporter
+from fitdata_adapters.logging import LogErrorReporter, get_logger
 from fitdata_adapters.settings import Settings
 from fitdata_adapters.unconfigured import UnavailableMemberSource
+from fitdata_core.errors import ConfigurationError
 from fitdata_core.ports.infrastructure import (
     CredentialCipher,
     JobQueue,
@@ -28,6 +29,9 @@ from fitdata_core.ports.infrastructure import (
 )
 from fitdata_core.ports.providers import PaymentGateway
 from fitdata_core.services import Services
+
+if TYPE_CHECKING:
+    from fitdata_adapters.cardcom_sandbox import SandboxThread
 
 Closer = Callable[[], Awaitable[None]]
 
@@ -117,20 +121,38 @@ def _queue(settings: Settings, closers: list[Closer]) -> JobQueue:
     return LocalJobQueue()
 
 
+def _embedded_sandbox(settings: Settings) -> SandboxThread:
+    """The project's own Cardcom sandbox, in this process, keeping its state (card tokens
+    above all) under ``data_dir/cardcom-sandbox`` so renewals still work after a restart."""
+    from fitdata_adapters.cardcom_sandbox import (
+        SandboxConfig,
+        SandboxStateError,
+        SandboxStateInUse,
+        SandboxThread,
+    )
+
+    config = SandboxConfig(
+        terminal_number=settings.cardcom_terminal_number,
+        api_name=settings.cardcom_api_name,
+        state_dir=settings.data_dir / "cardcom-sandbox",
+    )
+    try:
+        return SandboxThread(config)
+    except SandboxStateInUse as exc:
+        # Another process on this data directory runs the sandbox; this one gets its own,
+        # empty one, as every process did before state was kept.
+        get_logger("fitdata.cardcom_sandbox").warning("cardcom_sandbox.in_memory", reason=str(exc))
+        return SandboxThread(attrs.evolve(config, state_dir=None))
+    except SandboxStateError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
 def _gateway(settings: Settings, closers: list[Closer]) -> PaymentGateway:
     from fitdata_adapters.cardcom import CardcomGateway
 
     base_url = settings.cardcom_base_url
     if base_url is None:
-        # Embedded default: the project's own Cardcom sandbox, in this process.
-        from fitdata_adapters.cardcom_sandbox import SandboxConfig, SandboxThread
-
-        sandbox = SandboxThread(
-            SandboxConfig(
-                terminal_number=settings.cardcom_terminal_number,
-                api_name=settings.cardcom_api_name,
-            )
-        )
+        sandbox = _embedded_sandbox(settings)
         sandbox.start()
 
         async def stop_sandbox() -> None:
@@ -175,13 +197,13 @@ def bootstrap(
     not overridden.
     """
     from fitdata_adapters.db.analytics import SqlAnalyticsReader
-    from fitdata_adapters.db.engine import create_engine
+    from fitdata_adapters.db.engine import engine_from_settings
     from fitdata_adapters.db.uow import SqlUnitOfWorkFactory
 
     settings = settings or Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     closers: list[Closer] = []
-    engine = create_engine(settings.database_url)
+    engine = engine_from_settings(settings)
 
     def build(name: str, make: Callable[[], Any]) -> Any:
         return overrides.pop(name) if name in overrides else make()

@@ -20,11 +20,18 @@ from fitdata_core.errors import ConfigurationError
 
 PREFIX = "FITDATA_"
 
+# Long enough for a database failover or a broker restart to finish, short enough that a
+# client honouring it is not kept waiting long after a blip.
+DEFAULT_RETRY_AFTER_SECONDS = 10
+
 
 @attrs.frozen(repr=False)
 class Settings:
     data_dir: Path
     database_url: str
+    # Postgres connection pool per process (SQLite ignores both).
+    database_pool_size: int
+    database_max_overflow: int
     redis_url: str | None
     jwt_secret: str
     public_url: str
@@ -53,6 +60,8 @@ class Settings:
     renewal_concurrency: int
     # Exports.
     export_rate_limit_per_minute: int
+    # HTTP: the Retry-After (seconds) of a 503 when a dependency is down.
+    retry_after_seconds: int
     log_level: str
     log_json: bool
 
@@ -76,6 +85,8 @@ class Settings:
         return cls(
             data_dir=data_dir,
             database_url=env.text("DATABASE_URL", f"sqlite:///{data_dir / 'fitdata.db'}"),
+            database_pool_size=env.integer("DATABASE_POOL_SIZE", 10, minimum=1),
+            database_max_overflow=env.integer("DATABASE_MAX_OVERFLOW", 10, minimum=0),
             redis_url=env.optional("REDIS_URL"),
             jwt_secret=env.optional("JWT_SECRET") or _embedded_secret(data_dir, "jwt-secret"),
             public_url=env.text("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
@@ -102,6 +113,9 @@ class Settings:
             renewal_batch_limit=env.integer("RENEWAL_BATCH_LIMIT", 100),
             renewal_concurrency=env.integer("RENEWAL_CONCURRENCY", 8),
             export_rate_limit_per_minute=env.integer("EXPORT_RATE_LIMIT_PER_MINUTE", 10),
+            retry_after_seconds=env.integer(
+                "RETRY_AFTER_SECONDS", DEFAULT_RETRY_AFTER_SECONDS, minimum=1
+            ),
             log_level=env.text("LOG_LEVEL", "INFO").upper(),
             log_json=env.flag("LOG_JSON", False),
         )
@@ -143,16 +157,20 @@ class _Env:
     def text(self, name: str, default: str) -> str:
         return self.optional(name) or default
 
-    def integer(self, name: str, default: int) -> int:
+    def integer(self, name: str, default: int, *, minimum: int | None = None) -> int:
         raw = self.optional(name)
         if raw is None:
             return default
         try:
-            return int(raw)
+            value = int(raw)
         except ValueError as exc:
             raise ConfigurationError(
                 f"{PREFIX}{name} must be a whole number, got {raw!r}."
             ) from exc
+        if minimum is not None and value < minimum:
+            least = "a positive whole number" if minimum == 1 else f"at least {minimum}"
+            raise ConfigurationError(f"{PREFIX}{name} must be {least}, got {raw!r}.")
+        return value
 
     def decimal(self, name: str, default: Decimal) -> Decimal:
         raw = self.optional(name)

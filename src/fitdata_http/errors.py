@@ -17,12 +17,13 @@ errors, Litestar's own, and the unexpected) leaves through here::
     PayloadTooLarge                  413
     RateLimited                      429   (+ ``Retry-After``)
     ConfigurationError               500   (generic detail; logged)
-    Unavailable (and subclasses)     503
+    Unavailable (and subclasses)     503   (+ ``Retry-After``)
     FitdataError (anything else)     500   (generic detail; logged)
     any other exception              500   (generic detail; logged and reported)
 
 Details of 5xx problems are generic; only 4xx problems and 503s carry the error's message,
-which core errors build from safe values only.
+which core errors build from safe values only. Every 503 carries ``Retry-After`` (seconds):
+``FITDATA_RETRY_AFTER_SECONDS`` unless the problem names its own (the Cardcom webhook does).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 
 import attrs
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
 from litestar.exceptions import (
     ClientException,
     HTTPException,
@@ -41,10 +43,12 @@ from litestar.exceptions import (
     ValidationException,
 )
 
+from fitdata_adapters.bootstrap import Runtime
 from fitdata_adapters.converter import InvalidFields
 from fitdata_adapters.logging import get_logger
+from fitdata_adapters.settings import DEFAULT_RETRY_AFTER_SECONDS
 from fitdata_core import errors as core
-from fitdata_http.context import request_id_of, services_of
+from fitdata_http.context import RUNTIME_KEY, request_id_of, services_of
 
 __all__ = [
     "PROBLEM_JSON",
@@ -52,6 +56,7 @@ __all__ = [
     "handle_exception",
     "problem_for",
     "problem_response",
+    "retry_after_of",
 ]
 
 PROBLEM_JSON = "application/problem+json"
@@ -201,12 +206,33 @@ def problem_for(exc: BaseException) -> Problem:
     return Problem(500, "INTERNAL_ERROR", GENERIC_DETAIL, unexpected=True)
 
 
-def problem_response(problem: Problem, request_id: str | None = None) -> Response[Any]:
+def retry_after_of(connection: ASGIConnection[Any, Any, Any, Any]) -> int:
+    """The configured ``Retry-After`` of 503s (the default outside a fitdata app)."""
+    runtime = connection.app.state.get(RUNTIME_KEY)
+    if isinstance(runtime, Runtime):
+        return runtime.settings.retry_after_seconds
+    return DEFAULT_RETRY_AFTER_SECONDS
+
+
+def problem_response(
+    problem: Problem,
+    request_id: str | None = None,
+    *,
+    retry_after: int = DEFAULT_RETRY_AFTER_SECONDS,
+) -> Response[Any]:
+    """The problem as an ``application/problem+json`` response.
+
+    A 503 always tells the client when to come back: ``retry_after`` seconds unless the
+    problem already sets ``Retry-After``.
+    """
+    headers = dict(problem.headers)
+    if problem.status == 503 and not any(k.lower() == "retry-after" for k in headers):
+        headers["Retry-After"] = str(max(1, retry_after))
     return Response(
         content=problem.body(request_id),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
-        headers=dict(problem.headers),
+        headers=headers,
     )
 
 
@@ -228,4 +254,4 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             services.errors.capture_exception(
                 exc, request_id=request_id, method=request.method, path=request.url.path
             )
-    return problem_response(problem, request_id)
+    return problem_response(problem, request_id, retry_after=retry_after_of(request))

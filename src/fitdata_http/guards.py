@@ -40,7 +40,7 @@ def requires_feature(feature: Feature) -> Guard:
         if raw_org_id is None:
             return
         org_id = parse_org_id(str(raw_org_id))
-        async with runtime_of(connection).services.uow() as uow:
+        async with runtime_of(connection).services.uow(read_only=True) as uow:
             org = await uow.organizations.get(org_id)
         if org is not None:
             require_feature(org.platform_tier, feature)

@@ -1,8 +1,15 @@
 """Request parameters every controller shares: the org in the path, paging, enum filters,
-and JSON bodies structured through the one converter."""
+and JSON bodies structured through the one converter.
+
+Everything a client sends is checked here or in the controller before it reaches a use case
+or the database, so bad input is a 400 naming the field: ids that cannot exist, strings
+longer than their column or holding NUL characters (Postgres refuses those outright),
+numbers beyond their column's range.
+"""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from enum import Enum
@@ -11,18 +18,24 @@ from typing import Annotated, Any, TypeVar
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
-from fitdata_adapters.converter import structure
+from fitdata_adapters.converter import FieldError, InvalidFields, structure
 from fitdata_core.errors import InvalidInput
 from fitdata_core.services import Actor
 from fitdata_core.usecases.members import MAX_PAGE_SIZE
 
 __all__ = [
+    "MAX_OFFSET",
     "ORG_ID_PARAM",
     "ORG_PATH",
     "Limit",
     "Offset",
+    "bounded_int",
+    "bounded_text",
+    "is_low_profile_id",
     "parse_enum_values",
+    "parse_low_profile_id",
     "parse_org_id",
+    "parse_uuid",
     "provide_org_id",
     "read_body",
 ]
@@ -39,17 +52,76 @@ Limit = Annotated[
     int,
     QueryParameter(ge=1, le=MAX_PAGE_SIZE, description=f"Page size, 1 to {MAX_PAGE_SIZE}."),
 ]
-Offset = Annotated[int, QueryParameter(ge=0, description="How many items to skip.")]
+# Far beyond any real listing, and well inside the 64-bit OFFSET both databases take.
+MAX_OFFSET = 1_000_000_000
+Offset = Annotated[
+    int,
+    QueryParameter(ge=0, le=MAX_OFFSET, description=f"How many items to skip, 0 to {MAX_OFFSET}."),
+]
+
+# Cardcom's LowProfile ids are GUIDs; letters, digits, "-" and "_" up to the column's 100
+# characters also admit other test gateways' ids. Anything else cannot have been issued.
+LOW_PROFILE_ID_FIELD = "lowProfileId"
+_LOW_PROFILE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
+
+def _shown(value: str, limit: int = 64) -> str:
+    """A client's value quoted back safely: cut short, control characters escaped."""
+    cut = value[:limit] + ("..." if len(value) > limit else "")
+    return cut.encode("unicode_escape").decode("ascii")
+
+
+def parse_uuid(value: str, field: str) -> str:
+    """The canonical (lower-case) form of a UUID id; 400 naming ``field`` otherwise."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidInput(f'{field} must be a UUID, got "{_shown(value)}".', field=field) from None
 
 
 def parse_org_id(value: str) -> str:
     """The canonical (lower-case) form of an organization id; 400 naming orgId if not a UUID."""
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
+    return parse_uuid(value, ORG_ID_PARAM)
+
+
+def is_low_profile_id(value: str) -> bool:
+    """Whether ``value`` could be a LowProfile id we issued (see :func:`parse_low_profile_id`)."""
+    return _LOW_PROFILE_ID.fullmatch(value) is not None
+
+
+def parse_low_profile_id(value: str, field: str = LOW_PROFILE_ID_FIELD) -> str:
+    """A LowProfile id from a client, trimmed; 400 naming ``field`` when it is blank or could
+    not have been issued (so the client hears what to send, not "not found")."""
+    trimmed = value.strip()
+    if not trimmed:
         raise InvalidInput(
-            f'orgId must be a UUID, got "{value[:64]}".', field=ORG_ID_PARAM
-        ) from None
+            f"{field} is required: send the LowProfile id from the checkout's return URL "
+            "(its lowprofilecode parameter, a UUID such as 6f1c2a4e-...).",
+            field=field,
+        )
+    if not is_low_profile_id(trimmed):
+        raise InvalidInput(
+            f"{field} must be the LowProfile id from the checkout's return URL (a UUID of "
+            f'letters, digits and dashes, at most 100 characters), got "{_shown(trimmed)}".',
+            field=field,
+        )
+    return trimmed
+
+
+def bounded_text(value: str | None, field: str, *, max_length: int) -> str | None:
+    """``value`` unchanged if at most ``max_length`` characters; 400 naming ``field`` if not."""
+    if value is not None and len(value) > max_length:
+        raise InvalidInput(
+            f"{field} must be at most {max_length} characters, got {len(value)}.", field=field
+        )
+    return value
+
+
+def bounded_int(value: int | None, field: str, *, low: int, high: int) -> int | None:
+    """``value`` unchanged if within ``low..high``; 400 naming ``field`` if not."""
+    if value is not None and not low <= value <= high:
+        raise InvalidInput(f"{field} must be between {low} and {high}, got {value}.", field=field)
+    return value
 
 
 async def provide_org_id(orgId: FromPath[str], actor: NamedDependency[Actor]) -> str:
@@ -85,6 +157,27 @@ def parse_enum_values(values: Iterable[str] | None, enum_cls: type[E], name: str
     return frozenset(chosen)
 
 
+def _nul_fields(value: Any, path: str) -> Iterable[str]:
+    """The paths of every string in ``value`` that holds a NUL character."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _nul_fields(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_fields(item, f"{path}[{index}]")
+
+
 def read_body(data: Any, cls: type[T]) -> T:
-    """Structure a decoded JSON body into ``cls`` (camelCase keys); 400 naming bad fields."""
+    """Structure a decoded JSON body into ``cls`` (camelCase keys); 400 naming bad fields.
+
+    Strings holding NUL characters are refused first: no column can store them.
+    """
+    bad = list(_nul_fields(data, ""))
+    if bad:
+        raise InvalidFields(
+            [FieldError(path, "must not contain NUL (\\u0000) characters") for path in bad]
+        )
     return structure(data, cls)

@@ -20,6 +20,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from fitdata_adapters.db.engine import read_only
 from fitdata_adapters.db.errors import translate_errors
 from fitdata_adapters.db.tables import (
     class_bookings,
@@ -344,4 +345,5 @@ class SqlAnalyticsReader:
         query = _Query(org_id, DateRange(start, end), self._engine.dialect.name)
         with translate_errors():
             async with self._engine.connect() as conn:
+                await read_only(conn)  # a plain BEGIN on SQLite: never holds the write lock
                 return await compute(conn, query)

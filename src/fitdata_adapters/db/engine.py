@@ -7,16 +7,22 @@ or the standard library (sync, for migrations) for SQLite.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+if TYPE_CHECKING:
+    from fitdata_adapters.settings import Settings
 
 # How long a SQLite writer waits for another one to finish before giving up, in ms. Embedded
 # mode runs the API and a worker on one file, so writers queue up instead of failing.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# Execution option that marks a connection's transactions read-only (see ``read_only``).
+READ_ONLY_OPTION = "fitdata_read_only"
 
 _POSTGRES_ALIASES = {"postgres", "postgresql"}
 
@@ -57,14 +63,21 @@ def sync_url(url: str | URL) -> str:
     return _render(parsed)
 
 
-def install_sqlite_pragmas(engine: sa.Engine, *, foreign_keys: bool = True) -> None:
+def install_sqlite_pragmas(
+    engine: sa.Engine,
+    *,
+    foreign_keys: bool = True,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+) -> None:
     """Make SQLite safe for several writers in one process.
 
     WAL lets readers proceed beside a writer; ``busy_timeout`` makes a second writer wait
-    rather than fail at once; and every transaction starts with ``BEGIN IMMEDIATE`` so the
-    write lock is taken up front. (A deferred transaction that reads and then writes can fail
-    with "database is locked" however long the timeout, because SQLite cannot upgrade its
-    read snapshot while another writer has committed.)
+    rather than fail at once; and every read-write transaction starts with ``BEGIN
+    IMMEDIATE`` so the write lock is taken up front. (A deferred transaction that reads and
+    then writes can fail with "database is locked" however long the timeout, because SQLite
+    cannot upgrade its read snapshot while another writer has committed.) A connection
+    marked read-only (:func:`read_only`) starts a plain deferred ``BEGIN`` instead: it only
+    reads a WAL snapshot, so a long read (an export stream) never holds the write lock.
     """
 
     @event.listens_for(engine, "connect")
@@ -73,7 +86,7 @@ def install_sqlite_pragmas(engine: sa.Engine, *, foreign_keys: bool = True) -> N
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
@@ -82,7 +95,30 @@ def install_sqlite_pragmas(engine: sa.Engine, *, foreign_keys: bool = True) -> N
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _install_postgres_read_only(engine: sa.Engine) -> None:
+    """Start the transactions of read-only connections with ``SET TRANSACTION READ ONLY``,
+    so a write slipped into a read-only unit of work fails instead of committing."""
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+
+async def read_only(conn: AsyncConnection) -> AsyncConnection:
+    """Mark ``conn`` (before its first transaction begins) as read-only.
+
+    On SQLite its transactions start with a deferred ``BEGIN`` rather than ``BEGIN
+    IMMEDIATE``; on Postgres with ``SET TRANSACTION READ ONLY``. Only engines from
+    :func:`create_engine` know the mark.
+    """
+    return await conn.execution_options(**{READ_ONLY_OPTION: True})
 
 
 def create_engine(
@@ -91,19 +127,23 @@ def create_engine(
     pool_size: int = 10,
     max_overflow: int = 10,
     echo: bool = False,
+    sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
 ) -> AsyncEngine:
     """An async engine for ``url`` (any form :func:`normalize_url` accepts).
 
     SQLite gets WAL, a busy timeout, foreign keys and ``BEGIN IMMEDIATE`` transactions
-    (see :func:`install_sqlite_pragmas`). Postgres gets a bounded pool that checks
-    connections before use and recycles them every half hour.
+    (see :func:`install_sqlite_pragmas`); ``pool_size`` and ``max_overflow`` do not apply to
+    it. Postgres gets a pool of ``pool_size`` connections plus up to ``max_overflow`` more
+    under load, that checks connections before use and recycles them every half hour.
     """
+    if pool_size < 1 or max_overflow < 0:
+        raise ValueError("pool_size must be at least 1 and max_overflow at least 0")
     async_url = normalize_url(url)
     if backend_of(async_url) == "sqlite":
         engine = create_async_engine(async_url, echo=echo)
-        install_sqlite_pragmas(engine.sync_engine)
+        install_sqlite_pragmas(engine.sync_engine, busy_timeout_ms=sqlite_busy_timeout_ms)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         async_url,
         echo=echo,
         pool_size=pool_size,
@@ -112,6 +152,18 @@ def create_engine(
         pool_recycle=1800,
         pool_timeout=30,
         connect_args={"connect_timeout": 10},
+    )
+    _install_postgres_read_only(engine.sync_engine)
+    return engine
+
+
+def engine_from_settings(settings: Settings, *, echo: bool = False) -> AsyncEngine:
+    """The engine for ``FITDATA_DATABASE_URL`` with the configured pool sizes."""
+    return create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        echo=echo,
     )
 
 

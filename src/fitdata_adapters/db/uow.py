@@ -5,6 +5,10 @@
 same block starts a new transaction. Leaving the block rolls back whatever is uncommitted
 and returns the connection.
 
+A read-only unit of work (``factory(read_only=True)``) begins with a deferred ``BEGIN`` on
+SQLite (a WAL snapshot: writers go on meanwhile) and ``SET TRANSACTION READ ONLY`` on
+Postgres; its ``commit`` raises.
+
 On Postgres a failed statement (a ``Conflict``, say) aborts the transaction: after an error,
 leave the block and start a new unit of work rather than carrying on.
 """
@@ -16,6 +20,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from fitdata_adapters.db.engine import read_only as mark_read_only
 from fitdata_adapters.db.errors import database_unavailable, translate_errors
 from fitdata_adapters.db.repositories import (
     SqlBillingEventRepository,
@@ -35,13 +40,15 @@ from fitdata_adapters.db.repositories import (
     SqlSubscriptionRepository,
     SqlUserRepository,
 )
+from fitdata_core.errors import FitdataError
 
 
 class SqlUnitOfWork:
     """Implements :class:`fitdata_core.ports.UnitOfWork` over an async SQLAlchemy engine."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self.read_only = read_only
         self._session = SqlSession()
         session = self._session
         self.organizations = SqlOrganizationRepository(session)
@@ -66,6 +73,8 @@ class SqlUnitOfWork:
         with database_unavailable():
             conn = await self._engine.connect()
             try:
+                if self.read_only:
+                    await mark_read_only(conn)
                 await conn.begin()
             except BaseException:
                 await conn.close()
@@ -93,6 +102,8 @@ class SqlUnitOfWork:
             await conn.close()
 
     async def commit(self) -> None:
+        if self.read_only:
+            raise FitdataError("A read-only unit of work cannot commit.")
         with translate_errors():
             await self._session.conn.commit()
 
@@ -107,5 +118,5 @@ class SqlUnitOfWorkFactory:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, read_only=read_only)

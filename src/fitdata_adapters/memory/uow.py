@@ -3,7 +3,9 @@
 Each unit of work works on a copy of the tables and writes them back on commit, so leaving
 without commit rolls back. One lock per database serialises units of work, which gives
 ``..._for_update`` its meaning (and makes nesting a unit of work inside another a bug that
-shows up at once rather than a silent lost update).
+shows up at once rather than a silent lost update). A read-only unit of work takes no lock:
+like a SQLite snapshot it reads the tables as they were when it began, writers go on
+meanwhile, and its ``commit`` raises.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class _Tables:
     import_jobs: dict[str, ImportJob] = attrs.field(factory=dict)
     provider_configs: dict[str, ImportProviderConfig] = attrs.field(factory=dict)
     subscriptions: dict[str, PlatformSubscription] = attrs.field(factory=dict)
+    #: Renewal claims: organization id -> claimed until.
+    subscription_claims: dict[str, datetime] = attrs.field(factory=dict)
     transactions: dict[str, BillingTransaction] = attrs.field(factory=dict)
     billing_events: list[tuple[str, DomainEvent]] = attrs.field(factory=list)
     outbox: dict[str, _OutboxEntry] = attrs.field(factory=dict)
@@ -384,6 +388,26 @@ class _Subscriptions(_Repo):
         due.sort(key=lambda s: (s.current_period_end, s.id))
         return due[:limit]
 
+    async def claim_due(
+        self, as_of: datetime, *, limit: int, now: datetime, until: datetime
+    ) -> list[PlatformSubscription]:
+        # The database lock held by this unit of work makes the claim exclusive.
+        claims = self.t.subscription_claims
+        free = [
+            s
+            for s in await self.list_due(as_of, limit=len(self.t.subscriptions))
+            if claims.get(s.organization_id) is None or claims[s.organization_id] <= now
+        ][:limit]
+        for sub in free:
+            claims[sub.organization_id] = until
+        return free
+
+    async def release_claims(self, org_ids: Sequence[str], *, until: datetime) -> None:
+        claims = self.t.subscription_claims
+        for org_id in org_ids:
+            if claims.get(org_id) == until:
+                del claims[org_id]
+
 
 class _Transactions(_Repo):
     async def add(self, txn: BillingTransaction) -> None:
@@ -473,8 +497,9 @@ class _Outbox(_Repo):
 class MemoryUnitOfWork:
     """Implements :class:`fitdata_core.ports.UnitOfWork` over a :class:`MemoryDatabase`."""
 
-    def __init__(self, db: MemoryDatabase) -> None:
+    def __init__(self, db: MemoryDatabase, *, read_only: bool = False) -> None:
         self._db = db
+        self.read_only = read_only
         self.tables = db.tables
         self._active = False
         self.organizations = _Organizations(self)
@@ -496,7 +521,8 @@ class MemoryUnitOfWork:
     async def __aenter__(self) -> Self:
         if self._active:
             raise FitdataError("A unit of work cannot be entered twice.")
-        await self._db.lock.acquire()
+        if not self.read_only:
+            await self._db.lock.acquire()
         self._active = True
         self.tables = self._db.tables.copy()
         return self
@@ -509,9 +535,12 @@ class MemoryUnitOfWork:
     ) -> None:
         self.tables = self._db.tables  # drop whatever was not committed
         self._active = False
-        self._db.lock.release()
+        if not self.read_only:
+            self._db.lock.release()
 
     async def commit(self) -> None:
+        if self.read_only:
+            raise FitdataError("A read-only unit of work cannot commit.")
         self._db.tables = self.tables
         self.tables = self._db.tables.copy()
 
@@ -525,5 +554,5 @@ class MemoryUnitOfWorkFactory:
     def __init__(self, db: MemoryDatabase | None = None) -> None:
         self.db = db or MemoryDatabase()
 
-    def __call__(self) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self.db)
+    def __call__(self, *, read_only: bool = False) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self.db, read_only=read_only)

@@ -19,7 +19,7 @@ PLAN_KIND_FEATURE = {
 
 
 async def list_plans(svc: Services, actor: Actor, org_id: str) -> list[Plan]:
-    async with svc.uow() as uow:
+    async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_PLANS)
         return await uow.plans.list_for_org(org_id)
 
@@ -78,7 +78,7 @@ async def create_plan(
 
 
 async def list_locations(svc: Services, actor: Actor, org_id: str) -> list[Location]:
-    async with svc.uow() as uow:
+    async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_PLANS)
         return await uow.locations.list_for_org(org_id)
 
@@ -106,7 +106,7 @@ async def create_location(
 
 
 async def list_courses(svc: Services, actor: Actor, org_id: str) -> list[Course]:
-    async with svc.uow() as uow:
+    async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_PLANS)
         return await uow.courses.list_for_org(org_id)
 

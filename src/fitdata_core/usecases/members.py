@@ -29,6 +29,6 @@ async def list_members(
     offset: int = 0,
 ) -> Page[MemberRow]:
     check_paging(limit, offset)
-    async with svc.uow() as uow:
+    async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_MEMBERS)
         return await uow.memberships.list_members(org_id, member_filter, limit=limit, offset=offset)

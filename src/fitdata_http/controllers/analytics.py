@@ -42,16 +42,28 @@ From = Annotated[
 To = Annotated[str | None, QueryParameter(description="Last day, YYYY-MM-DD (default: today).")]
 
 
+# Days the figures can cover. Far-off years are refused up front: a range ending at
+# 9999-12-31 would overflow the day after it, which the queries need.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+
+
 def parse_day(value: str | None, field: str) -> date | None:
     """``YYYY-MM-DD`` as a date; ``InvalidInput`` naming ``field`` otherwise."""
     if value is None or not value.strip():
         return None
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError:
+        shown = value[:32].encode("unicode_escape").decode("ascii")
         raise InvalidInput(
-            f'{field} must be a date as YYYY-MM-DD, got "{value[:32]}".', field=field
+            f'{field} must be a date as YYYY-MM-DD, got "{shown}".', field=field
         ) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(
+            f"{field} must be between {FIRST_DAY} and {LAST_DAY}, got {day}.", field=field
+        )
+    return day
 
 
 @attrs.frozen

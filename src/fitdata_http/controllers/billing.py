@@ -22,7 +22,7 @@ from fitdata_core.usecases import billing
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, created, ok, paged
 from fitdata_http.openapi import BEARER
-from fitdata_http.params import ORG_PATH, Limit, Offset, read_body
+from fitdata_http.params import ORG_PATH, Limit, Offset, parse_low_profile_id, read_body
 from fitdata_http.schemas import json_body
 
 __all__ = [
@@ -112,7 +112,11 @@ _TIER_BODY = json_body(
     "PAYMENT_REQUIRED (use checkout). Another paid tier while paid: 400 "
     "PAID_DOWNGRADE_UNSUPPORTED (cancel, then check out).",
 )
-_VERIFY_BODY = json_body(VerifyCheckout)
+_VERIFY_BODY = json_body(
+    VerifyCheckout,
+    "`lowProfileId`: the LowProfile id (a UUID) from the `lowprofilecode` parameter of the "
+    "return URL. Blank, or anything that cannot be such an id, is a 400 naming the field.",
+)
 
 
 class BillingController(Controller):
@@ -145,9 +149,8 @@ class BillingController(Controller):
         data: Annotated[dict[str, Any], _VERIFY_BODY],
     ) -> Envelope:
         body = read_body(data, VerifyCheckout)
-        verification = await billing.verify_checkout(
-            services, actor, org_id, body.low_profile_id.strip()
-        )
+        low_profile_id = parse_low_profile_id(body.low_profile_id)
+        verification = await billing.verify_checkout(services, actor, org_id, low_profile_id)
         return ok(verification)
 
     @get("/transactions", summary="Payment history, newest first (members)")

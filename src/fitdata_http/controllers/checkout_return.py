@@ -25,6 +25,7 @@ from fitdata_core.model.billing import TransactionStatus
 from fitdata_core.services import Services
 from fitdata_core.usecases import billing
 from fitdata_http.deps import ServicesDep
+from fitdata_http.params import is_low_profile_id
 
 __all__ = ["CheckoutReturnController", "ReturnPage"]
 
@@ -91,7 +92,7 @@ async def _page_for(svc: Services, low_profile_id: str) -> ReturnPage:
             status_code=503,
             refresh=True,
         )
-    async with svc.uow() as uow:
+    async with svc.uow(read_only=True) as uow:
         txn = await uow.billing_transactions.get_by_low_profile_id(low_profile_id)
         org = await uow.organizations.get(txn.organization_id) if txn else None
     if txn is None or org is None:
@@ -160,6 +161,14 @@ class CheckoutReturnController(Controller):
                 "Missing payment reference",
                 "This page needs the lowprofilecode query parameter that the payment "
                 "provider adds when it sends you back.",
+                status_code=400,
+            ).response()
+        if not is_low_profile_id(low_profile_id):
+            return ReturnPage(
+                "invalid",
+                "Invalid payment reference",
+                "The lowprofilecode in this link is not one the payment provider issues. "
+                "Check the link, or start the upgrade again from your billing settings.",
                 status_code=400,
             ).response()
         page = await _page_for(services, low_profile_id)

@@ -27,7 +27,7 @@ from fitdata_core.usecases import exports
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok, paged
 from fitdata_http.openapi import BEARER
-from fitdata_http.params import ORG_PATH, Limit, Offset
+from fitdata_http.params import ORG_PATH, Limit, Offset, parse_uuid
 
 __all__ = ["ExportJobResponse", "ExportQueued", "ExportsController", "client_address"]
 
@@ -165,5 +165,7 @@ class ExportsController(Controller):
         org_id: OrgIdDep,
         jobId: FromPath[str],
     ) -> Envelope:
-        view = await exports.get_export_job(services, actor, org_id, jobId[:64])
+        # Job ids are UUIDs: anything else is a mistyped link, told as such (not a 404).
+        job_id = parse_uuid(jobId, "jobId")
+        view = await exports.get_export_job(services, actor, org_id, job_id)
         return ok(ExportJobResponse.of(view.job, view.download_url))

@@ -79,6 +79,7 @@ class HealthController(Controller):
                     extensions={"checks": checks},
                 ),
                 request_id_of(request),
+                retry_after=runtime.settings.retry_after_seconds,
             )
         return ok({"status": "ready", "checks": checks})
 

@@ -27,6 +27,7 @@ from fitdata_core.usecases import billing
 from fitdata_core.usecases.billing import ActivationOutcome
 from fitdata_http.deps import ServicesDep
 from fitdata_http.errors import Problem, problem_response
+from fitdata_http.params import is_low_profile_id
 
 __all__ = ["WebhooksController", "read_webhook_fields"]
 
@@ -71,6 +72,12 @@ class WebhooksController(Controller):
         # The legacy IndicatorUrl put the id in the query string; accept it there too.
         fields.update({k: v for k, v in request.query_params.items() if k not in fields})
         low_profile_id = webhook_low_profile_id(fields)
+        if low_profile_id is not None and not is_low_profile_id(low_profile_id):
+            # Not an id we could have issued (odd characters, too long): nothing to look up,
+            # and nothing Cardcom should send again.
+            shown = low_profile_id[:100].encode("unicode_escape").decode("ascii")
+            _log.warning("cardcom_webhook", low_profile_id=shown, outcome="unknown")
+            return Response(content={"status": ActivationOutcome.UNKNOWN.value}, status_code=200)
         try:
             outcome = await billing.handle_webhook(services, low_profile_id)
         except ProviderError as exc:

@@ -136,8 +136,8 @@ class DatabaseThatDropsMidStream:
         self.inner = inner
         self.after_rows = after_rows
 
-    def __call__(self) -> MemoryUnitOfWork:
-        uow = self.inner()
+    def __call__(self, *, read_only: bool = False) -> MemoryUnitOfWork:
+        uow = self.inner(read_only=read_only)
         uow.memberships = _MembershipsThatDropTheConnection(  # type: ignore[assignment]
             uow.memberships, self.after_rows
         )

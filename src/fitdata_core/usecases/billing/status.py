@@ -99,7 +99,7 @@ def billing_status(org: Organization, sub: PlatformSubscription | None) -> Billi
 
 async def get_billing_status(svc: Services, actor: Actor, org_id: str) -> BillingStatus:
     """Any active member may read it (P3)."""
-    async with svc.uow() as uow:
+    async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_BILLING)
         org = await load_org(uow, org_id)
         sub = await uow.subscriptions.get_by_org(org_id)
@@ -126,7 +126,7 @@ async def list_transactions(
 ) -> Page[BillingTransaction]:
     """The org's payment history, newest first."""
     _check_page(limit, offset)
-    async with svc.uow() as uow:
+    async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_BILLING)
         return await uow.billing_transactions.list_for_org(org_id, limit=limit, offset=offset)
 
@@ -136,6 +136,6 @@ async def list_events(
 ) -> Page[DomainEvent]:
     """The org's billing audit timeline, in the order things happened."""
     _check_page(limit, offset)
-    async with svc.uow() as uow:
+    async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_BILLING)
         return await uow.billing_events.list_for_org(org_id, limit=limit, offset=offset)

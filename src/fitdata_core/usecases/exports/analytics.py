@@ -46,7 +46,7 @@ async def analytics_table(
     ``tab``, listing the valid ones), a start after the end (field ``from``) or a span over
     five years (field ``to``).
     """
-    async with svc.uow() as uow:
+    async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_ANALYTICS)
     parsed = parse_tab(tab)
     date_range = resolve_range(start, end, today=svc.clock.now().date())

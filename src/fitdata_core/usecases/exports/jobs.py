@@ -27,7 +27,7 @@ async def list_export_jobs(
 ) -> Page[ExportJob]:
     """The organization's export jobs, newest first. Owners and admins only."""
     check_paging(limit, offset)
-    async with svc.uow() as uow:
+    async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.EXPORT)
         return await uow.export_jobs.list_for_org(org_id, limit=limit, offset=offset)
 
@@ -38,7 +38,7 @@ async def get_export_job(svc: Services, actor: Actor, org_id: str, job_id: str) 
     A completed job comes with a download link signed now and valid for an hour, however
     long ago the export ran, so a link that expired in the email is never a dead end.
     """
-    async with svc.uow() as uow:
+    async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.EXPORT)
         job = await uow.export_jobs.get(job_id)
     if job is None or job.organization_id != org_id:

@@ -205,7 +205,7 @@ async def _write_csv(
     # The rows arrive as CSV text in the csv_format rules, batch by batch (written by the
     # database where it can): building domain objects, or even encoding cell by cell in
     # Python, would make a million-row export far slower than the database's own CSV export.
-    async with svc.uow() as uow:
+    async with svc.uow(read_only=True) as uow:
         pieces = uow.memberships.stream_member_csv(
             job.organization_id,
             request.member_filter,

@@ -1,0 +1,70 @@
+"""Contract: read-only units of work (``uow_factory(read_only=True)``)."""
+
+from __future__ import annotations
+
+import pytest
+from seeding import seed_org
+
+from fitdata_core.errors import FitdataError
+from fitdata_core.ports.repositories import UnitOfWorkFactory
+from support import builders
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_read_only_unit_of_work_reads_what_was_committed(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    org = await seed_org(uow_factory, name="Read Only Gym")
+
+    async with uow_factory(read_only=True) as uow:
+        found = await uow.organizations.get(org.id)
+        missing = await uow.organizations.get(builders.organization().id)
+
+    assert found == org
+    assert missing is None
+
+
+async def test_a_read_only_unit_of_work_refuses_to_commit(uow_factory: UnitOfWorkFactory) -> None:
+    org = await seed_org(uow_factory)
+
+    async with uow_factory(read_only=True) as uow:
+        assert await uow.organizations.get(org.id) == org
+        with pytest.raises(FitdataError, match="read-only"):
+            await uow.commit()
+
+
+async def test_a_writer_commits_while_a_read_only_unit_of_work_is_open(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    # The reader has read (on SQLite it holds a snapshot) and is still open when another unit
+    # of work writes: the writer must not wait for it (the memory backend would deadlock,
+    # SQLite would time out on the write lock, if the reader held the writers' lock).
+    org = await seed_org(uow_factory)
+    newcomer = builders.organization(name="Opened Meanwhile")
+
+    async with uow_factory(read_only=True) as reader:
+        assert await reader.organizations.get(org.id) == org
+        async with uow_factory() as writer:
+            await writer.organizations.add(newcomer)
+            await writer.commit()
+
+    async with uow_factory(read_only=True) as uow:
+        assert await uow.organizations.get(newcomer.id) == newcomer
+
+
+async def test_read_write_units_of_work_still_work_after_a_read_only_one(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    # The read-only mark belongs to one unit of work, not to the pooled connection it used.
+    org = await seed_org(uow_factory)
+    async with uow_factory(read_only=True) as uow:
+        await uow.organizations.get(org.id)
+    renamed = builders.organization(name="Written After")
+
+    async with uow_factory() as uow:
+        await uow.organizations.add(renamed)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.organizations.get(renamed.id) == renamed
