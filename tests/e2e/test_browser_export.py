@@ -92,4 +92,7 @@ def test_the_emailed_export_link_downloads_the_csv_in_a_browser(
     assert refused is not None
     assert refused.status == 403
     expect(page.locator("body")).to_contain_text("This download link is invalid or has expired")
+    # ... as a page a person can read, saying how to get a fresh link.
+    expect(page.locator("h1")).to_have_text("This link has expired")
+    expect(page.locator("body")).to_contain_text("fresh link")
     screenshot("altered-link-refused")

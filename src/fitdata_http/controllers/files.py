@@ -12,7 +12,7 @@ import mimetypes
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
@@ -20,8 +20,11 @@ from fitdata_adapters.storage.keys import attachment_disposition
 from fitdata_adapters.storage.local import LocalFolderStorage
 from fitdata_core.errors import PermissionDenied
 from fitdata_http.context import runtime_of
+from fitdata_http.pages import Page, prefers_html
 
 __all__ = ["FilesController"]
+
+_LINK_REFUSED = "This download link is invalid or has expired."
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -47,14 +50,25 @@ class FilesController(Controller):
         ],
         sig: Annotated[str, QueryParameter(description="Signature (from the link).")],
         name: Annotated[str | None, QueryParameter(description="Download file name.")] = None,
-    ) -> Stream:
+    ) -> Stream | Response[str]:
         services = runtime_of(request).services
         storage = services.storage
         key = key.lstrip("/")
         if not isinstance(storage, LocalFolderStorage) or not storage.verify_download(
             key, expires, sig, services.clock.now(), download_name=name
         ):
-            raise PermissionDenied("This download link is invalid or has expired.")
+            if prefers_html(request.headers.get("accept")):
+                # Someone clicked the link in their email: tell them what to do next.
+                return Page(
+                    state="expired",
+                    title="This link has expired",
+                    message=(
+                        f"{_LINK_REFUSED} Download links last one hour: open the export "
+                        "again in fitdata to get a fresh link."
+                    ),
+                    status_code=403,
+                ).response()
+            raise PermissionDenied(_LINK_REFUSED)
         chunks = storage.read(key)
         # Read the first chunk before answering, so a missing object is a 404 problem rather
         # than a stream that breaks after the headers went out.

@@ -111,3 +111,25 @@ async def test_files_route_is_absent_unless_storage_is_the_local_folder(tmp_path
 
 def test_the_fixture_runtime_uses_local_storage(runtime: Runtime) -> None:
     assert isinstance(runtime.services.storage, LocalFolderStorage)
+
+
+async def test_a_browser_opening_an_expired_link_gets_a_readable_page(
+    runtime: Runtime, client: Client
+) -> None:
+    await _store(runtime)
+    link = await _signed(runtime, KEY)
+    clock = runtime.services.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(timedelta(hours=1, seconds=1))
+    browser_accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+    page = await client.get(link, headers={"Accept": browser_accept})
+    api = await client.get(link, headers={"Accept": "application/json"})
+
+    assert page.status_code == 403
+    assert page.headers["content-type"].startswith("text/html")
+    assert 'data-state="expired"' in page.text
+    assert "This download link is invalid or has expired." in page.text
+    assert "fresh link" in page.text
+    assert api.status_code == 403
+    assert api.json()["detail"] == "This download link is invalid or has expired."
