@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -137,7 +138,9 @@ def _embedded_sandbox(settings: Settings) -> SandboxThread:
         state_dir=settings.data_dir / "cardcom-sandbox",
     )
     try:
-        return SandboxThread(config)
+        return SandboxThread(
+            config, port=_remembered_port(config.state_dir), any_port_if_taken=True
+        )
     except SandboxStateInUse as exc:
         # Another process on this data directory runs the sandbox; this one gets its own,
         # empty one, as every process did before state was kept.
@@ -147,6 +150,32 @@ def _embedded_sandbox(settings: Settings) -> SandboxThread:
         raise ConfigurationError(str(exc)) from None
 
 
+# The embedded sandbox's port is kept beside its state: a payment page URL handed out before
+# a restart (a checkout reused within its window, a browser tab left open) keeps working.
+_PORT_FILE = "port"
+
+
+def _remembered_port(state_dir: Path | None) -> int:
+    if state_dir is None:
+        return 0
+    try:
+        port = int((state_dir / _PORT_FILE).read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return 0
+    return port if 1024 <= port <= 65535 else 0
+
+
+def _remember_port(sandbox: SandboxThread) -> None:
+    state_dir = sandbox.config.state_dir
+    if state_dir is None:
+        return
+    try:
+        (state_dir / _PORT_FILE).write_text(f"{sandbox.port}\n", encoding="ascii")
+    except OSError as exc:  # only a convenience: the sandbox works without it
+        log = get_logger("fitdata.cardcom_sandbox")
+        log.warning("cardcom_sandbox.port_not_kept", error=str(exc))
+
+
 def _gateway(settings: Settings, closers: list[Closer]) -> PaymentGateway:
     from fitdata_adapters.cardcom import CardcomGateway
 
@@ -154,6 +183,7 @@ def _gateway(settings: Settings, closers: list[Closer]) -> PaymentGateway:
     if base_url is None:
         sandbox = _embedded_sandbox(settings)
         sandbox.start()
+        _remember_port(sandbox)
 
         async def stop_sandbox() -> None:
             sandbox.stop()

@@ -23,7 +23,11 @@ def _bind(host: str, port: int) -> socket.socket:
     # Accepted connections inherit this; without it small keep-alive responses wait ~40 ms
     # for a delayed ACK (Nagle), which would swamp the latency a benchmark configures.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 
@@ -52,9 +56,17 @@ class SandboxThread:
     """
 
     def __init__(
-        self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        any_port_if_taken: bool = False,
     ) -> None:
+        """``port`` 0 takes a free one; with ``any_port_if_taken`` a busy ``port`` is only a
+        preference (the embedded sandbox asks for the port it had before a restart)."""
         self.config = config or SandboxConfig()
+        self._any_port_if_taken = any_port_if_taken
         self.app: SandboxApp = create_sandbox_app(self.config)
         self._host = host
         self._port = port
@@ -82,7 +94,12 @@ class SandboxThread:
         """Bind, start serving and return once the server accepts connections."""
         if self._thread is not None:
             raise RuntimeError("the sandbox is already running")
-        sock = _bind(self._host, self._port)
+        try:
+            sock = _bind(self._host, self._port)
+        except OSError:
+            if not (self._port and self._any_port_if_taken):
+                raise
+            sock = _bind(self._host, 0)
         self._bound_port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app,

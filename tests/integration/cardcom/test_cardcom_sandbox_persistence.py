@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -234,3 +235,48 @@ def test_the_embedded_sandbox_refuses_a_corrupt_state_file(tmp_path: Path) -> No
     with pytest.raises(ConfigurationError) as raised:
         bootstrap(settings)
     assert f"{state_dir / 'state.json'} is unreadable" in str(raised.value)
+
+
+async def test_a_payment_page_url_from_before_a_restart_still_opens(tmp_path: Path) -> None:
+    """The embedded sandbox comes back on the port it had, so a checkout reused within its
+    window (or a browser tab left open) still reaches the page."""
+    settings = _embedded_settings(tmp_path / "var")
+    runtime = bootstrap(settings)
+    try:
+        page = await runtime.services.payment_gateway.create_checkout(
+            CheckoutRequest(return_value="txn-4", amount=Money("249"), product_name="Pro")
+        )
+    finally:
+        await runtime.aclose()
+
+    restarted = bootstrap(settings)
+    try:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(page.url)
+    finally:
+        await restarted.aclose()
+
+    assert response.status_code == 200
+    assert "Pay" in response.text
+
+
+async def test_a_busy_remembered_port_falls_back_to_a_free_one(tmp_path: Path) -> None:
+    settings = _embedded_settings(tmp_path / "var")
+    runtime = bootstrap(settings)
+    await runtime.aclose()
+    port_file = tmp_path / "var" / "cardcom-sandbox" / "port"
+    remembered = int(port_file.read_text())
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", remembered))
+        squatter.listen()
+        restarted = bootstrap(settings)
+        try:
+            page = await restarted.services.payment_gateway.create_checkout(
+                CheckoutRequest(return_value="txn-5", amount=Money("249"), product_name="Pro")
+            )
+        finally:
+            await restarted.aclose()
+
+    assert f":{remembered}/" not in page.url
+    assert int(port_file.read_text()) != remembered
