@@ -34,9 +34,15 @@ def _require_name(name: str) -> str:
 
 def parse_price(value: str | int | Decimal) -> Money:
     try:
-        money = Money(Decimal(str(value)))
+        amount = Decimal(str(value))
+        money = Money(amount)
     except (InvalidOperation, ValueError) as exc:
         raise InvalidInput(f"price must be a number, got {value!r}.", field="price") from exc
+    if money.amount != amount:
+        # Money keeps whole agorot; rounding a price the owner typed would change it silently.
+        raise InvalidInput(
+            f"price has at most 2 decimal places, got {str(value)!r}.", field="price"
+        )
     if money.amount < 0:
         raise InvalidInput("price must not be negative.", field="price")
     return money

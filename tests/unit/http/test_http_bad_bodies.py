@@ -172,6 +172,8 @@ async def elite_gym(gym: Gym, services: Services) -> Gym:
         ({"price": "1e20"}, "price", "price must be at most 9999999999.99."),
         ({"price": "10000000000"}, "price", "price must be at most 9999999999.99."),
         ({"price": "1e40"}, "price", "price must be at most 9999999999.99."),
+        ({"price": "0.001"}, "price", "price has at most 2 decimal places, got '0.001'."),
+        ({"price": "249.999"}, "price", "price has at most 2 decimal places"),
         ({"validityDays": -5}, "validityDays", "validityDays must be between 1 and 36600"),
         ({"validityDays": 0}, "validityDays", "validityDays must be between 1 and 36600"),
         ({"validityDays": 2**40}, "validityDays", "validityDays must be between 1 and 36600"),
