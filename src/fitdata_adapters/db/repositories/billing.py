@@ -77,6 +77,16 @@ def _subscription(row: Mapping[str, Any]) -> PlatformSubscription:
     )
 
 
+def _due(as_of: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+    """A subscription whose period has ended by ``as_of`` and that is not cancelled."""
+    s = t.platform_subscriptions
+    return (
+        s.c.status != SubscriptionStatus.CANCELLED.value,
+        s.c.current_period_end.is_not(None),
+        s.c.current_period_end <= as_of,
+    )
+
+
 class SqlSubscriptionRepository(SqlRepository):
     """One subscription per organization; ``save`` replaces the organization's row."""
 
@@ -108,11 +118,7 @@ class SqlSubscriptionRepository(SqlRepository):
         s = t.platform_subscriptions
         rows = await self._db.all(
             sa.select(s)
-            .where(
-                s.c.status != SubscriptionStatus.CANCELLED.value,
-                s.c.current_period_end.is_not(None),
-                s.c.current_period_end <= as_of,
-            )
+            .where(*_due(as_of))
             .order_by(s.c.current_period_end, s.c.id)
             .limit(limit)
             # Several sweepers may run at once: each takes the rows nobody else holds.
@@ -129,9 +135,7 @@ class SqlSubscriptionRepository(SqlRepository):
         rows = await self._db.all(
             sa.select(s)
             .where(
-                s.c.status != SubscriptionStatus.CANCELLED.value,
-                s.c.current_period_end.is_not(None),
-                s.c.current_period_end <= as_of,
+                *_due(as_of),
                 sa.or_(s.c.renewal_claimed_until.is_(None), s.c.renewal_claimed_until <= now),
             )
             .order_by(s.c.current_period_end, s.c.id)
