@@ -163,6 +163,11 @@ AWKWARD = [
     "٣٤٥",
     "-.5",
     "+(",
+    "\\.",
+    '"',
+    ",",
+    "a\r\nb",
+    "\nlead",
 ]
 
 
@@ -187,6 +192,9 @@ async def test_csv_rows_written_by_the_backend_match_the_core_encoder_byte_for_b
         await uow.commit()
     every = sorted(MEMBER_ATTRIBUTES)
 
+    # Batches of one row, of some, and around the row count: each batch is made into CR LF
+    # lines on its own (in one go, or line by line when a cell holds a line break).
+    sizes = (1, 7, len(AWKWARD) - 1, len(AWKWARD), len(AWKWARD) + 1)
     for attributes in (every, ["user.last_name"], ["membership.created_at", "profile.notes"]):
         async with uow_factory() as uow:
             values = [
@@ -196,13 +204,64 @@ async def test_csv_rows_written_by_the_backend_match_the_core_encoder_byte_for_b
                 )
                 for row in batch
             ]
+        expected = encode_csv_rows(values).encode()
+        for batch_size in sizes:
+            async with uow_factory() as uow:
+                pieces = [
+                    piece
+                    async for piece in uow.memberships.stream_member_csv(
+                        org.id, MemberFilter(), attributes, batch_size=batch_size
+                    )
+                ]
+
+            assert sum(count for count, _ in pieces) == len(AWKWARD)
+            assert all(0 < count <= batch_size for count, _ in pieces)
+            assert b"".join(data for _, data in pieces) == expected, (attributes, batch_size)
+
+
+async def test_csv_rows_match_the_core_encoder_across_many_batches(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """Thousands of rows, a few with a line break in a cell (first and last rows, and on both
+    sides of batch edges), streamed in batches the row count does not divide evenly."""
+    org = builders.organization()
+    count = 2001
+    broken = {0, 999, 1000, 1333, 1334, 2000}
+    async with uow_factory() as uow:
+        await uow.organizations.add(org)
+        for i in range(count):
+            user = builders.user(
+                email=f"m{i:05d}-{org.id[:8]}@many.example",
+                first_name=AWKWARD[i % len(AWKWARD)],
+                last_name="two\nlines" if i in broken else f"Levi {i}",
+                phone=None if i % 5 == 0 else f"+972-54-{i:07d}",
+            )
+            await uow.users.add(user)
+            await uow.memberships.add(builders.membership(org.id, user.id))
+            if i % 3:
+                await uow.profiles.upsert(builders.profile(org.id, user.id, address=f"{i}, Herzl"))
+        await uow.commit()
+    attributes = sorted(MEMBER_ATTRIBUTES)
+
+    async with uow_factory() as uow:
+        values = [
+            row
+            async for batch in uow.memberships.stream_member_values(
+                org.id, MemberFilter(), attributes
+            )
+            for row in batch
+        ]
+    expected = encode_csv_rows(values).encode()
+    assert len(values) == count
+    for batch_size in (2000, 1000, 667):
+        async with uow_factory() as uow:
             pieces = [
                 piece
                 async for piece in uow.memberships.stream_member_csv(
-                    org.id, MemberFilter(), attributes, batch_size=7
+                    org.id, MemberFilter(), attributes, batch_size=batch_size
                 )
             ]
 
-        assert sum(count for count, _ in pieces) == len(AWKWARD)
-        expected = encode_csv_rows(values).encode()
-        assert b"".join(data for _, data in pieces) == expected, attributes
+        assert sum(n for n, _ in pieces) == count
+        assert all(0 < n <= batch_size for n, _ in pieces)
+        assert b"".join(data for _, data in pieces) == expected, batch_size
