@@ -1,13 +1,19 @@
 """Mail over SMTP (aiosmtplib), configured by one URL.
 
-``smtp://[user:pass@]host[:port][?starttls=true|false&timeout=<seconds>]`` speaks plain SMTP
-(default port 25, or 587 with ``starttls=true``); without ``starttls`` the connection upgrades
-to TLS when the server offers it. ``smtps://...`` connects with implicit TLS (default port
-465). User and password are URL-encoded.
+``smtp://[user:pass@]host[:port][?starttls=true|false&timeout=<seconds>&cafile=<path>]``
+speaks plain SMTP (default port 25, or 587 with ``starttls=true``, which insists on the TLS
+upgrade and stops before the login if the server does not offer it); without ``starttls`` the
+connection upgrades to TLS when the server offers it, except that a login to any host but
+loopback insists on it as ``starttls=true`` does (``starttls=false`` opts out).
+``smtps://...`` connects with implicit TLS (default port 465). Server certificates are always
+verified against the system's CAs, plus the PEM certificates in ``cafile`` (a private CA).
+User and password are URL-encoded.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
@@ -44,8 +50,12 @@ class SmtpMailer:
         use_tls: bool = False,
         start_tls: bool | None = None,
         timeout: float = 15.0,
+        cafile: str | None = None,
     ) -> None:
-        """``start_tls=None`` upgrades when the server offers STARTTLS; ``use_tls`` is smtps."""
+        """``start_tls=None`` upgrades when the server offers STARTTLS; ``use_tls`` is smtps.
+
+        ``cafile`` names PEM CA certificates trusted in addition to the system's.
+        """
         self._envelope_from = sender_address(sender)
         self._sender = sender
         self._host = host
@@ -53,8 +63,15 @@ class SmtpMailer:
         self._username = username
         self._password = password
         self._use_tls = use_tls
-        self._start_tls = None if use_tls else start_tls
+        if use_tls:
+            start_tls = None
+        elif start_tls is None and username and not _is_loopback(host):
+            # A login to another machine goes over TLS or not at all: upgrading only "when
+            # offered" would hand the password to anyone who strips the STARTTLS offer.
+            start_tls = True
+        self._start_tls = start_tls
         self._timeout = timeout
+        self._cafile = cafile
 
     @classmethod
     def from_url(cls, url: str, *, sender: str, timeout: float = 15.0) -> SmtpMailer:
@@ -70,7 +87,7 @@ class SmtpMailer:
         if not parts.hostname:
             raise ConfigurationError("SMTP_URL must name a host")
         query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
-        unknown = set(query) - {"starttls", "timeout"}
+        unknown = set(query) - {"starttls", "timeout", "cafile"}
         if unknown:
             raise ConfigurationError(f"SMTP_URL has unknown options: {', '.join(sorted(unknown))}")
         use_tls = parts.scheme == "smtps"
@@ -82,6 +99,9 @@ class SmtpMailer:
                 timeout = float(query["timeout"])
             except ValueError:
                 raise ConfigurationError("SMTP_URL: timeout must be a number") from None
+        cafile = query.get("cafile")
+        if cafile is not None:
+            _check_cafile(cafile)
         default_port = 465 if use_tls else 587 if start_tls else 25
         return cls(
             host=parts.hostname,
@@ -92,6 +112,7 @@ class SmtpMailer:
             use_tls=use_tls,
             start_tls=start_tls,
             timeout=timeout,
+            cafile=cafile,
         )
 
     def __repr__(self) -> str:
@@ -114,6 +135,7 @@ class SmtpMailer:
                 use_tls=self._use_tls,
                 start_tls=self._start_tls,
                 timeout=self._timeout,
+                cert_bundle=self._cafile,
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise MailUnavailable(
@@ -122,8 +144,38 @@ class SmtpMailer:
             ) from exc
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_cafile(cafile: str) -> None:
+    # Caught at startup, not at the first mail: a path typo would otherwise look like an outage.
+    try:
+        ssl.create_default_context(cafile=cafile)
+    except (OSError, ValueError):
+        raise ConfigurationError(
+            f"SMTP_URL: cafile {cafile!r} is not a readable file of PEM CA certificates"
+        ) from None
+
+
 def _describe(exc: BaseException) -> str:
-    # Reply codes and exception names only: server replies can echo what we sent (the login).
+    # Reply codes, exception names and TLS verdicts only: server replies can echo what we sent
+    # (the login).
+    cause: BaseException | None = exc
+    while cause is not None:  # aiosmtplib wraps a failed implicit-TLS handshake
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"the server's TLS certificate could not be verified ({cause.verify_message})"
+        if isinstance(cause, ssl.SSLError):
+            return f"the TLS handshake failed ({cause.reason or type(cause).__name__})"
+        cause = cause.__cause__
+    if type(exc) is aiosmtplib.SMTPException and "STARTTLS" in exc.message:
+        # Raised before any login is sent, so the password never goes out in clear.
+        return "the server does not offer STARTTLS, which starttls=true requires"
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         codes = ", ".join(str(refusal.code) for refusal in exc.recipients)
         return f"recipient refused ({codes})"
