@@ -17,7 +17,6 @@ from exports_live import (
     LiveApp,
     LiveAppFactory,
     MotoS3,
-    NoPayments,
     Seeder,
     SmtpSink,
     free_socket,
@@ -31,6 +30,7 @@ from fitdata_adapters.demo.seed import seed_demo
 from fitdata_adapters.queue.local import LocalJobQueue
 from fitdata_core.model.organizations import Role
 from support.databases import create_database, drop_database, unique_database_name
+from support.fakes import NoPayments
 
 
 @pytest.fixture(autouse=True)

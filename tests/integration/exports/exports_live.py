@@ -48,19 +48,13 @@ from fitdata_adapters.tokens import issue_token
 from fitdata_core.ports.infrastructure import ObjectStorage, StoredObject
 from fitdata_http import create_app
 from fitdata_workers.embedded import EmbeddedWorker
+from support.fakes import NoPayments
 
 JWT_SECRET = "exports-integration-jwt-secret-long-enough-for-hs256"
 S3_ACCESS_KEY = "AKIAFITDATAEXPORTS001"
 S3_SECRET_KEY = "fitdata-exports-test-secret-key-0001"
 S3_REGION = "us-east-1"
 BOM = b"\xef\xbb\xbf"
-
-
-class NoPayments:
-    """The payment gateway is never reached by exports; touching it is a test bug."""
-
-    def __getattr__(self, name: str) -> object:
-        raise AssertionError(f"unexpected use of payment_gateway.{name}")
 
 
 # --- S3 (moto) -----------------------------------------------------------------------------

@@ -19,18 +19,12 @@ from fitdata_adapters.tokens import issue_token
 from fitdata_core.model.tiers import PlatformTier
 from fitdata_core.usecases.organizations import create_organization
 from fitdata_http import create_app
+from support.fakes import NoPayments
 
 pytestmark = pytest.mark.integration
 
 Client = AsyncTestClient[Litestar]
 JWT_SECRET = "integration-http-jwt-secret-long-enough-for-hs256"
-
-
-class _NoPayments:
-    """The gateway is never reached: every request here is refused before it."""
-
-    def __getattr__(self, name: str) -> object:
-        raise AssertionError(f"unexpected use of payment_gateway.{name}")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -43,7 +37,7 @@ async def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             "FITDATA_JWT_SECRET": JWT_SECRET,
         }
     )
-    rt = bootstrap(settings, payment_gateway=_NoPayments(), queue=MemoryJobQueue())
+    rt = bootstrap(settings, payment_gateway=NoPayments(), queue=MemoryJobQueue())
     try:
         yield rt
     finally:

@@ -19,18 +19,12 @@ from fitdata_adapters.tokens import issue_token
 from fitdata_core.model.organizations import MembershipStatus, Role
 from fitdata_core.usecases.organizations import NewMember, add_member, create_organization
 from fitdata_http import create_app
+from support.fakes import NoPayments
 
 pytestmark = pytest.mark.integration
 
 Client = AsyncTestClient[Litestar]
 JWT_SECRET = "integration-http-jwt-secret-long-enough-for-hs256"
-
-
-class _NoPayments:
-    """The gateway is never reached here; touching it is a test bug."""
-
-    def __getattr__(self, name: str) -> object:
-        raise AssertionError(f"unexpected use of payment_gateway.{name}")
 
 
 def _settings(data_dir: Path, database_url: str, redis_url: str | None) -> Settings:
@@ -59,7 +53,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 async def runtime(tmp_path: Path, database_url: str, redis_url: str) -> AsyncIterator[Runtime]:
     rt = bootstrap(
         _settings(tmp_path, database_url, redis_url),
-        payment_gateway=_NoPayments(),
+        payment_gateway=NoPayments(),
         queue=MemoryJobQueue(),
     )
     try:
@@ -144,7 +138,7 @@ async def test_readyz_names_postgres_when_it_is_down(tmp_path: Path, redis_url: 
     # Port 1 on loopback: nothing listens, so the connection is refused at once.
     runtime = bootstrap(
         _settings(tmp_path, "postgresql://postgres@127.0.0.1:1/fitdata", redis_url),
-        payment_gateway=_NoPayments(),
+        payment_gateway=NoPayments(),
         queue=MemoryJobQueue(),
     )
     try:
