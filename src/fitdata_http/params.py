@@ -29,8 +29,6 @@ __all__ = [
     "ORG_PATH",
     "Limit",
     "Offset",
-    "bounded_int",
-    "bounded_text",
     "is_low_profile_id",
     "parse_enum_values",
     "parse_low_profile_id",
@@ -106,22 +104,6 @@ def parse_low_profile_id(value: str, field: str = LOW_PROFILE_ID_FIELD) -> str:
             field=field,
         )
     return trimmed
-
-
-def bounded_text(value: str | None, field: str, *, max_length: int) -> str | None:
-    """``value`` unchanged if at most ``max_length`` characters; 400 naming ``field`` if not."""
-    if value is not None and len(value) > max_length:
-        raise InvalidInput(
-            f"{field} must be at most {max_length} characters, got {len(value)}.", field=field
-        )
-    return value
-
-
-def bounded_int(value: int | None, field: str, *, low: int, high: int) -> int | None:
-    """``value`` unchanged if within ``low..high``; 400 naming ``field`` if not."""
-    if value is not None and not low <= value <= high:
-        raise InvalidInput(f"{field} must be between {low} and {high}, got {value}.", field=field)
-    return value
 
 
 async def provide_org_id(orgId: FromPath[str], actor: NamedDependency[Actor]) -> str:

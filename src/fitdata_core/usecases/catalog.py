@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Final
 
 from fitdata_core.access import Action, require_feature
 from fitdata_core.errors import Conflict, InvalidInput
@@ -11,6 +12,15 @@ from fitdata_core.model.tiers import Feature
 from fitdata_core.money import Money
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.common import authorize, load_org
+
+# What the catalog can hold (the columns behind it: price NUMERIC(12, 2), counts INTEGER, an
+# address VARCHAR(500)); beyond these a value is refused, naming the field, before any write.
+MAX_NAME_LENGTH: Final = 200
+MAX_PRICE: Final = Decimal("9999999999.99")
+MAX_SESSION_COUNT: Final = 100_000
+MAX_VALIDITY_DAYS: Final = 36_600  # a hundred years
+MAX_ADDRESS_LENGTH: Final = 500
+MAX_DESCRIPTION_LENGTH: Final = 5_000
 
 PLAN_KIND_FEATURE = {
     PlanKind.MEMBERSHIP: Feature.MEMBERSHIP_PLANS,
@@ -27,24 +37,42 @@ async def list_plans(svc: Services, actor: Actor, org_id: str) -> list[Plan]:
 def _require_name(name: str) -> str:
     if not name or not name.strip():
         raise InvalidInput("name must not be empty.", field="name")
-    if len(name) > 200:
-        raise InvalidInput("name must be at most 200 characters.", field="name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"name must be at most {MAX_NAME_LENGTH} characters.", field="name")
     return name.strip()
+
+
+def _bounded_text(value: str | None, field: str, max_length: int) -> str | None:
+    if value is not None and len(value) > max_length:
+        raise InvalidInput(
+            f"{field} must be at most {max_length} characters, got {len(value)}.", field=field
+        )
+    return value
+
+
+def _bounded_int(value: int | None, field: str, high: int) -> int | None:
+    if value is not None and not 1 <= value <= high:
+        raise InvalidInput(f"{field} must be between 1 and {high}, got {value}.", field=field)
+    return value
 
 
 def parse_price(value: str | int | Decimal) -> Money:
     try:
         amount = Decimal(str(value))
-        money = Money(amount)
     except (InvalidOperation, ValueError) as exc:
-        raise InvalidInput(f"price must be a number, got {value!r}.", field="price") from exc
+        raise InvalidInput(f"price must be a number, got {str(value)!r}.", field="price") from exc
+    if not amount.is_finite():
+        raise InvalidInput(f"price must be a number, got {str(value)!r}.", field="price")
+    if amount < 0:
+        raise InvalidInput("price must not be negative.", field="price")
+    if amount > MAX_PRICE:
+        raise InvalidInput(f"price must be at most {MAX_PRICE}.", field="price")
+    money = Money(amount)
     if money.amount != amount:
         # Money keeps whole agorot; rounding a price the owner typed would change it silently.
         raise InvalidInput(
             f"price has at most 2 decimal places, got {str(value)!r}.", field="price"
         )
-    if money.amount < 0:
-        raise InvalidInput("price must not be negative.", field="price")
     return money
 
 
@@ -60,8 +88,10 @@ async def create_plan(
     validity_days: int | None = None,
 ) -> Plan:
     name = _require_name(name)
-    if kind is PlanKind.CLASS_PACK and (session_count is None or session_count < 1):
+    if kind is PlanKind.CLASS_PACK and session_count is None:
         raise InvalidInput("A class pack needs a positive sessionCount.", field="sessionCount")
+    session_count = _bounded_int(session_count, "sessionCount", MAX_SESSION_COUNT)
+    validity_days = _bounded_int(validity_days, "validityDays", MAX_VALIDITY_DAYS)
     async with svc.uow() as uow:
         await authorize(uow, actor, org_id, Action.MANAGE_CATALOG)
         org = await load_org(uow, org_id)
@@ -94,6 +124,7 @@ async def create_location(
 ) -> Location:
     """Every org may have its first location; a second one needs multiple_locations."""
     name = _require_name(name)
+    address = _bounded_text(address, "address", MAX_ADDRESS_LENGTH)
     async with svc.uow() as uow:
         await authorize(uow, actor, org_id, Action.MANAGE_CATALOG)
         org = await load_org(uow, org_id)
@@ -121,6 +152,7 @@ async def create_course(
     svc: Services, actor: Actor, org_id: str, *, name: str, description: str | None = None
 ) -> Course:
     name = _require_name(name)
+    description = _bounded_text(description, "description", MAX_DESCRIPTION_LENGTH)
     async with svc.uow() as uow:
         await authorize(uow, actor, org_id, Action.MANAGE_CATALOG)
         org = await load_org(uow, org_id)

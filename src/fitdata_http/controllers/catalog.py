@@ -10,12 +10,11 @@ or on existing data).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 import attrs
 from litestar import Controller, get, post
 
-from fitdata_core.errors import InvalidInput
 from fitdata_core.model.catalog import PlanKind
 from fitdata_core.model.tiers import Feature
 from fitdata_core.usecases import catalog
@@ -23,7 +22,7 @@ from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, created, ok
 from fitdata_http.guards import requires_feature
 from fitdata_http.openapi import BEARER
-from fitdata_http.params import ORG_PATH, bounded_int, bounded_text, read_body
+from fitdata_http.params import ORG_PATH, read_body
 from fitdata_http.schemas import json_body
 
 __all__ = [
@@ -63,34 +62,23 @@ class NewLocation:
     address: str | None = None
 
 
-# Limits of the columns behind these bodies (price is NUMERIC(12, 2), counts are INTEGER,
-# an address VARCHAR(500)); beyond them Postgres would refuse the row.
-MAX_PRICE: Final = Decimal("9999999999.99")
-MAX_SESSION_COUNT: Final = 100_000
-MAX_VALIDITY_DAYS: Final = 36_600  # a hundred years
-MAX_ADDRESS_LENGTH: Final = 500
-MAX_DESCRIPTION_LENGTH: Final = 5_000
-
 _NEW_PLAN = json_body(
     NewPlan,
-    f"`price` is a number or numeric string in ILS, 0 to {MAX_PRICE}; a class pack needs "
-    f"`sessionCount` (1 to {MAX_SESSION_COUNT}) and the class_packs feature; `validityDays` "
-    f"is 1 to {MAX_VALIDITY_DAYS}.",
+    f"`price` is a number or numeric string in ILS, 0 to {catalog.MAX_PRICE} with at most 2 "
+    f"decimals; a class pack needs `sessionCount` (1 to {catalog.MAX_SESSION_COUNT}) and the "
+    f"class_packs feature; `validityDays` is 1 to {catalog.MAX_VALIDITY_DAYS}.",
 )
 _NEW_COURSE = json_body(
-    NewCourse, f"`name` up to 200 characters, `description` up to {MAX_DESCRIPTION_LENGTH}."
+    NewCourse,
+    f"`name` up to {catalog.MAX_NAME_LENGTH} characters, `description` up to "
+    f"{catalog.MAX_DESCRIPTION_LENGTH}.",
 )
 _NEW_LOCATION = json_body(
     NewLocation,
-    f"`name` up to 200 characters, `address` up to {MAX_ADDRESS_LENGTH}. A second location "
+    f"`name` up to {catalog.MAX_NAME_LENGTH} characters, `address` up to "
+    f"{catalog.MAX_ADDRESS_LENGTH}. A second location "
     "needs the multiple_locations feature.",
 )
-
-
-def _plan_price(body: NewPlan) -> Decimal:
-    if body.price > MAX_PRICE:
-        raise InvalidInput(f"price must be at most {MAX_PRICE}.", field="price")
-    return body.price
 
 
 class PlansController(Controller):
@@ -119,13 +107,9 @@ class PlansController(Controller):
             org_id,
             name=body.name,
             kind=body.kind,
-            price=catalog.parse_price(_plan_price(body)),
-            session_count=bounded_int(
-                body.session_count, "sessionCount", low=1, high=MAX_SESSION_COUNT
-            ),
-            validity_days=bounded_int(
-                body.validity_days, "validityDays", low=1, high=MAX_VALIDITY_DAYS
-            ),
+            price=catalog.parse_price(body.price),
+            session_count=body.session_count,
+            validity_days=body.validity_days,
         )
         return created(plan)
 
@@ -151,11 +135,8 @@ class CoursesController(Controller):
         data: Annotated[dict[str, Any], _NEW_COURSE],
     ) -> Envelope:
         body = read_body(data, NewCourse)
-        description = bounded_text(
-            body.description, "description", max_length=MAX_DESCRIPTION_LENGTH
-        )
         course = await catalog.create_course(
-            services, actor, org_id, name=body.name, description=description
+            services, actor, org_id, name=body.name, description=body.description
         )
         return created(course)
 
@@ -180,8 +161,7 @@ class LocationsController(Controller):
         data: Annotated[dict[str, Any], _NEW_LOCATION],
     ) -> Envelope:
         body = read_body(data, NewLocation)
-        address = bounded_text(body.address, "address", max_length=MAX_ADDRESS_LENGTH)
         location = await catalog.create_location(
-            services, actor, org_id, name=body.name, address=address
+            services, actor, org_id, name=body.name, address=body.address
         )
         return created(location)

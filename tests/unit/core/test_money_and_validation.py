@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from fitdata_core.errors import InvalidInput
 from fitdata_core.money import Money
 from fitdata_core.rules.validation import validate_email, validate_phone
+from fitdata_core.usecases.catalog import parse_price
 
 
 def test_money_rounds_to_agorot() -> None:
@@ -56,3 +57,30 @@ def test_bad_phone_is_refused(raw: str) -> None:
     with pytest.raises(InvalidInput) as excinfo:
         validate_phone(raw)
     assert excinfo.value.field == "phone"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("249", "249.00"), (0, "0.00"), ("9999999999.99", "9999999999.99"), ("12.5", "12.50")],
+)
+def test_a_price_is_kept_exactly(given: str | int, expected: str) -> None:
+    assert str(parse_price(given).amount) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ("0.001", "at most 2 decimal places"),
+        ("-1", "must not be negative"),
+        ("10000000000", "at most 9999999999.99"),
+        ("1e40", "at most 9999999999.99"),
+        ("NaN", "must be a number"),
+        ("Infinity", "must be a number"),
+        ("twelve", "must be a number"),
+    ],
+)
+def test_a_price_the_catalog_cannot_hold_is_refused_naming_price(given: str, says: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_price(given)
+    assert caught.value.field == "price"
+    assert says in caught.value.message
