@@ -10,16 +10,35 @@ from datetime import date
 from typing import Any
 
 from fitdata_core.errors import ProviderError, Unavailable
-from fitdata_core.ports.providers import SourceCredentials, SourceMember, SourcePlan
+from fitdata_core.ports.providers import (
+    SourceCredentials,
+    SourceLead,
+    SourceMember,
+    SourceMemberDetail,
+    SourcePlan,
+)
+
+_NOT_BUILT = "imports from Arbox are not available in this build"
 
 
 class UnavailableMemberSource:
     async def fetch_plans(self, credentials: SourceCredentials) -> list[SourcePlan]:
-        raise ProviderError("arbox", "imports from Arbox are not available in this build")
+        raise ProviderError("arbox", _NOT_BUILT)
 
-    async def fetch_members(self, credentials: SourceCredentials) -> AsyncIterator[SourceMember]:
-        raise ProviderError("arbox", "imports from Arbox are not available in this build")
-        yield  # pragma: no cover - makes this an async generator
+    async def fetch_members(
+        self, credentials: SourceCredentials
+    ) -> AsyncIterator[list[SourceMember]]:
+        raise ProviderError("arbox", _NOT_BUILT)
+        yield []  # pragma: no cover - makes this an async generator
+
+    async def fetch_leads(self, credentials: SourceCredentials) -> AsyncIterator[list[SourceLead]]:
+        raise ProviderError("arbox", _NOT_BUILT)
+        yield []  # pragma: no cover - makes this an async generator
+
+    async def fetch_member_detail(
+        self, credentials: SourceCredentials, external_id: str
+    ) -> SourceMemberDetail | None:
+        raise ProviderError("arbox", _NOT_BUILT)
 
 
 class UnavailableAnalytics:

@@ -24,7 +24,9 @@ from fitdata_core.ports.providers import (
     PaymentResult,
     PaymentResultStatus,
     SourceCredentials,
+    SourceLead,
     SourceMember,
+    SourceMemberDetail,
     SourcePlan,
 )
 from fitdata_core.ports.repositories import (
@@ -88,7 +90,9 @@ __all__ = [
     "RateLimitResult",
     "RateLimiter",
     "SourceCredentials",
+    "SourceLead",
     "SourceMember",
+    "SourceMemberDetail",
     "SourcePlan",
     "StoredObject",
     "SubscriptionRepository",

@@ -90,6 +90,9 @@ class PaymentGateway(Protocol):
 
 @attrs.frozen(repr=False)
 class SourceCredentials:
+    """How to reach a member source. Arbox: an API key (Business API), an email and password
+    (Management API), or both. Every field is a secret; ``repr`` shows none of them."""
+
     api_key: str | None = None
     email: str | None = None
     password: str | None = None
@@ -97,30 +100,102 @@ class SourceCredentials:
     def __repr__(self) -> str:
         return "SourceCredentials(<redacted>)"
 
+    @property
+    def has_api_key(self) -> bool:
+        return bool(self.api_key)
+
+    @property
+    def has_management_login(self) -> bool:
+        return bool(self.email and self.password)
+
+
+# Source records carry the source's values as given (strings, trimmed of nothing): the import
+# engine validates and normalises them with the same rules for every source (Arbox, CSV), so
+# a bad value becomes a row error in the job's report, never an exception in the adapter.
+# Adapters only undo wire quirks (e.g. Arbox's "0000-00-00" birthday means no birthday).
+
 
 @attrs.frozen
 class SourcePlan:
+    """A plan (membership type) as the source describes it. Plans are matched by name."""
+
     external_id: str
     name: str
     price: Money | None = None
-    session_count: int | None = None
+    session_count: int | None = None  # None: unlimited
+    period_months: int | None = None
 
 
 @attrs.frozen
 class SourceMember:
+    """One member as the source describes them.
+
+    ``active`` is the member's status at the source (Arbox: which report or list they came
+    from; active wins when they are in both). ``plan_name`` links the membership to the org's
+    plan of that name. Dates are ISO ``YYYY-MM-DD`` strings when the source gives them.
+    """
+
     external_id: str
     email: str | None
-    first_name: str | None
-    last_name: str | None
-    phone: str | None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
     active: bool = True
     birth_date: str | None = None
     gender: str | None = None
+    plan_name: str | None = None
+    membership_start: str | None = None
+    membership_end: str | None = None
+
+
+@attrs.frozen
+class SourceMemberDetail:
+    """The fields of one member that only the per-member call gives (Arbox ``users/{id}``);
+    the enrichment phase fills the profile with them, never overwriting a stored value."""
+
+    external_id: str
+    additional_phone: str | None = None
+    personal_id: str | None = None
+    address: str | None = None
+    city: str | None = None
+    zip_code: str | None = None
+    emergency_contact_name: str | None = None
+    emergency_contact_phone: str | None = None
+    medical_notes: str | None = None
+
+
+@attrs.frozen
+class SourceLead:
+    """A prospect at the source. Matched by email, or by phone when there is no email."""
+
+    external_id: str
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    status: str | None = None
+    source: str | None = None
+    created_at: str | None = None  # as the source gives it (Arbox: local Israel time)
 
 
 class MemberSource(Protocol):
-    """A competitor's system members are imported from. Auth failures raise ProviderAuthError."""
+    """A competitor's system members are imported from (Arbox).
+
+    Every call raises ``ProviderAuthError`` when the source refuses the credentials and
+    ``ProviderError`` when it fails after the adapter's own retries. Listings come in pages
+    (lists), so an engine can checkpoint between them and memory stays flat.
+    """
 
     async def fetch_plans(self, credentials: SourceCredentials) -> list[SourcePlan]: ...
 
-    def fetch_members(self, credentials: SourceCredentials) -> AsyncIterator[SourceMember]: ...
+    def fetch_members(self, credentials: SourceCredentials) -> AsyncIterator[list[SourceMember]]:
+        """Every member, active and inactive where the source has both, each once."""
+        ...
+
+    def fetch_leads(self, credentials: SourceCredentials) -> AsyncIterator[list[SourceLead]]: ...
+
+    async def fetch_member_detail(
+        self, credentials: SourceCredentials, external_id: str
+    ) -> SourceMemberDetail | None:
+        """One member's detail (needs an API key); None when the source does not know them."""
+        ...
