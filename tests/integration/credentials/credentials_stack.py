@@ -4,10 +4,12 @@ keyring (so a test can rotate keys between requests), and a gym with every role.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,12 +112,6 @@ async def provider_rows(runtime: Runtime, org_id: str) -> list[dict[str, Any]]:
         return [dict(row) for row in result.mappings()]
 
 
-def no_secret_in(texts: Callable[[], list[str]], secrets: tuple[str, ...]) -> list[str]:
-    """The secrets that appear in any of ``texts`` (an empty list is the good answer)."""
-    joined = "\n".join(texts())
-    return [s for s in secrets if s in joined]
-
-
 @contextmanager
 def served(settings: Settings) -> Iterator[str]:
     """The app under uvicorn on a loopback socket in a daemon thread; yields its base URL.
@@ -158,3 +154,37 @@ def served(settings: Settings) -> Iterator[str]:
 
 def http_client(base_url: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=base_url, timeout=30)
+
+
+@attrs.frozen
+class CliOutcome:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> CliOutcome:
+    """``fitdata <args>`` in-process with exactly ``env`` as its FITDATA_* settings."""
+    from typer.testing import CliRunner
+
+    from fitdata_adapters.cli import app
+
+    cleared = {name: None for name in os.environ if name.startswith("FITDATA_")}
+    keep = {k: v for k, v in os.environ.items() if k.startswith("FITDATA_TEST_")}
+    result = CliRunner().invoke(app, args, env={**cleared, **keep, **env})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return CliOutcome(result.exit_code, result.stdout, result.stderr)
+
+
+def cli_env(data_dir: Path, database_url: str, keys: str) -> dict[str, str]:
+    return {
+        "FITDATA_DATA_DIR": str(data_dir),
+        "FITDATA_DATABASE_URL": database_url,
+        "FITDATA_JWT_SECRET": JWT_SECRET,
+        "FITDATA_CREDENTIAL_KEYS": keys,
+        "FITDATA_LOG_LEVEL": "WARNING",
+    }
