@@ -26,10 +26,18 @@ from credentials_stack import (
 from fitdata_adapters.bootstrap import Runtime
 from fitdata_core.errors import CredentialsUnreadable
 from fitdata_core.model.billing import StoredCard
+from fitdata_core.model.jobs import ImportProviderConfig
 from fitdata_core.model.organizations import Role
 from fitdata_core.ports.providers import SourceCredentials
+from fitdata_core.ports.repositories import SecretKind
+from fitdata_core.services import Actor
 from fitdata_core.usecases.billing.common import card_context, open_card
-from fitdata_core.usecases.imports.credentials import resolve_source_credentials
+from fitdata_core.usecases.credential_keys import key_status, rotate_keys
+from fitdata_core.usecases.imports.credentials import (
+    open_credentials,
+    resolve_source_credentials,
+)
+from fitdata_core.usecases.imports.provider_config import save_provider_config
 from support import builders
 
 pytestmark = pytest.mark.integration
@@ -146,3 +154,56 @@ async def test_dropping_the_old_key_before_rotating_fails_clearly_naming_it(
     assert outcome.json()["unreadable"] == {"k1": 2}
     assert outcome.json()["rotated"] == 0
     assert "no configured key opens them" in outcome.stderr
+
+
+ROWS = 30
+
+
+async def test_two_rotations_beside_a_writing_service_rotate_each_row_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with running(tmp_path, database_url, K1) as (runtime, _):
+        gym = await make_gym(runtime)
+        owner = Actor(gym.users[Role.OWNER])
+        for n in range(ROWS):
+            await save_provider_config(
+                runtime.services, owner, gym.org_id, api_key=f"old-{n}", email=None, password=None
+            )
+
+    async with running(tmp_path, database_url, f"{K2},{K1}") as (runtime, _):
+        svc = runtime.services
+        writes = [
+            save_provider_config(
+                svc, owner, gym.org_id, api_key=f"new-{n}", email=None, password=None
+            )
+            for n in range(10)
+        ]
+        results = await asyncio.gather(
+            rotate_keys(svc, batch_size=7), rotate_keys(svc, batch_size=7), *writes
+        )
+        first, second = results[0], results[1]
+        status = await key_status(svc)
+
+    # Each old row was re-sealed by exactly one of the two runs; the other saw it change.
+    assert first.rotated + second.rotated == ROWS
+    assert first.unreadable == second.unreadable == {}
+    assert status.in_use[SecretKind.PROVIDER_CREDENTIALS] == {"k2": ROWS + 10}
+    async with running(tmp_path, database_url, K2) as (runtime, _):
+        rows = await provider_rows(runtime, gym.org_id)
+        opened = {
+            open_credentials(
+                runtime.services,
+                ImportProviderConfig(
+                    id=row["id"],
+                    organization_id=gym.org_id,
+                    provider="arbox",
+                    credentials_encrypted=bytes(row["credentials_encrypted"]),
+                    key_id=row["key_id"],
+                    is_active=row["is_active"],
+                    created_at=runtime.services.clock.now(),
+                ),
+            ).api_key
+            for row in rows
+        }
+    assert opened == {f"old-{n}" for n in range(ROWS)} | {f"new-{n}" for n in range(10)}
+    assert [row["is_active"] for row in rows].count(True) == 1
