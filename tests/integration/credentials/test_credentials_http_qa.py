@@ -207,3 +207,28 @@ async def test_concurrent_posts_leave_exactly_one_active_row(
 
     assert active is not None
     assert active.id == next(row["id"] for row in rows if row["is_active"])
+
+
+async def test_another_orgs_owner_gets_403_and_an_unknown_org_404(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with running(tmp_path, database_url, K1) as (runtime, client):
+        gym = await make_gym(runtime)
+        other = await make_gym(runtime, "Eilat Rowing")
+        stored = await client.post(
+            gym.url, json={"apiKey": API_KEY}, headers=gym.headers(Role.OWNER)
+        )
+        read = await client.get(gym.url, headers=other.headers(Role.OWNER))
+        write = await client.post(
+            gym.url, json={"apiKey": "intruder"}, headers=other.headers(Role.OWNER)
+        )
+        unknown = await client.get(
+            "/organizations/00000000-0000-4000-8000-000000000000/import/provider-config",
+            headers=gym.headers(Role.OWNER),
+        )
+        rows = await provider_rows(runtime, gym.org_id)
+
+    assert stored.status_code == 201
+    assert (read.status_code, write.status_code, unknown.status_code) == (403, 403, 404)
+    assert API_KEY not in read.text
+    assert [row["is_active"] for row in rows] == [True]
