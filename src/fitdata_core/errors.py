@@ -17,6 +17,7 @@ place (``fitdata_http.errors``); workers treat :class:`Unavailable` as retryable
     │   └── IllegalTransition      409  a state machine refused a move
     ├── PayloadTooLarge            413
     ├── RateLimited                429  carries ``retry_after`` seconds
+    ├── CredentialsUnreadable      409  a stored secret no configured key opens (names the key id)
     ├── ConfigurationError         the deployment's settings are missing or malformed
     └── Unavailable                503  infrastructure failed; safe to retry later
         ├── DatabaseUnavailable
@@ -110,6 +111,20 @@ class RateLimited(FitdataError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class CredentialsUnreadable(FitdataError):
+    """A stored secret (provider credentials, a card token) that no configured key opens.
+
+    ``key_id`` names the key that sealed it; the message says what to do (re-enter the
+    credentials or configure that key again) and never contains the secret.
+    """
+
+    default_code = "CREDENTIALS_UNREADABLE"
+
+    def __init__(self, message: str, *, key_id: str) -> None:
+        super().__init__(message)
+        self.key_id = key_id
 
 
 class ConfigurationError(FitdataError):

@@ -16,6 +16,7 @@ errors, Litestar's own, and the unexpected) leaves through here::
       IllegalTransition              409
     PayloadTooLarge                  413
     RateLimited                      429   (+ ``Retry-After``)
+    CredentialsUnreadable            409   (names the key id and what to do)
     ConfigurationError               500   (generic detail; logged)
     Unavailable (and subclasses)     503   (+ ``Retry-After``)
     FitdataError (anything else)     500   (generic detail; logged)
@@ -71,6 +72,7 @@ _STATUS: dict[type[core.FitdataError], int] = {
     core.Conflict: 409,
     core.PayloadTooLarge: 413,
     core.RateLimited: 429,
+    core.CredentialsUnreadable: 409,
     core.ConfigurationError: 500,
     core.Unavailable: 503,
     core.FitdataError: 500,

@@ -36,6 +36,7 @@ from fitdata_adapters.db.repositories import (
     SqlOrganizationRepository,
     SqlOutboxRepository,
     SqlPlanRepository,
+    SqlSealedSecretRepository,
     SqlSession,
     SqlSubscriptionRepository,
     SqlUserRepository,
@@ -66,6 +67,7 @@ class SqlUnitOfWork:
         self.billing_transactions = SqlBillingTransactionRepository(session)
         self.billing_events = SqlBillingEventRepository(session)
         self.outbox = SqlOutboxRepository(session)
+        self.sealed_secrets = SqlSealedSecretRepository(session)
 
     async def __aenter__(self) -> Self:
         if self._session.active:

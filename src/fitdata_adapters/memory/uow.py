@@ -37,11 +37,13 @@ from fitdata_core.model.organizations import (
     User,
     normalize_email,
 )
-from fitdata_core.ports.infrastructure import JobMessage
+from fitdata_core.ports.infrastructure import Ciphertext, JobMessage
 from fitdata_core.ports.repositories import (
     MEMBER_ATTRIBUTES,
     MemberFilter,
     Page,
+    SealedSecret,
+    SecretKind,
     member_attribute,
 )
 from fitdata_core.rules.csv_format import encode_csv_rows
@@ -409,6 +411,75 @@ class _Subscriptions(_Repo):
                 del claims[org_id]
 
 
+class _SealedSecrets(_Repo):
+    def _all(self, kind: SecretKind) -> list[SealedSecret]:
+        if kind is SecretKind.PROVIDER_CREDENTIALS:
+            return [
+                SealedSecret(
+                    kind=kind,
+                    row_id=c.id,
+                    organization_id=c.organization_id,
+                    sealed=Ciphertext(key_id=c.key_id, blob=c.credentials_encrypted),
+                    provider=c.provider,
+                )
+                for c in self.t.provider_configs.values()
+            ]
+        return [
+            SealedSecret(
+                kind=kind,
+                row_id=s.id,
+                organization_id=s.organization_id,
+                sealed=Ciphertext(key_id=s.card.key_id, blob=s.card.token_ciphertext),
+            )
+            for s in self.t.subscriptions.values()
+            if s.card is not None
+        ]
+
+    async def count_by_key(self, kind: SecretKind) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for secret in self._all(kind):
+            counts[secret.sealed.key_id] = counts.get(secret.sealed.key_id, 0) + 1
+        return counts
+
+    async def list_not_sealed_by(
+        self, kind: SecretKind, key_id: str, *, after: str | None, limit: int
+    ) -> list[SealedSecret]:
+        found = sorted(
+            (
+                s
+                for s in self._all(kind)
+                if s.sealed.key_id != key_id and (after is None or s.row_id > after)
+            ),
+            key=lambda s: s.row_id,
+        )
+        return found[:limit]
+
+    async def reseal(self, secret: SealedSecret, resealed: Ciphertext) -> bool:
+        if secret.kind is SecretKind.PROVIDER_CREDENTIALS:
+            config = self.t.provider_configs.get(secret.row_id)
+            if config is None or (config.key_id, config.credentials_encrypted) != (
+                secret.sealed.key_id,
+                secret.sealed.blob,
+            ):
+                return False
+            self.t.provider_configs[config.id] = attrs.evolve(
+                config, key_id=resealed.key_id, credentials_encrypted=resealed.blob
+            )
+            return True
+        sub = self.t.subscriptions.get(secret.organization_id)
+        if (
+            sub is None
+            or sub.id != secret.row_id
+            or sub.card is None
+            or (sub.card.key_id, sub.card.token_ciphertext)
+            != (secret.sealed.key_id, secret.sealed.blob)
+        ):
+            return False
+        card = attrs.evolve(sub.card, key_id=resealed.key_id, token_ciphertext=resealed.blob)
+        self.t.subscriptions[sub.organization_id] = attrs.evolve(sub, card=card)
+        return True
+
+
 class _Transactions(_Repo):
     async def add(self, txn: BillingTransaction) -> None:
         _require_absent(self.t.transactions, txn.id, "billing transaction")
@@ -517,6 +588,7 @@ class MemoryUnitOfWork:
         self.billing_transactions = _Transactions(self)
         self.billing_events = _BillingEvents(self)
         self.outbox = _Outbox(self)
+        self.sealed_secrets = _SealedSecrets(self)
 
     async def __aenter__(self) -> Self:
         if self._active:

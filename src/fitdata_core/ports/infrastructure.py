@@ -63,7 +63,21 @@ class Ciphertext:
 
 
 class CredentialCipher(Protocol):
-    """Authenticated encryption for secrets at rest (card tokens, provider credentials)."""
+    """Authenticated encryption for secrets at rest (card tokens, provider credentials).
+
+    A keyring of named keys: the current one seals, every configured one opens what it
+    sealed, so keys rotate without losing data.
+    """
+
+    @property
+    def current_key_id(self) -> str:
+        """The id of the key that seals new values."""
+        ...
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        """Every configured key id, the current one first."""
+        ...
 
     def encrypt(self, plaintext: bytes, *, context: str) -> Ciphertext:
         """Seal ``plaintext``; ``context`` binds it to its use (e.g. ``"card-token:<org>"``)."""

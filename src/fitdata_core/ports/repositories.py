@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
@@ -33,7 +33,7 @@ from fitdata_core.model.organizations import (
     Role,
     User,
 )
-from fitdata_core.ports.infrastructure import JobMessage
+from fitdata_core.ports.infrastructure import Ciphertext, JobMessage
 
 T = TypeVar("T")
 
@@ -204,6 +204,58 @@ class ImportProviderConfigRepository(Protocol):
     async def deactivate_all(self, org_id: str, provider: str) -> None: ...
 
 
+class SecretKind(StrEnum):
+    """The kinds of rows that hold a sealed secret."""
+
+    PROVIDER_CREDENTIALS = "provider_credentials"
+    CARD_TOKEN = "card_token"  # noqa: S105 - a kind of secret, not a secret
+
+
+@attrs.frozen(repr=False)
+class SealedSecret:
+    """One stored secret, as key rotation sees it: where it lives (``kind``, ``row_id``),
+    whose it is, and its sealed bytes. ``provider`` is set for provider credentials (their
+    sealing context names it)."""
+
+    kind: SecretKind
+    row_id: str
+    organization_id: str
+    sealed: Ciphertext
+    provider: str | None = None
+
+    def __repr__(self) -> str:  # ciphertext, but it has no business in a log either
+        return (
+            f"SealedSecret(kind={self.kind.value!r}, row_id={self.row_id!r}, "
+            f"key_id={self.sealed.key_id!r})"
+        )
+
+
+class SealedSecretRepository(Protocol):
+    """Every stored secret of a kind (provider credentials, card tokens), by sealing key.
+
+    The key-rotation use cases read and re-seal secrets here without knowing which table
+    holds them. Inactive (replaced) provider credentials count too: they are still stored.
+    """
+
+    async def count_by_key(self, kind: SecretKind) -> dict[str, int]:
+        """How many secrets of ``kind`` each key id seals."""
+        ...
+
+    async def list_not_sealed_by(
+        self, kind: SecretKind, key_id: str, *, after: str | None, limit: int
+    ) -> list[SealedSecret]:
+        """Up to ``limit`` secrets of ``kind`` sealed by any key but ``key_id``, in row id
+        order, starting after row id ``after`` (keyset paging, so a caller that skips a row
+        it cannot re-seal still moves on)."""
+        ...
+
+    async def reseal(self, secret: SealedSecret, resealed: Ciphertext) -> bool:
+        """Compare-and-set: store ``resealed`` in ``secret``'s row only if the row still holds
+        ``secret.sealed`` (same key id and bytes). False when the row changed meanwhile (a
+        newer value was written, or another rotation got there first) or is gone."""
+        ...
+
+
 class SubscriptionRepository(Protocol):
     async def get_by_org(self, org_id: str) -> PlatformSubscription | None: ...
     async def get_by_org_for_update(self, org_id: str) -> PlatformSubscription | None: ...
@@ -316,6 +368,9 @@ class UnitOfWork(Protocol):
 
     @property
     def subscriptions(self) -> SubscriptionRepository: ...
+
+    @property
+    def sealed_secrets(self) -> SealedSecretRepository: ...
 
     @property
     def billing_transactions(self) -> BillingTransactionRepository: ...

@@ -33,6 +33,11 @@ CASES: list[tuple[core.FitdataError, int, str]] = [
     (core.IllegalTransition("import job", "completed", "pending"), 409, "ILLEGAL_TRANSITION"),
     (core.PayloadTooLarge("File too large"), 413, "PAYLOAD_TOO_LARGE"),
     (core.RateLimited("Slow down.", retry_after=30), 429, "RATE_LIMITED"),
+    (
+        core.CredentialsUnreadable("Sealed with key 'k0'; re-enter them.", key_id="k0"),
+        409,
+        "CREDENTIALS_UNREADABLE",
+    ),
     (core.Unavailable("Try later."), 503, "UNAVAILABLE"),
     (core.DatabaseUnavailable("The database is unavailable."), 503, "DATABASE_UNAVAILABLE"),
     (core.StorageUnavailable("Storage is down."), 503, "STORAGE_UNAVAILABLE"),

@@ -24,6 +24,7 @@ from fitdata_adapters.db.repositories.organizations import (
     SqlUserRepository,
 )
 from fitdata_adapters.db.repositories.outbox import SqlOutboxRepository
+from fitdata_adapters.db.repositories.secrets import SqlSealedSecretRepository
 
 __all__ = [
     "SqlBillingEventRepository",
@@ -40,6 +41,7 @@ __all__ = [
     "SqlOutboxRepository",
     "SqlPlanRepository",
     "SqlRepository",
+    "SqlSealedSecretRepository",
     "SqlSession",
     "SqlSubscriptionRepository",
     "SqlUserRepository",

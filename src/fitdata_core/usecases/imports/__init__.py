@@ -1,0 +1,1 @@
+"""Import use cases: the provider credentials an import uses, and the import engine."""
