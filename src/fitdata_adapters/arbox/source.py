@@ -356,6 +356,7 @@ class ArboxSource:
         """Log in, fetch both reports concurrently and merge them (active wins)."""
         secrets = _Secrets(credentials)
         session = _ManagementSession(self, credentials, secrets)
+        await session.token()  # log in once, before the two reports ask concurrently
         active, inactive = await _both(
             self._report(session, secrets, wire.PATH_ACTIVE_REPORT, "activeMembersReport"),
             self._report(session, secrets, wire.PATH_INACTIVE_REPORT, "inactiveMembersReport"),
