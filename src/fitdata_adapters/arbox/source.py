@@ -463,21 +463,26 @@ class ArboxSource:
             )
         except RetryableAnswer as exc:
             reason = "too many requests" if exc.status == 429 else "server error"
+            asked = (
+                f", and asked to wait {exc.retry_after:g} s more"
+                if exc.retry_after is not None
+                else ""
+            )
             raise ProviderError(
                 PROVIDER,
-                f"{endpoint} answered HTTP {exc.status} ({reason}); gave up after {attempts}"
-                " attempts. Try the import again later.",
+                f"{endpoint} answered HTTP {exc.status} ({reason}){asked}; gave up after"
+                f" {_attempts(attempts)}. Try the import again later.",
                 status=exc.status,
             ) from exc
         except httpx.TimeoutException as exc:
             raise ProviderError(
-                PROVIDER, f"{endpoint} timed out; gave up after {attempts} attempts"
+                PROVIDER, f"{endpoint} timed out; gave up after {_attempts(attempts)}"
             ) from exc
         except httpx.HTTPError as exc:
             raise ProviderError(
                 PROVIDER,
                 f"{endpoint} connection failed ({type(exc).__name__}); gave up after"
-                f" {attempts} attempts",
+                f" {_attempts(attempts)}",
             ) from exc
         return self._read(
             response, endpoint, secrets, refused, not_found_is_none, unauthorized_is_none
@@ -516,6 +521,10 @@ class ArboxSource:
         if body is _NOT_JSON or body is None:
             raise ProviderError(PROVIDER, f"{endpoint} answered with a body that is not JSON")
         return body
+
+
+def _attempts(count: int) -> str:
+    return "1 attempt" if count == 1 else f"{count} attempts"
 
 
 class _Marker:

@@ -291,7 +291,8 @@ async def test_a_retry_after_longer_than_the_budget_gives_up_at_once(
     with pytest.raises(ProviderError) as caught:
         await collect(make_source(fake).fetch_members(KEY_ONLY))
     assert caught.value.status == 429
-    assert "429" in caught.value.message
+    assert "HTTP 429 (too many requests), and asked to wait 3600 s more" in caught.value.message
+    assert "gave up after 1 attempt." in caught.value.message
     assert len(fake.requests) == 1
 
 
