@@ -286,3 +286,18 @@ async def test_a_source_that_is_down_is_a_provider_error() -> None:
     ) as source:
         with pytest.raises(ProviderError, match="connection failed"):
             await collect(source.fetch_members(KEY))
+
+
+async def test_a_source_slower_than_the_timeout_is_retried_then_fails_saying_so(
+    arbox: ArboxSandbox, make_source: Callable[..., ArboxSource]
+) -> None:
+    arbox.set_data(users=users(1, 3))
+    arbox.set_latency(1000)
+    source = make_source(
+        timeout=0.2, retry_policy=RetryPolicy(max_attempts=2, initial_wait=0.01, jitter=0)
+    )
+    with pytest.raises(ProviderError) as caught:
+        await collect(source.fetch_members(KEY))
+    assert "users timed out; gave up after 2 attempts" in caught.value.message
+    await asyncio.sleep(1.5)  # let the sandbox finish the abandoned calls before the next test
+    assert [c.endpoint for c in arbox.calls] == ["users", "users"]
