@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import msgspec
 from litestar import Response
 from litestar.response import Stream
+from litestar.serialization import encode_json
 
 #: Rows per encoded piece of a streamed array.
 _CHUNK = 1000
 
 
 def encode(body: object) -> bytes:
-    """Compact UTF-8 JSON (Hebrew as is); anything JSON lacks (a Decimal) as its text."""
-    return msgspec.json.encode(body, enc_hook=str)
+    """Compact UTF-8 JSON (Hebrew as is); a Decimal as its text. Litestar's encoder is
+    several times faster than ``json``, which matters for a 100,000-row report."""
+    return encode_json(body)
 
 
 def json_response(
