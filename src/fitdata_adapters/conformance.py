@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
+    from fitdata_adapters.arbox import ArboxSource
     from fitdata_adapters.cardcom import CardcomGateway
     from fitdata_adapters.clock import ManualClock, SystemClock, UuidFactory
     from fitdata_adapters.crypto.keyring import KeyringCipher
@@ -77,10 +78,12 @@ if TYPE_CHECKING:  # pragma: no cover
         memory: MemoryPaymentGateway,
         arbox: UnavailableMemberSource,
         cipher: KeyringCipher,
+        arbox_source: ArboxSource,
     ) -> None:
         _gateway: ports.PaymentGateway = cardcom
         _gateway = memory
         _source: ports.MemberSource = arbox
+        _source = arbox_source
         _cipher: ports.CredentialCipher = cipher
 
     def _analytics(sql: SqlAnalyticsReader, unavailable: UnavailableAnalytics) -> None:

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -39,9 +40,8 @@ class Settings:
     cardcom_base_url: str | None
     cardcom_terminal_number: int
     cardcom_api_name: str
-    # Arbox (imports).
+    # Arbox (imports): the origin both of its APIs live under.
     arbox_base_url: str
-    arbox_management_base_url: str
     # Object storage; no bucket means a local folder under data_dir.
     s3_bucket: str | None
     s3_endpoint_url: str | None
@@ -93,12 +93,9 @@ class Settings:
             cardcom_base_url=_strip(env.optional("CARDCOM_BASE_URL")),
             cardcom_terminal_number=env.integer("CARDCOM_TERMINAL_NUMBER", 1000),
             cardcom_api_name=env.text("CARDCOM_API_NAME", "fitdata-sandbox"),
-            arbox_base_url=env.text(
-                "ARBOX_BASE_URL", "https://arboxserver.arboxapp.com/api/public"
-            ).rstrip("/"),
-            arbox_management_base_url=env.text(
-                "ARBOX_MANAGEMENT_BASE_URL", "https://arboxserver.arboxapp.com/api"
-            ).rstrip("/"),
+            arbox_base_url=_origin(
+                "ARBOX_BASE_URL", env.text("ARBOX_BASE_URL", "https://arboxserver.arboxapp.com")
+            ),
             s3_bucket=env.optional("S3_BUCKET"),
             s3_endpoint_url=env.optional("S3_ENDPOINT_URL"),
             s3_region=env.text("S3_REGION", "auto"),
@@ -123,6 +120,25 @@ class Settings:
 
 def _strip(value: str | None) -> str | None:
     return value.rstrip("/") if value else value
+
+
+def _origin(name: str, url: str) -> str:
+    """``scheme://host[:port]`` without a trailing slash; a path, query or credentials in it
+    are refused, because every API path is appended to it."""
+    parts = urlsplit(url.strip())
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ConfigurationError(
+            f"{PREFIX}{name} must be an origin such as https://arboxserver.arboxapp.com"
+            " (scheme, host and optional port; no path)."
+        )
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _redact_url(url: str) -> str:

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from fitdata_adapters.cli.arbox_sandbox import sandbox_arbox
 from fitdata_adapters.cli.billing import billing_app
 from fitdata_adapters.cli.keys import keys_app
 from fitdata_adapters.cli.output import emit, fail, note, reported_errors
@@ -279,6 +280,9 @@ def sandbox_cardcom(
     )
     exit_quietly_after_signals()
     run_sandbox(host, port, app=sandbox)
+
+
+sandbox_app.command("arbox")(sandbox_arbox)
 
 
 def main() -> None:
