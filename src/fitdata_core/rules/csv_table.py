@@ -70,6 +70,7 @@ def clean_headers(raw: Sequence[str | None]) -> CleanHeaders:
             suffix += 1
         unique = f"{name} ({suffix})"
         taken.add(unique.casefold())
+        first_at[unique.casefold()] = index
         names[index] = unique
         warnings.append(
             f"Header {name!r} appears more than once (columns {first_at[key] + 1} and"
@@ -79,9 +80,11 @@ def clean_headers(raw: Sequence[str | None]) -> CleanHeaders:
 
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-_PHONE = re.compile(r"\+?\d{8,13}")
+_PHONE = re.compile(r"\+?\d{8,13}", re.ASCII)
 _PHONE_NOISE = str.maketrans("", "", " -().")
-_DATE = re.compile(r"(\d{1,2})([/.\-])\d{1,2}\2(\d{4}|\d{2})(?:[ T].*)?|(\d{4})-\d{1,2}-\d{1,2}")
+_DATE = re.compile(
+    r"(\d{1,2})([/.\-])\d{1,2}\2(\d{4}|\d{2})(?:[ T].*)?|(\d{4})-\d{1,2}-\d{1,2}", re.ASCII
+)
 
 
 @attrs.frozen

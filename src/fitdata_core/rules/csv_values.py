@@ -65,16 +65,18 @@ DEFAULT_DATE_ORDER = DateOrder.DAY_FIRST
 """What an ambiguous column is read as: the platform's home market (Israel) writes day first."""
 
 
+# Every pattern is ASCII-only: \d would otherwise match other scripts' digits too.
+
 # --- phones -------------------------------------------------------------------------------
 
-_SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+")
-_NUMBER_CELL = re.compile(r"(\d+)\.0+")
+_SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+", re.ASCII)
+_NUMBER_CELL = re.compile(r"(\d+)\.0+", re.ASCII)
 # Israeli numbers without their trunk zero: mobiles and VoIP (05x, 07x) have 9 digits left,
 # landlines (02, 03, 04, 08, 09) 8.
-_MOBILE_NO_ZERO = re.compile(r"[57]\d{8}")
-_LANDLINE_NO_ZERO = re.compile(r"[23489]\d{7}")
+_MOBILE_NO_ZERO = re.compile(r"[57]\d{8}", re.ASCII)
+_LANDLINE_NO_ZERO = re.compile(r"[23489]\d{7}", re.ASCII)
 # 972 then the national number, with or without its trunk zero (Excel dropped the "+").
-_ISRAEL_NO_PLUS = re.compile(r"972(0?)([23489]\d{7}|[57]\d{8})")
+_ISRAEL_NO_PLUS = re.compile(r"972(0?)([23489]\d{7}|[57]\d{8})", re.ASCII)
 
 
 def fix_phone(value: str) -> tuple[str, FixKind | None]:
@@ -85,10 +87,10 @@ def fix_phone(value: str) -> tuple[str, FixKind | None]:
     :class:`UnusableValue` for scientific notation (digits are lost).
     """
     text = value.strip()
-    if not text or not text[0].isdigit():
+    if not text or not "0" <= text[0] <= "9":
         return text, None  # "+972...", "(03) ...": typed by a person, left to the engine
     kind: FixKind | None = None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         number = _NUMBER_CELL.fullmatch(text)
         if number is not None:
             text, kind = number.group(1), FixKind.PHONE_FROM_NUMBER
@@ -110,10 +112,10 @@ def fix_phone(value: str) -> tuple[str, FixKind | None]:
 # --- dates --------------------------------------------------------------------------------
 
 # d/m/y with one separator used twice; an optional time after a space or "T" is ignored.
-_DAY_MONTH = re.compile(r"(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?:[ T].*)?")
-_ISO = re.compile(r"(\d{4})([/.\-])(\d{1,2})\2(\d{1,2})(?:[ T].*)?")
-_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")  # 20230315
-_SERIAL = re.compile(r"(\d{1,5})(?:\.0+)?")
+_DAY_MONTH = re.compile(r"(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?:[ T].*)?", re.ASCII)
+_ISO = re.compile(r"(\d{4})([/.\-])(\d{1,2})\2(\d{1,2})(?:[ T].*)?", re.ASCII)
+_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})", re.ASCII)  # 20230315
+_SERIAL = re.compile(r"(\d{1,5})(?:\.0+)?", re.ASCII)
 
 # Excel counts days from 1899-12-30 (its 1900 leap-year bug is folded into that epoch).
 _EXCEL_EPOCH = date(1899, 12, 30)
