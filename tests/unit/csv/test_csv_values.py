@@ -194,7 +194,8 @@ class TestDateOrderEvidence:
 
     def test_a_first_part_above_twelve_decides_day_first(self) -> None:
         found = self.evidence("03/04/2024", "05/06/2024", "25/03/2024")
-        assert found.decided and not found.is_ambiguous
+        assert found.decided
+        assert not found.is_ambiguous
         assert found.order is DateOrder.DAY_FIRST
 
     def test_a_second_part_above_twelve_decides_month_first(self) -> None:
