@@ -66,8 +66,10 @@ class Analysis:
 
 
 def _summary(orders: Mapping[str, DateOrder], profile: ColumnProfile) -> str | None:
-    # Report the mapped date columns' order; with none mapped, any column holding d/m/y dates.
-    chosen = set(orders.values()) or {e.order for e in profile.evidence if e.seen}
+    """The file's date order as reported: that of its mapped date columns holding d/m/y dates
+    (or, with none mapped, of any column holding them); None without such dates; "mixed"."""
+    evidence = [profile.date_evidence(header) for header in orders] or list(profile.evidence)
+    chosen = {e.order for e in evidence if e.seen}
     if not chosen:
         return None
     return chosen.pop().value if len(chosen) == 1 else "mixed"

@@ -95,6 +95,31 @@ _HIGH_RUN = re.compile(rb"[\x80-\xff]+")
 _ASCII_LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
+@attrs.frozen
+class _HighBytes:
+    """How the non-ASCII bytes of a sample sit (see the module docstring)."""
+
+    runs: int
+    hebrew_pairs: int
+    latin_neighbours: int
+    upper: int
+
+
+def _high_bytes(sample: bytes) -> _HighBytes:
+    runs = hebrew_pairs = latin_neighbours = upper = 0
+    for run in _HIGH_RUN.finditer(sample):
+        runs += 1
+        text = run.group()
+        upper += sum(1 for byte in text if 0xC0 <= byte < 0xE0)
+        if len(text) > 1 and all(0xE0 <= byte <= 0xFA for byte in text):
+            hebrew_pairs += len(text) - 1
+        before = sample[run.start() - 1] if run.start() else 0
+        after = sample[run.end()] if run.end() < len(sample) else 0
+        if before in _ASCII_LETTERS or after in _ASCII_LETTERS:
+            latin_neighbours += 1
+    return _HighBytes(runs, hebrew_pairs, latin_neighbours, upper)
+
+
 def looks_hebrew_1255(sample: bytes) -> bool:
     """Whether the non-ASCII bytes of ``sample`` read as Windows-1255 Hebrew words.
 
@@ -104,17 +129,16 @@ def looks_hebrew_1255(sample: bytes) -> bool:
     """
     if not _decodes(sample, "cp1255", final=True):
         return False
-    hebrew_pairs = latin_neighbours = upper = 0
-    for run in _HIGH_RUN.finditer(sample):
-        text = run.group()
-        upper += sum(1 for byte in text if 0xC0 <= byte < 0xE0)
-        if len(text) > 1 and all(0xE0 <= byte <= 0xFA for byte in text):
-            hebrew_pairs += len(text) - 1
-        before = sample[run.start() - 1] if run.start() else 0
-        after = sample[run.end()] if run.end() < len(sample) else 0
-        if before in _ASCII_LETTERS or after in _ASCII_LETTERS:
-            latin_neighbours += 1
-    return hebrew_pairs > latin_neighbours and upper <= hebrew_pairs // 4
+    found = _high_bytes(sample)
+    return found.hebrew_pairs > found.latin_neighbours and found.upper <= found.hebrew_pairs // 4
+
+
+def _looks_western_1252(sample: bytes) -> bool:
+    # Accented letters inside Latin words: at least half the non-ASCII runs touch an ASCII letter.
+    if not _decodes(sample, "cp1252", final=True):
+        return False
+    found = _high_bytes(sample)
+    return found.latin_neighbours * 2 >= found.runs
 
 
 def detect_encoding(sample: bytes, *, complete: bool) -> Encoding:
@@ -139,11 +163,13 @@ def detect_encoding(sample: bytes, *, complete: bool) -> Encoding:
         return Encoding("utf-8", "utf-8")
     if looks_hebrew_1255(sample):
         return Encoding("cp1255", "windows-1255")
-    if _decodes(sample, "cp1252", final=True):
+    if _looks_western_1252(sample):
         return Encoding("cp1252", "windows-1252")
     best = charset_normalizer.from_bytes(sample).best()
-    if best is None:
-        raise InvalidInput(
-            "The file's text encoding is not recognised; save it as CSV UTF-8.", field="file"
-        )
-    return Encoding(best.encoding, best.encoding)
+    if best is not None:
+        return Encoding(best.encoding, best.encoding)
+    if _decodes(sample, "cp1252", final=True):
+        return Encoding("cp1252", "windows-1252")
+    raise InvalidInput(
+        "The file's text encoding is not recognised; save it as CSV UTF-8.", field="file"
+    )

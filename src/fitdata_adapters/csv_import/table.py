@@ -101,6 +101,9 @@ class Table:
         if self._consumed:
             raise RuntimeError("Table.rows() reads the file once; open the table again")
         self._consumed = True
+        return self._rows()
+
+    def _rows(self) -> Iterator[tuple[int, list[str]]]:
         width = len(self.headers)
         number = self._row
         pad = [""] * width
