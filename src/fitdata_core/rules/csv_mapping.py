@@ -448,8 +448,9 @@ class FixTally:
         return sum(self.counts.values())
 
     def warnings(self) -> list[str]:
-        """One line per column and kind: ``"Phone: restored the leading zero … (120 values)"``."""
+        """One line per column and kind, in the order first met:
+        ``"Phone: restored the leading zero Excel dropped (120 values)."``"""
         return [
             f"{column}: {_FIX_WORDS[kind]} ({count} value{'s' if count != 1 else ''})."
-            for (column, kind), count in sorted(self.counts.items())
+            for (column, kind), count in self.counts.items()
         ]
