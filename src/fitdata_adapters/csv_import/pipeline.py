@@ -29,7 +29,7 @@ from fitdata_core.rules.csv_mapping import (
 )
 from fitdata_core.rules.csv_table import ColumnProfile
 from fitdata_core.rules.csv_values import DateOrder
-from fitdata_core.rules.import_fields import PLAN_FIELDS
+from fitdata_core.rules.import_fields import MEMBER_FIELDS, PLAN_FIELDS
 
 __all__ = ["Analysis", "RecordStream", "analyse", "import_records", "read_records"]
 
@@ -138,7 +138,7 @@ class RecordStream:
 
     def __iter__(self) -> Iterator[MappedRecord]:
         fields = self._mapping.plan_fields if self._plans else self._mapping.member_fields
-        vocabulary = PLAN_FIELDS if self._plans else None
+        vocabulary = PLAN_FIELDS if self._plans else MEMBER_FIELDS
         with open_table(self._source, filename=self._filename, sheet=self._sheet) as table:
             missing = [h for h in fields if h not in table.headers]
             if missing:
@@ -146,20 +146,20 @@ class RecordStream:
                     f"The file has no column {missing[0]!r} named in the mapping.",
                     field="columnMapping",
                 )
-            mapper = (
-                RowMapper(table.headers, fields, vocabulary=vocabulary, today=self._today)
-                if vocabulary is not None
-                else RowMapper(table.headers, fields, orders=self._orders, today=self._today)
+            mapper = RowMapper(
+                table.headers,
+                fields,
+                vocabulary=vocabulary,
+                orders=self._orders,
+                today=self._today,
+                tally=self.tally,
             )
-            tally, map_row = self.tally, mapper.map
+            map_row = mapper.map
             try:
                 for number, cells in table.rows():
-                    record = map_row(number, cells)
-                    if record.fixes:
-                        tally.add(record)
-                    yield record
+                    yield map_row(number, cells)
             finally:
-                self.warnings = [*table.warnings, *tally.warnings()]
+                self.warnings = [*table.warnings, *self.tally.warnings()]
 
 
 def read_records(
