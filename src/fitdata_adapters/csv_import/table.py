@@ -40,6 +40,7 @@ Source = bytes | str | os.PathLike[str] | IO[bytes]
 
 _SAMPLE_BYTES = 64 * 1024
 _HIGH = re.compile(rb"[\x80-\xff]")
+_EXCEL_SEPARATOR = re.compile(r"sep=([,;\t|])\r?\n")
 _DELIMITER_NAMES = {",": ",", ";": ";", "\t": "tab", "|": "|"}
 
 
@@ -237,10 +238,17 @@ def _open_text(stream: IO[bytes], sheet: str | None) -> Table:
             f"The file is not valid {encoding.name} text; save it as CSV UTF-8.", field="file"
         ) from exc
     text.seek(0)
-    delimiter = detect_delimiter(preview, complete=complete)
+    declared = _EXCEL_SEPARATOR.match(preview)
+    if declared is not None:
+        # Excel's own hint line ("sep=;"), which Excel hides: obey it and skip it.
+        delimiter = declared.group(1)
+        text.readline()
+    else:
+        delimiter = detect_delimiter(preview, complete=complete)
+    rows = iter_csv_rows(text, delimiter, encoding.name)
     warnings = [f"Sheet {sheet!r} ignored: a CSV file has no sheets."] if sheet else []
     table = Table(
-        iter_csv_rows(text, delimiter, encoding.name),
+        rows,
         Detected(encoding=encoding.name, delimiter=_DELIMITER_NAMES[delimiter]),
         text,
         warnings,

@@ -85,6 +85,9 @@ def render_cell(value: object, number_format: str | None = None) -> str:
 
 
 def sheet_rows(sheet: Any) -> Iterator[list[str]]:
-    """Every row of ``sheet`` as text cells, streamed."""
+    """Every row of ``sheet`` as text cells, streamed (rows may differ in length)."""
+    # Read-only mode trusts the size the file claims for the sheet, and files written by
+    # tools other than Excel often claim too little: read every row that is really there.
+    sheet.reset_dimensions()
     for row in sheet.iter_rows():
         yield [render_cell(cell.value, getattr(cell, "number_format", None)) for cell in row]

@@ -101,6 +101,50 @@ class TestEncodings:
         assert text.encode("cp1251").decode(encoding.codec) == text
 
 
+HEBREW_WORDS = st.text(
+    alphabet=st.characters(min_codepoint=0x05D0, max_codepoint=0x05EA), min_size=2, max_size=9
+)
+LATIN_WORDS = st.builds(
+    lambda head, accent, tail: head + accent + tail,
+    st.text(
+        alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=6
+    ),
+    st.sampled_from(list("àáâäçèéêëìíîïñòóôöùúûüÿßåæøÀÉÖÜÇ")),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz", max_size=6),
+)
+ASCII_CELLS = st.sampled_from(
+    ["dana@example.com", "0521234567", "25/03/1990", "Tel Aviv", "", "VIP"]
+)
+
+
+@st.composite
+def single_byte_files(draw: st.DrawFn, words: st.SearchStrategy[str]) -> str:
+    rows = draw(
+        st.lists(
+            st.lists(st.one_of(words, ASCII_CELLS), min_size=3, max_size=5),
+            min_size=2,
+            max_size=20,
+        ).filter(
+            lambda rows: sum(1 for row in rows for cell in row if cell and not cell.isascii()) >= 2
+        )
+    )
+    return "\r\n".join(",".join(row) for row in rows)
+
+
+class TestSingleByteDecision:
+    @given(single_byte_files(HEBREW_WORDS))
+    def test_property_hebrew_in_1255_is_always_1255(self, text: str) -> None:
+        assert detect_encoding(text.encode("cp1255"), complete=True).name == "windows-1255"
+
+    @given(single_byte_files(LATIN_WORDS))
+    def test_property_western_in_1252_is_always_1252(self, text: str) -> None:
+        assert detect_encoding(text.encode("cp1252"), complete=True).name == "windows-1252"
+
+    @given(single_byte_files(st.one_of(HEBREW_WORDS, LATIN_WORDS)))
+    def test_property_utf8_is_never_taken_for_a_code_page(self, text: str) -> None:
+        assert detect_encoding(text.encode("utf-8"), complete=True).name == "utf-8"
+
+
 class TestDelimiters:
     @pytest.mark.parametrize(
         ("delimiter", "name"), [(",", ","), (";", ";"), ("\t", "tab"), ("|", "|")]
@@ -122,6 +166,12 @@ class TestDelimiters:
         table = open_table(data.encode())
         assert table.detected.delimiter == ";"
         assert read(table)[0] == ["a@b.co", "Herzl 1, apt 2", "Tel Aviv"]
+
+    def test_excels_sep_line_is_obeyed_and_hidden(self) -> None:
+        with open_table(b"sep=;\r\nEmail;Address\r\na@b.co;Herzl 1, Tel Aviv\r\n") as table:
+            assert table.detected.delimiter == ";"
+            assert table.headers == ("Email", "Address")
+            assert list(table.rows()) == [(2, ["a@b.co", "Herzl 1, Tel Aviv"])]
 
     def test_one_column_file(self) -> None:
         table = open_table(b"email\na@b.co\nc@d.co\n")

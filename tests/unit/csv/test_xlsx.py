@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import zipfile
 from datetime import date, datetime, time
 
 import openpyxl
@@ -65,6 +67,23 @@ def test_a_named_sheet_with_cells_as_text() -> None:
         (3, ["yossi@example.com", "Yossi", "972541112233", "1985-04-03", "", "250", ""]),
         (5, ["michal@example.com", "", "0501234567", "2000-01-02T10:30:00", "TRUE", "", ""]),
     ]
+
+
+def test_a_sheet_that_claims_too_small_a_size_is_read_whole() -> None:
+    # Some exporters write <dimension ref="A1"/> whatever the sheet holds; read-only openpyxl
+    # would then stop at A1.
+    original = zipfile.ZipFile(io.BytesIO(workbook_bytes()))
+    patched = io.BytesIO()
+    with zipfile.ZipFile(patched, "w") as out:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            if item.filename == "xl/worksheets/sheet2.xml":
+                data, count = re.subn(rb'<dimension ref="[^"]*"', b'<dimension ref="A1"', data)
+                assert count == 1
+            out.writestr(item, data)
+    with open_table(patched.getvalue(), sheet="Members") as table:
+        assert len(table.headers) == 7
+        assert [number for number, _ in table.rows()] == [2, 3, 5]
 
 
 def test_sheet_names_match_without_case() -> None:
