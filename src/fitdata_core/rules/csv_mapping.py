@@ -8,6 +8,8 @@ A mapping has the spec's shape, ``{"memberFields": {"<csv header>": "<field>"}, 
   column of emails is the email column). An empty suggestion is a valid answer: the owner maps
   by hand.
 * :func:`validate_mapping` checks what a client sends back and names every problem at once.
+* :func:`headers_fingerprint` and :func:`recall_mapping` let an org's confirmed mapping be
+  suggested first for the next file with the same headers.
 * :class:`RowMapper` turns raw rows into :class:`MappedRecord`\\ s: field → value strings with
   the CSV fixes of :mod:`fitdata_core.rules.csv_values` applied, each fix counted, each unusable
   value reported with its column and reason. Email syntax and E.164 are left to the engine.
@@ -15,6 +17,7 @@ A mapping has the spec's shape, ``{"memberFields": {"<csv header>": "<field>"}, 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections import Counter
@@ -43,7 +46,9 @@ __all__ = [
     "RowMapper",
     "ValueProblem",
     "date_orders",
+    "headers_fingerprint",
     "normalize_header",
+    "recall_mapping",
     "split_full_name",
     "suggest_mapping",
     "validate_mapping",
@@ -161,6 +166,24 @@ def suggest_mapping(
                 if field is not None:
                     assign(header, field)
     return ColumnMapping(member, _suggest_plan_fields(headers, member))
+
+
+def headers_fingerprint(headers: Iterable[str]) -> str:
+    """A stable key for "a file with the same headers": the normalised names, order ignored
+    (a re-export that moves a column is the same file to its owner). Store a confirmed mapping
+    under it to suggest it first next time (:func:`recall_mapping`)."""
+    names = sorted({normalize_header(h) for h in headers})
+    return hashlib.sha256("\x1f".join(names).encode()).hexdigest()
+
+
+def recall_mapping(remembered: object, headers: Sequence[str]) -> ColumnMapping | None:
+    """A remembered mapping (its JSON form) if it still fits ``headers`` exactly as it was
+    confirmed (every column present, every field known, no field twice), else None: a stale
+    memory falls back to :func:`suggest_mapping` rather than failing the upload."""
+    try:
+        return validate_mapping(remembered, headers, members=False)
+    except InvalidInput:
+        return None
 
 
 def _field_from_values(profile: ColumnProfile, header: str, today: date) -> str | None:

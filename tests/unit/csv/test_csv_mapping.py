@@ -15,7 +15,9 @@ from fitdata_core.rules.csv_mapping import (
     FixTally,
     RowMapper,
     date_orders,
+    headers_fingerprint,
     normalize_header,
+    recall_mapping,
     split_full_name,
     suggest_mapping,
     validate_mapping,
@@ -386,3 +388,27 @@ class TestDateOrders:
         profile.observe(["04/13/1990"])
         orders, _ = date_orders(profile, ColumnMapping({"Born": "birthDate"}))
         assert orders == {"Born": DateOrder.MONTH_FIRST}
+
+
+class TestRememberedMappings:
+    def test_same_headers_same_fingerprint_whatever_the_order_or_spelling(self) -> None:
+        assert headers_fingerprint(["Email", "Phone"]) == headers_fingerprint([" phone", "EMAIL"])
+        assert headers_fingerprint(["Email", "Phone"]) != headers_fingerprint(["Email", "Mobile"])
+
+    def test_a_remembered_mapping_that_fits_is_recalled(self) -> None:
+        remembered = {"memberFields": {"col1": "email", "col2": "notes"}}
+        assert recall_mapping(remembered, ["col1", "col2"]) == ColumnMapping(
+            {"col1": "email", "col2": "notes"}
+        )
+
+    @pytest.mark.parametrize(
+        "remembered",
+        [
+            {"memberFields": {"gone": "email"}},
+            {"memberFields": {"col1": "retiredField"}},
+            "garbage",
+            None,
+        ],
+    )
+    def test_a_stale_memory_is_ignored(self, remembered: object) -> None:
+        assert recall_mapping(remembered, ["col1", "col2"]) is None

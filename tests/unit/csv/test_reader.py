@@ -220,6 +220,13 @@ class TestRows:
             assert len(table.warnings) == 2
             assert read(table) == [["a@b.co", "x", "1", "2"]]
 
+    def test_a_quote_left_open_is_refused_with_its_row(self) -> None:
+        # The open quote swallows every later line into one cell until the csv module's
+        # field limit (128 KiB) stops it: the row is named rather than the file half-read.
+        data = b'Email,Notes\r\na@b.co,ok\r\nc@d.co,"never closed\r\n' + b"x@y.co,more\r\n" * 20000
+        with pytest.raises(InvalidInput, match=r"Row 3 cannot be read as CSV"):
+            read(open_table(data))
+
     def test_rows_are_read_once(self) -> None:
         table = open_table(b"a,b\r\n1,2\r\n")
         assert read(table) == [["1", "2"]]
