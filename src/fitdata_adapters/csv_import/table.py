@@ -86,7 +86,6 @@ class Table:
         cleaned = clean_headers(header)
         self.headers: tuple[str, ...] = cleaned.names
         self.warnings: list[str] = [*warnings, *cleaned.warnings]
-        self._overflow = 0
         self._consumed = False
 
     def _first_nonblank(self) -> list[str] | None:
@@ -114,6 +113,7 @@ class Table:
                 number += 1
                 size = len(cells)
                 if size == width:
+                    # any() first: the common blank line ",,,," costs no join.
                     if not any(cells) or not "".join(cells).strip():
                         continue
                 elif size < width:
@@ -128,7 +128,6 @@ class Table:
                         continue
                 yield number, cells
         finally:
-            self._overflow = overflow
             if overflow:
                 self.warnings.append(
                     f"{overflow} row{'s' if overflow != 1 else ''} had values beyond the last"

@@ -370,7 +370,9 @@ _Convert = Callable[[str], tuple[str, FixKind | None]]
 class RowMapper:
     """A mapping compiled for one file: ``map(row, cells)`` → :class:`MappedRecord`.
 
-    With a ``tally``, every fix is also counted there as it happens.
+    ``fields`` must name only ``headers`` (a mapping from :func:`validate_mapping` or
+    :func:`suggest_mapping` over the same file). With a ``tally``, every fix is also counted
+    there as it happens.
 
     Built once per file; ``map`` is the per-row hot path, so plain text fields cost a strip
     and a dict store, and only phone and date columns run their fixes.
