@@ -53,6 +53,18 @@ class Analysis:
         """The date order of each date column ``mapping`` uses (decided from every row)."""
         return date_orders(self.profile, mapping)[0]
 
+    def to_config(self) -> dict[str, object]:
+        """What an import job keeps from the upload to run it later (JSON-safe): the upload
+        answer plus, for every column holding slash dates, its decided order
+        (``dateOrders``) and whether that was a guess (``ambiguousDateColumns``), so a mapping
+        confirmed later reads each column the way its values said without a second pass."""
+        seen = [(h, e) for h, e in zip(self.headers, self.profile.evidence, strict=True) if e.seen]
+        return {
+            **self.to_json(),
+            "dateOrders": {header: evidence.order.value for header, evidence in seen},
+            "ambiguousDateColumns": [h for h, evidence in seen if evidence.is_ambiguous],
+        }
+
     def to_json(self) -> dict[str, object]:
         """The upload answer's parsing part, in the API's names."""
         return {

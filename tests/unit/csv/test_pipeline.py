@@ -12,6 +12,7 @@ import pytest
 from fitdata_adapters.csv_import import analyse, import_records, read_records
 from fitdata_core.errors import InvalidInput
 from fitdata_core.rules.csv_mapping import ColumnMapping, validate_mapping
+from fitdata_core.rules.csv_values import DateOrder
 
 TODAY = date(2026, 12, 2)
 
@@ -81,6 +82,29 @@ def test_the_upload_preview_of_a_hebrew_gym_file(tmp_path: Path) -> None:
         "תחילת מנוי: every date could be day or month first; read as dd/mm/yyyy.",
         "סיום מנוי: every date could be day or month first; read as dd/mm/yyyy.",
     ]
+
+
+def test_the_job_config_keeps_every_date_columns_order(tmp_path: Path) -> None:
+    text = (
+        "Email,Born,Joined,Note\r\n"
+        "a@b.co,25/03/1990,03/04/2024,x\r\n"
+        "c@d.co,1/2/1991,04/13/2024,y\r\n"
+    )
+    analysis = analyse(write(tmp_path, text, "utf-8"), today=TODAY)
+    config = analysis.to_config()
+    assert config["dateOrders"] == {"Born": "dd/mm", "Joined": "mm/dd"}
+    assert config["ambiguousDateColumns"] == []
+    assert config["totalRows"] == 2
+    # A mapping confirmed later, from the stored config alone, reads each column its way.
+    orders = config["dateOrders"]
+    assert isinstance(orders, dict)
+    stored = {header: DateOrder(order) for header, order in orders.items()}
+    mapping = ColumnMapping({"Email": "email", "Joined": "birthDate", "Born": "membershipStart"})
+    records = list(
+        read_records(write(tmp_path, text, "utf-8"), mapping, orders=stored, today=TODAY)
+    )
+    assert records[1].values["birthDate"] == "2024-04-13"
+    assert records[1].values["membershipStart"] == "1991-02-01"
 
 
 def test_records_carry_fixes_and_problems(tmp_path: Path) -> None:
