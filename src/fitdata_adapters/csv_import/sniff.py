@@ -141,6 +141,25 @@ def _looks_western_1252(sample: bytes) -> bool:
     return found.latin_neighbours * 2 >= found.runs
 
 
+def _not_text() -> InvalidInput:
+    return InvalidInput(
+        "The file is not text (it holds binary bytes); upload a .csv or .xlsx file.",
+        field="file",
+    )
+
+
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x19\x1b-\x1f]")
+
+
+def _checked(sample: bytes, encoding: Encoding) -> Encoding:
+    # A BOM or a pattern of NUL bytes can open a binary file too: the decoded start must be
+    # text as well.
+    text = sample[:4096].decode(encoding.codec, errors="replace")
+    if _TEXT_CONTROL.search(text) is not None:
+        raise _not_text()
+    return encoding
+
+
 def detect_encoding(sample: bytes, *, complete: bool) -> Encoding:
     """The encoding of a file whose first bytes (and, after ASCII-only starts, the region of
     its first non-ASCII byte) are ``sample``; ``complete`` when it is the whole file.
@@ -149,16 +168,12 @@ def detect_encoding(sample: bytes, *, complete: bool) -> Encoding:
     """
     for bom, codec, name in _BOMS:
         if sample.startswith(bom):
-            return Encoding(codec, name)
+            return _checked(sample, Encoding(codec, name))
     utf16 = _utf16_without_bom(sample[:4096])
     if utf16 is not None:
-        return Encoding(utf16, utf16)
-    control = len(_CONTROL.findall(sample[:65536]))
-    if control:
-        raise InvalidInput(
-            "The file is not text (it holds binary bytes); upload a .csv or .xlsx file.",
-            field="file",
-        )
+        return _checked(sample, Encoding(utf16, utf16))
+    if _CONTROL.search(sample) is not None:
+        raise _not_text()
     if _HIGH.search(sample) is None or _decodes(sample, "utf-8", final=complete):
         return Encoding("utf-8", "utf-8")
     if looks_hebrew_1255(sample):

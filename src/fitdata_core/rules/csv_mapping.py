@@ -129,10 +129,6 @@ class ColumnMapping:
         """The spec's shape, as the API answers and takes it."""
         return {"memberFields": dict(self.member_fields), "planFields": dict(self.plan_fields)}
 
-    def member_header(self, field: str) -> str | None:
-        """The header mapped to member ``field``, if any."""
-        return next((h for h, f in self.member_fields.items() if f == field), None)
-
 
 def suggest_mapping(
     headers: Sequence[str], profile: ColumnProfile | None = None, *, today: date

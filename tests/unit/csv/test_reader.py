@@ -267,6 +267,8 @@ class TestNotText:
             (b"\x1f\x8b\x08\x00" + bytes(50), "a gzip archive"),
             (b"email,name\r\na@b.co,\x00\x01\x02\x03binary\r\n", "not text"),
             (bytes(range(256)) * 4, "not text"),
+            (b"\xff\xfe" + bytes(40) + png(), "not text"),  # a UTF-16 BOM, then binary
+            (b"\x01\x00\x02\x00\x03\x00" * 100, "not text"),  # NULs like UTF-16, controls
         ],
     )
     def test_binary_renamed_csv_is_refused(self, data: bytes, message: str) -> None:
