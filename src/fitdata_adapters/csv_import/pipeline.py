@@ -25,6 +25,7 @@ from fitdata_core.rules.csv_mapping import (
     MappedRecord,
     RowMapper,
     date_orders,
+    recall_mapping,
     suggest_mapping,
 )
 from fitdata_core.rules.csv_table import ColumnProfile
@@ -94,9 +95,12 @@ def analyse(
     sheet: str | None = None,
     today: date,
     require_rows: bool = True,
+    remembered: object = None,
 ) -> Analysis:
     """Read ``source`` once (see the module docstring). ``require_rows``: a file with headers
-    only is ``InvalidInput``."""
+    only is ``InvalidInput``. ``remembered``: the mapping the org confirmed for a file with
+    the same headers (its JSON form, looked up by ``headers_fingerprint``); it is the
+    suggestion while it still fits this file."""
     with open_table(source, filename=filename, sheet=sheet) as table:
         profile = ColumnProfile(table.headers)
         first: list[tuple[int, list[str]]] = []
@@ -107,7 +111,8 @@ def analyse(
         headers, detected, reader_warnings = table.headers, table.detected, table.warnings
     if require_rows and profile.rows == 0:
         raise InvalidInput("The file has a header row but no data rows.", field="file")
-    suggested = suggest_mapping(headers, profile, today=today)
+    suggested = recall_mapping(remembered, headers) if remembered is not None else None
+    suggested = suggested or suggest_mapping(headers, profile, today=today)
     orders, date_warnings = date_orders(profile, suggested)
     mapper = RowMapper(headers, suggested.member_fields, orders=orders, today=today)
     preview = tuple(mapper.map(number, cells).values for number, cells in first)

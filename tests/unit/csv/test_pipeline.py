@@ -139,6 +139,17 @@ def test_a_month_first_column_is_read_month_first(tmp_path: Path) -> None:
     assert analysis.warnings == ()
 
 
+def test_a_remembered_mapping_is_suggested_while_it_fits(tmp_path: Path) -> None:
+    path = write(tmp_path, "Mail,Remarks\r\na@b.co,VIP\r\n", "utf-8")
+    remembered = {"memberFields": {"Mail": "email", "Remarks": "status"}}
+    analysis = analyse(path, today=TODAY, remembered=remembered)
+    assert analysis.suggested == ColumnMapping({"Mail": "email", "Remarks": "status"})
+    assert analysis.preview == ({"email": "a@b.co", "status": "VIP"},)
+    stale = {"memberFields": {"Email": "email"}}
+    fresh = analyse(path, today=TODAY, remembered=stale)
+    assert fresh.suggested == ColumnMapping({"Mail": "email", "Remarks": "notes"})
+
+
 def test_a_header_only_file_has_nothing_to_import(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="no data rows"):
         analyse(write(tmp_path, "Email,Name\r\n\r\n", "utf-8"), today=TODAY)
