@@ -412,3 +412,23 @@ class TestRememberedMappings:
     )
     def test_a_stale_memory_is_ignored(self, remembered: object) -> None:
         assert recall_mapping(remembered, ["col1", "col2"]) is None
+
+
+HEADER_WORDS = st.sampled_from(
+    ["Email", "e-mail", "טלפון", "Phone 2", "name", "שם פרטי", "DOB", "x", "", "Plan", "מחיר"]
+)
+
+
+@given(st.lists(HEADER_WORDS, min_size=1, max_size=8, unique=True))
+def test_property_any_suggestion_is_a_valid_mapping(headers: list[str]) -> None:
+    mapping = suggest_mapping(headers, today=TODAY)
+    assert validate_mapping(mapping.to_json(), headers, members=False) == mapping
+
+
+@given(st.lists(st.text(max_size=15), min_size=6, max_size=6))
+def test_property_mapping_any_row_never_raises(cells: list[str]) -> None:
+    mapper = TestRowMapper().mapper()
+    record = mapper.map(2, cells)
+    assert all(value and value == value.strip() for value in record.values.values())
+    assert {p.field for p in record.problems} <= {"phone", "birthDate", "membershipStart"}
+    assert not {p.field for p in record.problems} & set(record.values)
