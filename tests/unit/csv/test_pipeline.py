@@ -1,0 +1,205 @@
+"""From a file to the upload preview and to mapped records: the whole CSV path, no database."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from fitdata_adapters.csv_import import analyse, import_records, read_records
+from fitdata_core.errors import InvalidInput
+from fitdata_core.rules.csv_mapping import ColumnMapping, validate_mapping
+from fitdata_core.rules.csv_values import DateOrder
+
+TODAY = date(2026, 12, 2)
+
+# What an Israeli gym's Excel saves as "CSV" on a Hebrew Windows: Windows-1255, semicolons,
+# phones that lost their zero, day-first dates, an Excel day number, a trailing empty column.
+GYM_FILE = (
+    'שם מלא;דוא"ל;נייד;תאריך לידה;תחילת מנוי;סיום מנוי;מנוי;\r\n'
+    "דנה לוי;dana@example.com;521234567;25/03/1990;01/02/2024;45000;חודשי;\r\n"
+    "יוסי כהן;yossi@example.co.il;972541112233;3/4/85;02/02/2024;;שנתי;\r\n"
+    'מיכל אברהם;michal@example.com;5.41E+08;31/02/1999;03/02/2024;01/03/2025;"כרטיסייה; 10";\r\n'
+    ";;;;;;;\r\n"
+    "\r\n"
+)
+
+
+def write(tmp_path: Path, text: str, encoding: str = "cp1255", name: str = "gym.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_the_upload_preview_of_a_hebrew_gym_file(tmp_path: Path) -> None:
+    analysis = analyse(write(tmp_path, GYM_FILE), filename="gym.csv", today=TODAY)
+    answer = analysis.to_json()
+    assert answer["headers"] == [
+        "שם מלא",
+        'דוא"ל',
+        "נייד",
+        "תאריך לידה",
+        "תחילת מנוי",
+        "סיום מנוי",
+        "מנוי",
+    ]
+    assert answer["suggestedMapping"] == {
+        "memberFields": {
+            "שם מלא": "fullName",
+            'דוא"ל': "email",
+            "נייד": "phone",
+            "תאריך לידה": "birthDate",
+            "תחילת מנוי": "membershipStart",
+            "סיום מנוי": "membershipEnd",
+            "מנוי": "planName",
+        },
+        "planFields": {},
+    }
+    assert answer["totalRows"] == 3
+    assert answer["detected"] == {
+        "encoding": "windows-1255",
+        "delimiter": ";",
+        "dateOrder": "dd/mm",
+        "sheet": None,
+    }
+    assert answer["previewRows"][0] == {
+        "firstName": "דנה",
+        "lastName": "לוי",
+        "email": "dana@example.com",
+        "phone": "0521234567",
+        "birthDate": "1990-03-25",
+        "membershipStart": "2024-02-01",
+        "membershipEnd": "2023-03-15",
+        "planName": "חודשי",
+    }
+    assert answer["previewRows"][1]["phone"] == "+972541112233"
+    assert answer["previewRows"][1]["birthDate"] == "1985-04-03"
+    # The membership columns only hold dates like 01/02/2024 (and a day number): reported.
+    assert answer["warnings"] == [
+        "תחילת מנוי: every date could be day or month first; read as dd/mm/yyyy.",
+        "סיום מנוי: every date could be day or month first; read as dd/mm/yyyy.",
+    ]
+
+
+def test_the_job_config_keeps_every_date_columns_order(tmp_path: Path) -> None:
+    text = (
+        "Email,Born,Joined,Note\r\n"
+        "a@b.co,25/03/1990,03/04/2024,x\r\n"
+        "c@d.co,1/2/1991,04/13/2024,y\r\n"
+    )
+    analysis = analyse(write(tmp_path, text, "utf-8"), today=TODAY)
+    config = analysis.to_config()
+    assert config["dateOrders"] == {"Born": "dd/mm", "Joined": "mm/dd"}
+    assert config["ambiguousDateColumns"] == []
+    assert config["totalRows"] == 2
+    # A mapping confirmed later, from the stored config alone, reads each column its way.
+    orders = config["dateOrders"]
+    assert isinstance(orders, dict)
+    stored = {header: DateOrder(order) for header, order in orders.items()}
+    mapping = ColumnMapping({"Email": "email", "Joined": "birthDate", "Born": "membershipStart"})
+    records = list(
+        read_records(write(tmp_path, text, "utf-8"), mapping, orders=stored, today=TODAY)
+    )
+    assert records[1].values["birthDate"] == "2024-04-13"
+    assert records[1].values["membershipStart"] == "1991-02-01"
+
+
+def test_records_carry_fixes_and_problems(tmp_path: Path) -> None:
+    path = write(tmp_path, GYM_FILE)
+    analysis = analyse(path, today=TODAY)
+    mapping = validate_mapping(analysis.suggested.to_json(), analysis.headers)
+    stream = read_records(path, mapping, orders=analysis.orders_for(mapping), today=TODAY)
+    records = list(stream)
+    assert [r.row for r in records] == [2, 3, 4]
+    assert [r.ok for r in records] == [True, True, False]
+    assert [str(p) for p in records[2].problems] == [
+        "נייד: Excel turned this phone into scientific notation (5.41E+08) and lost its last"
+        " digits; format the column as text and export again",
+        "תאריך לידה: '31/02/1999' is not a calendar date",
+    ]
+    assert records[2].values["planName"] == "כרטיסייה; 10"
+    assert records[2].cells[0] == "מיכל אברהם"  # the row as read, for the rejects file
+    assert stream.tally.total == 4
+    assert stream.warnings == [  # in the order they were first met
+        "נייד: restored the leading zero Excel dropped (1 value).",
+        "סיום מנוי: converted an Excel day number to a date (1 value).",
+        "נייד: restored the + before the country code (1 value).",
+        "תאריך לידה: completed a two-digit year (1 value).",
+    ]
+
+
+def test_a_month_first_column_is_read_month_first(tmp_path: Path) -> None:
+    text = "Email,DOB\r\na@b.co,03/25/1990\r\nc@d.co,04/05/1991\r\n"
+    analysis = analyse(write(tmp_path, text, "utf-8"), today=TODAY)
+    assert analysis.detected.date_order == "mm/dd"
+    assert [row["birthDate"] for row in analysis.preview] == ["1990-03-25", "1991-04-05"]
+    assert analysis.warnings == ()
+
+
+def test_a_remembered_mapping_is_suggested_while_it_fits(tmp_path: Path) -> None:
+    path = write(tmp_path, "Mail,Remarks\r\na@b.co,VIP\r\n", "utf-8")
+    remembered = {"memberFields": {"Mail": "email", "Remarks": "status"}}
+    analysis = analyse(path, today=TODAY, remembered=remembered)
+    assert analysis.suggested == ColumnMapping({"Mail": "email", "Remarks": "status"})
+    assert analysis.preview == ({"email": "a@b.co", "status": "VIP"},)
+    stale = {"memberFields": {"Email": "email"}}
+    fresh = analyse(path, today=TODAY, remembered=stale)
+    assert fresh.suggested == ColumnMapping({"Mail": "email", "Remarks": "notes"})
+
+
+def test_a_header_only_file_has_nothing_to_import(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="no data rows"):
+        analyse(write(tmp_path, "Email,Name\r\n\r\n", "utf-8"), today=TODAY)
+
+
+def test_plan_records(tmp_path: Path) -> None:
+    text = "Email,Plan,Price\r\na@b.co,Monthly,250\r\nc@d.co,Yearly,2400\r\n"
+    path = write(tmp_path, text, "utf-8")
+    analysis = analyse(path, today=TODAY)
+    mapping = validate_mapping(analysis.suggested.to_json(), analysis.headers, plans=True)
+    plans = read_records(path, mapping, orders={}, today=TODAY, plans=True)
+    assert [r.values for r in plans] == [
+        {"name": "Monthly", "price": "250"},
+        {"name": "Yearly", "price": "2400"},
+    ]
+
+
+def test_a_mapping_naming_a_column_the_file_lacks(tmp_path: Path) -> None:
+    path = write(tmp_path, "Email\r\na@b.co\r\n", "utf-8")
+    stream = read_records(path, ColumnMapping({"Mail": "email"}), orders={}, today=TODAY)
+    with pytest.raises(InvalidInput, match="no column 'Mail'"):
+        list(stream)
+
+
+def _member_file(path: Path, rows: int) -> Path:
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
+        out.write("Email,First name,Last name,Phone,Birthday\r\n")
+        for i in range(rows):
+            out.write(f"member{i}@example.com,דנה,לוי,52{i % 10_000_000:07d},25/03/1990\r\n")
+    return path
+
+
+def _peak_while_streaming(path: Path) -> tuple[int, int]:
+    analysis, stream = import_records(str(path), today=TODAY)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        count = sum(1 for record in stream if record.ok)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == analysis.total_rows
+    return count, peak
+
+
+def test_memory_is_flat_in_the_row_count(tmp_path: Path) -> None:
+    small_rows, small_peak = _peak_while_streaming(_member_file(tmp_path / "s.csv", 1_000))
+    big = _member_file(tmp_path / "b.csv", 30_000)
+    big_rows, big_peak = _peak_while_streaming(big)
+    assert (small_rows, big_rows) == (1_000, 30_000)
+    # Thirty times the rows, the same peak give or take buffers: no row is kept.
+    assert big_peak < small_peak + 256 * 1024
+    assert big_peak < 1024 * 1024 < big.stat().st_size
