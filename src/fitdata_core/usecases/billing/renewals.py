@@ -209,6 +209,8 @@ class _Claims:
         if size <= 0:
             self._exhausted = True
             return
+        # The clock, not ``as_of``: a lease times a real process (a crashed sweeper's claims
+        # must lapse in real minutes), whatever moment the sweep runs "as of".
         now = self._svc.clock.now()
         until = now + RENEWAL_CLAIM_LEASE
         async with self._svc.uow() as uow:
