@@ -116,8 +116,14 @@ async def lock_checkouts(uow: UnitOfWork, org_id: str) -> Organization:
     The pending checkouts visible now are locked first and the organization row last, to keep
     the lock order of this module (an activation holds its transaction, then wants the org).
     Whoever gets the org row next reads, in a new statement, whatever the previous holder
-    committed, so look for a pending checkout only after this call. On SQLite the write
-    transaction (``BEGIN IMMEDIATE``) already admits one checkout at a time.
+    committed (Postgres's default READ COMMITTED), so look for a pending checkout only after
+    this call. On SQLite the write transaction (``BEGIN IMMEDIATE``) already admits one
+    checkout at a time.
+
+    The one exception to the order: a checkout the previous holder just committed is locked
+    after the org row when this one supersedes it (another tier). Only an activation or a
+    cancellation of that very page in the same instant could wait on us in a cycle; Postgres
+    then breaks the deadlock and one request gets "try again" (``DatabaseUnavailable``).
     """
     for found in await pending_of_org(uow, org_id, kind=TransactionKind.CHECKOUT):
         await uow.billing_transactions.get_for_update(found.id)
