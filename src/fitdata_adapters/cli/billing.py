@@ -37,8 +37,9 @@ AtOption = Annotated[
     str | None,
     typer.Option(
         "--at",
-        help="Run 'as of' this ISO-8601 time (e.g. 2026-03-01T02:00:00Z; no zone means UTC). "
-        "Default: now.",
+        help="Run 'as of' this ISO-8601 time (e.g. 2026-03-01T02:00:00Z; no zone means UTC): "
+        "every rule of the sweep (due periods, dunning's next attempt, age limits) reads it "
+        "and what the sweep records is dated by it. Default: now.",
     ),
 ]
 

@@ -241,6 +241,8 @@ platform_subscriptions = sa.Table(
     sa.Column("card_last4", sa.String(4)),
     # A renewal sweeper's lease on the row (migration 0002): others skip it until then.
     sa.Column("renewal_claimed_until", UtcDateTime()),
+    # Dunning: when a past-due subscription's card is next tried, in sweep time (0003).
+    sa.Column("next_payment_attempt_at", UtcDateTime()),
     sa.UniqueConstraint("organization_id"),
     sa.Index(None, "current_period_end"),
 )

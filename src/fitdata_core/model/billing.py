@@ -8,13 +8,16 @@ Two state machines, each an explicit table:
 * :data:`SUBSCRIPTION_TRANSITIONS`: ``active <-> past_due``, either ``-> cancelled``, and
   ``cancelled -> active`` only through a new paid checkout.
 
+A past-due subscription carries the time of its next renewal attempt
+(``next_payment_attempt_at``), set from the failed attempt's time; no other status has one.
+
 The organization's effective tier is a pure function of its subscription
 (:func:`effective_tier`), so it cannot drift from it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -27,6 +30,11 @@ from fitdata_core.money import Money
 from fitdata_core.statemachine import TransitionTable
 
 MAX_FAILED_PAYMENTS = 3
+
+#: Dunning: a past-due subscription's next renewal attempt comes this long after the failed
+#: one, measured in the sweep's "as of" time. A little under a day, so the next daily run
+#: retries even when it starts a few seconds early.
+RETRY_SPACING = timedelta(hours=20)
 
 
 class TransactionStatus(StrEnum):
@@ -155,6 +163,8 @@ class PlatformSubscription:
     cancelled_at: datetime | None = None
     last_charged_at: datetime | None = None
     card: StoredCard | None = None
+    next_payment_attempt_at: datetime | None = None
+    """When dunning next tries the card (past due only); ``None`` otherwise."""
 
     def _event(self, name: str, at: datetime, **data: Any) -> DomainEvent:
         return DomainEvent(name, "platform_subscription", self.id, at, data)
@@ -188,6 +198,7 @@ class PlatformSubscription:
             cancelled_at=None,
             last_charged_at=at,
             card=card or self.card,
+            next_payment_attempt_at=None,
         )
         return sub, [self._event("subscription.activated", at, tier=tier.value)]
 
@@ -206,21 +217,44 @@ class PlatformSubscription:
             current_period_end=period_end,
             failed_payment_count=0,
             last_charged_at=at,
+            next_payment_attempt_at=None,
         )
         return sub, [self._event("subscription.renewed", at, period_end=period_end.isoformat())]
 
     def renewal_failed(
-        self, at: datetime, reason: str, *, max_failures: int = MAX_FAILED_PAYMENTS
+        self,
+        at: datetime,
+        reason: str,
+        *,
+        max_failures: int = MAX_FAILED_PAYMENTS,
+        retry_spacing: timedelta = RETRY_SPACING,
     ) -> tuple[PlatformSubscription, list[DomainEvent]]:
-        """Count a failed renewal; the ``max_failures``-th one cancels the subscription."""
+        """Count a failed renewal attempt made at ``at`` (the sweep's "as of" time).
+
+        The ``max_failures``-th one cancels the subscription; an earlier one makes it past due
+        with its next attempt ``retry_spacing`` after ``at``.
+        """
         count = self.failed_payment_count + 1
         if count >= max_failures:
             failed = attrs.evolve(self, failed_payment_count=count)
             sub, events = failed.cancel(at, CancelReason.MAX_FAILED_PAYMENTS)
             return sub, [self._event("subscription.payment_failed", at, count=count), *events]
         self._move(SubscriptionStatus.PAST_DUE)
-        sub = attrs.evolve(self, status=SubscriptionStatus.PAST_DUE, failed_payment_count=count)
-        return sub, [self._event("subscription.payment_failed", at, count=count, reason=reason)]
+        next_attempt = at + retry_spacing
+        sub = attrs.evolve(
+            self,
+            status=SubscriptionStatus.PAST_DUE,
+            failed_payment_count=count,
+            next_payment_attempt_at=next_attempt,
+        )
+        event = self._event(
+            "subscription.payment_failed",
+            at,
+            count=count,
+            reason=reason,
+            next_attempt_at=next_attempt.isoformat(),
+        )
+        return sub, [event]
 
     def schedule_cancel(self, at: datetime) -> tuple[PlatformSubscription, list[DomainEvent]]:
         if self.status is SubscriptionStatus.CANCELLED:
@@ -248,14 +282,30 @@ class PlatformSubscription:
             cancel_reason=reason,
             cancelled_at=at,
             cancel_at_period_end=False,
+            next_payment_attempt_at=None,
         )
         return sub, [self._event("subscription.cancelled", at, reason=reason.value)]
 
     def is_due(self, as_of: datetime) -> bool:
+        """The period has ended by ``as_of`` and the subscription is not cancelled."""
         return (
             self.status is not SubscriptionStatus.CANCELLED
             and self.current_period_end is not None
             and self.current_period_end <= as_of
+        )
+
+    def awaits_next_attempt(self, as_of: datetime) -> bool:
+        """Dunning: a past-due subscription whose next attempt is later than ``as_of``.
+
+        Both times are "as of" times, never the wall clock, so sweeps run at successive
+        ``--at`` days retry once a day whenever they really run, and a second sweep at the
+        same ``as_of`` does not try again. A past-due row without a next attempt (from before
+        the column existed and not back-filled) is tried now.
+        """
+        return (
+            self.status is SubscriptionStatus.PAST_DUE
+            and self.next_payment_attempt_at is not None
+            and as_of < self.next_payment_attempt_at
         )
 
 

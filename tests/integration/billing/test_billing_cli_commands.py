@@ -9,10 +9,12 @@ from typing import Any
 
 import attrs
 import pytest
-from billing_http_harness import API_NAME, CREDENTIAL_KEYS, JWT_SECRET, TERMINAL, Stack
+from billing_http_harness import API_NAME, CREDENTIAL_KEYS, JWT_SECRET, TERMINAL, GymUsers, Stack
 from typer.testing import CliRunner
 
+from fitdata_adapters.cardcom_sandbox import TOKEN_DECLINES_LATER_CARD
 from fitdata_adapters.cli import app
+from fitdata_core.model.billing import RETRY_SPACING
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +141,60 @@ async def test_cli_refuses_bad_input_with_exit_2(stack: Stack) -> None:
     assert no_cardcom.exit_code == 2
     assert "FITDATA_CARDCOM_BASE_URL" in no_cardcom.stderr
     assert "kill switch" in helped.stdout
+
+
+# --- dunning played with --at (issue 7 item 2) -----------------------------------------------
+
+
+async def _period_end(stack: Stack, gym: GymUsers) -> datetime:
+    return datetime.fromisoformat((await stack.status(gym))["currentPeriodEnd"])
+
+
+async def test_R3_played_with_at_on_successive_days_cancels_to_lite(stack: Stack) -> None:
+    # QA row R3 on a running system: three daily sweeps, all run now, one after the other.
+    gym = await stack.gym()
+    await stack.activate(gym, card=TOKEN_DECLINES_LATER_CARD)
+    end = await _period_end(stack, gym)
+
+    counts: list[tuple[int, int, int]] = []
+    next_attempts: list[str | None] = []
+    for day in range(3):
+        at = end + timedelta(days=day, hours=2)
+        ran = await fitdata(stack, "billing", "renew", "--at", at.isoformat(), "--json")
+        assert ran.exit_code == 0, ran.stderr
+        report = ran.json()
+        counts.append((report["failed"], report["cancelled_max_failures"], report["skipped"]))
+        status = await stack.status(gym)
+        next_attempts.append(status["nextPaymentAttemptAt"])
+        if day < 2:
+            assert (status["status"], status["failedPaymentCount"]) == ("past_due", day + 1)
+            assert datetime.fromisoformat(str(status["nextPaymentAttemptAt"])) == at + RETRY_SPACING
+
+    assert counts == [(1, 0, 0), (1, 0, 0), (0, 1, 0)]
+    assert next_attempts[2] is None
+    status = await stack.status(gym)
+    assert (status["status"], status["tier"]) == ("cancelled", "lite")
+    assert status["cancelReason"] == "max-failed-payments"
+    assert status["failedPaymentCount"] == 3
+    assert datetime.fromisoformat(status["cancellationEffectiveAt"]) == end + timedelta(
+        days=2, hours=2
+    )
+    charges = await stack.token_charges()
+    assert len(charges) == 3
+    assert not any(c["Charged"] for c in charges)
+
+
+async def test_two_sweeps_at_the_same_at_make_one_attempt(stack: Stack) -> None:
+    gym = await stack.gym()
+    await stack.activate(gym, card=TOKEN_DECLINES_LATER_CARD)
+    at = (await _period_end(stack, gym) + timedelta(hours=2)).isoformat()
+
+    first = await fitdata(stack, "billing", "renew", "--at", at, "--json")
+    second = await fitdata(stack, "billing", "renew", "--at", at, "--json")
+
+    assert (first.exit_code, second.exit_code) == (0, 0), second.stderr
+    assert (first.json()["failed"], first.json()["skipped"]) == (1, 0)
+    assert (second.json()["failed"], second.json()["skipped"]) == (0, 1)
+    assert len(await stack.token_charges()) == 1
+    status = await stack.status(gym)
+    assert (status["status"], status["failedPaymentCount"]) == ("past_due", 1)

@@ -41,6 +41,7 @@ async def test_subscription_save_inserts_then_updates(uow_factory: UnitOfWorkFac
         locked = await uow.subscriptions.get_by_org_for_update(org.id)
         assert locked == sub
         failed, _ = sub.renewal_failed(at(1), "declined")
+        assert failed.next_payment_attempt_at is not None  # dunning's schedule round-trips too
         await uow.subscriptions.save(failed)
         await uow.commit()
     async with uow_factory() as uow:

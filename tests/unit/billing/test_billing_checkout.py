@@ -177,6 +177,7 @@ async def test_S6_billing_status_reports_tier_period_failures_and_cancellation(
         "currentPeriodStart": now.isoformat(),
         "currentPeriodEnd": now.replace(month=2).isoformat(),
         "failedPaymentCount": 0,
+        "nextPaymentAttemptAt": None,
         "cancelAtPeriodEnd": False,
         "cancellationEffectiveAt": None,
         "lastChargedAt": now.isoformat(),

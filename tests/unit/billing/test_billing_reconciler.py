@@ -154,3 +154,41 @@ async def test_reconcile_and_expiry_obey_the_kill_switch_when_scheduled() -> Non
     assert await reconcile(world.svc, scheduled=True) == ReconcileReport(disabled=True)
     assert await expire_stale(world.svc, scheduled=True) == ExpiryReport(disabled=True)
     assert (await reconcile(world.svc)).completed == 1
+
+
+# --- sweeps read their "as of" time, not the clock (issue 7 item 2) --------------------------
+
+
+async def test_the_stale_sweep_ages_and_cancels_as_of_its_time(world: World, gym: Gym) -> None:
+    await _checkout(world, gym)
+    week_later = world.clock.now() + timedelta(days=7, minutes=1)
+
+    assert await expire_stale(world.svc, week_later - 2 * MINUTE) == ExpiryReport(cancelled=0)
+    assert await expire_stale(world.svc, week_later) == ExpiryReport(cancelled=1)
+    [txn] = await transactions_of(world.svc, gym.org_id)
+    assert (txn.status, txn.completed_at) == (TransactionStatus.CANCELLED, week_later)
+
+
+async def test_the_reconciler_activates_as_of_its_time(world: World, gym: Gym) -> None:
+    session = await _checkout(world, gym)
+    world.gateway.pay(session.low_profile_id)
+    as_of = world.clock.now() + 2 * MINUTE  # the clock itself stays where the checkout was
+
+    assert await reconcile(world.svc, as_of) == ReconcileReport(completed=1)
+    async with world.svc.uow() as uow:
+        sub = await uow.subscriptions.get_by_org(gym.org_id)
+    assert sub is not None
+    assert (sub.current_period_start, sub.last_charged_at) == (as_of, as_of)
+    [txn] = await transactions_of(world.svc, gym.org_id)
+    assert txn.completed_at == as_of
+
+
+async def test_the_reconciler_alerts_by_its_as_of_time(world: World, gym: Gym) -> None:
+    await _checkout(world, gym)
+
+    assert await reconcile(world.svc, world.clock.now() + 11 * MINUTE) == ReconcileReport(
+        hang_alerted=1
+    )
+    assert await reconcile(world.svc, world.clock.now() + 12 * MINUTE) == ReconcileReport(
+        still_pending=1
+    )

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from fitdata_core.model.billing import (
+    RETRY_SPACING,
     CancelReason,
     SubscriptionStatus,
     TransactionKind,
@@ -300,3 +301,90 @@ async def test_the_sweeps_are_exposed_for_the_scheduler() -> None:
     for name in ("billing_renewals", "billing_reconcile", "billing_expire_stale"):
         report = await SCHEDULED_JOBS[name](world.svc, scheduled=True)
         assert report.disabled is True
+
+
+# --- dunning in "as of" time (issue 7 item 2) ------------------------------------------------
+
+
+async def test_dunning_plays_on_as_of_days_while_the_clock_stands_still(
+    world: World, gym: Gym
+) -> None:
+    # An operator's `fitdata billing renew --at T` on three successive days, all within one
+    # wall-clock minute: the clock never moves, only the "as of" time does.
+    await _due_pro(world, gym)
+    world.gateway.decline_charges = True
+    first = world.clock.now() + timedelta(hours=1)
+
+    reports = [await run_renewals(world.svc, first + day * DAY) for day in range(3)]
+
+    assert reports == [
+        RenewalReport(failed=1),
+        RenewalReport(failed=1),
+        RenewalReport(cancelled_max_failures=1),
+    ]
+    assert len(world.gateway.charge_requests) == 3
+    sub = await subscription_of(world.svc, gym.org_id)
+    assert sub is not None
+    assert (sub.status, sub.cancel_reason) == (
+        SubscriptionStatus.CANCELLED,
+        CancelReason.MAX_FAILED_PAYMENTS,
+    )
+    # What the sweep recorded is dated by its "as of" time, not the wall clock.
+    assert sub.cancelled_at == first + 2 * DAY
+    assert sub.next_payment_attempt_at is None
+    txns = await transactions_of(world.svc, gym.org_id)
+    assert sorted(t.created_at for t in txns) == [first, first + DAY, first + 2 * DAY]
+
+
+async def test_the_next_attempt_is_set_from_the_sweeps_as_of_time(world: World, gym: Gym) -> None:
+    await _due_pro(world, gym)
+    world.gateway.decline_charges = True
+    as_of = world.clock.now() + timedelta(days=2)
+
+    await run_renewals(world.svc, as_of)
+
+    sub = await subscription_of(world.svc, gym.org_id)
+    assert sub is not None
+    assert sub.status is SubscriptionStatus.PAST_DUE
+    assert sub.next_payment_attempt_at == as_of + RETRY_SPACING
+    status = await get_billing_status(world.svc, gym.member, gym.org_id)
+    assert status.as_dict()["nextPaymentAttemptAt"] == (as_of + RETRY_SPACING).isoformat()
+    # The owner's email promises that same moment.
+    [mail] = world.mailer.sent
+    assert f"{(as_of + RETRY_SPACING):%d %B %Y %H:%M} UTC" in mail.text
+
+
+async def test_two_sweeps_at_the_same_as_of_make_one_attempt(world: World, gym: Gym) -> None:
+    await _due_pro(world, gym)
+    world.gateway.decline_charges = True
+    as_of = world.clock.now() + timedelta(days=1)
+
+    first = await run_renewals(world.svc, as_of)
+    world.clock.advance(2 * DAY)  # however much later they really run
+    second = await run_renewals(world.svc, as_of)
+    just_before = await run_renewals(world.svc, as_of + RETRY_SPACING - timedelta(seconds=1))
+    due = await run_renewals(world.svc, as_of + RETRY_SPACING)
+
+    assert (first, second, just_before) == (
+        RenewalReport(failed=1),
+        RenewalReport(skipped=1),
+        RenewalReport(skipped=1),
+    )
+    assert due == RenewalReport(failed=1)
+    assert len(world.gateway.charge_requests) == 2
+
+
+async def test_a_renewal_as_of_a_later_day_succeeds_and_clears_the_next_attempt(
+    world: World, gym: Gym
+) -> None:
+    await _due_pro(world, gym)
+    world.gateway.decline_charges = True
+    as_of = world.clock.now()
+    await run_renewals(world.svc, as_of)
+    world.gateway.decline_charges = False
+
+    assert await run_renewals(world.svc, as_of + DAY) == RenewalReport(renewed=1)
+    sub = await subscription_of(world.svc, gym.org_id)
+    assert sub is not None
+    assert (sub.status, sub.next_payment_attempt_at) == (SubscriptionStatus.ACTIVE, None)
+    assert sub.last_charged_at == as_of + DAY

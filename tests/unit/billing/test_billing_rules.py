@@ -10,7 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fitdata_core.errors import BusinessRuleViolation, ConfigurationError
-from fitdata_core.model.billing import CancelReason, SubscriptionStatus
+from fitdata_core.model.billing import (
+    MAX_FAILED_PAYMENTS,
+    RETRY_SPACING,
+    CancelReason,
+    SubscriptionStatus,
+)
 from fitdata_core.model.tiers import PlatformTier
 from fitdata_core.rules.billing_access import AccessLevel, access_state
 from fitdata_core.rules.billing_periods import add_months, next_period_end
@@ -98,3 +103,43 @@ def test_prices_and_switch_from_config() -> None:
     assert schedule_enabled({}) is True
     assert schedule_enabled({"billing_schedule_enabled": "false"}) is False
     assert schedule_enabled({"billing_schedule_enabled": False}) is False
+
+
+# --- dunning schedule (issue 7 item 2) -------------------------------------------------------
+
+_moments = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
+)
+
+
+@given(at=_moments, later=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=3)))
+def test_a_failed_renewal_schedules_the_next_attempt_from_its_own_time(
+    at: datetime, later: timedelta
+) -> None:
+    sub = builders.subscription("org-1", current_period_end=at - timedelta(hours=1))
+
+    past_due, events = sub.renewal_failed(at, "declined")
+
+    assert past_due.status is SubscriptionStatus.PAST_DUE
+    assert past_due.next_payment_attempt_at == at + RETRY_SPACING
+    assert events[0].data["next_attempt_at"] == (at + RETRY_SPACING).isoformat()
+    # Waiting is decided by the "as of" time alone: before the next attempt, wait; from it, go.
+    sweep_at = at + later
+    assert past_due.awaits_next_attempt(sweep_at) is (later < RETRY_SPACING)
+
+
+@given(at=_moments, failures=st.integers(min_value=0, max_value=MAX_FAILED_PAYMENTS - 1))
+def test_only_a_past_due_subscription_has_a_next_attempt(at: datetime, failures: int) -> None:
+    sub = builders.subscription("org-1", current_period_end=at - timedelta(hours=1))
+    for number in range(failures):
+        sub, _ = sub.renewal_failed(at + number * RETRY_SPACING, "declined")
+    if failures:
+        assert sub.next_payment_attempt_at == at + failures * RETRY_SPACING
+    renewed, _ = sub.renewal_succeeded(at, period_end=at + timedelta(days=30))
+    cancelled, _ = sub.cancel(at, CancelReason.OWNER_REQUESTED)
+    last, _ = sub.renewal_failed(at, "declined", max_failures=sub.failed_payment_count + 1)
+
+    for done in (renewed, cancelled, last):
+        assert done.next_payment_attempt_at is None
+        assert not done.awaits_next_attempt(at)
+    assert last.status is SubscriptionStatus.CANCELLED

@@ -3,7 +3,9 @@
 Hypothesis picks any interleaving of owner actions (checkout, cancel, resume, tier change),
 payer actions (pay or decline a page), deliveries (webhook, return page, reconciler, in any
 order and any number of times), an administrator's force-cancel, time passing with renewal
-sweeps (cards that work or not) and the stale sweep; after every step the invariants must hold.
+sweeps (cards that work or not), an operator's sweeps "as of" a chosen time while the clock
+stands still (``fitdata billing renew --at``), and the stale sweep; after every step the
+invariants must hold.
 """
 
 from __future__ import annotations
@@ -197,6 +199,27 @@ class BillingMachine(RuleBasedStateMachine):
             self.world.clock.advance(timedelta(days=1))
             assert self.run(run_renewals(self.world.svc)).errors == 0
 
+    @rule(
+        days=st.integers(min_value=0, max_value=4),
+        hours=st.integers(min_value=0, max_value=23),
+        cards_work=st.booleans(),
+        repeats=st.integers(min_value=1, max_value=3),
+    )
+    def operator_sweeps_as_of(self, days: int, hours: int, cards_work: bool, repeats: int) -> None:
+        """`fitdata billing renew --at T`, T some days past the period end, run ``1 + repeats``
+        times while the clock does not move: the repeats at the same T attempt nothing."""
+        sub = self.read()[1]
+        base = sub.current_period_end if sub and sub.current_period_end else None
+        as_of = (base or self.world.clock.now()) + timedelta(days=days, hours=hours)
+        self.world.gateway.decline_charges = not cards_work
+        assert self.run(run_renewals(self.world.svc, as_of)).errors == 0
+        attempts = len(self.world.gateway.charge_requests)
+        for _ in range(repeats):
+            again = self.run(run_renewals(self.world.svc, as_of))
+            assert again.errors == again.renewed == again.failed == 0
+            assert again.cancelled_max_failures == 0
+        assert len(self.world.gateway.charge_requests) == attempts, "a second attempt at one T"
+
     @rule(days=st.integers(min_value=1, max_value=10))
     def stale_sweep(self, days: int) -> None:
         self.world.clock.advance(timedelta(days=days))
@@ -230,6 +253,10 @@ class BillingMachine(RuleBasedStateMachine):
             assert sub.failed_payment_count == 0  # reset by every success
         if sub.status is SubscriptionStatus.PAST_DUE:
             assert 0 < sub.failed_payment_count < MAX_FAILED_PAYMENTS
+        # Dunning's next attempt exists exactly while the subscription is past due.
+        assert (sub.next_payment_attempt_at is not None) is (
+            sub.status is SubscriptionStatus.PAST_DUE
+        )
         if sub.failed_payment_count >= MAX_FAILED_PAYMENTS:
             assert sub.status is SubscriptionStatus.CANCELLED
             assert sub.cancel_reason is CancelReason.MAX_FAILED_PAYMENTS

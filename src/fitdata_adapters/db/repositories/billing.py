@@ -47,6 +47,7 @@ def _subscription_values(s: PlatformSubscription) -> dict[str, Any]:
         "card_key_id": None if card is None else card.key_id,
         "card_expiry_mmyy": None if card is None else card.expiry_mmyy,
         "card_last4": None if card is None else card.last4,
+        "next_payment_attempt_at": s.next_payment_attempt_at,
     }
 
 
@@ -74,6 +75,7 @@ def _subscription(row: Mapping[str, Any]) -> PlatformSubscription:
         cancelled_at=row["cancelled_at"],
         last_charged_at=row["last_charged_at"],
         card=card,
+        next_payment_attempt_at=row["next_payment_attempt_at"],
     )
 
 

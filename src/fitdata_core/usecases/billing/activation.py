@@ -8,6 +8,7 @@ one caller activates and sends the receipt; the others see a settled row and do 
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from fitdata_core.model.billing import (
@@ -40,14 +41,15 @@ class ActivationOutcome(StrEnum):
 
 
 async def apply_checkout_result(
-    svc: Services, txn_id: str, result: PaymentResult
+    svc: Services, txn_id: str, result: PaymentResult, *, at: datetime | None = None
 ) -> ActivationOutcome:
     """Apply what the gateway says about checkout ``txn_id``, exactly once.
 
     Completed: the transaction completes, the subscription is created or re-activated for one
     calendar month (see :mod:`fitdata_core.rules.billing_periods`), the card token is sealed,
     the org's tier follows, the events are recorded, all in one unit of work; the receipt goes
-    out after the commit, by the winner only.
+    out after the commit, by the winner only. ``at`` is when it happens (default: now); a
+    sweep passes its "as of" time.
     """
     if result.return_value is not None and result.return_value != txn_id:
         svc.errors.capture_message(
@@ -57,7 +59,7 @@ async def apply_checkout_result(
             low_profile_id=result.low_profile_id,
         )
         return ActivationOutcome.UNKNOWN
-    now = svc.clock.now()
+    now = at or svc.clock.now()
     mail: list[EmailMessage] = []
     async with svc.uow() as uow:
         txn = await uow.billing_transactions.get_for_update(txn_id)
@@ -124,11 +126,14 @@ def _alert_if_paid_after_cancel(
         )
 
 
-async def settle_checkout(svc: Services, txn: BillingTransaction) -> ActivationOutcome:
-    """Pull the gateway's answer for a checkout and apply it. Raises ``ProviderError``."""
+async def settle_checkout(
+    svc: Services, txn: BillingTransaction, *, at: datetime | None = None
+) -> ActivationOutcome:
+    """Pull the gateway's answer for a checkout and apply it (as of ``at``, default now).
+    Raises ``ProviderError``."""
     if txn.status in (TransactionStatus.COMPLETED, TransactionStatus.FAILED):
         return ActivationOutcome.ALREADY_PROCESSED  # settled for good: no need to ask
     if txn.low_profile_id is None:
         return ActivationOutcome.UNKNOWN
     result = await svc.payment_gateway.get_checkout_result(txn.low_profile_id)
-    return await apply_checkout_result(svc, txn.id, result)
+    return await apply_checkout_result(svc, txn.id, result, at=at)

@@ -22,6 +22,7 @@ from fitdata_core.ports.repositories import UnitOfWork
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.billing.common import (
     cancel_pending,
+    lock_checkouts,
     new_transaction_event,
     pending_of_org,
     record,
@@ -97,7 +98,10 @@ async def start_checkout(
 
     Owner only (P1). A free tier is refused (S7). A second call for the same tier within
     10 minutes returns the same page without a new row (S4); a checkout for another tier
-    cancels the earlier pending one (S5). The gateway call happens outside any unit of work.
+    cancels the earlier pending one (S5). The gateway call happens outside any unit of work;
+    the decision to record its page is taken under the organization's checkout lock
+    (:func:`~fitdata_core.usecases.billing.common.lock_checkouts`), so concurrent calls
+    leave exactly one pending checkout and hand every caller that one page.
     """
     now = svc.clock.now()
     async with svc.uow() as uow:
@@ -132,8 +136,11 @@ async def start_checkout(
         low_profile_id=page.low_profile_id,
     )
     async with svc.uow() as uow:
-        # Two quick clicks may both have reached the gateway; the first row wins and the
-        # other page is simply never used.
+        # Two quick clicks (or twenty) may all have reached the gateway. They queue on the
+        # organization's checkout lock, so each decides on what the one before it committed:
+        # the first row wins, the later callers get its page, and their own pages are simply
+        # never used.
+        await lock_checkouts(uow, org_id)
         reusable = await _reusable(uow, org_id, tier, now)
         if reusable is not None:
             return _session(reusable, reused=True)

@@ -2,6 +2,10 @@
 
 Lock order, everywhere: billing transactions, then the subscription, then the organization.
 Keeping one order means two units of work never wait on each other in a cycle.
+
+The organization row doubles as the per-organization checkout lock
+(:func:`lock_checkouts`): a checkout takes it after locking the pending checkouts it can
+already see, which keeps that order.
 """
 
 from __future__ import annotations
@@ -104,6 +108,26 @@ async def pending_of_org(
         TransactionStatus.PENDING, org_id=org_id, limit=1000
     )
     return [t for t in found if kind is None or t.kind is kind]
+
+
+async def lock_checkouts(uow: UnitOfWork, org_id: str) -> Organization:
+    """Take the organization's checkout lock: concurrent checkouts of one org queue here.
+
+    The pending checkouts visible now are locked first and the organization row last, to keep
+    the lock order of this module (an activation holds its transaction, then wants the org).
+    Whoever gets the org row next reads, in a new statement, whatever the previous holder
+    committed (Postgres's default READ COMMITTED), so look for a pending checkout only after
+    this call. On SQLite the write transaction (``BEGIN IMMEDIATE``) already admits one
+    checkout at a time.
+
+    The one exception to the order: a checkout the previous holder just committed is locked
+    after the org row when this one supersedes it (another tier). Only an activation or a
+    cancellation of that very page in the same instant could wait on us in a cycle; Postgres
+    then breaks the deadlock and one request gets "try again" (``DatabaseUnavailable``).
+    """
+    for found in await pending_of_org(uow, org_id, kind=TransactionKind.CHECKOUT):
+        await uow.billing_transactions.get_for_update(found.id)
+    return await locked_org(uow, org_id)
 
 
 async def cancel_pending(

@@ -63,8 +63,3 @@ def schedule_enabled(config: dict[str, Any]) -> bool:
     if isinstance(value, str):  # a raw environment value: "false" must mean off
         return value.strip().lower() in {"1", "true", "yes", "on"}
     return bool(value)
-
-
-# Dunning retries a past-due subscription at most once per daily run; the spacing is a little
-# under a day so a run that starts a few seconds early does not skip a day.
-RETRY_SPACING = timedelta(hours=20)

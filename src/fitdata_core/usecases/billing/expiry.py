@@ -25,15 +25,16 @@ class ExpiryReport:
 async def expire_stale(
     svc: Services, as_of: datetime | None = None, *, scheduled: bool = False
 ) -> ExpiryReport:
-    """Cancel pending checkouts older than seven days.
+    """Cancel pending checkouts older than seven days as of ``as_of`` (default: now).
 
-    Renewal rows are left alone: a pending renewal may stand for a charge that happened, and
-    the renewal sweep repairs it by looking the charge up.
+    The age and the cancellation time both read ``as_of``, like every sweep (see
+    :mod:`~fitdata_core.usecases.billing.renewals`). Renewal rows are left alone: a pending
+    renewal may stand for a charge that happened, and the renewal sweep repairs it by looking
+    the charge up.
     """
     if scheduled and not schedule_enabled(svc.config):
         return ExpiryReport(disabled=True)
     as_of = as_of or svc.clock.now()
-    now = svc.clock.now()
     cancelled = 0
     async with svc.uow() as uow:
         stale = await uow.billing_transactions.list_by_status(
@@ -45,7 +46,7 @@ async def expire_stale(
             txn = await uow.billing_transactions.get_for_update(found.id)
             if txn is None or txn.status is not TransactionStatus.PENDING:
                 continue
-            txn, events = txn.cancel(now, "expired: unpaid for 7 days")
+            txn, events = txn.cancel(as_of, "expired: unpaid for 7 days")
             await uow.billing_transactions.update(txn)
             await record(uow, txn.organization_id, events)
             cancelled += 1

@@ -3,6 +3,10 @@
 Every few minutes it asks the gateway about each pending checkout younger than an hour.
 A paid one goes through the same activation as the webhook; one still unpaid after ten
 minutes raises a "hung" alert, at most once per dedupe window.
+
+Every time rule reads the sweep's ``as_of`` (the lookback, the hang age, the alert dedupe),
+and a checkout it activates starts its period at ``as_of``, so ``fitdata billing reconcile
+--at T`` behaves as a tick at T would.
 """
 
 from __future__ import annotations
@@ -90,7 +94,7 @@ async def _reconcile_one(
     svc: Services, txn: BillingTransaction, as_of: datetime
 ) -> ReconcileOutcome:
     try:
-        outcome = await settle_checkout(svc, txn)
+        outcome = await settle_checkout(svc, txn, at=as_of)
     except ProviderError as exc:
         svc.errors.capture_exception(
             exc,

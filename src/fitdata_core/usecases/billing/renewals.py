@@ -16,6 +16,15 @@ A crash between 2 and 3 leaves the pending row behind; the next sweep finds it (
 ``find_charge`` and records what happened instead of charging again. A younger pending row
 belongs to a sweeper still at work, so it is skipped.
 
+Time: a sweep lives at its ``as_of`` moment (the scheduler's tick, or an operator's
+``--at``). Every rule reads it: which subscriptions are due, whether dunning may try a past-due
+one again (its ``next_payment_attempt_at``, itself set from the failing sweep's ``as_of``),
+the age of a pending renewal; and every time the sweep records (transactions, the
+subscription, events, the next attempt promised in the owner's email) is ``as_of`` too. So
+sweeps at successive ``--at`` days play dunning day by day within one afternoon, and two
+sweeps at the same ``as_of`` make one attempt. Only the claim leases below read the clock:
+they time real processes (a crashed sweeper), not billing.
+
 Several sweepers (processes or workers) share the work rather than repeat it: each claims the
 oldest due subscriptions in small batches for :data:`RENEWAL_CLAIM_LEASE`
 (``claim_due``), skipping the ones another sweeper holds, and drops its claims when it is done.
@@ -62,7 +71,6 @@ from fitdata_core.usecases.billing.common import (
 )
 from fitdata_core.usecases.billing.config import (
     RENEWAL_LEASE,
-    RETRY_SPACING,
     price_of,
     renewal_batch_limit,
     renewal_concurrency,
@@ -201,6 +209,8 @@ class _Claims:
         if size <= 0:
             self._exhausted = True
             return
+        # The clock, not ``as_of``: a lease times a real process (a crashed sweeper's claims
+        # must lapse in real minutes), whatever moment the sweep runs "as of".
         now = self._svc.clock.now()
         until = now + RENEWAL_CLAIM_LEASE
         async with self._svc.uow() as uow:
@@ -234,7 +244,7 @@ class _Attempt:
 
 
 async def renew_subscription(svc: Services, org_id: str, as_of: datetime) -> RenewalOutcome:
-    """One subscription's renewal: the three steps of the module docstring."""
+    """One subscription's renewal as of ``as_of``: the three steps of the module docstring."""
     step = await _prepare(svc, org_id, as_of)
     if isinstance(step, RenewalOutcome):
         return step
@@ -263,11 +273,10 @@ async def renew_subscription(svc: Services, org_id: str, as_of: datetime) -> Ren
             provider_error=isinstance(exc, ProviderError),
         )
         return RenewalOutcome.ERRORS
-    return await _record_outcome(svc, txn, outcome)
+    return await _record_outcome(svc, txn, outcome, as_of)
 
 
 async def _prepare(svc: Services, org_id: str, as_of: datetime) -> _Attempt | RenewalOutcome:
-    now = svc.clock.now()
     mail: list[EmailMessage] = []
     async with svc.uow() as uow:
         sub = await uow.subscriptions.get_by_org_for_update(org_id)
@@ -280,36 +289,28 @@ async def _prepare(svc: Services, org_id: str, as_of: datetime) -> _Attempt | Re
                 else (CancelReason.EXPIRED_NO_TOKEN, RenewalOutcome.EXPIRED_NO_TOKEN)
             )
             done = await cancel_now(
-                svc, uow, org_id, reason, now, cancel_pending_transactions=False
+                svc, uow, org_id, reason, as_of, cancel_pending_transactions=False
             )
             await uow.commit()
             mail = done.mail
-        elif await _retried_recently(uow, sub, now):
+        elif sub.awaits_next_attempt(as_of):
+            # Dunning tries at most once per spacing of "as of" time, however often the
+            # sweep is started at one moment.
             return RenewalOutcome.SKIPPED
         else:
-            return await _claim_attempt(svc, uow, sub, now)
+            return await _claim_attempt(svc, uow, sub, as_of)
     await emails.send_all(svc, mail)
     return result
 
 
-async def _retried_recently(uow: UnitOfWork, sub: PlatformSubscription, now: datetime) -> bool:
-    """Dunning retries at most once per daily run, however often the sweep is started."""
-    if sub.status is not SubscriptionStatus.PAST_DUE:
-        return False
-    failed = await uow.billing_transactions.list_by_status(
-        TransactionStatus.FAILED, org_id=sub.organization_id, created_after=now - RETRY_SPACING
-    )
-    return any(t.kind is TransactionKind.RENEWAL for t in failed)
-
-
 async def _claim_attempt(
-    svc: Services, uow: UnitOfWork, sub: PlatformSubscription, now: datetime
+    svc: Services, uow: UnitOfWork, sub: PlatformSubscription, as_of: datetime
 ) -> _Attempt | RenewalOutcome:
     external_id = renewal_charge_id(sub)
     assert sub.card is not None  # card-less subscriptions expired above
     for txn in await pending_of_org(uow, sub.organization_id, kind=TransactionKind.RENEWAL):
         if txn.external_uniq_id == external_id:
-            if now - txn.created_at < RENEWAL_LEASE:
+            if as_of - txn.created_at < RENEWAL_LEASE:
                 return RenewalOutcome.SKIPPED  # another sweeper is charging it right now
             return _Attempt(txn, sub.card, repair=True)
     assert sub.current_period_end is not None  # due subscriptions have one
@@ -320,7 +321,7 @@ async def _claim_attempt(
         tier=sub.tier,
         amount=price_of(svc.config, sub.tier),
         status=TransactionStatus.PENDING,
-        created_at=now,
+        created_at=as_of,
         metadata={
             "tier": sub.tier.value,
             "periodEnd": sub.current_period_end.isoformat(),
@@ -332,15 +333,14 @@ async def _claim_attempt(
         await uow.billing_transactions.add(txn)
     except Conflict:
         return RenewalOutcome.SKIPPED  # the unique external id: another sweeper recorded it
-    await record(uow, sub.organization_id, [new_transaction_event(txn, now)])
+    await record(uow, sub.organization_id, [new_transaction_event(txn, as_of)])
     await uow.commit()
     return _Attempt(txn, sub.card, repair=False)
 
 
 async def _record_outcome(
-    svc: Services, claimed: BillingTransaction, outcome: ChargeOutcome
+    svc: Services, claimed: BillingTransaction, outcome: ChargeOutcome, as_of: datetime
 ) -> RenewalOutcome:
-    now = svc.clock.now()
     org_id = claimed.organization_id
     async with svc.uow() as uow:
         txn = await uow.billing_transactions.get_for_update(claimed.id)
@@ -350,20 +350,22 @@ async def _record_outcome(
             return RenewalOutcome.SKIPPED  # another sweeper recorded it first
         sub = await uow.subscriptions.get_by_org_for_update(org_id)
         if sub is None or not _same_period(sub, txn):
-            return await _record_orphan(svc, uow, txn, outcome, now)
+            return await _record_orphan(svc, uow, txn, outcome, as_of)
 
         events: list[DomainEvent]
         if outcome.completed:
-            txn, events = txn.complete(now, provider_transaction_id=outcome.provider_transaction_id)
+            txn, events = txn.complete(
+                as_of, provider_transaction_id=outcome.provider_transaction_id
+            )
             assert sub.current_period_end is not None  # checked by _same_period
             sub, sub_events = sub.renewal_succeeded(
-                now, period_end=next_period_end(sub.current_period_end)
+                as_of, period_end=next_period_end(sub.current_period_end)
             )
             result = RenewalOutcome.RENEWED
         else:
             reason = outcome.description or "declined"
-            txn, events = txn.fail(now, reason)
-            sub, sub_events = sub.renewal_failed(now, reason)
+            txn, events = txn.fail(as_of, reason)
+            sub, sub_events = sub.renewal_failed(as_of, reason)
             result = (
                 RenewalOutcome.CANCELLED_MAX_FAILURES
                 if sub.status is SubscriptionStatus.CANCELLED
@@ -372,7 +374,7 @@ async def _record_outcome(
         await uow.billing_transactions.update(txn)
         await uow.subscriptions.save(sub)
         org = await locked_org(uow, org_id)
-        org, tier_events = await sync_tier(uow, org, sub, now)
+        org, tier_events = await sync_tier(uow, org, sub, as_of)
         await record(uow, org_id, [*events, *sub_events, *tier_events])
         audience = await emails.audience_of(svc, uow, org)
         if result is RenewalOutcome.RENEWED:
@@ -389,7 +391,7 @@ async def _record_outcome(
                 sub,
                 amount=txn.amount,
                 max_failures=MAX_FAILED_PAYMENTS,
-                retry_after=now + RETRY_SPACING,
+                retry_after=sub.next_payment_attempt_at or as_of,
             )
         else:
             mail = emails.cancelled(audience, sub)
@@ -411,17 +413,17 @@ async def _record_orphan(
     uow: UnitOfWork,
     txn: BillingTransaction,
     outcome: ChargeOutcome,
-    now: datetime,
+    as_of: datetime,
 ) -> RenewalOutcome:
     """The subscription moved on (cancelled, or re-bought) while we charged: keep the truth
     about the money on the transaction and ask a person to look when money was taken."""
     if outcome.completed:
-        txn, events = txn.complete(now, provider_transaction_id=outcome.provider_transaction_id)
+        txn, events = txn.complete(as_of, provider_transaction_id=outcome.provider_transaction_id)
         _alert(
             svc, "Platform billing renewal charged for a subscription that moved on", txn, outcome
         )
     else:
-        txn, events = txn.fail(now, outcome.description or "declined")
+        txn, events = txn.fail(as_of, outcome.description or "declined")
     await uow.billing_transactions.update(txn)
     await record(uow, txn.organization_id, events)
     await uow.commit()

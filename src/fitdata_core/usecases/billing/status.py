@@ -47,6 +47,8 @@ class BillingStatus:
     cancel_reason: CancelReason | None
     card_last4: str | None
     access: AccessState
+    next_payment_attempt_at: datetime | None = None
+    """Past due only: when dunning next tries the card (the first sweep at or after it)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +59,7 @@ class BillingStatus:
             "currentPeriodStart": _iso(self.current_period_start),
             "currentPeriodEnd": _iso(self.current_period_end),
             "failedPaymentCount": self.failed_payment_count,
+            "nextPaymentAttemptAt": _iso(self.next_payment_attempt_at),
             "cancelAtPeriodEnd": self.cancel_at_period_end,
             "cancellationEffectiveAt": _iso(self.cancellation_effective_at),
             "lastChargedAt": _iso(self.last_charged_at),
@@ -94,6 +97,7 @@ def billing_status(org: Organization, sub: PlatformSubscription | None) -> Billi
         cancel_reason=sub.cancel_reason if sub else None,
         card_last4=sub.card.last4 if sub and sub.card else None,
         access=access_state(sub),
+        next_payment_attempt_at=sub.next_payment_attempt_at if sub else None,
     )
 
 
