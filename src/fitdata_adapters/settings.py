@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import attrs
 
 from fitdata_core.errors import ConfigurationError
+from fitdata_core.money import AmountError, exact_amount
 
 PREFIX = "FITDATA_"
 
@@ -108,8 +109,8 @@ class Settings:
             mail_from=env.text("MAIL_FROM", "fitdata <no-reply@fitdata.local>"),
             credential_keys=env.optional("CREDENTIAL_KEYS"),
             billing_schedule_enabled=env.flag("BILLING_SCHEDULE_ENABLED", True),
-            price_pro=env.decimal("PRICE_PRO", Decimal("249")),
-            price_elite=env.decimal("PRICE_ELITE", Decimal("449")),
+            price_pro=env.price("PRICE_PRO", Decimal("249")),
+            price_elite=env.price("PRICE_ELITE", Decimal("449")),
             renewal_batch_limit=env.integer("RENEWAL_BATCH_LIMIT", 100),
             renewal_concurrency=env.integer("RENEWAL_CONCURRENCY", 8),
             export_rate_limit_per_minute=env.integer("EXPORT_RATE_LIMIT_PER_MINUTE", 10),
@@ -172,14 +173,18 @@ class _Env:
             raise ConfigurationError(f"{PREFIX}{name} must be {least}, got {raw!r}.")
         return value
 
-    def decimal(self, name: str, default: Decimal) -> Decimal:
+    def price(self, name: str, default: Decimal) -> Decimal:
+        """A positive amount of ILS written exactly (see ``fitdata_core.money.exact_amount``)."""
         raw = self.optional(name)
         if raw is None:
             return default
         try:
-            return Decimal(raw)
-        except InvalidOperation as exc:
-            raise ConfigurationError(f"{PREFIX}{name} must be a number, got {raw!r}.") from exc
+            amount = exact_amount(raw)
+        except AmountError as exc:
+            raise ConfigurationError(f"{PREFIX}{name} {exc}") from None
+        if amount <= 0:
+            raise ConfigurationError(f"{PREFIX}{name} must be positive, got {raw!r}.")
+        return amount
 
     def flag(self, name: str, default: bool) -> bool:
         raw = self.optional(name)

@@ -116,7 +116,11 @@ async def test_body_validation_names_every_bad_field(client: Client, gym: Gym) -
     assert body["errors"] == [
         {"field": "name", "message": "is required"},
         {"field": "kind", "message": '"annual" is not one of: membership, class_pack'},
-        {"field": "price", "message": "must be a number, got 'cheap'"},
+        {
+            "field": "price",
+            "message": "must be a number written with the digits 0-9 and an optional dot, "
+            "got 'cheap'",
+        },
         {"field": "sessionCount", "message": "must be a whole number, got a string"},
         {"field": "colour", "message": "is not a known field"},
     ]
