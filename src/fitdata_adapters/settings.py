@@ -8,11 +8,13 @@ anywhere.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeAlias
 
 import attrs
 
@@ -20,6 +22,8 @@ from fitdata_core.errors import ConfigurationError
 from fitdata_core.money import AmountError, exact_amount
 
 PREFIX = "FITDATA_"
+
+IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Long enough for a database failover or a broker restart to finish, short enough that a
 # client honouring it is not kept waiting long after a blip.
@@ -65,6 +69,8 @@ class Settings:
     retry_after_seconds: int
     log_level: str
     log_json: bool
+    # HTTP: the reverse proxies whose X-Forwarded-For is believed (none by default).
+    trusted_proxies: tuple[IPNetwork, ...] = ()
 
     def __repr__(self) -> str:  # settings hold secrets; never print them
         return (
@@ -119,6 +125,7 @@ class Settings:
             ),
             log_level=env.text("LOG_LEVEL", "INFO").upper(),
             log_json=env.flag("LOG_JSON", False),
+            trusted_proxies=env.networks("TRUSTED_PROXIES"),
         )
 
 
@@ -185,6 +192,24 @@ class _Env:
         if amount <= 0:
             raise ConfigurationError(f"{PREFIX}{name} must be positive, got {raw!r}.")
         return amount
+
+    def networks(self, name: str) -> tuple[IPNetwork, ...]:
+        """Comma-separated IP addresses or CIDR networks; none when unset."""
+        raw = self.optional(name)
+        if raw is None:
+            return ()
+        found: list[IPNetwork] = []
+        for item in (part.strip() for part in raw.split(",")):
+            if not item:
+                continue
+            try:
+                found.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ConfigurationError(
+                    f"{PREFIX}{name} must be comma-separated IP addresses or networks "
+                    f"(e.g. 10.0.0.5, 10.1.0.0/16), got {item!r}."
+                ) from None
+        return tuple(found)
 
     def flag(self, name: str, default: bool) -> bool:
         raw = self.optional(name)

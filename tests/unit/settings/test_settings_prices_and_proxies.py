@@ -50,3 +50,25 @@ def test_a_tier_price_that_is_not_exact_stops_the_settings(
 def test_the_billing_config_refuses_a_price_it_would_have_to_round(raw: object) -> None:
     with pytest.raises(ConfigurationError, match="price_pro"):
         price_of({"price_pro": raw}, PlatformTier.PRO)
+
+
+def test_no_proxy_is_trusted_by_default(tmp_path: Path) -> None:
+    assert settings(tmp_path).trusted_proxies == ()
+
+
+def test_trusted_proxies_are_addresses_and_networks(tmp_path: Path) -> None:
+    read = settings(tmp_path, FITDATA_TRUSTED_PROXIES=" 10.0.0.5, 172.16.0.0/12,,2001:db8::/32 ")
+
+    assert [str(network) for network in read.trusted_proxies] == [
+        "10.0.0.5/32",
+        "172.16.0.0/12",
+        "2001:db8::/32",
+    ]
+
+
+def test_a_trusted_proxy_that_is_not_an_address_stops_the_settings(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        settings(tmp_path, FITDATA_TRUSTED_PROXIES="10.0.0.5, proxy.internal")
+
+    assert caught.value.message.startswith("FITDATA_TRUSTED_PROXIES must be")
+    assert "'proxy.internal'" in caught.value.message
