@@ -17,6 +17,7 @@ out as fitdata errors.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from enum import Enum, IntEnum, StrEnum
@@ -95,7 +96,7 @@ def _type_name(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | Decimal):
         return "a number"
     if isinstance(value, str):
         return "a string"
@@ -119,7 +120,7 @@ def _int_in(value: object, _: type) -> int:
 
 
 def _float_in(value: object, _: type) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise ValueError(f"must be a number, got {_type_name(value)}")
     return float(value)
 
@@ -130,13 +131,23 @@ def _bool_in(value: object, _: type) -> bool:
     return value
 
 
+# A decimal written as text: ASCII digits, an optional leading minus and an optional fraction.
+# No spaces, underscores, exponents or other scripts' digits, which Decimal() would accept.
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
 def _decimal_in(value: object, _: type) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise ValueError(f"must be a number or a numeric string, got {_type_name(value)}")
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
+        raise ValueError(
+            f"must be a number written with the digits 0-9 and an optional dot, got {value!r}"
+        )
     try:
         # str() first so a JSON float like 19.9 becomes Decimal("19.9"), not its binary value.
-        number = Decimal(str(value).strip())
-    except InvalidOperation as exc:
+        # (The HTTP layer decodes JSON numbers as Decimal already, at their exact value.)
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation as exc:  # pragma: no cover - the pattern and int/float ensure it
         raise ValueError(f"must be a number, got {value!r}") from exc
     if not number.is_finite():
         raise ValueError(f"must be a finite number, got {value!r}")

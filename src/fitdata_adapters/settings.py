@@ -8,18 +8,23 @@ anywhere.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
+from typing import TypeAlias
 from urllib.parse import urlsplit
 
 import attrs
 
 from fitdata_core.errors import ConfigurationError
+from fitdata_core.money import AmountError, exact_amount
 
 PREFIX = "FITDATA_"
+
+IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Long enough for a database failover or a broker restart to finish, short enough that a
 # client honouring it is not kept waiting long after a blip.
@@ -64,6 +69,8 @@ class Settings:
     retry_after_seconds: int
     log_level: str
     log_json: bool
+    # HTTP: the reverse proxies whose X-Forwarded-For is believed (none by default).
+    trusted_proxies: tuple[IPNetwork, ...] = ()
 
     def __repr__(self) -> str:  # settings hold secrets; never print them
         return (
@@ -105,8 +112,8 @@ class Settings:
             mail_from=env.text("MAIL_FROM", "fitdata <no-reply@fitdata.local>"),
             credential_keys=env.optional("CREDENTIAL_KEYS"),
             billing_schedule_enabled=env.flag("BILLING_SCHEDULE_ENABLED", True),
-            price_pro=env.decimal("PRICE_PRO", Decimal("249")),
-            price_elite=env.decimal("PRICE_ELITE", Decimal("449")),
+            price_pro=env.price("PRICE_PRO", Decimal("249")),
+            price_elite=env.price("PRICE_ELITE", Decimal("449")),
             renewal_batch_limit=env.integer("RENEWAL_BATCH_LIMIT", 100),
             renewal_concurrency=env.integer("RENEWAL_CONCURRENCY", 8),
             export_rate_limit_per_minute=env.integer("EXPORT_RATE_LIMIT_PER_MINUTE", 10),
@@ -115,6 +122,7 @@ class Settings:
             ),
             log_level=env.text("LOG_LEVEL", "INFO").upper(),
             log_json=env.flag("LOG_JSON", False),
+            trusted_proxies=env.networks("TRUSTED_PROXIES"),
         )
 
 
@@ -188,14 +196,36 @@ class _Env:
             raise ConfigurationError(f"{PREFIX}{name} must be {least}, got {raw!r}.")
         return value
 
-    def decimal(self, name: str, default: Decimal) -> Decimal:
+    def price(self, name: str, default: Decimal) -> Decimal:
+        """A positive amount of ILS written exactly (see ``fitdata_core.money.exact_amount``)."""
         raw = self.optional(name)
         if raw is None:
             return default
         try:
-            return Decimal(raw)
-        except InvalidOperation as exc:
-            raise ConfigurationError(f"{PREFIX}{name} must be a number, got {raw!r}.") from exc
+            amount = exact_amount(raw)
+        except AmountError as exc:
+            raise ConfigurationError(f"{PREFIX}{name} {exc}") from None
+        if amount <= 0:
+            raise ConfigurationError(f"{PREFIX}{name} must be positive, got {raw!r}.")
+        return amount
+
+    def networks(self, name: str) -> tuple[IPNetwork, ...]:
+        """Comma-separated IP addresses or CIDR networks; none when unset."""
+        raw = self.optional(name)
+        if raw is None:
+            return ()
+        found: list[IPNetwork] = []
+        for item in (part.strip() for part in raw.split(",")):
+            if not item:
+                continue
+            try:
+                found.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ConfigurationError(
+                    f"{PREFIX}{name} must be comma-separated IP addresses or networks "
+                    f"(e.g. 10.0.0.5, 10.1.0.0/16), got {item!r}."
+                ) from None
+        return tuple(found)
 
     def flag(self, name: str, default: bool) -> bool:
         raw = self.optional(name)

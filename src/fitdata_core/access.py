@@ -39,6 +39,8 @@ ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     Action.CHANGE_BILLING: frozenset({Role.OWNER}),
 }
 
+_DEFAULT_DENIAL = "Your role in this organization does not allow this."
+
 # The messages the product spec names for particular refusals.
 DENIAL_MESSAGES: dict[Action, str] = {
     Action.EXPORT: "Only owners and admins can export data.",
@@ -57,9 +59,18 @@ def may(membership: Membership | None, action: Action) -> bool:
 def require(membership: Membership | None, action: Action) -> Membership:
     """Return the membership if it may perform ``action``; raise PermissionDenied otherwise."""
     if membership is None or not may(membership, action):
-        raise PermissionDenied(
-            DENIAL_MESSAGES.get(action, "Your role in this organization does not allow this.")
-        )
+        raise PermissionDenied(DENIAL_MESSAGES.get(action, _DEFAULT_DENIAL))
+    return membership
+
+
+def require_active_member(membership: Membership | None) -> Membership:
+    """Return the membership if it is active, whatever its role; raise PermissionDenied otherwise.
+
+    The tier guard asks this before it looks at the tier: an outsider must get the same answer
+    from a lite organization as from a pro one, or the refusal tells them the tier.
+    """
+    if membership is None or not membership.is_active:
+        raise PermissionDenied(_DEFAULT_DENIAL)
     return membership
 
 

@@ -18,7 +18,8 @@ from litestar.types import ControllerRouterHandler
 from fitdata_adapters.bootstrap import Runtime
 from fitdata_adapters.storage.local import LocalFolderStorage
 from fitdata_core.services import Services
-from fitdata_http.auth import provide_actor
+from fitdata_http.auth import authenticate_declared_actor, provide_actor
+from fitdata_http.bodies import FitdataRequest
 from fitdata_http.context import RUNTIME_KEY
 from fitdata_http.controllers.admin import AdminBillingController
 from fitdata_http.controllers.analytics import AnalyticsController
@@ -94,6 +95,10 @@ def create_app(
             "actor": Provide(provide_actor),
             "org_id": Provide(provide_org_id),
         },
+        # Authentication first, then the body (read by FitdataRequest when arguments are
+        # gathered, after every guard): an anonymous caller never reaches the JSON parser.
+        guards=[authenticate_declared_actor],
+        request_class=FitdataRequest,
         exception_handlers={Exception: handle_exception},
         openapi_config=openapi_config(),
         state=State({RUNTIME_KEY: runtime}),

@@ -1,12 +1,16 @@
 """Bearer-token authentication: the ``actor`` dependency and the platform-admin guard.
 
-A handler that declares ``actor: Actor`` is authenticated; one that does not is public.
+A handler that declares ``actor: Actor`` (itself or through a dependency such as ``org_id``)
+is authenticated; one that does not is public. The app-wide guard
+:func:`authenticate_declared_actor` authenticates such routes before anything else runs, in
+particular before Litestar reads the body, so an anonymous caller gets 401 whatever it sent.
 Guards that need the caller call :func:`authenticate` themselves (guards run before
 dependencies), and the result is cached on the request so the token is verified once.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -17,8 +21,15 @@ from fitdata_core.errors import AuthenticationRequired, PermissionDenied
 from fitdata_core.services import Actor
 from fitdata_http.context import runtime_of
 
-__all__ = ["authenticate", "provide_actor", "requires_platform_admin"]
+__all__ = [
+    "ACTOR_DEPENDENCY",
+    "authenticate",
+    "authenticate_declared_actor",
+    "provide_actor",
+    "requires_platform_admin",
+]
 
+ACTOR_DEPENDENCY = "actor"
 _ACTOR_KEY = "fitdata_actor"
 _SCHEME = "bearer"
 
@@ -56,3 +67,32 @@ async def requires_platform_admin(
     """Guard for the platform's own operator routes: 401 without a token, 403 for non-admins."""
     if not authenticate(connection).is_platform_admin:
         raise PermissionDenied("This route is for platform administrators.")
+
+
+def needs_actor(route_handler: BaseRouteHandler) -> bool:
+    """Whether the handler asks for ``actor``, directly or through its dependencies."""
+    dependencies = route_handler.resolve_dependencies()
+    pending = list(route_handler.parsed_fn_signature.parameters)
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name == ACTOR_DEPENDENCY:
+            return True
+        if name in seen or name not in dependencies:
+            continue
+        seen.add(name)
+        pending.extend(inspect.signature(dependencies[name].dependency).parameters)
+    return False
+
+
+async def authenticate_declared_actor(
+    connection: ASGIConnection[Any, Any, Any, Any], route_handler: BaseRouteHandler
+) -> None:
+    """App-wide guard, first of all: 401 for an anonymous call to a route that needs a caller.
+
+    Litestar reads a handler's body while it gathers the arguments, before dependencies such
+    as ``actor`` run; without this guard a stranger's body would be parsed (and could be
+    answered 400) before the missing token is noticed.
+    """
+    if needs_actor(route_handler):
+        authenticate(connection)

@@ -43,6 +43,12 @@ async def _serve(settings: Settings, *, host: str, port: int) -> None:
             # without parameters: Litestar passes the app to hooks that take any.)
             app.on_startup.append(start_worker)
             app.on_shutdown.insert(0, stop_worker)
+        # uvicorn's access log is off: it writes each request's path and query string as plain
+        # text (signed download links included, even with JSON logging); the app's request log
+        # (fitdata_http.request_log) is the one access log and it redacts query values. Its
+        # proxy-header handling is off too: it trusts loopback by default, so a client behind a
+        # same-host proxy could pick its own address; the app reads X-Forwarded-For itself,
+        # only from FITDATA_TRUSTED_PROXIES (fitdata_http.client_address).
         config = uvicorn.Config(
             app,
             host=host,
@@ -50,6 +56,8 @@ async def _serve(settings: Settings, *, host: str, port: int) -> None:
             lifespan="on",
             log_level=settings.log_level.lower(),
             server_header=False,
+            access_log=False,
+            proxy_headers=False,
         )
         mode = "embedded (in-process worker)" if settings.is_embedded_queue else "scale-out (Redis)"
         note(f"fitdata serving on http://{host}:{port} in {mode} mode; data in {settings.data_dir}")

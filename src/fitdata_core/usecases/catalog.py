@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Final
 
 from fitdata_core.access import Action, require_feature
 from fitdata_core.errors import Conflict, InvalidInput
 from fitdata_core.model.catalog import Course, Location, Plan, PlanKind
 from fitdata_core.model.tiers import Feature
-from fitdata_core.money import Money
+from fitdata_core.money import AmountError, Money, exact_amount
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.common import authorize, load_org
 
@@ -57,23 +57,16 @@ def _bounded_int(value: int | None, field: str, high: int) -> int | None:
 
 
 def parse_price(value: str | int | Decimal) -> Money:
+    """A plan price, exactly as given (see :func:`~fitdata_core.money.exact_amount`: never
+    rounded, never guessed at), 0 to :data:`MAX_PRICE`; :class:`InvalidInput` naming
+    ``price`` otherwise."""
     try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError) as exc:
-        raise InvalidInput(f"price must be a number, got {str(value)!r}.", field="price") from exc
-    if not amount.is_finite():
-        raise InvalidInput(f"price must be a number, got {str(value)!r}.", field="price")
-    if amount < 0:
-        raise InvalidInput("price must not be negative.", field="price")
+        amount = exact_amount(value)
+    except AmountError as exc:
+        raise InvalidInput(f"price {exc}", field="price") from None
     if amount > MAX_PRICE:
         raise InvalidInput(f"price must be at most {MAX_PRICE}.", field="price")
-    money = Money(amount)
-    if money.amount != amount:
-        # Money keeps whole agorot; rounding a price the owner typed would change it silently.
-        raise InvalidInput(
-            f"price has at most 2 decimal places, got {str(value)!r}.", field="price"
-        )
-    return money
+    return Money(amount)
 
 
 async def create_plan(

@@ -9,10 +9,13 @@ from fitdata_core.ports.repositories import MemberFilter, Page
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.common import authorize
 
+# The one page-size limit of every paged list (members, export jobs, billing history): the
+# HTTP layer validates ``limit`` against it and docs/http-api.md documents it.
 MAX_PAGE_SIZE = 200
 
 
 def check_paging(limit: int, offset: int) -> None:
+    """400 naming ``limit`` or ``offset`` when a page is asked for outside the limits."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}.", field="limit")
     if offset < 0:

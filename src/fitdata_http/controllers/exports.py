@@ -5,11 +5,10 @@ and emails the requester a link. ``GET /export/jobs`` lists the jobs newest firs
 ``GET /export/jobs/{jobId}`` shows one, with a download link signed at that moment whenever
 the job completed (so a link that expired in the email is never a dead end).
 
-Rate limit: 10 requests a minute per client address, counted by the use case on the shared
-rate limiter. The client address is the connection's peer (``request.client.host``):
-``X-Forwarded-For`` is never read here, because any client can write it. Behind a reverse
-proxy, configure the ASGI server to trust that proxy (uvicorn ``--proxy-headers
---forwarded-allow-ips <proxy address>``) so the peer it reports is the real client.
+Rate limit: 10 requests a minute per caller in the org and per client address, counted by
+the use case on the shared rate limiter after the caller is authorized. The client address is
+the connection's peer; ``X-Forwarded-For`` is believed only from the proxies named in
+``FITDATA_TRUSTED_PROXIES`` (see :mod:`fitdata_http.client_address`).
 """
 
 from __future__ import annotations
@@ -24,15 +23,15 @@ from litestar.params import Body, FromPath
 from fitdata_core.errors import InvalidInput
 from fitdata_core.model.jobs import ExportJob, ExportStatus
 from fitdata_core.usecases import exports
+from fitdata_http.client_address import client_address
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok, paged
 from fitdata_http.openapi import BEARER
 from fitdata_http.params import ORG_PATH, Limit, Offset, parse_uuid
 
-__all__ = ["ExportJobResponse", "ExportQueued", "ExportsController", "client_address"]
+__all__ = ["ExportJobResponse", "ExportQueued", "ExportsController"]
 
 _BODY_KEYS = ("roles", "statuses", "fields")
-UNKNOWN_CLIENT = "unknown"
 
 
 @attrs.frozen
@@ -77,12 +76,6 @@ class ExportJobResponse:
         )
 
 
-def client_address(request: Request[Any, Any, Any]) -> str:
-    """The peer address of the connection (see the module docstring about proxies)."""
-    client = request.client
-    return client.host if client is not None and client.host else UNKNOWN_CLIENT
-
-
 def _string_list(body: dict[str, Any], name: str) -> list[str] | None:
     value = body.get(name)
     if value is None:
@@ -120,7 +113,7 @@ class ExportsController(Controller):
     @post(
         "/members",
         status_code=202,
-        summary="Queue a members CSV export (owner, admin; 10 a minute per client address)",
+        summary="Queue a members CSV export (owner, admin; 10 a minute per caller and address)",
     )
     async def export_members(
         self,

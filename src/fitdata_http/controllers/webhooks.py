@@ -7,29 +7,31 @@ read, so a forged post can at most make us ask Cardcom about a real page.
 
 Answers: ``200 {"status": <outcome>}`` for everything Cardcom should stop re-sending
 (``completed``, ``already_processed``, ``deferred``, ``failed``, ``unknown``, ``ignored`` for a
-body without a LowProfile id); ``503`` when Cardcom itself could not be reached while
-verifying, so that Cardcom re-sends on its retry schedule.
+body without a LowProfile id); ``503`` with ``Retry-After: 60`` when the payment could not be
+settled now, because Cardcom itself could not be reached while verifying or our own database
+or another dependency is down, so that Cardcom re-sends on its retry schedule.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+import attrs
 from litestar import Controller, Request, Response, post
 
 from fitdata_adapters.cardcom import webhook_low_profile_id
 from fitdata_adapters.logging import get_logger
-from fitdata_core.errors import ProviderError
+from fitdata_core.errors import ProviderError, Unavailable
 from fitdata_core.usecases import billing
 from fitdata_core.usecases.billing import ActivationOutcome
+from fitdata_http.bodies import decode_json_body, decode_text_body
 from fitdata_http.deps import ServicesDep
-from fitdata_http.errors import Problem, problem_response
+from fitdata_http.errors import Problem, problem_for, problem_response
 from fitdata_http.params import is_low_profile_id
 
-__all__ = ["WebhooksController", "read_webhook_fields"]
+__all__ = ["WEBHOOK_RETRY_AFTER_SECONDS", "WebhooksController", "read_webhook_fields"]
 
 _log = get_logger("fitdata.http.webhooks")
 
@@ -37,23 +39,26 @@ _log = get_logger("fitdata.http.webhooks")
 # post named a page we never issued.
 _NOTEWORTHY = {ActivationOutcome.DEFERRED, ActivationOutcome.UNKNOWN, ActivationOutcome.IGNORED}
 
+# Every 503 of the webhook asks for a minute, whatever failed: Cardcom re-sends on its own
+# schedule (1, 2, 2, 16, 60 minutes, ...), so the header only documents that a retry is
+# wanted, and a minute is Cardcom's first gap. The API's own FITDATA_RETRY_AFTER_SECONDS is
+# tuned for interactive clients, not for a payment provider's notification queue.
+WEBHOOK_RETRY_AFTER_SECONDS = 60
+
 
 def read_webhook_fields(content_type: str, raw: bytes) -> Mapping[str, Any]:
-    """The fields of a webhook body, JSON or form-encoded; ``{}`` when it is neither.
+    """The fields of a webhook body, JSON or form-encoded; ``{}`` for an empty body or a JSON
+    value that is not an object (answered ``ignored``).
 
-    Only used to find the LowProfile id. A body that cannot be read is treated as one without
-    an id (answered ``ignored``): re-sending the same bytes would not help.
+    Only used to find the LowProfile id. A body that cannot be read at all (invalid UTF-8,
+    broken or absurdly nested JSON) is ``InvalidInput``, a 400: it was not Cardcom's.
     """
-    text = raw.decode("utf-8", errors="replace").strip()
-    if not text:
+    if not raw.strip():
         return {}
-    if "json" in content_type or text.startswith("{"):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            return {}
+    if "json" in content_type or raw.lstrip().startswith(b"{"):
+        data = decode_json_body(raw)
         return data if isinstance(data, dict) else {}
-    return dict(parse_qsl(text, keep_blank_values=False))
+    return dict(parse_qsl(decode_text_body(raw).strip(), keep_blank_values=False))
 
 
 class WebhooksController(Controller):
@@ -91,7 +96,19 @@ class WebhooksController(Controller):
                 503,
                 "PROVIDER_ERROR",
                 "Could not verify the payment with Cardcom; send the notification again.",
-                headers={"Retry-After": "60"},
+                headers={"Retry-After": str(WEBHOOK_RETRY_AFTER_SECONDS)},
+            )
+            return problem_response(problem)
+        except Unavailable as exc:
+            # Our own database (or another dependency) is down: the payment is still to be
+            # settled, so Cardcom must send the notification again.
+            _log.warning(
+                "cardcom_webhook_unavailable",
+                low_profile_id=low_profile_id,
+                error=type(exc).__name__,
+            )
+            problem = attrs.evolve(
+                problem_for(exc), headers={"Retry-After": str(WEBHOOK_RETRY_AFTER_SECONDS)}
             )
             return problem_response(problem)
         log = _log.warning if outcome in _NOTEWORTHY else _log.info

@@ -158,9 +158,13 @@ async def test_W6_webhook_body_missing_low_profile_id_is_ignored(stack: Stack) -
     )
     form_without_id = await stack.app.post("/webhooks/cardcom", data={"terminalnumber": "1000"})
 
-    for response in (empty_json, empty, garbage, form_without_id):
+    for response in (empty_json, empty, form_without_id):
         assert response.status_code == 200
         assert response.json() == {"status": "ignored"}
+    # A body that is not JSON at all did not come from Cardcom: a 400 problem (issue 7 item 8),
+    # and nothing is looked up either.
+    assert garbage.status_code == 400
+    assert garbage.json()["code"] == "MALFORMED_JSON"
     calls = (await stack.cardcom.get("/_sandbox/calls")).json()["calls"]
     assert [c["endpoint"] for c in calls] == ["lowprofile/create"]  # nothing was looked up
     async with stack.svc.uow() as uow:

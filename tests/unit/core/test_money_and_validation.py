@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fitdata_core.errors import InvalidInput
-from fitdata_core.money import Money
+from fitdata_core.money import AmountError, Money, exact_amount
 from fitdata_core.rules.validation import validate_email, validate_phone
 from fitdata_core.usecases.catalog import parse_price
 
@@ -73,14 +73,53 @@ def test_a_price_is_kept_exactly(given: str | int, expected: str) -> None:
         ("0.001", "at most 2 decimal places"),
         ("-1", "must not be negative"),
         ("10000000000", "at most 9999999999.99"),
-        ("1e40", "at most 9999999999.99"),
+        (Decimal("1e40"), "at most 9999999999.99"),
         ("NaN", "must be a number"),
         ("Infinity", "must be a number"),
         ("twelve", "must be a number"),
     ],
 )
-def test_a_price_the_catalog_cannot_hold_is_refused_naming_price(given: str, says: str) -> None:
+def test_a_price_the_catalog_cannot_hold_is_refused_naming_price(
+    given: str | Decimal, says: str
+) -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_price(given)
     assert caught.value.field == "price"
     assert says in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "given",
+    [" 5 ", "5 ", "1_000", "\u0665", "\u0661\u0662\u0663", "1e3", "+5", "5.", ".5", "1,000", ""],
+)
+def test_a_price_is_ascii_digits_with_an_optional_dot_nothing_else(given: str) -> None:
+    # Decimal() takes every one of these (spaces, underscores, Arabic-Indic digits...).
+    with pytest.raises(InvalidInput) as caught:
+        parse_price(given)
+    assert caught.value.field == "price"
+    assert caught.value.message == (
+        "price must be a number written as digits 0-9 with an optional dot and at most 2 "
+        f"decimals, such as 249 or 249.90; got {given!r}."
+    )
+
+
+@pytest.mark.parametrize("given", [Decimal("1e-400"), Decimal("0.001"), Decimal("1E-3")])
+def test_a_tiny_price_is_refused_not_rounded_to_zero(given: Decimal) -> None:
+    with pytest.raises(InvalidInput, match="at most 2 decimal places"):
+        parse_price(given)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("249.90", "249.90"), (Decimal("1E+2"), "1E+2"), (7, "7"), (Decimal("249.900"), "249.900")],
+)
+def test_an_exact_amount_keeps_its_value(given: str | int | Decimal, expected: str) -> None:
+    assert str(exact_amount(given)) == expected
+
+
+@pytest.mark.parametrize(
+    "given", ["249.999", Decimal("1e-400"), " 5 ", "1_000", "\u0665", "-1", Decimal("NaN"), 1.5]
+)
+def test_an_amount_that_is_not_exact_is_refused(given: object) -> None:
+    with pytest.raises(AmountError):
+        exact_amount(given)  # type: ignore[arg-type]

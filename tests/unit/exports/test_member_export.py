@@ -29,7 +29,7 @@ from fitdata_core.errors import InvalidInput, NotFound, PermissionDenied, RateLi
 from fitdata_core.model.jobs import ExportJob, ExportStatus
 from fitdata_core.model.organizations import MembershipStatus, Role
 from fitdata_core.rules.export_fields import DEFAULT_EXPORT_FIELDS, EXPORT_FIELDS
-from fitdata_core.services import Services
+from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.exports import (
     EXPORT_MEMBERS_JOB,
     export_file_key,
@@ -129,8 +129,14 @@ async def test_eleven_export_requests_in_60_seconds_from_one_ip_11th_is_rate_lim
     with pytest.raises(RateLimited) as limited:
         await request_member_export(svc, gym.owner, gym.org_id, client_ip=IP)
     assert 0 < limited.value.retry_after <= 60
-    # Another address is counted apart, and the first one is let in once the window passes.
-    await request_member_export(svc, gym.owner, gym.org_id, client_ip="198.51.100.1")
+    # The address is spent for everyone; the owner is spent from every address.
+    with pytest.raises(RateLimited):
+        await request_member_export(svc, gym.admin, gym.org_id, client_ip=IP)
+    with pytest.raises(RateLimited):
+        await request_member_export(svc, gym.owner, gym.org_id, client_ip="198.51.100.1")
+    # Another caller from another address is counted apart, and the first one is let in once
+    # the window passes.
+    await request_member_export(svc, gym.admin, gym.org_id, client_ip="198.51.100.1")
     clock.advance(hours(1 / 60))
     await request_member_export(svc, gym.owner, gym.org_id, client_ip=IP)
     async with svc.uow() as uow:
@@ -420,6 +426,29 @@ async def test_duplicates_are_dropped_and_filters_normalised(svc: Services, gym:
         "statuses": ["active", "invited"],
         "fields": ["email", "role"],
     }
+
+
+async def test_one_caller_changing_address_still_gets_ten_a_minute(svc: Services, gym: Gym) -> None:
+    for n in range(10):
+        await request_member_export(svc, gym.owner, gym.org_id, client_ip=f"198.51.100.{n}")
+
+    with pytest.raises(RateLimited):
+        await request_member_export(svc, gym.owner, gym.org_id, client_ip="198.51.100.99")
+
+
+async def test_refused_requests_spend_nobodys_budget(svc: Services, gym: Gym) -> None:
+    stranger = Actor(user_id="stranger")
+    for _ in range(25):
+        with pytest.raises(PermissionDenied):
+            await request_member_export(svc, gym.member, gym.org_id, client_ip=IP)
+        with pytest.raises(PermissionDenied):
+            await request_member_export(svc, stranger, gym.org_id, client_ip=IP)
+        with pytest.raises(InvalidInput):
+            await request_member_export(svc, gym.owner, gym.org_id, client_ip=IP, roles=["x"])
+
+    # The owner's ten a minute, from the very address the refused requests came from.
+    for _ in range(10):
+        await request_member_export(svc, gym.owner, gym.org_id, client_ip=IP)
 
 
 async def test_unknown_organization_is_404(svc: Services, gym: Gym) -> None:

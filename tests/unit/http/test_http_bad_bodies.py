@@ -169,9 +169,9 @@ async def elite_gym(gym: Gym, services: Services) -> Gym:
 @pytest.mark.parametrize(
     ("extra", "field", "detail"),
     [
-        ({"price": "1e20"}, "price", "price must be at most 9999999999.99."),
+        ({"price": 1e20}, "price", "price must be at most 9999999999.99."),
         ({"price": "10000000000"}, "price", "price must be at most 9999999999.99."),
-        ({"price": "1e40"}, "price", "price must be at most 9999999999.99."),
+        ({"price": 1e40}, "price", "price must be at most 9999999999.99."),
         ({"price": "0.001"}, "price", "price has at most 2 decimal places, got '0.001'."),
         ({"price": "249.999"}, "price", "price has at most 2 decimal places"),
         ({"validityDays": -5}, "validityDays", "validityDays must be between 1 and 36600"),
@@ -378,3 +378,70 @@ async def test_a_return_page_with_an_impossible_id_is_400(client: Client, query:
     assert response.status_code == 400
     assert 'data-state="invalid"' in response.text
     assert "Invalid payment reference" in response.text
+
+
+# -- prices: exactly what was written, or a 400 (issue 7, item 12) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw_price", "message"),
+    [
+        (b'"1_000"', "must be a number written with the digits 0-9"),
+        (b'" 5 "', "must be a number written with the digits 0-9"),
+        ('"\u0665"'.encode(), "must be a number written with the digits 0-9"),
+        ('"\u0661\u0662"'.encode(), "must be a number written with the digits 0-9"),
+        (b'"1e3"', "must be a number written with the digits 0-9"),
+        (b"1e-400", "price has at most 2 decimal places, got '1E-400'."),
+        (b"0.001", "price has at most 2 decimal places, got '0.001'."),
+    ],
+)
+async def test_a_price_that_is_not_plain_ascii_or_would_be_rounded_is_400(
+    client: Client, gym: Gym, services: Services, raw_price: bytes, message: str
+) -> None:
+    body = b'{"name": "Monthly", "kind": "membership", "price": ' + raw_price + b"}"
+
+    response = await client.post(
+        url(gym, "plans"),
+        content=body,
+        headers={"Content-Type": "application/json", **bearer(gym.owner)},
+    )
+
+    assert_bad(response, "price", message)
+    async with services.uow(read_only=True) as uow:
+        assert await uow.plans.list_for_org(gym.org_id) == []
+
+
+@pytest.mark.parametrize(
+    ("raw_price", "amount"),
+    [(b'"19.90"', "19.90"), (b"19.9", "19.90"), (b"19.90", "19.90"), (b"0", "0.00")],
+)
+async def test_a_plain_price_is_kept_exactly(
+    client: Client, gym: Gym, raw_price: bytes, amount: str
+) -> None:
+    body = b'{"name": "Monthly", "kind": "membership", "price": ' + raw_price + b"}"
+
+    response = await client.post(
+        url(gym, "plans"),
+        content=body,
+        headers={"Content-Type": "application/json", **bearer(gym.owner)},
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["data"]["price"]["amount"] == amount
+
+
+# -- page sizes: one limit, 200, for every list (issue 7, item 12) ---------------------------
+
+
+@pytest.mark.parametrize(
+    "listing", ["members", "export/jobs", "billing/transactions", "billing/events"]
+)
+async def test_every_list_takes_up_to_200_and_refuses_201(
+    client: Client, gym: Gym, listing: str
+) -> None:
+    largest = await client.get(url(gym, f"{listing}?limit=200"), headers=bearer(gym.owner))
+    beyond = await client.get(url(gym, f"{listing}?limit=201"), headers=bearer(gym.owner))
+
+    assert largest.status_code == 200, largest.text
+    assert largest.json()["meta"]["limit"] == 200
+    assert_bad(beyond, "limit")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from http_support import Gym, bearer, make_runtime, seed_gym, set_tier
@@ -115,7 +116,11 @@ async def test_body_validation_names_every_bad_field(client: Client, gym: Gym) -
     assert body["errors"] == [
         {"field": "name", "message": "is required"},
         {"field": "kind", "message": '"annual" is not one of: membership, class_pack'},
-        {"field": "price", "message": "must be a number, got 'cheap'"},
+        {
+            "field": "price",
+            "message": "must be a number written with the digits 0-9 and an optional dot, "
+            "got 'cheap'",
+        },
         {"field": "sessionCount", "message": "must be a whole number, got a string"},
         {"field": "colour", "message": "is not a known field"},
     ]
@@ -218,6 +223,37 @@ async def test_the_tier_guard_refuses_a_malformed_org_id_with_400(client: Client
     response = await client.get("/organizations/nope/courses", headers=bearer(gym.owner))
     assert response.status_code == 400
     assert response.json()["field"] == "orgId"
+
+
+def _refusal(response: Any) -> tuple[int, str, str]:
+    body = response.json()
+    return response.status_code, body["code"], body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "what", "body"),
+    [
+        ("GET", "courses", None),
+        ("POST", "courses", {"name": "Yoga"}),
+        ("POST", "plans", {"name": "10", "kind": "class_pack", "price": 1, "sessionCount": 10}),
+    ],
+)
+async def test_an_outsider_gets_the_same_refusal_from_a_lite_and_a_pro_org(
+    client: Client, services: Services, method: str, what: str, body: dict[str, Any] | None
+) -> None:
+    lite = await seed_gym(services, tier=PlatformTier.LITE, domain="lite.io")
+    pro = await seed_gym(services, tier=PlatformTier.PRO, domain="pro.io")
+    outsider = await seed_gym(services, domain="outsider.io")
+
+    answers = []
+    for gym in (lite, pro):
+        for who in (outsider.owner, gym.suspended_admin):
+            response = await client.request(method, url(gym, what), json=body, headers=bearer(who))
+            answers.append(_refusal(response))
+
+    # Nothing in the answer tells a non-member which tier the org is on.
+    expected = (403, "FORBIDDEN", "Your role in this organization does not allow this.")
+    assert answers == [expected] * 4
 
 
 @get("/no-org/feature", guards=[requires_feature(Feature.MULTIPLE_LOCATIONS)], sync_to_thread=False)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import structlog
@@ -13,9 +15,11 @@ from litestar.testing import AsyncTestClient
 
 from fitdata_adapters.bootstrap import Runtime
 from fitdata_adapters.memory import MemoryErrorReporter
+from fitdata_adapters.storage.local import LocalFolderStorage
 from fitdata_core.errors import ConfigurationError, RateLimited
 from fitdata_http import create_app
 from fitdata_http.envelope import Envelope
+from fitdata_http.request_log import redacted_query
 
 Client = AsyncTestClient[Litestar]
 
@@ -137,6 +141,7 @@ async def test_every_request_is_logged_once_without_the_authorization_header(
     line = lines[0]
     assert line["method"] == "GET"
     assert line["path"] == gym.members_url
+    assert line["query"] == "role=owner"
     assert line["status"] == 200
     assert line["request_id"] == response.headers["x-request-id"]
     assert isinstance(line["duration_ms"], float)
@@ -201,3 +206,50 @@ async def test_the_openapi_schema_is_served(client: Client) -> None:
     assert new_plan["required"] == ["name", "kind", "price"]
     assert new_plan["properties"]["kind"]["enum"] == ["membership", "class_pack"]
     assert new_plan["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    ("query", "logged"),
+    [
+        (b"", None),
+        (b"limit=5&offset=10", "limit=5&offset=10"),
+        (
+            b"expires=1767225600&sig=0f3a9c&name=members.csv",
+            "expires=REDACTED&sig=REDACTED&name=REDACTED",
+        ),
+        (
+            b"lowprofilecode=6f1c2a4e-1111&tab=revenue-summary",
+            "lowprofilecode=REDACTED&tab=revenue-summary",
+        ),
+        (b"token=eyJhbGciOiJIUzI1NiJ9.x.y", "token=REDACTED"),
+        (b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9", "REDACTED=REDACTED"),
+        (b"role=owner&role=admin&password=hunter2", "role=owner&role=admin&password=REDACTED"),
+        (b"&".join(b"a=1" for _ in range(25)), "&".join(["a=REDACTED"] * 20 + ["..."])),
+    ],
+)
+def test_query_values_are_redacted_unless_known_to_be_harmless(
+    query: bytes, logged: str | None
+) -> None:
+    assert redacted_query(query) == logged
+
+
+async def test_a_signed_download_is_logged_without_its_signature(
+    client: Client, runtime: Runtime
+) -> None:
+    storage = runtime.services.storage
+    assert isinstance(storage, LocalFolderStorage)
+    await storage.put_stream("exports/x/report.csv", _chunks(b"a,b\r\n"), content_type="text/csv")
+    link = await storage.signed_url("exports/x/report.csv", expires_in=timedelta(hours=1))
+    signature = parse_qs(urlsplit(link).query)["sig"][0]
+
+    with structlog.testing.capture_logs() as logs:
+        response = await client.get(urlsplit(link).path + "?" + urlsplit(link).query)
+
+    assert response.status_code == 200
+    lines = [line for line in logs if line["event"] == "request"]
+    assert lines[0]["query"].startswith("expires=REDACTED&sig=REDACTED")
+    assert signature not in repr(logs)
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    yield data

@@ -29,6 +29,7 @@ from fitdata_core.model.tiers import PlatformTier
 from fitdata_core.ports.infrastructure import ObjectStorage
 from fitdata_http import create_app
 from fitdata_http.context import runtime_of
+from fitdata_http.controllers.webhooks import WEBHOOK_RETRY_AFTER_SECONDS
 from support import builders
 
 Client = AsyncTestClient[Litestar]
@@ -218,3 +219,27 @@ async def test_the_webhook_keeps_its_own_retry_after_for_cardcom(base: Runtime) 
 
     assert started.status_code == 201
     _assert_unavailable(response, "PROVIDER_ERROR", retry_after="60")
+
+
+async def test_the_webhook_asks_cardcom_for_60_seconds_when_the_database_is_down(
+    base: Runtime,
+) -> None:
+    gym = await seed_gym(base.services)
+    base = _with_services(base, payment_gateway=MemoryPaymentGateway())
+    async with _client_for(base) as client:
+        started = await client.post(
+            f"/organizations/{gym.org_id}/billing/checkout",
+            json={"tier": "pro"},
+            headers=bearer(gym.owner),
+        )
+    down = _with_services(base, uow=_DatabaseDown())
+
+    async with _client_for(down) as client:
+        response = await client.post(
+            "/webhooks/cardcom", json={"LowProfileId": started.json()["data"]["lowProfileId"]}
+        )
+
+    # The same minute as when Cardcom itself is unreachable (docs/billing.md), not the API's
+    # FITDATA_RETRY_AFTER_SECONDS meant for interactive clients.
+    _assert_unavailable(response, "DATABASE_UNAVAILABLE", retry_after="60")
+    assert WEBHOOK_RETRY_AFTER_SECONDS == 60

@@ -152,7 +152,10 @@ def test_structure_is_strict_and_names_every_bad_field() -> None:
     assert caught.value.errors == [
         FieldError("displayName", "is required"),
         FieldError("colour", '"green" is not one of: red, dark_blue'),
-        FieldError("unitPrice", "must be a finite number, got 'NaN'"),
+        FieldError(
+            "unitPrice",
+            "must be a number written with the digits 0-9 and an optional dot, got 'NaN'",
+        ),
         FieldError("seatCount", "must be a whole number, got a number"),
         FieldError("isPublic", "must be true or false, got a string"),
         FieldError(

@@ -8,7 +8,7 @@ from typing import Any
 
 from fitdata_core.errors import BusinessRuleViolation, ConfigurationError
 from fitdata_core.model.tiers import PlatformTier
-from fitdata_core.money import Money
+from fitdata_core.money import AmountError, Money, exact_amount
 
 DEFAULT_PRICES = {PlatformTier.PRO: Decimal("249"), PlatformTier.ELITE: Decimal("449")}
 DEFAULT_RENEWAL_BATCH_LIMIT = 100
@@ -40,12 +40,13 @@ def price_of(config: dict[str, Any], tier: PlatformTier) -> Money:
     key = _PRICE_KEYS[tier]
     raw = config.get(key, DEFAULT_PRICES[tier])
     try:
-        price = Money(Decimal(str(raw)))
-    except (ArithmeticError, ValueError) as exc:
-        raise ConfigurationError(f"{key} must be a number of ILS.") from exc
-    if price.amount <= 0:
+        # Exactly as configured: "249.999" is a mistake to report, not 250.00 to charge.
+        amount = exact_amount(raw)
+    except AmountError as exc:
+        raise ConfigurationError(f"{key} (ILS) {exc}") from None
+    if amount <= 0:
         raise ConfigurationError(f"{key} must be positive.")
-    return price
+    return Money(amount)
 
 
 def renewal_batch_limit(config: dict[str, Any]) -> int:

@@ -8,7 +8,6 @@ from typing import Any
 import attrs
 
 from fitdata_core.access import Action
-from fitdata_core.errors import InvalidInput
 from fitdata_core.events import DomainEvent
 from fitdata_core.model.billing import (
     BillingTransaction,
@@ -22,8 +21,7 @@ from fitdata_core.ports.repositories import Page
 from fitdata_core.rules.billing_access import AccessState, access_state
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.common import authorize, load_org
-
-MAX_PAGE = 100
+from fitdata_core.usecases.members import check_paging
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -118,18 +116,11 @@ async def read_status(svc: Services, org_id: str) -> BillingStatus:
     return billing_status(org, sub)
 
 
-def _check_page(limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}.", field="limit")
-    if offset < 0:
-        raise InvalidInput("offset must not be negative.", field="offset")
-
-
 async def list_transactions(
     svc: Services, actor: Actor, org_id: str, *, limit: int = 20, offset: int = 0
 ) -> Page[BillingTransaction]:
     """The org's payment history, newest first."""
-    _check_page(limit, offset)
+    check_paging(limit, offset)
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_BILLING)
         return await uow.billing_transactions.list_for_org(org_id, limit=limit, offset=offset)
@@ -139,7 +130,7 @@ async def list_events(
     svc: Services, actor: Actor, org_id: str, *, limit: int = 50, offset: int = 0
 ) -> Page[DomainEvent]:
     """The org's billing audit timeline, in the order things happened."""
-    _check_page(limit, offset)
+    check_paging(limit, offset)
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_BILLING)
         return await uow.billing_events.list_for_org(org_id, limit=limit, offset=offset)

@@ -68,24 +68,17 @@ async def request_member_export(
 ) -> str:
     """Queue a members export and return the new job's id.
 
-    Order of checks: the per-IP rate limit (``RateLimited`` with ``retry_after``), then the
-    caller's role (``PermissionDenied`` "Only owners and admins can export data."; ``NotFound``
-    for an unknown org), then the request (``InvalidInput`` with ``field`` ``roles``,
-    ``statuses`` or ``fields``). The job and its ``export_members`` outbox message are written
-    in one unit of work.
+    Order of checks: the caller's role (``PermissionDenied`` "Only owners and admins can export
+    data."; ``NotFound`` for an unknown org), then the request (``InvalidInput`` with ``field``
+    ``roles``, ``statuses`` or ``fields``), then the rate limit (``RateLimited`` with
+    ``retry_after``), counted per caller in the org and per client address. Counting comes
+    last so a refused request spends nobody's budget: a stranger cannot use up an owner's
+    exports. The job and its ``export_members`` outbox message are written in one unit of work.
     """
-    limit = int(svc.config.get("export_rate_limit_per_minute", DEFAULT_RATE_LIMIT_PER_MINUTE))
-    verdict = await svc.rate_limiter.hit(
-        f"export:{client_ip}", limit=limit, window_seconds=RATE_LIMIT_WINDOW_SECONDS
-    )
-    if not verdict.allowed:
-        raise RateLimited(
-            f"Too many export requests; try again in {verdict.retry_after} seconds.",
-            retry_after=verdict.retry_after,
-        )
     async with svc.uow() as uow:
         await authorize(uow, actor, org_id, Action.EXPORT)
         request = member_export_request(roles=roles, statuses=statuses, fields=fields)
+        await _count_export_request(svc, actor, org_id, client_ip)
         job = ExportJob(
             id=svc.ids.new_id(),
             organization_id=org_id,
@@ -99,6 +92,23 @@ async def request_member_export(
         await uow.outbox.add(svc.job(EXPORT_MEMBERS_JOB, job_id=job.id))
         await uow.commit()
     return job.id
+
+
+async def _count_export_request(svc: Services, actor: Actor, org_id: str, client_ip: str) -> None:
+    """Spend one export from the caller's budget in the org and from the address's; refuse
+    (``RateLimited``) when either is used up. The caller's own budget means a client that
+    varies its address (through a proxy, or many machines) still gets ``limit`` a minute; the
+    address's budget bounds what one machine does with many accounts."""
+    limit = int(svc.config.get("export_rate_limit_per_minute", DEFAULT_RATE_LIMIT_PER_MINUTE))
+    for key in (f"export:user:{org_id}:{actor.user_id}", f"export:ip:{client_ip}"):
+        verdict = await svc.rate_limiter.hit(
+            key, limit=limit, window_seconds=RATE_LIMIT_WINDOW_SECONDS
+        )
+        if not verdict.allowed:
+            raise RateLimited(
+                f"Too many export requests; try again in {verdict.retry_after} seconds.",
+                retry_after=verdict.retry_after,
+            )
 
 
 class _Counter:
