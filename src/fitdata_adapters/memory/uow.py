@@ -323,6 +323,14 @@ class _ExportJobs(_Repo):
         ]
         return sorted(stale, key=lambda j: (j.started_at, j.id))[:limit]
 
+    async def list_waiting(self, dispatched_before: datetime, *, limit: int) -> list[ExportJob]:
+        waiting = [
+            j
+            for j in self.t.export_jobs.values()
+            if j.status is ExportStatus.PENDING and j.last_dispatched_at < dispatched_before
+        ]
+        return sorted(waiting, key=lambda j: (j.last_dispatched_at, j.id))[:limit]
+
 
 class _ImportJobs(_Repo):
     async def add(self, job: ImportJob) -> None:
