@@ -35,7 +35,7 @@ def requires_feature(feature: Feature) -> Guard:
     async def tier_guard(
         connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
     ) -> None:
-        authenticate(connection)
+        await authenticate(connection)
         raw_org_id = connection.path_params.get(ORG_ID_PARAM)
         if raw_org_id is None:
             return
