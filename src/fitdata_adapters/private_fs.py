@@ -19,6 +19,7 @@ __all__ = [
     "open_private",
     "tighten_tree",
     "touch_private",
+    "unusable",
     "write_private",
 ]
 
@@ -26,9 +27,11 @@ PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 
 
-def make_private_dir(path: Path) -> Path:
-    """Create ``path`` and any missing parents as 0700 folders; an existing ``path`` is
-    tightened to 0700 too. Raises ``OSError`` (``FileExistsError`` for a file in the way)."""
+def make_private_dir(path: Path, *, tighten_existing: bool = True) -> Path:
+    """Create ``path`` and any missing parents as 0700 folders; an existing ``path`` (ours) is
+    tightened to 0700 too unless ``tighten_existing`` is false (a folder outside the data
+    directory may be shared on purpose). Raises ``OSError`` (``FileExistsError`` or
+    ``NotADirectoryError`` for a file in the way)."""
     missing: list[Path] = []
     probe = path
     while not probe.exists():
@@ -45,7 +48,7 @@ def make_private_dir(path: Path) -> Path:
         os.chmod(folder, PRIVATE_DIR_MODE)
     if not path.is_dir():
         raise NotADirectoryError(f"Not a folder: {path}")
-    if not missing:
+    if not missing and tighten_existing:
         _chmod_if_owned(path, PRIVATE_DIR_MODE)
     return path
 
@@ -54,7 +57,10 @@ def open_private(path: Path, flags: int) -> int:
     """``os.open`` that creates the file 0600 whatever the umask; returns the descriptor."""
     fd = os.open(path, flags, PRIVATE_FILE_MODE)
     try:
-        os.fchmod(fd, PRIVATE_FILE_MODE)
+        info = os.fstat(fd)
+        # A file another user owns (an operator's deliberate set-up) is left as it is.
+        if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) != PRIVATE_FILE_MODE:
+            os.fchmod(fd, PRIVATE_FILE_MODE)
     except BaseException:
         os.close(fd)
         raise
@@ -102,3 +108,15 @@ def _chmod_if_owned(path: Path, mode: int) -> int:
         return 0
     os.chmod(path, mode)
     return 1
+
+
+def unusable(setting: str, path: Path, exc: OSError | None = None, *, why: str = "") -> str:
+    """The message for a configured location that cannot be used."""
+    if not why:
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            why = "a file is in the way of a folder"
+        elif isinstance(exc, PermissionError):
+            why = "permission denied"
+        elif exc is not None:
+            why = exc.strerror or type(exc).__name__
+    return f"FITDATA_{setting} cannot be used: {path}: {why}."
