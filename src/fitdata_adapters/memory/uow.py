@@ -501,6 +501,10 @@ class _Outbox(_Repo):
             if message_id in self.t.outbox:
                 self.t.outbox[message_id].delivered_at = at
 
+    async def oldest_undelivered(self) -> datetime | None:
+        waiting = [e.message.created_at for e in self.t.outbox.values() if e.delivered_at is None]
+        return min(waiting, default=None)
+
 
 class MemoryUnitOfWork:
     """Implements :class:`fitdata_core.ports.UnitOfWork` over a :class:`MemoryDatabase`."""

@@ -276,6 +276,11 @@ class OutboxRepository(Protocol):
 
     async def mark_delivered(self, message_ids: Sequence[str], at: datetime) -> None: ...
 
+    async def oldest_undelivered(self) -> datetime | None:
+        """When the oldest message still waiting to be delivered was written; None when
+        every message went out (a backlog means the queue or the relay is down)."""
+        ...
+
 
 class AnalyticsReader(Protocol):
     """Read-model queries behind the analytics tabs. Rows are plain dicts in column order."""

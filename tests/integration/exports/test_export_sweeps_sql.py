@@ -132,6 +132,34 @@ async def test_resend_writes_the_new_message_with_the_job(
         clock.now(),
     )
     assert (EXPORT_MEMBERS_JOB, {"job_id": job.id}) in [(m.actor, dict(m.args)) for m in batch]
+    async with uow_factory() as uow:  # sent: no backlog left for other tests of this database
+        await uow.outbox.mark_delivered([m.id for m in batch], clock.now())
+        await uow.commit()
+
+
+async def test_oldest_undelivered_is_the_backlog_of_the_outbox(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    long_ago = datetime(1990, 1, 1, tzinfo=UTC)  # before any other test's messages
+    message = builders.job_message(created_at=long_ago)
+    later = builders.job_message(created_at=long_ago + timedelta(days=1))
+    async with uow_factory() as uow:
+        await uow.outbox.add(message)
+        await uow.outbox.add(later)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.outbox.oldest_undelivered() == long_ago
+
+    async with uow_factory() as uow:
+        await uow.outbox.mark_delivered([message.id], long_ago)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.outbox.oldest_undelivered() == long_ago + timedelta(days=1)
+        await uow.outbox.mark_delivered([later.id], long_ago)
+        await uow.commit()
+    async with uow_factory() as uow:
+        oldest = await uow.outbox.oldest_undelivered()
+    assert oldest is None or oldest > long_ago + timedelta(days=1)
 
 
 def _age(path: Path, seconds: float) -> None:

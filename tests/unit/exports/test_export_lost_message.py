@@ -103,7 +103,7 @@ async def test_a_job_whose_messages_keep_getting_lost_is_failed_with_a_clear_mes
 
 
 async def test_jobs_that_started_or_are_young_are_left_alone(
-    svc: Services, gym: Gym, clock: ManualClock
+    svc: Services, gym: Gym, clock: ManualClock, errors: MemoryErrorReporter
 ) -> None:
     started_id = await request_member_export(svc, gym.owner, gym.org_id, client_ip=IP)
     async with svc.uow() as uow:
@@ -114,8 +114,10 @@ async def test_jobs_that_started_or_are_young_are_left_alone(
         await uow.commit()
     clock.advance(QUARTER * 2)
     young_id = await request_member_export(svc, gym.owner, gym.org_id, client_ip=IP)
+    assert sorted(await _lose_queued_messages(svc, clock)) == sorted([started_id, young_id])
 
     assert await resend_waiting_exports(svc, clock.now()) == []
+    assert not any("deferred" in r.message for r in errors.reports)
     assert (await _job(svc, started_id)).dispatches == 1
     assert (await _job(svc, young_id)).dispatches == 1
 
@@ -131,3 +133,22 @@ async def test_the_scheduled_sweep_includes_the_resend(
 
     assert (await _job(svc, job_id)).dispatches == 2
     assert await _lose_queued_messages(svc, clock) == [job_id]
+
+
+async def test_while_the_outbox_is_not_delivering_nothing_is_resent_or_failed(
+    svc: Services, gym: Gym, clock: ManualClock, errors: MemoryErrorReporter
+) -> None:
+    # The queue is down: the relay cannot send, so the message is still in the outbox.
+    job_id = await request_member_export(svc, gym.owner, gym.org_id, client_ip=IP)
+    for _ in range(MAX_EXPORT_DISPATCHES + 1):
+        clock.advance(QUARTER + timedelta(minutes=1))
+        assert await resend_waiting_exports(svc, clock.now()) == []
+    job = await _job(svc, job_id)
+    assert (job.status, job.dispatches) == (ExportStatus.PENDING, 1)
+    assert any("deferred" in r.message for r in errors.reports)
+
+    # The queue is back: the one message goes out (and, here, is lost); now it counts.
+    assert await _lose_queued_messages(svc, clock) == [job_id]
+    clock.advance(QUARTER + timedelta(minutes=1))
+    [resent] = await resend_waiting_exports(svc, clock.now())
+    assert resent.dispatches == 2

@@ -13,7 +13,9 @@ The same sweep looks after two more ways a job can be forgotten:
 - :func:`resend_waiting_exports`: a job still ``pending`` long after its queue message went out
   (the broker lost it, or Redis was flushed) gets a new message, up to
   :data:`MAX_EXPORT_DISPATCHES` in all; after that it is failed with
-  :data:`MESSAGE_NEVER_STARTED` rather than left waiting forever.
+  :data:`MESSAGE_NEVER_STARTED` rather than left waiting forever. While the outbox itself is
+  not delivering (a message older than the threshold is still waiting: the queue is down),
+  nothing is resent or failed: the jobs' messages have not gone out, so none was lost.
 - :func:`remove_abandoned_export_files`: partial files a killed worker left in storage, older
   than the stale threshold (so never those of an export still running), are deleted.
 """
@@ -115,7 +117,18 @@ async def resend_waiting_exports(
     """
     cutoff = now - pending_resend_after(svc)
     async with svc.uow() as uow:
+        backlog_since = await uow.outbox.oldest_undelivered()
         candidates = await uow.export_jobs.list_waiting(cutoff, limit=limit)
+    if candidates and backlog_since is not None and backlog_since < cutoff:
+        # Messages are not going out at all (queue or relay down): nothing was lost yet, and
+        # the waiting jobs' messages will go out with the rest. Resending would only pile
+        # up duplicates, and failing them would punish an outage the outbox rides out.
+        svc.errors.capture_message(
+            "Export resend deferred: the outbox has not delivered for a while.",
+            level="warning",
+            waiting_jobs=len(candidates),
+        )
+        return []
     handled: list[ExportJob] = []
     for candidate in candidates:
         async with svc.uow() as uow:
