@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fitdata_adapters.clock import SystemClock, UuidFactory
 from fitdata_adapters.logging import LogErrorReporter, get_logger
+from fitdata_adapters.private_fs import write_private
 from fitdata_adapters.settings import Settings
 from fitdata_adapters.unconfigured import UnavailableMemberSource
 from fitdata_core.errors import ConfigurationError
@@ -170,7 +171,7 @@ def _remember_port(sandbox: SandboxThread) -> None:
     if state_dir is None:
         return
     try:
-        (state_dir / _PORT_FILE).write_text(f"{sandbox.port}\n", encoding="ascii")
+        write_private(state_dir / _PORT_FILE, f"{sandbox.port}\n".encode("ascii"))
     except OSError as exc:  # only a convenience: the sandbox works without it
         log = get_logger("fitdata.cardcom_sandbox")
         log.warning("cardcom_sandbox.port_not_kept", error=str(exc))
@@ -226,12 +227,13 @@ def bootstrap(
     The payment gateway (and with it the embedded Cardcom sandbox) is built only when it is
     not overridden.
     """
+    from fitdata_adapters.data_dir import prepare_locations
     from fitdata_adapters.db.analytics import SqlAnalyticsReader
     from fitdata_adapters.db.engine import engine_from_settings
     from fitdata_adapters.db.uow import SqlUnitOfWorkFactory
 
     settings = settings or Settings.from_env()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_locations(settings)
     closers: list[Closer] = []
     engine = engine_from_settings(settings)
 

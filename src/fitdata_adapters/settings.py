@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from fitdata_adapters.private_fs import make_private_dir, unusable
 from fitdata_core.errors import ConfigurationError
 from fitdata_core.money import AmountError, exact_amount
 
@@ -162,7 +163,10 @@ def _embedded_secret(data_dir: Path, name: str) -> str:
     path = data_dir / name
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        make_private_dir(data_dir)
+    except OSError as exc:
+        raise ConfigurationError(unusable("DATA_DIR", data_dir, exc)) from None
     value = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -1,11 +1,15 @@
 """Bearer tokens: HS256 JWTs whose ``sub`` is the user id.
 
-``platform_admin`` is a claim for the platform's own operators (admin routes).
+``platform_admin`` is a claim for the platform's own operators (admin routes). A claim alone
+grants nothing: the HTTP layer also requires the user's stored ``is_platform_admin`` flag and
+refuses tokens issued before the user's ``tokens_valid_after`` (``fitdata token revoke``).
+Platform-admin tokens live at most :data:`ADMIN_TOKEN_MAX_TTL`; a longer-lived one is refused
+when issued and when presented.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import attrs
 import jwt
@@ -15,12 +19,15 @@ from fitdata_core.errors import AuthenticationRequired
 ALGORITHM = "HS256"
 ISSUER = "fitdata"
 DEFAULT_TTL = timedelta(days=7)
+ADMIN_TOKEN_MAX_TTL = timedelta(days=1)
+"""The longest a platform-admin token may live: a leaked one is useless by the next day."""
 
 
 @attrs.frozen
 class TokenClaims:
     user_id: str
     is_platform_admin: bool
+    issued_at: datetime
 
 
 def issue_token(
@@ -31,6 +38,15 @@ def issue_token(
     platform_admin: bool = False,
     ttl: timedelta = DEFAULT_TTL,
 ) -> str:
+    """A signed token for ``user_id`` valid for ``ttl`` from ``now``.
+
+    Raises ``ValueError`` for a platform-admin token longer-lived than
+    :data:`ADMIN_TOKEN_MAX_TTL`.
+    """
+    if platform_admin and ttl > ADMIN_TOKEN_MAX_TTL:
+        raise ValueError(
+            f"A platform-admin token may live at most {_describe(ADMIN_TOKEN_MAX_TTL)}."
+        )
     payload = {
         "sub": user_id,
         "iss": ISSUER,
@@ -49,7 +65,7 @@ def verify_token(secret: str, token: str) -> TokenClaims:
             secret,
             algorithms=[ALGORITHM],
             issuer=ISSUER,
-            options={"require": ["sub", "exp", "iss"]},
+            options={"require": ["sub", "exp", "iss", "iat"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise AuthenticationRequired("The bearer token has expired.") from exc
@@ -58,4 +74,23 @@ def verify_token(secret: str, token: str) -> TokenClaims:
     subject = payload.get("sub")
     if not isinstance(subject, str) or not subject:
         raise AuthenticationRequired("The bearer token has no subject.")
-    return TokenClaims(user_id=subject, is_platform_admin=payload.get("platform_admin") is True)
+    issued, expires = payload.get("iat"), payload.get("exp")
+    if not isinstance(issued, int) or not isinstance(expires, int):
+        raise AuthenticationRequired("The bearer token is not valid.")
+    is_admin = payload.get("platform_admin") is True
+    if is_admin and expires - issued > ADMIN_TOKEN_MAX_TTL.total_seconds():
+        # Minted elsewhere or before the cap: refused outright, not silently downgraded.
+        raise AuthenticationRequired(
+            "A platform-admin token may live at most "
+            f"{_describe(ADMIN_TOKEN_MAX_TTL)}; issue a new one."
+        )
+    return TokenClaims(
+        user_id=subject,
+        is_platform_admin=is_admin,
+        issued_at=datetime.fromtimestamp(issued, UTC),
+    )
+
+
+def _describe(span: timedelta) -> str:
+    hours = int(span.total_seconds() // 3600)
+    return f"{hours} hours"

@@ -4,8 +4,14 @@ A handler that declares ``actor: Actor`` (itself or through a dependency such as
 is authenticated; one that does not is public. The app-wide guard
 :func:`authenticate_declared_actor` authenticates such routes before anything else runs, in
 particular before Litestar reads the body, so an anonymous caller gets 401 whatever it sent.
-Guards that need the caller call :func:`authenticate` themselves (guards run before
+Guards that need the caller await :func:`authenticate` themselves (guards run before
 dependencies), and the result is cached on the request so the token is verified once.
+
+A valid signature is not enough: each request reads the user's row (one primary-key read,
+once per request) and refuses a token issued before the user's ``tokens_valid_after``
+(``fitdata token revoke``) or for a user who no longer exists. The actor is a platform admin
+only when the token claims it *and* the stored ``is_platform_admin`` flag is still set, so
+clearing the flag takes effect on the next request.
 """
 
 from __future__ import annotations
@@ -44,28 +50,38 @@ def _bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return token.strip()
 
 
-def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
-    """The caller, from ``Authorization: Bearer <jwt>``; AuthenticationRequired (401) if not."""
+async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
+    """The caller, from ``Authorization: Bearer <jwt>``; AuthenticationRequired (401) if the
+    token is missing, invalid, expired, revoked or its user is gone."""
     state = connection.scope.setdefault("state", {})
     cached = state.get(_ACTOR_KEY)
     if isinstance(cached, Actor):
         return cached
-    claims = verify_token(runtime_of(connection).settings.jwt_secret, _bearer_token(connection))
-    actor = Actor(user_id=claims.user_id, is_platform_admin=claims.is_platform_admin)
+    runtime = runtime_of(connection)
+    claims = verify_token(runtime.settings.jwt_secret, _bearer_token(connection))
+    async with runtime.services.uow(read_only=True) as uow:
+        user = await uow.users.get(claims.user_id)
+    if user is None or not user.accepts_token_issued_at(claims.issued_at):
+        raise AuthenticationRequired("The bearer token has been revoked.")
+    actor = Actor(
+        user_id=claims.user_id,
+        is_platform_admin=claims.is_platform_admin and user.is_platform_admin,
+    )
     state[_ACTOR_KEY] = actor
     return actor
 
 
 async def provide_actor(request: ASGIConnection[Any, Any, Any, Any]) -> Actor:
     """Litestar dependency behind every ``actor: Actor`` parameter."""
-    return authenticate(request)
+    return await authenticate(request)
 
 
 async def requires_platform_admin(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
-    """Guard for the platform's own operator routes: 401 without a token, 403 for non-admins."""
-    if not authenticate(connection).is_platform_admin:
+    """Guard for the platform's own operator routes: 401 without a valid token, 403 unless
+    the token claims platform admin and the user's stored flag agrees."""
+    if not (await authenticate(connection)).is_platform_admin:
         raise PermissionDenied("This route is for platform administrators.")
 
 
@@ -95,4 +111,4 @@ async def authenticate_declared_actor(
     answered 400) before the missing token is noticed.
     """
     if needs_actor(route_handler):
-        authenticate(connection)
+        await authenticate(connection)

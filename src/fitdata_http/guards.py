@@ -38,7 +38,7 @@ def requires_feature(feature: Feature) -> Guard:
     async def tier_guard(
         connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
     ) -> None:
-        actor = authenticate(connection)
+        actor = await authenticate(connection)
         raw_org_id = connection.path_params.get(ORG_ID_PARAM)
         if raw_org_id is None:
             return

@@ -36,6 +36,7 @@ from fitdata_adapters.cardcom_sandbox.store import (
     SavedCard,
 )
 from fitdata_adapters.cardcom_sandbox.webhooks import Delivery, DeliveryAttempt
+from fitdata_adapters.private_fs import make_private_dir, open_private
 
 STATE_FILE = "state.json"
 LOCK_FILE = "lock"
@@ -212,8 +213,9 @@ class StateFile:
         self.directory = directory
         self.path = directory / STATE_FILE
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            lock = open(directory / LOCK_FILE, "ab")  # noqa: SIM115 (held open until close)
+            make_private_dir(directory)
+            # Held open until close (the lock lives as long as the descriptor).
+            lock = os.fdopen(open_private(directory / LOCK_FILE, os.O_WRONLY | os.O_CREAT), "ab")
         except OSError as exc:
             raise SandboxStateError(
                 f"Cannot use the Cardcom sandbox state directory {directory}: {exc.strerror}."
@@ -254,7 +256,7 @@ class StateFile:
         """Replace the snapshot atomically (readable by the owner only: it holds tokens)."""
         data = snapshot(state, deliveries)
         temporary = self.directory / f".{STATE_FILE}.{os.getpid()}.tmp"
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        descriptor = open_private(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         with os.fdopen(descriptor, "wb") as out:
             out.write(data)
             out.flush()

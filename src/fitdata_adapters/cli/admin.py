@@ -11,11 +11,12 @@ from fitdata_adapters.cli.output import fail
 from fitdata_adapters.cli.runtime import open_runtime
 from fitdata_adapters.demo import DemoGym, seed_demo
 from fitdata_adapters.settings import Settings
-from fitdata_adapters.tokens import DEFAULT_TTL, issue_token
+from fitdata_adapters.tokens import ADMIN_TOKEN_MAX_TTL, DEFAULT_TTL, issue_token
 from fitdata_core.errors import NotFound
 from fitdata_core.model.organizations import MembershipStatus, Organization, Role, User
 from fitdata_core.rules.validation import validate_email
 from fitdata_core.usecases.organizations import NewMember, add_member, create_organization
+from fitdata_core.usecases.users import revoke_tokens, set_platform_admin
 
 E = TypeVar("E", Role, MembershipStatus)
 
@@ -74,12 +75,23 @@ async def issue_user_token(
     platform_admin: bool = False,
     ttl: timedelta = DEFAULT_TTL,
 ) -> IssuedToken:
-    """A token for the user with ``email``; NotFound when there is none."""
+    """A token for the user with ``email``; NotFound when there is none.
+
+    With ``platform_admin`` the user is also recorded as a platform admin (the stored flag the
+    HTTP layer checks beside the claim), and ``ttl`` may not exceed
+    :data:`~fitdata_adapters.tokens.ADMIN_TOKEN_MAX_TTL` (exit 2).
+    """
     address = validate_email(email)
+    if platform_admin and ttl > ADMIN_TOKEN_MAX_TTL:
+        hours = int(ADMIN_TOKEN_MAX_TTL.total_seconds() // 3600)
+        fail(f"a platform-admin token lives at most {hours} hours (--days 1).")
     async with open_runtime(settings) as runtime:
         svc = runtime.services
-        async with svc.uow() as uow:
-            user = await uow.users.get_by_email(address)
+        if platform_admin:
+            user: User | None = await set_platform_admin(svc, address, True)
+        else:
+            async with svc.uow() as uow:
+                user = await uow.users.get_by_email(address)
         if user is None:
             raise NotFound(f"No user has the email {address}.")
         now = svc.clock.now()
@@ -93,6 +105,14 @@ async def issue_user_token(
         platform_admin=platform_admin,
         expires_at=now + ttl,
     )
+
+
+async def revoke_user_tokens(
+    settings: Settings, *, email: str, drop_platform_admin: bool = False
+) -> User:
+    """Refuse every token issued so far to the user with ``email``; NotFound if none."""
+    async with open_runtime(settings) as runtime:
+        return await revoke_tokens(runtime.services, email, drop_platform_admin=drop_platform_admin)
 
 
 @attrs.frozen(repr=False)

@@ -158,24 +158,46 @@ def member_add(
     )
 
 
-@app.command()
+token_app = typer.Typer(help="Bearer tokens: issue one (no subcommand) or revoke them.")
+app.add_typer(token_app, name="token")
+
+
+@token_app.callback(invoke_without_command=True)
 def token(
-    email: Annotated[str, typer.Option(help="The user's email.")],
+    ctx: typer.Context,
+    email: Annotated[str | None, typer.Option(help="The user's email.")] = None,
     platform_admin: Annotated[
-        bool, typer.Option("--platform-admin", help="Grant the platform-operator claim.")
+        bool,
+        typer.Option(
+            "--platform-admin",
+            help="Grant the platform-operator claim (and record the user as a platform admin).",
+        ),
     ] = False,
-    days: Annotated[int, typer.Option(min=1, max=365, help="Days until it expires.")] = 7,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=365, help="Days until it expires (default 7; platform admin: 1, at most)."
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Issue a bearer token for an existing user; prints the token alone."""
+    """Issue a bearer token for an existing user; prints the token alone.
+
+    `fitdata token revoke --email E` refuses every token issued to E so far.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from fitdata_adapters.cli import admin
 
+    if email is None:
+        fail("--email is required (the user to issue a token for).")
+    lifetime = timedelta(days=days if days is not None else (1 if platform_admin else 7))
     with reported_errors():
         settings = load_settings()
         migrate(settings)
         issued = asyncio.run(
             admin.issue_user_token(
-                settings, email=email, platform_admin=platform_admin, ttl=timedelta(days=days)
+                settings, email=email, platform_admin=platform_admin, ttl=lifetime
             )
         )
     emit(
@@ -188,6 +210,38 @@ def token(
         },
         as_json=as_json,
         plain=issued.token,
+    )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    email: Annotated[str, typer.Option(help="The user's email.")],
+    drop_platform_admin: Annotated[
+        bool,
+        typer.Option("--drop-platform-admin", help="Also clear the user's platform-admin flag."),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Refuse every token issued to the user so far (from their next request on); prints the
+    instant from which new tokens are accepted."""
+    from fitdata_adapters.cli import admin
+
+    with reported_errors():
+        settings = load_settings()
+        migrate(settings)
+        user = asyncio.run(
+            admin.revoke_user_tokens(settings, email=email, drop_platform_admin=drop_platform_admin)
+        )
+    valid_after = user.tokens_valid_after.isoformat() if user.tokens_valid_after else ""
+    emit(
+        {
+            "user_id": user.id,
+            "email": user.email,
+            "tokens_valid_after": valid_after,
+            "platform_admin": user.is_platform_admin,
+        },
+        as_json=as_json,
+        plain=valid_after,
     )
 
 

@@ -22,9 +22,13 @@ if TYPE_CHECKING:
 
 
 def load_settings() -> Settings:
-    """Settings from the environment, with logging configured to match."""
+    """Settings from the environment, with logging configured to match and the data
+    directory ready (ConfigurationError naming the setting and path if it cannot be)."""
+    from fitdata_adapters.data_dir import prepare_locations
+
     settings = Settings.from_env()
     configure_logging(settings.log_level, json=settings.log_json)
+    prepare_locations(settings)  # a fresh data dir is created; an unusable one is named
     return settings
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from fitdata_adapters.private_fs import make_private_dir
 from fitdata_core.errors import ConfigurationError, InvalidInput
 from fitdata_core.ports.infrastructure import Ciphertext
 
@@ -112,7 +113,7 @@ class KeyringCipher:
         Several processes may start at once: the file is published with a hard link, which
         fails rather than overwrites, so they all end up with the same key.
         """
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(data_dir)
         path = data_dir / EMBEDDED_KEY_FILE
         if not path.exists():
             temporary = data_dir / f".{EMBEDDED_KEY_FILE}.{secrets.token_hex(8)}"

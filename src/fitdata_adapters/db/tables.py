@@ -65,6 +65,8 @@ users = sa.Table(
     sa.Column("phone", sa.String(50)),
     sa.Column("is_platform_admin", sa.Boolean(), nullable=False),
     _created_at(),
+    # Bearer tokens issued before this instant are refused (``fitdata token revoke``).
+    sa.Column("tokens_valid_after", UtcDateTime()),
     sa.UniqueConstraint("email"),
 )
 
@@ -181,6 +183,10 @@ export_jobs = sa.Table(
     sa.Column("file_size", sa.BigInteger()),
     sa.Column("file_key", sa.String(500)),
     sa.Column("error_message", sa.Text()),
+    # When the last queue message for a pending job was written, and how many were: the
+    # stale sweep sends a lost one again, a bounded number of times.
+    sa.Column("dispatched_at", UtcDateTime()),
+    sa.Column("dispatches", sa.Integer(), nullable=False, server_default="1"),
     sa.Index(None, "organization_id", "created_at"),
 )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fitdata_adapters.clock import SystemClock
 from fitdata_adapters.mail.message import render_message, sender_address
+from fitdata_adapters.private_fs import make_private_dir, write_private
 from fitdata_core.errors import MailUnavailable
 from fitdata_core.ports.clock import Clock
 from fitdata_core.ports.infrastructure import EmailMessage
@@ -55,11 +56,12 @@ class EmlOutboxMailer:
             ) from exc
 
     def _write(self, name: str, data: bytes) -> Path:
-        self._folder.mkdir(parents=True, exist_ok=True)
+        # Private (0700 folder, 0600 files): a message may hold a live download link.
+        make_private_dir(self._folder)
         partial = self._folder / f".{name}.part"
         target = self._folder / name
         try:
-            partial.write_bytes(data)
+            write_private(partial, data)
             partial.replace(target)
         except BaseException:
             partial.unlink(missing_ok=True)

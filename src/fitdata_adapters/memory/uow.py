@@ -325,6 +325,14 @@ class _ExportJobs(_Repo):
         ]
         return sorted(stale, key=lambda j: (j.started_at, j.id))[:limit]
 
+    async def list_waiting(self, dispatched_before: datetime, *, limit: int) -> list[ExportJob]:
+        waiting = [
+            j
+            for j in self.t.export_jobs.values()
+            if j.status is ExportStatus.PENDING and j.last_dispatched_at < dispatched_before
+        ]
+        return sorted(waiting, key=lambda j: (j.last_dispatched_at, j.id))[:limit]
+
 
 class _ImportJobs(_Repo):
     async def add(self, job: ImportJob) -> None:
@@ -563,6 +571,10 @@ class _Outbox(_Repo):
         for message_id in message_ids:
             if message_id in self.t.outbox:
                 self.t.outbox[message_id].delivered_at = at
+
+    async def oldest_undelivered(self) -> datetime | None:
+        waiting = [e.message.created_at for e in self.t.outbox.values() if e.delivered_at is None]
+        return min(waiting, default=None)
 
 
 class MemoryUnitOfWork:

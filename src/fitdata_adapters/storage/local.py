@@ -1,7 +1,10 @@
 """Object storage in a local folder, with HMAC-signed download links served by the HTTP app.
 
 The embedded default. Objects are written to a hidden staging folder under the root and
-renamed into place once complete, so a reader never sees half an object. A signed URL is
+renamed into place once complete, so a reader never sees half an object. Files are 0600 and
+folders 0700 (exports hold members' personal data). A writer killed mid-object leaves its
+``.part`` file in the staging folder; :meth:`LocalFolderStorage.remove_abandoned_uploads`
+(run by the stale-export sweep) deletes those. A signed URL is
 ``{public_url}/files/{key}?expires=<unix>&sig=<hmac>[&name=<download name>]``; the HTTP app
 checks it with :meth:`LocalFolderStorage.verify_download` before streaming the file.
 """
@@ -18,6 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from fitdata_adapters.private_fs import make_private_dir, open_private
 from fitdata_adapters.storage.keys import validate_key
 from fitdata_core.errors import ConfigurationError, InvalidInput, NotFound, StorageUnavailable
 from fitdata_core.ports.clock import Clock
@@ -63,9 +67,9 @@ class LocalFolderStorage:
         target = self.path_for(key)
         staging = self._root / _STAGING
         try:
-            staging.mkdir(parents=True, exist_ok=True)
+            make_private_dir(staging)
             partial = staging / f"{secrets.token_hex(12)}.part"
-            file = partial.open("xb")
+            file = os.fdopen(open_private(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb")
         except OSError as exc:
             raise self._unavailable("write", key, exc) from exc
         size = 0
@@ -115,6 +119,19 @@ class LocalFolderStorage:
         except OSError as exc:
             raise self._unavailable("delete", key, exc) from exc
 
+    async def remove_abandoned_uploads(self, *, older_than: datetime) -> int:
+        """Delete partial files in the staging folder last written before ``older_than``.
+
+        A writer that is killed (not merely failing: that cleans up) leaves its ``.part``
+        file behind. One still being written is younger: every chunk refreshes its mtime.
+        """
+        staging = self._root / _STAGING
+        cutoff = older_than.timestamp()
+        try:
+            return await asyncio.to_thread(_remove_parts_before, staging, cutoff)
+        except OSError as exc:
+            raise self._unavailable("clean up", _STAGING, exc) from exc
+
     async def signed_url(
         self, key: str, *, expires_in: timedelta, download_name: str | None = None
     ) -> str:
@@ -161,5 +178,19 @@ def _publish(partial: Path, target: Path) -> None:
     """Make a fully written file visible under its key: flush to disk, then rename atomically."""
     with partial.open("rb+") as file:
         os.fsync(file.fileno())
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(target.parent)
     partial.replace(target)
+
+
+def _remove_parts_before(staging: Path, cutoff: float) -> int:
+    removed = 0
+    if not staging.is_dir():
+        return 0
+    for part in staging.glob("*.part"):
+        try:
+            if part.stat().st_mtime < cutoff:
+                part.unlink()
+                removed += 1
+        except FileNotFoundError:  # its writer finished (or another sweep won) meanwhile
+            continue
+    return removed

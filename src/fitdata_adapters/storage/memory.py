@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, quote, urlsplit
 
 import attrs
@@ -64,6 +64,10 @@ class MemoryStorage:
         if download_name is not None:
             url += f"&name={quote(download_name, safe='')}"
         return url
+
+    async def remove_abandoned_uploads(self, *, older_than: datetime) -> int:
+        # An object appears whole or not at all: nothing partial is ever kept.
+        return 0
 
     def fetch_signed(self, url: str) -> bytes:
         """The bytes a signed URL points at; ``PermissionDenied`` once it has expired."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aioboto3
@@ -184,6 +184,25 @@ class S3Storage:
                     "get_object", Params=params, ExpiresIn=int(expires_in.total_seconds())
                 )
         return str(url)
+
+    async def remove_abandoned_uploads(self, *, older_than: datetime) -> int:
+        """Abort the bucket's multipart uploads initiated before ``older_than`` (a process
+        killed mid-upload leaves its stored parts behind, billed but invisible)."""
+        removed = 0
+        async with self._client() as s3:
+            paginator = s3.get_paginator("list_multipart_uploads")
+            with _translated("list the unfinished uploads of", self._bucket):
+                pages = [page async for page in paginator.paginate(Bucket=self._bucket)]
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"] >= older_than:
+                        continue
+                    with _translated("abort the unfinished upload of", upload["Key"]):
+                        await s3.abort_multipart_upload(
+                            Bucket=self._bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                    removed += 1
+        return removed
 
     def _client(self) -> Any:
         return self._session.client("s3", endpoint_url=self._endpoint_url, config=self._config)

@@ -48,9 +48,27 @@ class ExportJob:
     file_size: int | None = None
     file_key: str | None = None
     error_message: str | None = None
+    # When the last queue message for this job was written (None: with the job, at
+    # ``created_at``) and how many were written in all.
+    dispatched_at: datetime | None = None
+    dispatches: int = 1
 
     def _event(self, name: str, at: datetime, **data: Any) -> DomainEvent:
         return DomainEvent(name, "export_job", self.id, at, data)
+
+    @property
+    def last_dispatched_at(self) -> datetime:
+        return self.dispatched_at or self.created_at
+
+    def redispatch(self, at: datetime) -> tuple[ExportJob, list[DomainEvent]]:
+        """A new queue message for a job still waiting for a worker (the last one was lost).
+
+        Only a pending job is sent again; it stays pending.
+        """
+        if self.status is not ExportStatus.PENDING:
+            raise IllegalTransition("export job", self.status.value, ExportStatus.PENDING.value)
+        job = attrs.evolve(self, dispatched_at=at, dispatches=self.dispatches + 1)
+        return job, [self._event("export.redispatched", at, dispatches=job.dispatches)]
 
     def start(self, at: datetime) -> tuple[ExportJob, list[DomainEvent]]:
         EXPORT_TRANSITIONS.check(self.status, ExportStatus.IN_PROGRESS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import attrs
@@ -35,10 +35,29 @@ class User:
     phone: str | None
     created_at: datetime
     is_platform_admin: bool = False
+    # Bearer tokens issued before this instant are refused; None: none are.
+    tokens_valid_after: datetime | None = None
 
     @property
     def email_normalized(self) -> str:
         return normalize_email(self.email)
+
+    def revoke_tokens(self, at: datetime) -> User:
+        """The user with every token issued up to ``at`` refused from now on.
+
+        Tokens carry their issue time in whole seconds, so the cut-off is the next whole
+        second: a token issued in the same second as the revocation is refused too (the safe
+        side), and one issued a second later is accepted.
+        """
+        cutoff = at.replace(microsecond=0) + timedelta(seconds=1)
+        return attrs.evolve(self, tokens_valid_after=cutoff)
+
+    def accepts_token_issued_at(self, issued_at: datetime) -> bool:
+        """Whether a token issued at ``issued_at`` survived every revocation."""
+        return self.tokens_valid_after is None or issued_at >= self.tokens_valid_after
+
+    def with_platform_admin(self, flag: bool) -> User:
+        return attrs.evolve(self, is_platform_admin=flag)
 
 
 class Role(StrEnum):

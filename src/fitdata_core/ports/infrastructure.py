@@ -39,6 +39,13 @@ class ObjectStorage(Protocol):
         """A link anyone holding it may use to download the object until it expires."""
         ...
 
+    async def remove_abandoned_uploads(self, *, older_than: datetime) -> int:
+        """Remove what writers that died mid-object left behind (partial files, unfinished
+        multipart uploads) begun or last written before ``older_than``; younger ones may
+        belong to a writer still at work and stay. Returns how many were removed. Raises
+        ``StorageUnavailable``."""
+        ...
+
 
 @attrs.frozen
 class EmailMessage:

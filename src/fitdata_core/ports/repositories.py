@@ -188,6 +188,11 @@ class ExportJobRepository(Protocol):
         """In-progress jobs (of every org) started before ``started_before``, oldest first."""
         ...
 
+    async def list_waiting(self, dispatched_before: datetime, *, limit: int) -> list[ExportJob]:
+        """Pending jobs (of every org) whose last queue message was written before
+        ``dispatched_before`` (``dispatched_at``, else ``created_at``), oldest first."""
+        ...
+
 
 class ImportJobRepository(Protocol):
     async def add(self, job: ImportJob) -> None: ...
@@ -322,6 +327,11 @@ class OutboxRepository(Protocol):
         ...
 
     async def mark_delivered(self, message_ids: Sequence[str], at: datetime) -> None: ...
+
+    async def oldest_undelivered(self) -> datetime | None:
+        """When the oldest message still waiting to be delivered was written; None when
+        every message went out (a backlog means the queue or the relay is down)."""
+        ...
 
 
 class AnalyticsReader(Protocol):

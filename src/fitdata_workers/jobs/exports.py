@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fitdata_core.services import Services
-from fitdata_core.usecases.exports import fail_stale_exports, process_member_export
+from fitdata_core.usecases.exports import process_member_export, sweep_exports
 from fitdata_workers.registry import job
 
 
@@ -16,4 +16,5 @@ async def export_members(svc: Services, *, job_id: str) -> None:
 async def exports_fail_stale(svc: Services, *, scheduled_for: str) -> None:
     # "Now", not the tick: a sweep that ran late must still not fail a job that is younger
     # than the threshold at the moment it looks.
-    await fail_stale_exports(svc, svc.clock.now())
+    # Also sends lost pending jobs again and removes partial files of killed exports.
+    await sweep_exports(svc, svc.clock.now())

@@ -10,6 +10,7 @@ import pytest
 from billing_http_harness import GymUsers, Stack, bearer
 
 from fitdata_core.usecases.billing import run_renewals
+from fitdata_core.usecases.users import set_platform_admin
 
 pytestmark = pytest.mark.integration
 
@@ -110,6 +111,8 @@ async def test_C4_cancel_without_current_period_cancels_now_with_a_warning(stack
 async def test_C5_admin_force_cancels_mid_period(stack: Stack) -> None:
     gym = await stack.gym()
     operator = await stack.gym("Platform Staff")
+    # Admin routes want the stored platform-admin flag as well as the token's claim.
+    await set_platform_admin(stack.svc, "owner@platform-staff.example.com", True)
     await stack.activate(gym)
     await _post(stack, gym, "cancel")
     elite = await stack.checkout(gym, "elite")  # an in-flight charge

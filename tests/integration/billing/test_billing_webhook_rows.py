@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 
 from fitdata_core.model.billing import TransactionStatus
 from fitdata_core.usecases.billing import reconcile
+from fitdata_core.usecases.users import set_platform_admin
 
 pytestmark = pytest.mark.integration
 
@@ -127,6 +128,8 @@ async def test_W5_webhook_after_manual_cancel_changes_nothing(stack: Stack) -> N
     gym = await stack.gym()
     session = await stack.checkout(gym)
     admin = await stack.gym("Platform Staff")
+    # Admin routes want the stored platform-admin flag as well as the token's claim.
+    await set_platform_admin(stack.svc, "owner@platform-staff.example.com", True)
     cancelled = await stack.app.post(
         f"/admin/organizations/{gym.org_id}/billing/force-cancel",
         headers=bearer(admin.owner, platform_admin=True),

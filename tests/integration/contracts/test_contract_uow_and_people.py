@@ -151,3 +151,21 @@ async def test_profile_upsert_inserts_then_replaces(uow_factory: UnitOfWorkFacto
         await uow.commit()
     async with uow_factory() as uow:
         assert await uow.profiles.get(org.id, user.id) == second
+
+
+async def test_a_users_token_revocation_and_admin_flag_round_trip(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    user = await seed_user(uow_factory, email="ops@example.com", is_platform_admin=True)
+    assert user.tokens_valid_after is None
+    revoked = user.revoke_tokens(builders.T0).with_platform_admin(False)
+    async with uow_factory() as uow:
+        await uow.users.update(revoked)
+        await uow.commit()
+    async with uow_factory() as uow:
+        found = await uow.users.get(user.id)
+    assert found == revoked
+    assert found is not None
+    assert found.tokens_valid_after is not None
+    assert found.tokens_valid_after.utcoffset() is not None
+    assert found.is_platform_admin is False

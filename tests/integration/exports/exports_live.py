@@ -526,6 +526,9 @@ class PlugPuller:
     ) -> str:
         return await self._inner.signed_url(key, expires_in=expires_in, download_name=download_name)
 
+    async def remove_abandoned_uploads(self, *, older_than: datetime) -> int:
+        return await self._inner.remove_abandoned_uploads(older_than=older_than)
+
 
 def terminate_app_connections(server_url: str, database: str) -> Callable[[], None]:
     """A plug: ``pg_terminate_backend`` on every connection to ``database`` but our own."""

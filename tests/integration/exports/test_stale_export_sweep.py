@@ -199,6 +199,9 @@ class _SweepMidway:
     ) -> str:
         return await self.inner.signed_url(key, expires_in=expires_in, download_name=download_name)
 
+    async def remove_abandoned_uploads(self, *, older_than: datetime) -> int:
+        return await self.inner.remove_abandoned_uploads(older_than=older_than)
+
 
 async def test_an_export_that_finishes_after_the_sweep_gave_up_stays_failed_and_leaves_no_file(
     exports_db_url: str,

@@ -126,6 +126,24 @@ class Backend:
             return list((self.root / ".staging").iterdir())
         return []
 
+    def abandon_upload(self, key: str) -> None:
+        """What a writer killed mid-object leaves: an unfinished multipart upload with one
+        part (S3) or a partial file in the staging folder (local). Memory keeps nothing."""
+        if self.moto is not None:
+            client = self.moto.client()
+            started = client.create_multipart_upload(Bucket=self.bucket, Key=key)
+            client.upload_part(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=started["UploadId"],
+                PartNumber=1,
+                Body=b"half an export",
+            )
+        elif self.root is not None:
+            staging = self.root / ".staging"
+            staging.mkdir(parents=True, exist_ok=True)
+            (staging / f"{secrets.token_hex(12)}.part").write_bytes(b"half an export")
+
     def multipart_etag_parts(self, key: str) -> int | None:
         """How many parts S3 assembled the object from (None when not multipart / not S3)."""
         if self.moto is None:

@@ -63,6 +63,15 @@ def bearer(user_id: str, **kw: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(user_id, **kw)}"}
 
 
+async def add_user(services: Services, *, platform_admin: bool = False) -> str:
+    """A user of no organization (tokens are only accepted for users that exist); its id."""
+    user = builders.user(is_platform_admin=platform_admin)
+    async with services.uow() as uow:
+        await uow.users.add(user)
+        await uow.commit()
+    return user.id
+
+
 @attrs.frozen
 class Gym:
     """A seeded organization and who is who in it."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import jwt
 import pytest
-from http_support import JWT_SECRET, Gym, bearer, make_runtime, token
+from http_support import JWT_SECRET, Gym, add_user, bearer, make_runtime, token
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 
@@ -78,20 +79,24 @@ def whoami(actor: ActorDep) -> Envelope:
 
 
 @pytest.fixture
-async def admin_client(tmp_path: Path) -> object:
+async def admin_client(tmp_path: Path) -> AsyncIterator[tuple[Client, str, str]]:
+    """A client, a platform admin's user id and an ordinary user's."""
     runtime = make_runtime(tmp_path)
+    ops = await add_user(runtime.services, platform_admin=True)
+    user = await add_user(runtime.services)
     async with AsyncTestClient(app=create_app(runtime, extra_route_handlers=[whoami])) as c:
-        yield c
+        yield c, ops, user
     await runtime.aclose()
 
 
-async def test_platform_admin_guard(admin_client: Client) -> None:
-    admin = await admin_client.get("/ops/whoami", headers=bearer("ops-1", admin=True))
-    not_admin = await admin_client.get("/ops/whoami", headers=bearer("user-1"))
-    anonymous = await admin_client.get("/ops/whoami")
+async def test_platform_admin_guard(admin_client: tuple[Client, str, str]) -> None:
+    client, ops, user = admin_client
+    admin = await client.get("/ops/whoami", headers=bearer(ops, admin=True))
+    not_admin = await client.get("/ops/whoami", headers=bearer(user))
+    anonymous = await client.get("/ops/whoami")
 
     assert admin.status_code == 200
-    assert admin.json() == {"data": {"userId": "ops-1", "admin": True}}
+    assert admin.json() == {"data": {"userId": ops, "admin": True}}
     assert not_admin.status_code == 403
     assert not_admin.json()["detail"] == "This route is for platform administrators."
     assert anonymous.status_code == 401

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from http_support import Gym, bearer, make_runtime, seed_gym, set_tier
+from http_support import Gym, add_user, bearer, make_runtime, seed_gym, set_tier
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 
@@ -262,15 +262,19 @@ def no_org_route() -> Envelope:
 
 
 @pytest.fixture
-async def t6_client(tmp_path: Path) -> AsyncIterator[Client]:
+async def t6_client(tmp_path: Path) -> AsyncIterator[tuple[Client, str]]:
     runtime = make_runtime(tmp_path)
+    someone = await add_user(runtime.services)
     async with AsyncTestClient(app=create_app(runtime, extra_route_handlers=[no_org_route])) as c:
-        yield c
+        yield c, someone
     await runtime.aclose()
 
 
-async def test_t6_a_route_without_org_id_passes_the_tier_guard(t6_client: Client) -> None:
-    response = await t6_client.get("/no-org/feature", headers=bearer("someone"))
+async def test_t6_a_route_without_org_id_passes_the_tier_guard(
+    t6_client: tuple[Client, str],
+) -> None:
+    client, someone = t6_client
+    response = await client.get("/no-org/feature", headers=bearer(someone))
 
     assert response.status_code == 200
     assert response.json() == {"data": {"reached": True}}

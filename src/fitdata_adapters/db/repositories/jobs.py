@@ -45,6 +45,8 @@ def _export_values(job: ExportJob) -> dict[str, Any]:
         "file_size": job.file_size,
         "file_key": job.file_key,
         "error_message": job.error_message,
+        "dispatched_at": job.dispatched_at,
+        "dispatches": job.dispatches,
     }
 
 
@@ -63,6 +65,8 @@ def _export(row: Mapping[str, Any]) -> ExportJob:
         file_size=row["file_size"],
         file_key=row["file_key"],
         error_message=row["error_message"],
+        dispatched_at=row["dispatched_at"],
+        dispatches=row["dispatches"],
     )
 
 
@@ -101,6 +105,17 @@ class SqlExportJobRepository(SqlRepository):
                 e.c.started_at < started_before,
             )
             .order_by(e.c.started_at, e.c.id)
+            .limit(limit)
+        )
+        return [_export(row) for row in rows]
+
+    async def list_waiting(self, dispatched_before: datetime, *, limit: int) -> list[ExportJob]:
+        e = t.export_jobs
+        last_dispatch = sa.func.coalesce(e.c.dispatched_at, e.c.created_at)
+        rows = await self._db.all(
+            sa.select(e)
+            .where(e.c.status == ExportStatus.PENDING.value, last_dispatch < dispatched_before)
+            .order_by(last_dispatch, e.c.id)
             .limit(limit)
         )
         return [_export(row) for row in rows]

@@ -90,6 +90,7 @@ def _user_values(user: User) -> dict[str, Any]:
         "phone": user.phone,
         "is_platform_admin": user.is_platform_admin,
         "created_at": user.created_at,
+        "tokens_valid_after": user.tokens_valid_after,
     }
 
 
@@ -102,6 +103,7 @@ def _user(row: Mapping[str, Any]) -> User:
         phone=row["phone"],
         created_at=row["created_at"],
         is_platform_admin=bool(row["is_platform_admin"]),
+        tokens_valid_after=row["tokens_valid_after"],
     )
 
 

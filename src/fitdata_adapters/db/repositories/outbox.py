@@ -63,3 +63,12 @@ class SqlOutboxRepository(SqlRepository):
         await self._db.execute(
             o.update().where(o.c.id.in_(list(message_ids))).values(delivered_at=at)
         )
+
+    async def oldest_undelivered(self) -> datetime | None:
+        o = t.outbox
+        # Served by the (delivered_at, created_at) index.
+        row = await self._db.one_or_none(
+            sa.select(sa.func.min(o.c.created_at).label("oldest")).where(o.c.delivered_at.is_(None))
+        )
+        oldest = None if row is None else row["oldest"]
+        return oldest if isinstance(oldest, datetime) else None

@@ -6,7 +6,9 @@ Public API (all async, ``Services`` first):
 - :func:`process_member_export` → the job as it ends (worker handler for ``export_members``)
 - :func:`list_export_jobs` → ``Page[ExportJob]``; :func:`get_export_job` → :class:`ExportJobView`
 - :func:`analytics_rows` → ``(header, rows)``; :func:`analytics_table` → :class:`AnalyticsTable`
-- :func:`fail_stale_exports` → the stuck jobs it failed (scheduled job ``exports_fail_stale``)
+- :func:`sweep_exports` (scheduled job ``exports_fail_stale``) runs :func:`fail_stale_exports`
+  → the stuck jobs it failed, :func:`resend_waiting_exports` → the pending jobs sent again or
+  failed, and :func:`remove_abandoned_export_files` → how many partial files it deleted
 """
 
 from fitdata_core.usecases.exports.analytics import AnalyticsTable, analytics_rows, analytics_table
@@ -20,14 +22,21 @@ from fitdata_core.usecases.exports.members import (
     request_member_export,
 )
 from fitdata_core.usecases.exports.stale import (
+    MAX_EXPORT_DISPATCHES,
+    MESSAGE_NEVER_STARTED,
     MESSAGE_STALE,
     STALE_EXPORT_AFTER,
     fail_stale_exports,
+    remove_abandoned_export_files,
+    resend_waiting_exports,
+    sweep_exports,
 )
 
 __all__ = [
     "DOWNLOAD_LINK_TTL",
     "EXPORT_MEMBERS_JOB",
+    "MAX_EXPORT_DISPATCHES",
+    "MESSAGE_NEVER_STARTED",
     "MESSAGE_STALE",
     "STALE_EXPORT_AFTER",
     "AnalyticsTable",
@@ -40,5 +49,8 @@ __all__ = [
     "get_export_job",
     "list_export_jobs",
     "process_member_export",
+    "remove_abandoned_export_files",
     "request_member_export",
+    "resend_waiting_exports",
+    "sweep_exports",
 ]

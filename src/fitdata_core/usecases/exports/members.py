@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
-from fitdata_core.access import Action
+from fitdata_core.access import Action, may
 from fitdata_core.errors import (
     DatabaseUnavailable,
     FitdataError,
@@ -44,6 +44,10 @@ MESSAGE_DATABASE = "The database was unavailable while the export ran; please tr
 MESSAGE_STORAGE = "The export file could not be stored; please try again."
 MESSAGE_CONFIG = "The export request is no longer valid; please request a new export."
 MESSAGE_UNEXPECTED = "The export failed unexpectedly; please try again."
+MESSAGE_RIGHT_LOST = (
+    "The export was not sent: the person who requested it may no longer export this "
+    "organization's data."
+)
 
 
 def export_file_key(org_id: str, job_id: str) -> str:
@@ -155,7 +159,10 @@ async def process_member_export(svc: Services, *, job_id: str) -> ExportJob | No
     unknown job. Returns the job as it ends.
 
     A failure while reading members or storing the file marks the job failed with a message a
-    person can act on, and removes any partial file; the cause goes to ``svc.errors``. A failed
+    person can act on, and removes any partial file; the cause goes to ``svc.errors``. The
+    requester's right to export (an active owner or admin membership) is checked again once the
+    file is stored: without it the job fails with :data:`MESSAGE_RIGHT_LOST`, the file is
+    deleted and no link is signed or sent. A failed
     email leaves the job completed (the link is served again by :func:`get_export_job`) and
     reports a warning.
     """
@@ -187,20 +194,29 @@ async def process_member_export(svc: Services, *, job_id: str) -> ExportJob | No
             # stands, and a file nobody will be told about must not linger.
             await _discard(svc, current or job, key)
             return current
+        # The right to export is checked again here, right before a link is signed and
+        # mailed: a requester suspended or demoted while the export ran must not get the file.
+        membership = await uow.memberships.get(job.organization_id, job.started_by)
+        requester = await uow.users.get(job.started_by)
+        if requester is None or not may(membership, Action.EXPORT):
+            job, _ = job.fail(svc.clock.now(), MESSAGE_RIGHT_LOST)
+            await uow.export_jobs.update(job)
+            await uow.commit()
+            svc.errors.capture_message(
+                "Export requester lost the right to export; no link sent.",
+                job_id=job.id,
+                org_id=job.organization_id,
+            )
+            await _discard(svc, job, key)
+            return job
         job, _ = job.complete(
             svc.clock.now(), row_count=counter.rows, file_size=stored.size, file_key=key
         )
         await uow.export_jobs.update(job)
-        requester = await uow.users.get(job.started_by)
         org = await uow.organizations.get(job.organization_id)
         await uow.commit()
 
-    if requester is not None:
-        await _email_link(svc, job, key, requester.email, org.name if org else None)
-    else:
-        svc.errors.capture_message(
-            "Export requester no longer exists; no email sent.", job_id=job.id
-        )
+    await _email_link(svc, job, key, requester.email, org.name if org else None)
     return job
 
 
@@ -307,6 +323,7 @@ def _ready_email(job: ExportJob, to: str, url: str, org_name: str | None) -> Ema
 __all__ = [
     "DOWNLOAD_LINK_TTL",
     "EXPORT_MEMBERS_JOB",
+    "MESSAGE_RIGHT_LOST",
     "export_download_name",
     "export_file_key",
     "process_member_export",
