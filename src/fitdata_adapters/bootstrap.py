@@ -231,6 +231,11 @@ def bootstrap(
     from fitdata_adapters.db.uow import SqlUnitOfWorkFactory
 
     settings = settings or Settings.from_env()
+    # Production builds no stand-in: refuse, naming every missing setting, before anything
+    # is built (a caller that brings its own gateway needs no Cardcom URL).
+    settings.require_production_ready(
+        skip=("cardcom_base_url",) if "payment_gateway" in overrides else ()
+    )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     closers: list[Closer] = []
     engine = engine_from_settings(settings)

@@ -52,7 +52,7 @@ def serve(
     from fitdata_adapters.cli.serve import run_server
 
     with reported_errors():
-        settings = load_settings()
+        settings = load_settings(process=True)
         migrate(settings)
         run_server(settings, host=host, port=port)
 
@@ -64,7 +64,7 @@ def worker(
 ) -> None:
     """Run job workers (Dramatiq on FITDATA_REDIS_URL) and the outbox relay until stopped."""
     with reported_errors():
-        settings = load_settings()
+        settings = load_settings(process=True)
         from fitdata_workers.main import run_worker
 
         run_worker(settings, processes=processes, threads=threads)
@@ -75,7 +75,7 @@ def scheduler() -> None:
     """Run the scheduler of periodic work (FITDATA_REDIS_URL) until stopped; any number may
     run, each tick fires once."""
     with reported_errors():
-        settings = load_settings()
+        settings = load_settings(process=True)
         from fitdata_workers.main import run_scheduler
 
         run_scheduler(settings)

@@ -21,10 +21,17 @@ if TYPE_CHECKING:
     from fitdata_adapters.bootstrap import Runtime
 
 
-def load_settings() -> Settings:
-    """Settings from the environment, with logging configured to match."""
+def load_settings(*, process: bool = False) -> Settings:
+    """Settings from the environment, with logging configured to match.
+
+    ``process`` is for the long-running processes (``serve``, ``worker``, ``scheduler``): in
+    production mode they refuse to start, naming every missing setting, before touching
+    anything.
+    """
     settings = Settings.from_env()
     configure_logging(settings.log_level, json=settings.log_json)
+    if process:
+        settings.require_production_ready()
     return settings
 
 

@@ -51,8 +51,12 @@ async def _serve(settings: Settings, *, host: str, port: int) -> None:
             log_level=settings.log_level.lower(),
             server_header=False,
         )
-        mode = "embedded (in-process worker)" if settings.is_embedded_queue else "scale-out (Redis)"
-        note(f"fitdata serving on http://{host}:{port} in {mode} mode; data in {settings.data_dir}")
+        note(
+            f"fitdata serving on http://{host}:{port} in {settings.mode} mode; "
+            f"data in {settings.data_dir}"
+        )
+        for line in settings.connections():
+            note(f"  {line}")
         exit_quietly_after_signals()
         await uvicorn.Server(config).serve()
     finally:
