@@ -6,10 +6,9 @@ in-memory adapters, production from ``fitdata_adapters.bootstrap``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
+from fitdata_core.policies import BillingPolicy, ExportPolicy
 from fitdata_core.ports.clock import Clock, IdFactory
 from fitdata_core.ports.infrastructure import (
     CredentialCipher,
@@ -44,8 +43,9 @@ class Services:
     payment_gateway: PaymentGateway
     member_source: MemberSource
     analytics: AnalyticsReader
-    # Plain settings the use cases read (prices, limits, URLs); typed views live in the rules.
-    config: dict[str, Any] = attrs.field(factory=dict)
+    # The settings use cases obey, typed; the defaults are the service's own.
+    billing: BillingPolicy = attrs.field(factory=BillingPolicy)
+    exports: ExportPolicy = attrs.field(factory=ExportPolicy)
 
     def job(self, actor: str, **args: str | int | None) -> JobMessage:
         """A job message for the outbox, stamped with a fresh id and the current time."""

@@ -13,7 +13,7 @@ does not run the 02:30 sweep it missed, and restarting the embedded server does 
 the day's sweeps. Billing sweeps catch up on their next run anyway (they select what is due
 "as of" now).
 
-Billing rows obey the ``billing_schedule_enabled`` kill switch in ``svc.config``: when it is
+Billing rows obey the kill switch ``svc.billing.schedule_enabled``: when it is
 false they are skipped (and logged) without claiming, so turning it back on resumes them at
 the next tick.
 
@@ -49,7 +49,7 @@ class ScheduledJob:
     job: str
     every: timedelta | None = None
     daily_at: time | None = None
-    #: Billing jobs obey the ``billing_schedule_enabled`` kill switch.
+    #: Billing jobs obey the kill switch ``BillingPolicy.schedule_enabled``.
     billing: bool = False
     #: How late a tick may still fire (defaults: the interval; 6 hours for daily jobs).
     misfire_grace: timedelta | None = None
@@ -173,7 +173,7 @@ class Scheduler:
         return self._schedule
 
     def _billing_enabled(self) -> bool:
-        return bool(self._svc.config.get("billing_schedule_enabled", True))
+        return self._svc.billing.schedule_enabled
 
     async def tick(self, now: datetime) -> list[str]:
         """Fire every row whose current tick is due and unclaimed. Returns the names fired."""

@@ -286,7 +286,7 @@ async def test_two_concurrent_sweeps_charge_each_subscription_once() -> None:
 
 
 async def test_the_kill_switch_stops_scheduled_sweeps_only() -> None:
-    world = make_world(billing_schedule_enabled=False)
+    world = make_world(schedule_enabled=False)
     gym = await add_gym(world.svc)
     await _due_pro(world, gym)
 
@@ -296,7 +296,7 @@ async def test_the_kill_switch_stops_scheduled_sweeps_only() -> None:
 
 
 async def test_the_sweeps_are_exposed_for_the_scheduler() -> None:
-    world = make_world(billing_schedule_enabled=False)
+    world = make_world(schedule_enabled=False)
     for name in ("billing_renewals", "billing_reconcile", "billing_expire_stale"):
         report = await SCHEDULED_JOBS[name](world.svc, scheduled=True)
         assert report.disabled is True

@@ -2,7 +2,7 @@
 
 The HTTP layer calls the actor-facing functions; the scheduler runs :data:`SCHEDULED_JOBS`
 (each takes ``(svc, as_of=None, *, scheduled=...)``; pass ``scheduled=True`` so the kill switch
-``billing_schedule_enabled`` applies).
+``BillingPolicy.schedule_enabled`` applies).
 """
 
 from collections.abc import Awaitable, Callable

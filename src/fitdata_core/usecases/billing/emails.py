@@ -48,7 +48,7 @@ class Audience:
 async def audience_of(svc: Services, uow: UnitOfWork, org: Organization) -> Audience:
     """The organization's active owners (billing mail goes to whoever can act on it)."""
     page = await uow.memberships.list_members(org.id, _OWNERS, limit=10, offset=0)
-    base = str(svc.config.get("public_url", "")).rstrip("/")
+    base = svc.billing.public_url
     return Audience(
         org_name=org.name,
         recipients=tuple(row.user.email for row in page.items),

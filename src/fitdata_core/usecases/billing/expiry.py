@@ -10,7 +10,7 @@ import attrs
 from fitdata_core.model.billing import TransactionKind, TransactionStatus
 from fitdata_core.services import Services
 from fitdata_core.usecases.billing.common import record
-from fitdata_core.usecases.billing.config import EXPIRE_BATCH_LIMIT, STALE_AFTER, schedule_enabled
+from fitdata_core.usecases.billing.config import EXPIRE_BATCH_LIMIT, STALE_AFTER
 
 
 @attrs.frozen
@@ -30,7 +30,7 @@ async def expire_stale(
     Renewal rows are left alone: a pending renewal may stand for a charge that happened, and
     the renewal sweep repairs it by looking the charge up.
     """
-    if scheduled and not schedule_enabled(svc.config):
+    if scheduled and not svc.billing.schedule_enabled:
         return ExpiryReport(disabled=True)
     as_of = as_of or svc.clock.now()
     now = svc.clock.now()

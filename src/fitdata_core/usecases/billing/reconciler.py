@@ -23,7 +23,6 @@ from fitdata_core.usecases.billing.config import (
     HANG_AFTER,
     RECONCILE_BATCH_LIMIT,
     RECONCILE_LOOKBACK,
-    schedule_enabled,
 )
 
 HUNG_MESSAGE = "Platform billing checkout hung"
@@ -69,7 +68,7 @@ async def reconcile(
 ) -> ReconcileReport:
     """Settle pending checkouts created within the last hour (older ones are left to
     :func:`~fitdata_core.usecases.billing.expiry.expire_stale`: RC4)."""
-    if scheduled and not schedule_enabled(svc.config):
+    if scheduled and not svc.billing.schedule_enabled:
         return ReconcileReport(disabled=True)
     as_of = as_of or svc.clock.now()
     async with svc.uow() as uow:

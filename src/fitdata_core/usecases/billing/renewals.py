@@ -63,10 +63,6 @@ from fitdata_core.usecases.billing.common import (
 from fitdata_core.usecases.billing.config import (
     RENEWAL_LEASE,
     RETRY_SPACING,
-    price_of,
-    renewal_batch_limit,
-    renewal_concurrency,
-    schedule_enabled,
 )
 
 
@@ -139,11 +135,11 @@ async def run_renewals(
     ``renewal_concurrency`` from the config) subscriptions are charged at the same time, since
     each charge mostly waits on the gateway.
     """
-    if scheduled and not schedule_enabled(svc.config):
+    if scheduled and not svc.billing.schedule_enabled:
         return RenewalReport(disabled=True)
     as_of = as_of or svc.clock.now()
-    budget = limit if limit is not None else renewal_batch_limit(svc.config)
-    width = max(1, concurrency or renewal_concurrency(svc.config))
+    budget = limit if limit is not None else svc.billing.renewal_batch_limit
+    width = max(1, concurrency or svc.billing.renewal_concurrency)
     claims = _Claims(svc, as_of, budget=budget, batch=width)
     outcomes: list[RenewalOutcome] = []
 
@@ -318,7 +314,7 @@ async def _claim_attempt(
         organization_id=sub.organization_id,
         kind=TransactionKind.RENEWAL,
         tier=sub.tier,
-        amount=price_of(svc.config, sub.tier),
+        amount=svc.billing.price_of(sub.tier),
         status=TransactionStatus.PENDING,
         created_at=now,
         metadata={

@@ -35,7 +35,6 @@ MEMBERS_EXPORT_KIND = "members"
 DOWNLOAD_LINK_TTL = timedelta(hours=1)
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 RATE_LIMIT_WINDOW_SECONDS = 60
-DEFAULT_RATE_LIMIT_PER_MINUTE = 10
 STREAM_BATCH_SIZE = 2000
 
 # What the owner reads in the jobs list when an export fails. Never the exception text: it
@@ -74,7 +73,7 @@ async def request_member_export(
     ``statuses`` or ``fields``). The job and its ``export_members`` outbox message are written
     in one unit of work.
     """
-    limit = int(svc.config.get("export_rate_limit_per_minute", DEFAULT_RATE_LIMIT_PER_MINUTE))
+    limit = svc.exports.rate_limit_per_minute
     verdict = await svc.rate_limiter.hit(
         f"export:{client_ip}", limit=limit, window_seconds=RATE_LIMIT_WINDOW_SECONDS
     )

@@ -15,11 +15,13 @@ from datetime import datetime, timedelta
 
 from fitdata_core.errors import FitdataError
 from fitdata_core.model.jobs import ExportJob, ExportStatus
+from fitdata_core.policies import ExportPolicy
 from fitdata_core.services import Services
 from fitdata_core.usecases.exports.members import export_file_key
 
-STALE_EXPORT_AFTER = timedelta(hours=1)
-"""How long an export may stay in progress before the sweep gives up on it."""
+STALE_EXPORT_AFTER = ExportPolicy().stale_after
+"""How long an export may stay in progress before the sweep gives up on it, by default
+(``Services.exports.stale_after``)."""
 
 STALE_SWEEP_BATCH = 100
 MESSAGE_STALE = (
@@ -29,9 +31,8 @@ MESSAGE_STALE = (
 
 
 def stale_after(svc: Services) -> timedelta:
-    """The threshold: ``export_stale_after_minutes`` from ``svc.config``, else one hour."""
-    minutes = svc.config.get("export_stale_after_minutes")
-    return timedelta(minutes=int(minutes)) if minutes else STALE_EXPORT_AFTER
+    """The threshold: ``svc.exports.stale_after`` (one hour unless configured)."""
+    return svc.exports.stale_after
 
 
 async def fail_stale_exports(
