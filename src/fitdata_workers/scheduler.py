@@ -34,6 +34,12 @@ from typing import Protocol
 
 import attrs
 
+from fitdata_core.job_names import (
+    BILLING_EXPIRE_STALE,
+    BILLING_RECONCILE,
+    BILLING_RENEWALS,
+    EXPORTS_FAIL_STALE,
+)
 from fitdata_core.services import Services
 
 log = logging.getLogger("fitdata.workers.scheduler")
@@ -86,26 +92,24 @@ class ScheduledJob:
 SCHEDULE: tuple[ScheduledJob, ...] = (
     # Charge subscriptions whose period ended (Cardcom token renewal, dunning, period-end
     # cancellations).
-    ScheduledJob(
-        name="billing_renewals", job="billing_renewals", daily_at=time(3, 0), billing=True
-    ),
+    ScheduledJob(name=BILLING_RENEWALS, job=BILLING_RENEWALS, daily_at=time(3, 0), billing=True),
     # Settle hung pending checkouts by asking Cardcom for their status.
     ScheduledJob(
-        name="billing_reconcile",
-        job="billing_reconcile",
+        name=BILLING_RECONCILE,
+        job=BILLING_RECONCILE,
         every=timedelta(minutes=5),
         billing=True,
     ),
     # Cancel pending transactions older than 7 days.
     ScheduledJob(
-        name="billing_expire_stale",
-        job="billing_expire_stale",
+        name=BILLING_EXPIRE_STALE,
+        job=BILLING_EXPIRE_STALE,
         daily_at=time(2, 30),
         billing=True,
     ),
     # Fail export jobs stuck in progress (worker killed, database gone) and delete their
     # partial files.
-    ScheduledJob(name="exports_fail_stale", job="exports_fail_stale", every=timedelta(minutes=10)),
+    ScheduledJob(name=EXPORTS_FAIL_STALE, job=EXPORTS_FAIL_STALE, every=timedelta(minutes=10)),
 )
 
 

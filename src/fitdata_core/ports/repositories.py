@@ -129,6 +129,11 @@ class MembershipRepository(Protocol):
         """
         ...
 
+
+class MemberCsvStream(Protocol):
+    """The bulk export's member rows, already written as CSV (its own engine: on Postgres the
+    database writes the lines)."""
+
     def stream_member_csv(
         self,
         org_id: str,
@@ -137,11 +142,11 @@ class MembershipRepository(Protocol):
         *,
         batch_size: int = 1000,
     ) -> AsyncIterator[tuple[int, bytes]]:
-        """The rows of :meth:`stream_member_values` already written as CSV: pieces of
-        ``(row count, UTF-8 bytes)``, the bytes exactly
+        """The rows of :meth:`MembershipRepository.stream_member_values` already written as
+        CSV: pieces of ``(row count, UTF-8 bytes)``, the bytes exactly
         :func:`~fitdata_core.rules.csv_format.encode_csv_rows` of those rows, encoded (no
         header, no BOM). A backend that can render CSV itself (Postgres) does, so a bulk
-        export runs at the database's speed; the others encode :meth:`stream_member_values`.
+        export runs at the database's speed; the others encode the value rows.
         """
         ...
 
@@ -289,6 +294,9 @@ class UnitOfWork(Protocol):
 
     @property
     def memberships(self) -> MembershipRepository: ...
+
+    @property
+    def member_csv(self) -> MemberCsvStream: ...
 
     @property
     def profiles(self) -> MemberProfileRepository: ...

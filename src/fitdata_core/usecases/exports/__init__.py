@@ -13,7 +13,6 @@ from fitdata_core.usecases.exports.analytics import AnalyticsTable, analytics_ro
 from fitdata_core.usecases.exports.jobs import ExportJobView, get_export_job, list_export_jobs
 from fitdata_core.usecases.exports.members import (
     DOWNLOAD_LINK_TTL,
-    EXPORT_MEMBERS_JOB,
     export_download_name,
     export_file_key,
     process_member_export,
@@ -27,7 +26,6 @@ from fitdata_core.usecases.exports.stale import (
 
 __all__ = [
     "DOWNLOAD_LINK_TTL",
-    "EXPORT_MEMBERS_JOB",
     "MESSAGE_STALE",
     "STALE_EXPORT_AFTER",
     "AnalyticsTable",

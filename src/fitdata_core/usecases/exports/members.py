@@ -21,15 +21,13 @@ from fitdata_core.errors import (
     StorageUnavailable,
     Unavailable,
 )
+from fitdata_core.job_names import EXPORT_MEMBERS
 from fitdata_core.model.jobs import ExportJob, ExportStatus
 from fitdata_core.ports.infrastructure import EmailMessage, StoredObject
 from fitdata_core.rules.csv_format import csv_preamble
 from fitdata_core.rules.export_fields import MemberExportRequest, member_export_request
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.common import authorize
-
-EXPORT_MEMBERS_JOB = "export_members"
-"""The worker actor that runs :func:`process_member_export` (argument ``job_id``)."""
 
 MEMBERS_EXPORT_KIND = "members"
 DOWNLOAD_LINK_TTL = timedelta(hours=1)
@@ -95,7 +93,7 @@ async def request_member_export(
             created_at=svc.clock.now(),
         )
         await uow.export_jobs.add(job)
-        await uow.outbox.add(svc.job(EXPORT_MEMBERS_JOB, job_id=job.id))
+        await uow.outbox.add(svc.job(EXPORT_MEMBERS, job_id=job.id))
         await uow.commit()
     return job.id
 
@@ -205,7 +203,7 @@ async def _write_csv(
     # database where it can): building domain objects, or even encoding cell by cell in
     # Python, would make a million-row export far slower than the database's own CSV export.
     async with svc.uow(read_only=True) as uow:
-        pieces = uow.memberships.stream_member_csv(
+        pieces = uow.member_csv.stream_member_csv(
             job.organization_id,
             request.member_filter,
             request.attributes,
@@ -295,7 +293,6 @@ def _ready_email(job: ExportJob, to: str, url: str, org_name: str | None) -> Ema
 
 __all__ = [
     "DOWNLOAD_LINK_TTL",
-    "EXPORT_MEMBERS_JOB",
     "export_download_name",
     "export_file_key",
     "process_member_export",
