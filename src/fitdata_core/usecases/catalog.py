@@ -143,8 +143,11 @@ async def create_location(
 
 
 async def list_courses(svc: Services, actor: Actor, org_id: str) -> list[Course]:
+    """The organization's courses (any active member; the tier must include courses)."""
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_PLANS)
+        org = await load_org(uow, org_id)
+        require_feature(org.platform_tier, Feature.COURSES)
         return await uow.courses.list_for_org(org_id)
 
 
