@@ -6,6 +6,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import attrs
 
+__all__ = [
+    "Money",
+]
+
 _CENTS = Decimal("0.01")
 
 
@@ -18,6 +22,8 @@ def _to_decimal(value: Decimal | int | str) -> Decimal:
 
 @attrs.frozen
 class Money:
+    """An amount of money: a ``Decimal`` rounded to cents, with a currency (ILS by default)."""
+
     amount: Decimal = attrs.field(converter=_to_decimal)
     currency: str = "ILS"
 

@@ -21,6 +21,11 @@ from fitdata_core.ports.infrastructure import (
 from fitdata_core.ports.providers import MemberSource, PaymentGateway
 from fitdata_core.ports.repositories import AnalyticsReader, UnitOfWorkFactory
 
+__all__ = [
+    "Actor",
+    "Services",
+]
+
 
 @attrs.frozen
 class Actor:
@@ -32,6 +37,9 @@ class Actor:
 
 @attrs.frozen
 class Services:
+    """The ports and policies a use case may need, built once per process (``bootstrap``) or per
+    test (``memory_services``)."""
+
     uow: UnitOfWorkFactory
     clock: Clock
     ids: IdFactory

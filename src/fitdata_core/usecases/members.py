@@ -9,10 +9,17 @@ from fitdata_core.ports.repositories import MemberFilter, Page
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.common import authorize
 
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "check_paging",
+    "list_members",
+]
+
 MAX_PAGE_SIZE = 200
 
 
 def check_paging(limit: int, offset: int) -> None:
+    """Refuse a page size outside 1..MAX_PAGE_SIZE or a negative offset (``InvalidInput``)."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}.", field="limit")
     if offset < 0:
@@ -28,6 +35,7 @@ async def list_members(
     limit: int = 50,
     offset: int = 0,
 ) -> Page[MemberRow]:
+    """A page of the organization's members matching ``member_filter`` (owner, admin, coach)."""
     check_paging(limit, offset)
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_MEMBERS)

@@ -29,6 +29,12 @@ from fitdata_core.usecases.billing.common import (
 from fitdata_core.usecases.billing.config import CHECKOUT_REUSE_WINDOW
 from fitdata_core.usecases.common import authorize, load_org
 
+__all__ = [
+    "CheckoutSession",
+    "parse_tier",
+    "start_checkout",
+]
+
 
 @attrs.frozen
 class CheckoutSession:
@@ -49,6 +55,7 @@ class CheckoutSession:
 
 
 def parse_tier(value: PlatformTier | str) -> PlatformTier:
+    """``value`` as a tier, or ``InvalidInput`` naming the field ``tier``."""
     try:
         return PlatformTier(value)
     except ValueError as exc:

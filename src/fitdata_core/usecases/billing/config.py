@@ -5,6 +5,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+__all__ = [
+    "ALERT_DEDUPE_WINDOW",
+    "CHECKOUT_REUSE_WINDOW",
+    "EXPIRE_BATCH_LIMIT",
+    "HANG_AFTER",
+    "RECONCILE_BATCH_LIMIT",
+    "RECONCILE_LOOKBACK",
+    "RENEWAL_LEASE",
+    "RETRY_SPACING",
+    "STALE_AFTER",
+]
+
 # A second click on "upgrade" within this window gets the same payment page (S4).
 CHECKOUT_REUSE_WINDOW = timedelta(minutes=10)
 # The reconciler looks at checkouts younger than this (RC4); older ones wait for expiry.

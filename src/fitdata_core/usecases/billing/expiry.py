@@ -12,9 +12,16 @@ from fitdata_core.services import Services
 from fitdata_core.usecases.billing.common import record
 from fitdata_core.usecases.billing.config import EXPIRE_BATCH_LIMIT, STALE_AFTER
 
+__all__ = [
+    "ExpiryReport",
+    "expire_stale",
+]
+
 
 @attrs.frozen
 class ExpiryReport:
+    """What a stale-checkout sweep did."""
+
     cancelled: int = 0
     disabled: bool = False
 

@@ -25,10 +25,19 @@ from fitdata_core.usecases.billing.config import (
     RECONCILE_LOOKBACK,
 )
 
+__all__ = [
+    "HUNG_MESSAGE",
+    "ReconcileOutcome",
+    "ReconcileReport",
+    "reconcile",
+]
+
 HUNG_MESSAGE = "Platform billing checkout hung"
 
 
 class ReconcileOutcome(StrEnum):
+    """What reconciling one pending checkout did."""
+
     COMPLETED = "completed"
     FAILED = "failed"
     HANG_ALERTED = "hang_alerted"
@@ -39,6 +48,8 @@ class ReconcileOutcome(StrEnum):
 
 @attrs.frozen
 class ReconcileReport:
+    """What a reconciler run did, transaction by transaction."""
+
     completed: int = 0
     failed: int = 0
     hang_alerted: int = 0

@@ -65,8 +65,18 @@ from fitdata_core.usecases.billing.config import (
     RETRY_SPACING,
 )
 
+__all__ = [
+    "RENEWAL_CLAIM_LEASE",
+    "RenewalOutcome",
+    "RenewalReport",
+    "renew_subscription",
+    "run_renewals",
+]
+
 
 class RenewalOutcome(StrEnum):
+    """What a renewal did to one subscription."""
+
     RENEWED = "renewed"
     FAILED = "failed"
     CANCELLED_MAX_FAILURES = "cancelled_max_failures"
@@ -106,7 +116,7 @@ class RenewalReport:
         return attrs.asdict(self)
 
 
-def renewal_charge_id(sub: PlatformSubscription) -> str:
+def _renewal_charge_id(sub: PlatformSubscription) -> str:
     """The idempotency key of one renewal attempt: subscription, period end, attempt number.
 
     A retry after a decline is a new attempt (a gateway answers a reused id with the first
@@ -301,7 +311,7 @@ async def _retried_recently(uow: UnitOfWork, sub: PlatformSubscription, now: dat
 async def _claim_attempt(
     svc: Services, uow: UnitOfWork, sub: PlatformSubscription, now: datetime
 ) -> _Attempt | RenewalOutcome:
-    external_id = renewal_charge_id(sub)
+    external_id = _renewal_charge_id(sub)
     assert sub.card is not None  # card-less subscriptions expired above
     for txn in await pending_of_org(uow, sub.organization_id, kind=TransactionKind.RENEWAL):
         if txn.external_uniq_id == external_id:

@@ -23,6 +23,16 @@ from fitdata_core.rules.billing_access import AccessState, access_state
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.common import authorize, load_org
 
+__all__ = [
+    "MAX_PAGE",
+    "BillingStatus",
+    "billing_status",
+    "get_billing_status",
+    "list_events",
+    "list_transactions",
+    "read_status",
+]
+
 MAX_PAGE = 100
 
 
