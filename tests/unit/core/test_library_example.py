@@ -7,6 +7,10 @@ import io
 import re
 from pathlib import Path
 
+# The example borrows the in-memory repositories; importing them here also tells
+# `make test-core` (tests/support/core_only.py) that this test needs more than the core.
+import fitdata_adapters.memory  # noqa: F401
+
 LIBRARY_DOC = Path(__file__).resolve().parents[3] / "docs" / "library.md"
 
 
