@@ -169,18 +169,18 @@ def owner_of(url: str, org_id: str) -> str:
 def export_query_sql(org_id: str) -> str:
     """The SELECT the export streams (same joins, filter, columns and order), as literal SQL."""
     from fitdata_adapters.db.repositories.organizations import (
-        _ATTRIBUTE_COLUMNS,
-        _MEMBER_ORDER,
-        _members_query,
+        ATTRIBUTE_COLUMNS,
+        MEMBER_ORDER,
+        members_query,
     )
     from fitdata_core.ports.repositories import MemberFilter
     from fitdata_core.rules.export_fields import member_export_request
 
     attributes = member_export_request(fields=FIELDS).attributes
     query = (
-        _members_query(org_id, MemberFilter())
-        .with_only_columns(*(_ATTRIBUTE_COLUMNS[path] for path in attributes))
-        .order_by(*_MEMBER_ORDER)
+        members_query(org_id, MemberFilter())
+        .with_only_columns(*(ATTRIBUTE_COLUMNS[path] for path in attributes))
+        .order_by(*MEMBER_ORDER)
     )
     compiled = query.compile(
         dialect=postgresql.dialect(),  # type: ignore[no-untyped-call]

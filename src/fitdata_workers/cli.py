@@ -15,7 +15,7 @@ from fitdata_adapters.cli.runtime import load_settings
 
 if TYPE_CHECKING:
     from fitdata_adapters.bootstrap import Runtime
-    from fitdata_workers.embedded import EmbeddedWorker
+    from fitdata_adapters.plugins import Companion
 
 __all__ = ["embedded_worker", "scheduler", "worker"]
 
@@ -42,8 +42,9 @@ def scheduler() -> None:
         run_scheduler(settings)
 
 
-def embedded_worker(runtime: Runtime) -> EmbeddedWorker | None:
-    """The in-process worker and scheduler of embedded mode (no Redis), else None."""
+def embedded_worker(runtime: Runtime) -> Companion | None:
+    """The in-process worker and scheduler of embedded mode (no Redis), else None (typed as
+    the companion ``fitdata serve`` expects, so mypy checks the fit)."""
     if not runtime.settings.is_embedded_queue:
         return None
     from fitdata_workers.embedded import EmbeddedWorker
