@@ -39,7 +39,7 @@ uv: ## Install uv if it is missing (pip --user, else a private venv)
 	fi
 
 .PHONY: install
-install: uv ## Install the locked dependencies into .venv (uv sync --frozen)
+install: uv ## Install the locked dependencies into .venv (uv sync --frozen; the service and dev tools)
 	$(UV) sync --frozen
 
 # The browser end-to-end test drives the system Chromium (Playwright's own download is never
@@ -80,8 +80,24 @@ demo: install ## Create (or find) the demo gym and print a token per role
 	$(RUN) fitdata demo
 
 .PHONY: test
-test: install lint typecheck browser ## Everything CI runs: lint, types, import contracts, all tests
+test: install lint typecheck browser test-core ## Everything CI runs: lint, types, contracts, the core alone, all tests
 	$(PYTEST) tests/unit tests/integration tests/e2e
+
+# The core alone: a fresh virtual environment with only fitdata_core's own dependencies (the
+# project without its `service` extra) and the `core-test` group, at the versions uv.lock
+# pins; proves the frameworks and clients are absent, then runs the unit tests that need
+# nothing but the core (tests/support/core_only.py picks them).
+.PHONY: test-core
+test-core: uv ## The core installed alone in an empty venv: no service dependencies, its unit tests pass
+	@work="$$(mktemp -d)"; trap 'rm -rf "$$work"' EXIT; \
+	$(UV) venv --quiet "$$work/venv"; \
+	$(UV) export --frozen --quiet --no-default-groups --group core-test --no-emit-project \
+		--no-hashes --output-file "$$work/requirements.txt"; \
+	$(UV) pip install --quiet --python "$$work/venv/bin/python" -r "$$work/requirements.txt"; \
+	$(UV) pip install --quiet --python "$$work/venv/bin/python" --no-deps .; \
+	"$$work/venv/bin/python" tests/support/core_only.py; \
+	"$$work/venv/bin/python" -m pytest -p tests.support.core_only -p tests.support.no_skips \
+		--noconftest -p no:cacheprovider tests/unit
 
 .PHONY: test-unit
 test-unit: install ## Unit tests (no services needed)

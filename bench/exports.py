@@ -169,18 +169,18 @@ def owner_of(url: str, org_id: str) -> str:
 def export_query_sql(org_id: str) -> str:
     """The SELECT the export streams (same joins, filter, columns and order), as literal SQL."""
     from fitdata_adapters.db.repositories.organizations import (
-        _ATTRIBUTE_COLUMNS,
-        _MEMBER_ORDER,
-        _members_query,
+        ATTRIBUTE_COLUMNS,
+        MEMBER_ORDER,
+        members_query,
     )
     from fitdata_core.ports.repositories import MemberFilter
     from fitdata_core.rules.export_fields import member_export_request
 
     attributes = member_export_request(fields=FIELDS).attributes
     query = (
-        _members_query(org_id, MemberFilter())
-        .with_only_columns(*(_ATTRIBUTE_COLUMNS[path] for path in attributes))
-        .order_by(*_MEMBER_ORDER)
+        members_query(org_id, MemberFilter())
+        .with_only_columns(*(ATTRIBUTE_COLUMNS[path] for path in attributes))
+        .order_by(*MEMBER_ORDER)
     )
     compiled = query.compile(
         dialect=postgresql.dialect(),  # type: ignore[no-untyped-call]
@@ -212,14 +212,12 @@ def _rss_kib(field: str) -> int:
 
 
 async def _child(url: str, org_id: str, owner_id: str, traced: bool, profile: str | None) -> None:
-    from fitdata_adapters.clock import SystemClock, UuidFactory
+    from fitdata_adapters.clock import SystemClock
     from fitdata_adapters.db.engine import create_engine
     from fitdata_adapters.db.uow import SqlUnitOfWorkFactory
-    from fitdata_adapters.mail.memory import MemoryMailer
-    from fitdata_adapters.memory import MemoryErrorReporter, MemoryRateLimiter
+    from fitdata_adapters.memory import MemoryErrorReporter, memory_services
     from fitdata_adapters.storage.local import LocalFolderStorage
-    from fitdata_adapters.unconfigured import UnavailableAnalytics, UnavailableMemberSource
-    from fitdata_core.services import Actor, Services
+    from fitdata_core.services import Actor
     from fitdata_core.usecases.exports import process_member_export, request_member_export
 
     folder = Path(tempfile.mkdtemp(prefix="fitdata-bench-"))
@@ -228,19 +226,8 @@ async def _child(url: str, org_id: str, owner_id: str, traced: bool, profile: st
         folder, public_url="http://bench.invalid", signing_key=b"b" * 32, clock=SystemClock()
     )
     errors = MemoryErrorReporter()
-    svc = Services(
-        uow=SqlUnitOfWorkFactory(engine),
-        clock=SystemClock(),
-        ids=UuidFactory(),
-        storage=storage,
-        mailer=MemoryMailer(),
-        cipher=None,  # type: ignore[arg-type]
-        rate_limiter=MemoryRateLimiter(),
-        errors=errors,
-        payment_gateway=None,  # type: ignore[arg-type]
-        member_source=UnavailableMemberSource(),
-        analytics=UnavailableAnalytics(),
-        config={},
+    svc = memory_services(
+        uow=SqlUnitOfWorkFactory(engine), clock=SystemClock(), storage=storage, errors=errors
     )
     job_id = await request_member_export(
         svc, Actor(owner_id), org_id, fields=FIELDS, client_ip="bench"

@@ -249,6 +249,7 @@ def bench_settings(url: str, sandbox_url: str, keys: str, data_dir: Path) -> Set
     return Settings.from_env(
         {
             "FITDATA_DATA_DIR": str(data_dir),
+            "FITDATA_MODE": "embedded",
             "FITDATA_DATABASE_URL": url,
             "FITDATA_JWT_SECRET": "bench-secret-bench-secret-bench-secret-00",
             "FITDATA_CARDCOM_BASE_URL": sandbox_url,

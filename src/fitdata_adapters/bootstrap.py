@@ -1,8 +1,9 @@
 """The one composition root: builds every adapter from :class:`Settings`.
 
 Everything the HTTP app, the workers and the CLI use comes from :func:`bootstrap`. Tests
-override any port by keyword (``bootstrap(settings, clock=ManualClock())``), so fakes are
-injected in one place, the same way everywhere.
+give any port by keyword (``bootstrap(settings, clock=ManualClock())``), so fakes are
+injected in one place, the same way everywhere; the settings use cases obey become the core's
+typed policies (:class:`BillingPolicy`, :class:`ExportPolicy`) here, once.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,14 +23,19 @@ from fitdata_adapters.private_fs import write_private
 from fitdata_adapters.settings import Settings
 from fitdata_adapters.unconfigured import UnavailableMemberSource
 from fitdata_core.errors import ConfigurationError
+from fitdata_core.money import Money
+from fitdata_core.policies import BillingPolicy, ExportPolicy
+from fitdata_core.ports.clock import Clock, IdFactory
 from fitdata_core.ports.infrastructure import (
     CredentialCipher,
+    ErrorReporter,
     JobQueue,
     Mailer,
     ObjectStorage,
     RateLimiter,
 )
-from fitdata_core.ports.providers import PaymentGateway
+from fitdata_core.ports.providers import MemberSource, PaymentGateway
+from fitdata_core.ports.repositories import AnalyticsReader, UnitOfWorkFactory
 from fitdata_core.services import Services
 
 if TYPE_CHECKING:
@@ -203,29 +209,46 @@ def _gateway(settings: Settings, closers: list[Closer]) -> PaymentGateway:
     return gateway
 
 
-def service_config(settings: Settings) -> dict[str, Any]:
-    """The plain settings use cases read through ``Services.config``."""
-    return {
-        "public_url": settings.public_url,
-        "price_pro": settings.price_pro,
-        "price_elite": settings.price_elite,
-        "renewal_batch_limit": settings.renewal_batch_limit,
-        "renewal_concurrency": settings.renewal_concurrency,
-        "billing_schedule_enabled": settings.billing_schedule_enabled,
-        "export_rate_limit_per_minute": settings.export_rate_limit_per_minute,
-    }
+def billing_policy(settings: Settings) -> BillingPolicy:
+    """The billing settings as the core's typed policy (checked here, at start-up)."""
+    return BillingPolicy(
+        price_pro=Money(settings.price_pro),
+        price_elite=Money(settings.price_elite),
+        renewal_batch_limit=settings.renewal_batch_limit,
+        renewal_concurrency=settings.renewal_concurrency,
+        schedule_enabled=settings.billing_schedule_enabled,
+        public_url=settings.public_url,
+    )
+
+
+def export_policy(settings: Settings) -> ExportPolicy:
+    """The export settings as the core's typed policy."""
+    return ExportPolicy(rate_limit_per_minute=settings.export_rate_limit_per_minute)
 
 
 def bootstrap(
     settings: Settings | None = None,
     *,
     queue: JobQueue | None = None,
-    **overrides: Any,
+    uow: UnitOfWorkFactory | None = None,
+    clock: Clock | None = None,
+    ids: IdFactory | None = None,
+    storage: ObjectStorage | None = None,
+    mailer: Mailer | None = None,
+    cipher: CredentialCipher | None = None,
+    rate_limiter: RateLimiter | None = None,
+    errors: ErrorReporter | None = None,
+    payment_gateway: PaymentGateway | None = None,
+    member_source: MemberSource | None = None,
+    analytics: AnalyticsReader | None = None,
+    billing: BillingPolicy | None = None,
+    exports: ExportPolicy | None = None,
 ) -> Runtime:
-    """Build the runtime. Any :class:`Services` field can be overridden by keyword.
+    """Build the runtime. Any :class:`Services` field can be given instead of built.
 
     The payment gateway (and with it the embedded Cardcom sandbox) is built only when it is
-    not overridden.
+    not given. In production mode nothing is built until every real provider is configured
+    (:meth:`Settings.require_production_ready`).
     """
     from fitdata_adapters.data_dir import prepare_locations
     from fitdata_adapters.db.analytics import SqlAnalyticsReader
@@ -233,33 +256,40 @@ def bootstrap(
     from fitdata_adapters.db.uow import SqlUnitOfWorkFactory
 
     settings = settings or Settings.from_env()
+    # Production builds no stand-in: refuse, naming every missing setting, before anything
+    # is built (a caller that brings its own gateway needs no Cardcom URL).
+    settings.require_production_ready(
+        skip=("cardcom_base_url",) if payment_gateway is not None else ()
+    )
+    # The policies first: a bad price stops the process before any server thread starts.
+    billing = billing if billing is not None else billing_policy(settings)
+    exports = exports if exports is not None else export_policy(settings)
     prepare_locations(settings)
     closers: list[Closer] = []
     engine = engine_from_settings(settings)
-
-    def build(name: str, make: Callable[[], Any]) -> Any:
-        return overrides.pop(name) if name in overrides else make()
-
     services = Services(
-        uow=build("uow", lambda: SqlUnitOfWorkFactory(engine)),
-        clock=build("clock", SystemClock),
-        ids=build("ids", UuidFactory),
-        storage=build("storage", lambda: _storage(settings)),
-        mailer=build("mailer", lambda: _mailer(settings)),
-        cipher=build("cipher", lambda: _cipher(settings)),
-        rate_limiter=build("rate_limiter", lambda: _rate_limiter(settings, closers)),
-        errors=build("errors", LogErrorReporter),
-        payment_gateway=build("payment_gateway", lambda: _gateway(settings, closers)),
-        member_source=build("member_source", UnavailableMemberSource),
-        analytics=build("analytics", lambda: SqlAnalyticsReader(engine)),
-        config=build("config", lambda: service_config(settings)),
+        uow=uow if uow is not None else SqlUnitOfWorkFactory(engine),
+        clock=clock if clock is not None else SystemClock(),
+        ids=ids if ids is not None else UuidFactory(),
+        storage=storage if storage is not None else _storage(settings),
+        mailer=mailer if mailer is not None else _mailer(settings),
+        cipher=cipher if cipher is not None else _cipher(settings),
+        rate_limiter=(
+            rate_limiter if rate_limiter is not None else _rate_limiter(settings, closers)
+        ),
+        errors=errors if errors is not None else LogErrorReporter(),
+        payment_gateway=(
+            payment_gateway if payment_gateway is not None else _gateway(settings, closers)
+        ),
+        member_source=member_source if member_source is not None else UnavailableMemberSource(),
+        analytics=analytics if analytics is not None else SqlAnalyticsReader(engine),
+        billing=billing,
+        exports=exports,
     )
-    if overrides:
-        raise TypeError(f"unknown overrides: {sorted(overrides)}")
     return Runtime(
         settings=settings,
         services=services,
         engine=engine,
-        queue=queue or _queue(settings, closers),
+        queue=queue if queue is not None else _queue(settings, closers),
         closers=closers,
     )

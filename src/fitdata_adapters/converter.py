@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import typing
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from enum import Enum, IntEnum, StrEnum
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
+from cattrs.cols import list_structure_factory
 from cattrs.errors import (
     ClassValidationError,
     ForbiddenExtraKeysError,
@@ -188,6 +190,23 @@ def _enum_out(value: Enum) -> Any:
     return value.value
 
 
+def _is_list(type_: Any) -> bool:
+    return typing.get_origin(type_) is list or type_ is list
+
+
+def _strict_list(type_: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """cattrs would take any iterable for a list: a string as its characters, an object as its
+    keys. A JSON list field takes a JSON array only."""
+    inner = list_structure_factory(type_, conv)
+
+    def structure(value: Any, target: Any) -> Any:
+        if not isinstance(value, list):
+            raise ValueError(f"must be an array, got {_type_name(value)}")
+        return inner(value, target)
+
+    return structure
+
+
 def make_converter() -> cattrs.Converter:
     """A fresh converter with fitdata's conventions (see the module docstring)."""
     conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
@@ -196,6 +215,7 @@ def make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(dt.date, _date_out)
     conv.register_unstructure_hook(Decimal, str)
 
+    conv.register_structure_hook_factory(_is_list, _strict_list)
     conv.register_structure_hook(str, _str_in)
     conv.register_structure_hook(int, _int_in)
     conv.register_structure_hook(float, _float_in)

@@ -1,9 +1,12 @@
 """Settings from ``FITDATA_*`` environment variables (documented in docs/configuration.md).
 
-With nothing set, everything runs embedded under ``./var``: SQLite, a local storage folder,
-an ``.eml`` mail outbox, an in-memory rate limiter, an in-process worker and the Cardcom
-sandbox. Each external service has a base-URL variable so tests and operators can point it
-anywhere.
+The run mode is explicit (``FITDATA_MODE``). In ``embedded`` mode (the default when neither
+``FITDATA_DATABASE_URL`` nor ``FITDATA_REDIS_URL`` is set) everything runs under ``./var``:
+SQLite, a local storage folder, an ``.eml`` mail outbox, an in-memory rate limiter, an
+in-process worker and the Cardcom sandbox. In ``production`` mode nothing falls back: a
+missing provider is a :class:`ConfigurationError` naming every missing setting (see
+:meth:`Settings.require_production_ready`). Each external service has a base-URL variable so
+tests and operators can point it anywhere.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import TypeAlias
 from urllib.parse import urlsplit
@@ -30,6 +34,27 @@ IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Long enough for a database failover or a broker restart to finish, short enough that a
 # client honouring it is not kept waiting long after a blip.
 DEFAULT_RETRY_AFTER_SECONDS = 10
+
+
+class RunMode(StrEnum):
+    """How a process finds its providers: ``embedded`` builds local stand-ins for whatever is
+    not configured; ``production`` refuses to start without every real provider."""
+
+    EMBEDDED = "embedded"
+    PRODUCTION = "production"
+
+
+# What production needs, as (the Settings attribute, the variable an operator sets). The
+# order is the order of the refusal message.
+PRODUCTION_REQUIREMENTS: tuple[tuple[str, str], ...] = (
+    ("database_url", "DATABASE_URL"),
+    ("redis_url", "REDIS_URL"),
+    ("cardcom_base_url", "CARDCOM_BASE_URL"),
+    ("smtp_url", "SMTP_URL"),
+    ("s3_bucket", "S3_BUCKET"),
+    ("credential_keys", "CREDENTIAL_KEYS"),
+    ("jwt_secret", "JWT_SECRET"),
+)
 
 
 @attrs.frozen(repr=False)
@@ -72,6 +97,11 @@ class Settings:
     log_json: bool
     # HTTP: the reverse proxies whose X-Forwarded-For is believed (none by default).
     trusted_proxies: tuple[IPNetwork, ...] = ()
+    # Last, with a default, so code that builds Settings by hand stays embedded.
+    mode: RunMode = RunMode.EMBEDDED
+    # Which FITDATA_* variables were set (names only): production checks what the operator
+    # configured, not the defaults filled in for embedded use.
+    configured: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:  # settings hold secrets; never print them
         return (
@@ -86,17 +116,85 @@ class Settings:
     def uses_sandbox(self) -> bool:
         return self.cardcom_base_url is None
 
+    @property
+    def is_production(self) -> bool:
+        return self.mode is RunMode.PRODUCTION
+
+    def missing_for_production(self, *, skip: Iterable[str] = ()) -> list[str]:
+        """The ``FITDATA_*`` variables production needs and this process lacks, in order
+        (``skip`` names Settings attributes whose provider the caller supplies itself)."""
+        skipped = set(skip)
+        return [
+            PREFIX + variable
+            for attribute, variable in PRODUCTION_REQUIREMENTS
+            if attribute not in skipped and variable not in self.configured
+        ]
+
+    def require_production_ready(self, *, skip: Iterable[str] = ()) -> None:
+        """In production mode, refuse (one :class:`ConfigurationError` naming every missing
+        setting) rather than fall back to a sandbox, an outbox folder or a local key file."""
+        if not self.is_production:
+            return
+        missing = self.missing_for_production(skip=skip)
+        if missing:
+            raise ConfigurationError(
+                "FITDATA_MODE is production but these settings are missing: "
+                + ", ".join(missing)
+                + ". Production never falls back to the Cardcom sandbox, the mail outbox "
+                "folder, local storage or a key kept in a local file."
+            )
+
+    def connections(self) -> list[str]:
+        """What this process is connected to, one line per provider, secrets redacted (for
+        ``fitdata serve``'s start-up banner)."""
+        storage = (
+            f"S3 bucket {self.s3_bucket}"
+            + (f" at {_redact_url(self.s3_endpoint_url)}" if self.s3_endpoint_url else "")
+            if self.s3_bucket
+            else f"local folder {self.data_dir / 'storage'}"
+        )
+        return [
+            f"database {_redact_url(self.database_url)}",
+            "queue "
+            + (f"Redis {_redact_url(self.redis_url)}" if self.redis_url else "in-process worker"),
+            f"storage {storage}",
+            "mail "
+            + (
+                f"SMTP {_redact_url(self.smtp_url)}"
+                if self.smtp_url
+                else f"outbox folder {self.data_dir / 'mail-outbox'}"
+            ),
+            "payments "
+            + (
+                f"Cardcom {_redact_url(self.cardcom_base_url)}"
+                if self.cardcom_base_url
+                else "embedded Cardcom sandbox"
+            ),
+            "credential keys "
+            + ("from FITDATA_CREDENTIAL_KEYS" if self.credential_keys else "local key file"),
+        ]
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = _Env(os.environ if environ is None else environ)
         data_dir = Path(env.text("DATA_DIR", "./var")).resolve()
+        mode = _mode(env)
+        jwt_secret = env.optional("JWT_SECRET")
+        if jwt_secret is None:
+            # Production never keeps a key in a local file: an empty secret here is refused
+            # by require_production_ready before anything signs with it.
+            jwt_secret = (
+                "" if mode is RunMode.PRODUCTION else _embedded_secret(data_dir, "jwt-secret")
+            )
         return cls(
+            mode=mode,
+            configured=env.configured(),
             data_dir=data_dir,
             database_url=env.text("DATABASE_URL", f"sqlite:///{data_dir / 'fitdata.db'}"),
             database_pool_size=env.integer("DATABASE_POOL_SIZE", 10, minimum=1),
             database_max_overflow=env.integer("DATABASE_MAX_OVERFLOW", 10, minimum=0),
             redis_url=env.optional("REDIS_URL"),
-            jwt_secret=env.optional("JWT_SECRET") or _embedded_secret(data_dir, "jwt-secret"),
+            jwt_secret=jwt_secret,
             public_url=env.text("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
             cardcom_base_url=_strip(env.optional("CARDCOM_BASE_URL")),
             cardcom_terminal_number=env.integer("CARDCOM_TERMINAL_NUMBER", 1000),
@@ -127,6 +225,20 @@ class Settings:
         )
 
 
+def _mode(env: _Env) -> RunMode:
+    """``FITDATA_MODE``, else production as soon as a database or Redis is configured."""
+    raw = env.optional("MODE")
+    if raw is None:
+        configured = env.optional("DATABASE_URL") or env.optional("REDIS_URL")
+        return RunMode.PRODUCTION if configured else RunMode.EMBEDDED
+    try:
+        return RunMode(raw.lower())
+    except ValueError:
+        raise ConfigurationError(
+            f"{PREFIX}MODE must be embedded or production, got {raw!r}."
+        ) from None
+
+
 def _strip(value: str | None) -> str | None:
     return value.rstrip("/") if value else value
 
@@ -151,9 +263,13 @@ def _origin(name: str, url: str) -> str:
 
 
 def _redact_url(url: str) -> str:
+    """``url`` without its credentials: the user info and the query (which may carry a
+    password or a token) become ``***``."""
     scheme, sep, rest = url.partition("://")
     if "@" in rest:
         rest = "***@" + rest.split("@", 1)[1]
+    if "?" in rest:
+        rest = rest.split("?", 1)[0] + "?***"
     return scheme + sep + rest
 
 
@@ -177,6 +293,14 @@ def _embedded_secret(data_dir: Path, name: str) -> str:
 class _Env:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._env = environ
+
+    def configured(self) -> frozenset[str]:
+        """The names (without the prefix) of the variables set to something non-blank."""
+        return frozenset(
+            key.removeprefix(PREFIX)
+            for key, value in self._env.items()
+            if key.startswith(PREFIX) and value.strip()
+        )
 
     def optional(self, name: str) -> str | None:
         value = self._env.get(PREFIX + name, "").strip()

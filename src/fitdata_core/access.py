@@ -12,8 +12,19 @@ from fitdata_core.errors import FeatureNotInTier, PermissionDenied
 from fitdata_core.model.organizations import Membership, Role
 from fitdata_core.model.tiers import Feature, PlatformTier, features_of
 
+__all__ = [
+    "ALLOWED_ROLES",
+    "DENIAL_MESSAGES",
+    "Action",
+    "may",
+    "require",
+    "require_feature",
+]
+
 
 class Action(StrEnum):
+    """What a caller may ask to do in an organization (:data:`ALLOWED_ROLES`: which roles may)."""
+
     READ_MEMBERS = "read_members"
     READ_PLANS = "read_plans"
     MANAGE_CATALOG = "manage_catalog"
@@ -51,6 +62,7 @@ DENIAL_MESSAGES: dict[Action, str] = {
 
 
 def may(membership: Membership | None, action: Action) -> bool:
+    """Whether ``membership`` (active, with an allowed role) may perform ``action``."""
     return (
         membership is not None and membership.is_active and membership.role in ALLOWED_ROLES[action]
     )

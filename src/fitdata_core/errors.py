@@ -32,6 +32,28 @@ Messages never contain secrets: adapters build them from what is safe to show.
 
 from __future__ import annotations
 
+__all__ = [
+    "AuthenticationRequired",
+    "BusinessRuleViolation",
+    "ConfigurationError",
+    "Conflict",
+    "DatabaseUnavailable",
+    "FeatureNotInTier",
+    "FitdataError",
+    "IllegalTransition",
+    "InvalidInput",
+    "MailUnavailable",
+    "NotFound",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "ProviderAuthError",
+    "ProviderError",
+    "QueueUnavailable",
+    "RateLimited",
+    "StorageUnavailable",
+    "Unavailable",
+]
+
 
 class FitdataError(Exception):
     """Base of every fitdata error. ``code`` is a stable machine-readable name."""
@@ -64,10 +86,14 @@ class BusinessRuleViolation(InvalidInput):
 
 
 class AuthenticationRequired(FitdataError):
+    """No valid credentials: a missing, malformed, expired or revoked token (HTTP 401)."""
+
     default_code = "UNAUTHENTICATED"
 
 
 class PermissionDenied(FitdataError):
+    """The caller is known but may not do this (HTTP 403)."""
+
     default_code = "FORBIDDEN"
 
 
@@ -82,10 +108,14 @@ class FeatureNotInTier(PermissionDenied):
 
 
 class NotFound(FitdataError):
+    """The thing asked for does not exist, or the caller may not know it exists (HTTP 404)."""
+
     default_code = "NOT_FOUND"
 
 
 class Conflict(FitdataError):
+    """The request contradicts the current state, e.g. a duplicate (HTTP 409)."""
+
     default_code = "CONFLICT"
 
 
@@ -102,10 +132,14 @@ class IllegalTransition(Conflict):
 
 
 class PayloadTooLarge(FitdataError):
+    """The input is larger than the service accepts (HTTP 413)."""
+
     default_code = "PAYLOAD_TOO_LARGE"
 
 
 class RateLimited(FitdataError):
+    """Too many requests; ``retry_after`` says in how many seconds to try again (HTTP 429)."""
+
     default_code = "RATE_LIMITED"
 
     def __init__(self, message: str, *, retry_after: int) -> None:
@@ -140,18 +174,26 @@ class Unavailable(FitdataError):
 
 
 class DatabaseUnavailable(Unavailable):
+    """The database did not answer or lost the connection; retryable (HTTP 503)."""
+
     default_code = "DATABASE_UNAVAILABLE"
 
 
 class StorageUnavailable(Unavailable):
+    """Object storage did not answer; retryable (HTTP 503)."""
+
     default_code = "STORAGE_UNAVAILABLE"
 
 
 class QueueUnavailable(Unavailable):
+    """The job queue did not accept the message; retryable (HTTP 503)."""
+
     default_code = "QUEUE_UNAVAILABLE"
 
 
 class MailUnavailable(Unavailable):
+    """The mail server did not accept the message; retryable (HTTP 503)."""
+
     default_code = "MAIL_UNAVAILABLE"
 
 
@@ -167,4 +209,6 @@ class ProviderError(Unavailable):
 
 
 class ProviderAuthError(ProviderError):
+    """A provider refused our credentials (a terminal or API key to fix, not a blip)."""
+
     default_code = "PROVIDER_AUTH"

@@ -7,6 +7,10 @@ from typing import Any
 
 import attrs
 
+__all__ = [
+    "DomainEvent",
+]
+
 
 @attrs.frozen
 class DomainEvent:

@@ -78,6 +78,8 @@ def _to_decimal(value: Decimal | int | str) -> Decimal:
 
 @attrs.frozen
 class Money:
+    """An amount of money: a ``Decimal`` rounded to cents, with a currency (ILS by default)."""
+
     amount: Decimal = attrs.field(converter=_to_decimal)
     currency: str = "ILS"
 

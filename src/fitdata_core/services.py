@@ -6,10 +6,9 @@ in-memory adapters, production from ``fitdata_adapters.bootstrap``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
+from fitdata_core.policies import BillingPolicy, ExportPolicy
 from fitdata_core.ports.clock import Clock, IdFactory
 from fitdata_core.ports.infrastructure import (
     CredentialCipher,
@@ -22,6 +21,11 @@ from fitdata_core.ports.infrastructure import (
 from fitdata_core.ports.providers import MemberSource, PaymentGateway
 from fitdata_core.ports.repositories import AnalyticsReader, UnitOfWorkFactory
 
+__all__ = [
+    "Actor",
+    "Services",
+]
+
 
 @attrs.frozen
 class Actor:
@@ -33,6 +37,9 @@ class Actor:
 
 @attrs.frozen
 class Services:
+    """The ports and policies a use case may need, built once per process (``bootstrap``) or per
+    test (``memory_services``)."""
+
     uow: UnitOfWorkFactory
     clock: Clock
     ids: IdFactory
@@ -44,8 +51,9 @@ class Services:
     payment_gateway: PaymentGateway
     member_source: MemberSource
     analytics: AnalyticsReader
-    # Plain settings the use cases read (prices, limits, URLs); typed views live in the rules.
-    config: dict[str, Any] = attrs.field(factory=dict)
+    # The settings use cases obey, typed; the defaults are the service's own.
+    billing: BillingPolicy = attrs.field(factory=BillingPolicy)
+    exports: ExportPolicy = attrs.field(factory=ExportPolicy)
 
     def job(self, actor: str, **args: str | int | None) -> JobMessage:
         """A job message for the outbox, stamped with a fresh id and the current time."""

@@ -8,6 +8,11 @@ from typing import Generic, TypeVar
 
 from fitdata_core.errors import IllegalTransition
 
+__all__ = [
+    "S",
+    "TransitionTable",
+]
+
 S = TypeVar("S", bound=StrEnum)
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "problem_for",
     "problem_response",
     "retry_after_of",
+    "status_for",
 ]
 
 PROBLEM_JSON = "application/problem+json"
@@ -130,7 +131,10 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
-def _status_of(exc: core.FitdataError) -> int:
+def status_for(exc: core.FitdataError) -> int:
+    """The HTTP status of a core error: the one error → status map (:data:`_STATUS`), also
+    for the few handlers that answer a core error in their own words (the Cardcom webhook,
+    the checkout return page)."""
     for cls in type(exc).__mro__:
         if cls in _STATUS:
             return _STATUS[cls]
@@ -138,7 +142,7 @@ def _status_of(exc: core.FitdataError) -> int:
 
 
 def _core_problem(exc: core.FitdataError) -> Problem:
-    status = _status_of(exc)
+    status = status_for(exc)
     if status == 500:
         # ConfigurationError names environment variables, and a bare FitdataError is a bug:
         # neither is the client's business.

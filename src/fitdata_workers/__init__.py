@@ -2,7 +2,7 @@
 the Dramatiq worker processes (:mod:`fitdata_workers.main`). See ``docs/workers.md``."""
 
 from fitdata_workers.embedded import EmbeddedWorker
-from fitdata_workers.registry import JobRegistry, dispatch, job, registry
+from fitdata_workers.registry import JobRegistry, job, registry
 from fitdata_workers.relay import OutboxRelay
 from fitdata_workers.scheduler import (
     SCHEDULE,
@@ -21,7 +21,6 @@ __all__ = [
     "ScheduleLock",
     "ScheduledJob",
     "Scheduler",
-    "dispatch",
     "job",
     "registry",
 ]

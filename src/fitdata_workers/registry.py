@@ -5,7 +5,7 @@ that module to :mod:`fitdata_workers.handlers`, the one place that imports them 
 
     from fitdata_workers.registry import job
 
-    @job("export_members")
+    @job(EXPORT_MEMBERS)  # the name, from fitdata_core.job_names
     async def export_members(svc: Services, *, job_id: str) -> None: ...
 
 Handlers take :class:`~fitdata_core.services.Services` and primitive keyword arguments only
@@ -100,8 +100,3 @@ registry = JobRegistry()
 
 #: ``@job("name")`` registers into :data:`registry`.
 job = registry.job
-
-
-async def dispatch(svc: Services, message: JobMessage) -> bool:
-    """Dispatch ``message`` through the process-wide :data:`registry`."""
-    return await registry.dispatch(svc, message)

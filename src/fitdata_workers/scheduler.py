@@ -13,7 +13,7 @@ does not run the 02:30 sweep it missed, and restarting the embedded server does 
 the day's sweeps. Billing sweeps catch up on their next run anyway (they select what is due
 "as of" now).
 
-Billing rows obey the ``billing_schedule_enabled`` kill switch in ``svc.config``: when it is
+Billing rows obey the kill switch ``svc.billing.schedule_enabled``: when it is
 false they are skipped (and logged) without claiming, so turning it back on resumes them at
 the next tick.
 
@@ -34,6 +34,12 @@ from typing import Protocol
 
 import attrs
 
+from fitdata_core.job_names import (
+    BILLING_EXPIRE_STALE,
+    BILLING_RECONCILE,
+    BILLING_RENEWALS,
+    EXPORTS_FAIL_STALE,
+)
 from fitdata_core.services import Services
 
 log = logging.getLogger("fitdata.workers.scheduler")
@@ -49,7 +55,7 @@ class ScheduledJob:
     job: str
     every: timedelta | None = None
     daily_at: time | None = None
-    #: Billing jobs obey the ``billing_schedule_enabled`` kill switch.
+    #: Billing jobs obey the kill switch ``BillingPolicy.schedule_enabled``.
     billing: bool = False
     #: How late a tick may still fire (defaults: the interval; 6 hours for daily jobs).
     misfire_grace: timedelta | None = None
@@ -86,26 +92,24 @@ class ScheduledJob:
 SCHEDULE: tuple[ScheduledJob, ...] = (
     # Charge subscriptions whose period ended (Cardcom token renewal, dunning, period-end
     # cancellations).
-    ScheduledJob(
-        name="billing_renewals", job="billing_renewals", daily_at=time(3, 0), billing=True
-    ),
+    ScheduledJob(name=BILLING_RENEWALS, job=BILLING_RENEWALS, daily_at=time(3, 0), billing=True),
     # Settle hung pending checkouts by asking Cardcom for their status.
     ScheduledJob(
-        name="billing_reconcile",
-        job="billing_reconcile",
+        name=BILLING_RECONCILE,
+        job=BILLING_RECONCILE,
         every=timedelta(minutes=5),
         billing=True,
     ),
     # Cancel pending transactions older than 7 days.
     ScheduledJob(
-        name="billing_expire_stale",
-        job="billing_expire_stale",
+        name=BILLING_EXPIRE_STALE,
+        job=BILLING_EXPIRE_STALE,
         daily_at=time(2, 30),
         billing=True,
     ),
     # Fail export jobs stuck in progress (worker killed, database gone) and delete their
     # partial files.
-    ScheduledJob(name="exports_fail_stale", job="exports_fail_stale", every=timedelta(minutes=10)),
+    ScheduledJob(name=EXPORTS_FAIL_STALE, job=EXPORTS_FAIL_STALE, every=timedelta(minutes=10)),
 )
 
 
@@ -173,7 +177,7 @@ class Scheduler:
         return self._schedule
 
     def _billing_enabled(self) -> bool:
-        return bool(self._svc.config.get("billing_schedule_enabled", True))
+        return self._svc.billing.schedule_enabled
 
     async def tick(self, now: datetime) -> list[str]:
         """Fire every row whose current tick is due and unclaimed. Returns the names fired."""

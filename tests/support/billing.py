@@ -7,6 +7,7 @@ Cardcom stand-in, not a mock), also exported here as ``FakeGateway``.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -23,6 +24,7 @@ from fitdata_core.model.billing import (
 )
 from fitdata_core.model.organizations import Organization, Role
 from fitdata_core.model.tiers import PlatformTier
+from fitdata_core.policies import BillingPolicy
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.billing.common import card_context
 from support import builders
@@ -55,7 +57,8 @@ class World:
         return [r.message for r in self.errors.reports if text in r.message]
 
 
-def make_world(**config: object) -> World:
+def make_world(**policy: Any) -> World:
+    """A billing world on the in-memory services; ``policy`` overrides BillingPolicy fields."""
     clock = ManualClock(START)
     gateway = FakeGateway()
     mailer = MemoryMailer()
@@ -67,14 +70,7 @@ def make_world(**config: object) -> World:
         cipher=cipher,
         errors=errors,
         payment_gateway=gateway,
-        config={
-            "public_url": "https://app.fitdata.test",
-            "price_pro": "249",
-            "price_elite": "449",
-            "renewal_batch_limit": 100,
-            "billing_schedule_enabled": True,
-            **config,
-        },
+        billing=BillingPolicy(**{"public_url": "https://app.fitdata.test", **policy}),
     )
     return World(svc, clock, gateway, mailer, errors, cipher)
 

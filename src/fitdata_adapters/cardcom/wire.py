@@ -1,8 +1,8 @@
 """Cardcom REST v11 wire format: the JSON bodies we send and how we read the answers.
 
 Everything here is pure (no I/O) so each classification rule is unit-testable on its own.
-Field names follow ``../shared/reference/providers.md`` section 1 exactly, including Cardcom's
-own spellings (``TranzactionId``, ``ExternalUniqUniqTranIdResponse``).
+Field names follow Cardcom's REST v11 API exactly, including its own spellings
+(``TranzactionId``, ``ExternalUniqUniqTranIdResponse``); docs/billing.md shows the flows.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """The ``fitdata`` command: run the service, and the operator tools around it.
 
+The commands that run the service's processes belong to the packages that implement them
+(``serve`` to ``fitdata_http``, ``worker`` and ``scheduler`` to ``fitdata_workers``) and are
+found through entry points (:mod:`fitdata_adapters.plugins`); the operator tools live here.
+
 Every command reads its settings from ``FITDATA_*`` variables (docs/configuration.md).
 Commands that print data print it alone on stdout (an id, a token), or one JSON object with
 ``--json``; remarks for people go to stderr. Heavy modules are imported inside the commands
@@ -9,6 +13,7 @@ so ``fitdata --help`` answers at once.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -18,8 +23,9 @@ import typer
 from fitdata_adapters.cli.arbox_sandbox import sandbox_arbox
 from fitdata_adapters.cli.billing import billing_app
 from fitdata_adapters.cli.keys import keys_app
-from fitdata_adapters.cli.output import emit, fail, note, reported_errors
+from fitdata_adapters.cli.output import EXIT_UNAVAILABLE, emit, fail, note, reported_errors
 from fitdata_adapters.cli.runtime import load_settings, migrate
+from fitdata_adapters.plugins import command_entry_points
 
 app = typer.Typer(
     name="fitdata",
@@ -39,49 +45,31 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(billing_app, name="billing")
 app.add_typer(keys_app, name="keys")
 
+
+def _unavailable(name: str, error: Exception) -> Callable[[], None]:
+    def command() -> None:
+        fail(f"the {name} command could not be loaded: {error}", code=EXIT_UNAVAILABLE)
+
+    command.__doc__ = f"(unavailable: {error})"
+    return command
+
+
+def _add_contributed_commands(root: typer.Typer) -> None:
+    """The subcommands the outer packages declare (``serve``, ``worker``, ``scheduler``; see
+    :mod:`fitdata_adapters.plugins`): they import the adapters, so the adapters cannot import
+    them. One that fails to import is reported when it is used, not by every command."""
+    for entry_point in command_entry_points():
+        try:
+            command = entry_point.load()
+        except ImportError as exc:
+            command = _unavailable(entry_point.name, exc)
+        root.command(name=entry_point.name)(command)
+
+
+# First, so `fitdata --help` lists the service's processes before the operator tools.
+_add_contributed_commands(app)
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")]
-
-
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-) -> None:
-    """Migrate the database, then serve the HTTP API.
-
-    Without FITDATA_REDIS_URL (embedded mode) the job worker and the scheduler run inside
-    this process too.
-    """
-    from fitdata_adapters.cli.serve import run_server
-
-    with reported_errors():
-        settings = load_settings()
-        migrate(settings)
-        run_server(settings, host=host, port=port)
-
-
-@app.command()
-def worker(
-    processes: Annotated[int, typer.Option(min=1, help="Worker processes to run.")] = 1,
-    threads: Annotated[int, typer.Option(min=1, help="Job threads per process.")] = 8,
-) -> None:
-    """Run job workers (Dramatiq on FITDATA_REDIS_URL) and the outbox relay until stopped."""
-    with reported_errors():
-        settings = load_settings()
-        from fitdata_workers.main import run_worker
-
-        run_worker(settings, processes=processes, threads=threads)
-
-
-@app.command()
-def scheduler() -> None:
-    """Run the scheduler of periodic work (FITDATA_REDIS_URL) until stopped; any number may
-    run, each tick fires once."""
-    with reported_errors():
-        settings = load_settings()
-        from fitdata_workers.main import run_scheduler
-
-        run_scheduler(settings)
 
 
 @app.command(name="migrate")

@@ -21,13 +21,20 @@ if TYPE_CHECKING:
     from fitdata_adapters.bootstrap import Runtime
 
 
-def load_settings() -> Settings:
+def load_settings(*, process: bool = False) -> Settings:
     """Settings from the environment, with logging configured to match and the data
-    directory ready (ConfigurationError naming the setting and path if it cannot be)."""
+    directory ready (ConfigurationError naming the setting and path if it cannot be).
+
+    ``process`` is for the long-running processes (``serve``, ``worker``, ``scheduler``): in
+    production mode they refuse to start, naming every missing setting, before touching
+    anything.
+    """
     from fitdata_adapters.data_dir import prepare_locations
 
     settings = Settings.from_env()
     configure_logging(settings.log_level, json=settings.log_json)
+    if process:
+        settings.require_production_ready()
     prepare_locations(settings)  # a fresh data dir is created; an unusable one is named
     return settings
 

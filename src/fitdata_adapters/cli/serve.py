@@ -1,15 +1,9 @@
-"""``fitdata serve``: the HTTP API under uvicorn, plus the in-process worker when embedded."""
+"""Signal handling shared by the commands that run a server until stopped (``fitdata serve``
+in ``fitdata_http``, ``fitdata sandbox cardcom`` here)."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
-
-import uvicorn
-
-from fitdata_adapters.bootstrap import bootstrap
-from fitdata_adapters.cli.output import note
-from fitdata_adapters.settings import Settings
 
 
 def exit_quietly_after_signals() -> None:
@@ -19,54 +13,3 @@ def exit_quietly_after_signals() -> None:
     makes ``fitdata serve`` exit 0 on SIGTERM and Ctrl-C."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _signum, _frame: None)
-
-
-async def _serve(settings: Settings, *, host: str, port: int) -> None:
-    from fitdata_http.app import create_app
-
-    runtime = bootstrap(settings)
-    try:
-        app = create_app(runtime)
-        if settings.is_embedded_queue:
-            from fitdata_workers.embedded import EmbeddedWorker
-
-            worker = EmbeddedWorker(runtime)
-
-            async def start_worker() -> None:
-                await worker.start()
-
-            async def stop_worker() -> None:
-                await worker.stop()
-
-            # Started after the app's own start-up hooks, stopped before its shutdown hooks
-            # (Litestar runs ``on_shutdown`` in order), so jobs never outlive the app. (Hooks
-            # without parameters: Litestar passes the app to hooks that take any.)
-            app.on_startup.append(start_worker)
-            app.on_shutdown.insert(0, stop_worker)
-        # uvicorn's access log is off: it writes each request's path and query string as plain
-        # text (signed download links included, even with JSON logging); the app's request log
-        # (fitdata_http.request_log) is the one access log and it redacts query values. Its
-        # proxy-header handling is off too: it trusts loopback by default, so a client behind a
-        # same-host proxy could pick its own address; the app reads X-Forwarded-For itself,
-        # only from FITDATA_TRUSTED_PROXIES (fitdata_http.client_address).
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            lifespan="on",
-            log_level=settings.log_level.lower(),
-            server_header=False,
-            access_log=False,
-            proxy_headers=False,
-        )
-        mode = "embedded (in-process worker)" if settings.is_embedded_queue else "scale-out (Redis)"
-        note(f"fitdata serving on http://{host}:{port} in {mode} mode; data in {settings.data_dir}")
-        exit_quietly_after_signals()
-        await uvicorn.Server(config).serve()
-    finally:
-        await runtime.aclose()
-
-
-def run_server(settings: Settings, *, host: str, port: int) -> None:
-    """Serve until SIGTERM or Ctrl-C; then stop accepting, finish requests and jobs, exit 0."""
-    asyncio.run(_serve(settings, host=host, port=port))

@@ -31,6 +31,7 @@ from fitdata_adapters.db.repositories import (
     SqlImportProviderConfigRepository,
     SqlLeadRepository,
     SqlLocationRepository,
+    SqlMemberCsvStream,
     SqlMemberProfileRepository,
     SqlMembershipRepository,
     SqlOrganizationRepository,
@@ -55,6 +56,7 @@ class SqlUnitOfWork:
         self.organizations = SqlOrganizationRepository(session)
         self.users = SqlUserRepository(session)
         self.memberships = SqlMembershipRepository(session)
+        self.member_csv = SqlMemberCsvStream(session)
         self.profiles = SqlMemberProfileRepository(session)
         self.plans = SqlPlanRepository(session)
         self.locations = SqlLocationRepository(session)

@@ -1,15 +1,16 @@
-"""A whole :class:`~fitdata_core.services.Services` on in-memory adapters.
+"""The one in-memory bootstrap: a whole :class:`~fitdata_core.services.Services` on in-memory
+adapters.
 
-For unit tests and for other services that embed ``fitdata_core`` and want to try it without
-any infrastructure. Every port can be replaced by keyword.
+Every unit test builds its services here (``memory_services(clock=..., mailer=...)``), and so
+can another service that embeds ``fitdata_core`` and wants to try it without any
+infrastructure. Like :func:`fitdata_adapters.bootstrap.bootstrap`, it takes each port and
+policy as a typed keyword; whatever is not given is an in-memory adapter.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-
-import attrs
 
 from fitdata_adapters.clock import ManualClock, UuidFactory
 from fitdata_adapters.crypto.keyring import KeyringCipher
@@ -18,7 +19,21 @@ from fitdata_adapters.memory.infrastructure import MemoryErrorReporter, MemoryRa
 from fitdata_adapters.memory.uow import MemoryUnitOfWorkFactory
 from fitdata_adapters.storage.memory import MemoryStorage
 from fitdata_adapters.unconfigured import UnavailableAnalytics, UnavailableMemberSource
+from fitdata_core.policies import BillingPolicy, ExportPolicy
+from fitdata_core.ports.clock import Clock, IdFactory
+from fitdata_core.ports.infrastructure import (
+    CredentialCipher,
+    ErrorReporter,
+    Mailer,
+    ObjectStorage,
+    RateLimiter,
+)
+from fitdata_core.ports.providers import MemberSource, PaymentGateway
+from fitdata_core.ports.repositories import AnalyticsReader, UnitOfWorkFactory
 from fitdata_core.services import Services
+
+#: The manual clock's start when no clock is given.
+MEMORY_EPOCH = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
 
 
 class _NoPaymentGateway:
@@ -28,20 +43,40 @@ class _NoPaymentGateway:
         raise AssertionError(f"payment_gateway.{name} used, but no gateway was given")
 
 
-def memory_services(**overrides: Any) -> Services:
-    """Services on memory adapters, a manual clock at 2026-01-15 09:00 UTC and a fresh key."""
-    clock = overrides.pop("clock", None) or ManualClock(datetime(2026, 1, 15, 9, 0, tzinfo=UTC))
-    services = Services(
-        uow=MemoryUnitOfWorkFactory(),
+def memory_services(
+    *,
+    uow: UnitOfWorkFactory | None = None,
+    clock: Clock | None = None,
+    ids: IdFactory | None = None,
+    storage: ObjectStorage | None = None,
+    mailer: Mailer | None = None,
+    cipher: CredentialCipher | None = None,
+    rate_limiter: RateLimiter | None = None,
+    errors: ErrorReporter | None = None,
+    payment_gateway: PaymentGateway | None = None,
+    member_source: MemberSource | None = None,
+    analytics: AnalyticsReader | None = None,
+    billing: BillingPolicy | None = None,
+    exports: ExportPolicy | None = None,
+) -> Services:
+    """Services on memory adapters: a :class:`ManualClock` at :data:`MEMORY_EPOCH` (unless
+    ``clock`` is given), memory storage and mail, a fresh credential key, the default
+    policies, and a payment gateway that fails the test if it is used."""
+    clock = clock if clock is not None else ManualClock(MEMORY_EPOCH)
+    return Services(
+        uow=uow if uow is not None else MemoryUnitOfWorkFactory(),
         clock=clock,
-        ids=UuidFactory(),
-        storage=MemoryStorage(clock=clock),
-        mailer=MemoryMailer(),
-        cipher=KeyringCipher.from_spec(KeyringCipher.generate_spec()),
-        rate_limiter=MemoryRateLimiter(),
-        errors=MemoryErrorReporter(),
-        payment_gateway=_NoPaymentGateway(),
-        member_source=UnavailableMemberSource(),
-        analytics=UnavailableAnalytics(),
+        ids=ids if ids is not None else UuidFactory(),
+        storage=storage if storage is not None else MemoryStorage(clock=clock),
+        mailer=mailer if mailer is not None else MemoryMailer(),
+        cipher=(
+            cipher if cipher is not None else KeyringCipher.from_spec(KeyringCipher.generate_spec())
+        ),
+        rate_limiter=rate_limiter if rate_limiter is not None else MemoryRateLimiter(),
+        errors=errors if errors is not None else MemoryErrorReporter(),
+        payment_gateway=payment_gateway if payment_gateway is not None else _NoPaymentGateway(),
+        member_source=member_source if member_source is not None else UnavailableMemberSource(),
+        analytics=analytics if analytics is not None else UnavailableAnalytics(),
+        billing=billing if billing is not None else BillingPolicy(),
+        exports=exports if exports is not None else ExportPolicy(),
     )
-    return attrs.evolve(services, **overrides)

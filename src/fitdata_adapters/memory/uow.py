@@ -208,6 +208,10 @@ class _Memberships(_Repo):
                 for row in rows[start : start + batch_size]
             ]
 
+
+class _MemberCsv(_Repo):
+    """The member CSV engine in memory: the value rows through the core's encoder."""
+
     async def stream_member_csv(
         self,
         org_id: str,
@@ -216,7 +220,7 @@ class _Memberships(_Repo):
         *,
         batch_size: int = 1000,
     ) -> AsyncIterator[tuple[int, bytes]]:
-        async for batch in self.stream_member_values(
+        async for batch in self._uow.memberships.stream_member_values(
             org_id, member_filter, attributes, batch_size=batch_size
         ):
             yield len(batch), encode_csv_rows(batch).encode("utf-8", "replace")
@@ -588,6 +592,7 @@ class MemoryUnitOfWork:
         self.organizations = _Organizations(self)
         self.users = _Users(self)
         self.memberships = _Memberships(self)
+        self.member_csv = _MemberCsv(self)
         self.profiles = _Profiles(self)
         self.plans = _Plans(self)
         self.locations = _Locations(self)

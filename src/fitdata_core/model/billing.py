@@ -29,6 +29,20 @@ from fitdata_core.model.tiers import PlatformTier
 from fitdata_core.money import Money
 from fitdata_core.statemachine import TransitionTable
 
+__all__ = [
+    "MAX_FAILED_PAYMENTS",
+    "SUBSCRIPTION_TRANSITIONS",
+    "TRANSACTION_TRANSITIONS",
+    "BillingTransaction",
+    "CancelReason",
+    "PlatformSubscription",
+    "StoredCard",
+    "SubscriptionStatus",
+    "TransactionKind",
+    "TransactionStatus",
+    "effective_tier",
+]
+
 MAX_FAILED_PAYMENTS = 3
 
 #: Dunning: a past-due subscription's next renewal attempt comes this long after the failed
@@ -38,6 +52,8 @@ RETRY_SPACING = timedelta(hours=20)
 
 
 class TransactionStatus(StrEnum):
+    """Where a billing transaction is; the allowed moves are in its transition table."""
+
     PENDING = "pending"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -45,6 +61,8 @@ class TransactionStatus(StrEnum):
 
 
 class TransactionKind(StrEnum):
+    """Why a billing transaction exists: a checkout on the hosted page, or a monthly renewal."""
+
     CHECKOUT = "checkout"
     RENEWAL = "renewal"
 
@@ -61,6 +79,9 @@ TRANSACTION_TRANSITIONS = TransitionTable[TransactionStatus](
 
 @attrs.frozen
 class BillingTransaction:
+    """One payment attempt for a platform tier (a Cardcom checkout or a token charge) and its
+    outcome."""
+
     id: str
     organization_id: str
     kind: TransactionKind
@@ -110,6 +131,8 @@ class BillingTransaction:
 
 
 class SubscriptionStatus(StrEnum):
+    """Where a platform subscription is; the allowed moves are in its transition table."""
+
     ACTIVE = "active"
     PAST_DUE = "past_due"
     CANCELLED = "cancelled"
@@ -130,6 +153,8 @@ SUBSCRIPTION_TRANSITIONS = TransitionTable[SubscriptionStatus](
 
 
 class CancelReason(StrEnum):
+    """Why a platform subscription ended."""
+
     OWNER_REQUESTED = "owner-requested"
     SCHEDULED_PERIOD_END = "scheduled-cancel-period-end"
     MAX_FAILED_PAYMENTS = "max-failed-payments"
@@ -150,6 +175,9 @@ class StoredCard:
 
 @attrs.frozen
 class PlatformSubscription:
+    """An organization's paid platform tier: its period, card token reference, dunning state and
+    cancellation."""
+
     id: str
     organization_id: str
     tier: PlatformTier

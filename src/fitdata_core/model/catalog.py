@@ -9,14 +9,26 @@ import attrs
 
 from fitdata_core.money import Money
 
+__all__ = [
+    "Course",
+    "Lead",
+    "Location",
+    "Plan",
+    "PlanKind",
+]
+
 
 class PlanKind(StrEnum):
+    """What a membership plan sells: a recurring membership or a pack of classes."""
+
     MEMBERSHIP = "membership"
     CLASS_PACK = "class_pack"
 
 
 @attrs.frozen
 class Plan:
+    """A membership plan an organization sells, with its price."""
+
     id: str
     organization_id: str
     name: str
@@ -31,6 +43,8 @@ class Plan:
 
 @attrs.frozen
 class Location:
+    """A place where an organization runs its classes."""
+
     id: str
     organization_id: str
     name: str
@@ -40,6 +54,8 @@ class Location:
 
 @attrs.frozen
 class Course:
+    """A course an organization runs (a tier feature)."""
+
     id: str
     organization_id: str
     name: str
@@ -49,6 +65,8 @@ class Course:
 
 @attrs.frozen
 class Lead:
+    """A prospective member an organization is in touch with."""
+
     id: str
     organization_id: str
     first_name: str | None

@@ -16,8 +16,23 @@ from fitdata_core.errors import IllegalTransition
 from fitdata_core.events import DomainEvent
 from fitdata_core.statemachine import TransitionTable
 
+__all__ = [
+    "ACTIVE_IMPORT_STATUSES",
+    "EXPORT_TRANSITIONS",
+    "IMPORT_TRANSITIONS",
+    "ExportJob",
+    "ExportStatus",
+    "ImportJob",
+    "ImportPhase",
+    "ImportProviderConfig",
+    "ImportSource",
+    "ImportStatus",
+]
+
 
 class ExportStatus(StrEnum):
+    """Where an export job is; the allowed moves are in its transition table."""
+
     PENDING = "pending"
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
@@ -35,6 +50,8 @@ EXPORT_TRANSITIONS = TransitionTable[ExportStatus](
 
 @attrs.frozen
 class ExportJob:
+    """One asynchronous export (members CSV): who asked, what, and the file it produced."""
+
     id: str
     organization_id: str
     kind: str
@@ -96,6 +113,8 @@ class ExportJob:
 
 
 class ImportStatus(StrEnum):
+    """Where an import job is; the allowed moves are in its transition table."""
+
     PENDING = "pending"
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
@@ -104,6 +123,8 @@ class ImportStatus(StrEnum):
 
 
 class ImportPhase(StrEnum):
+    """The step a running import is at; phases only move forward."""
+
     QUEUED = "queued"
     PLANS = "plans"
     MEMBERS = "members"
@@ -113,6 +134,8 @@ class ImportPhase(StrEnum):
 
 
 class ImportSource(StrEnum):
+    """Where an import reads from: a provider (Arbox) or an uploaded CSV file."""
+
     ARBOX = "arbox"
     CSV = "csv"
 
@@ -134,6 +157,8 @@ ACTIVE_IMPORT_STATUSES = frozenset({ImportStatus.PENDING, ImportStatus.IN_PROGRE
 
 @attrs.frozen
 class ImportJob:
+    """One import into an organization: its source, phase, counts and outcome."""
+
     id: str
     organization_id: str
     source: ImportSource

@@ -9,9 +9,22 @@ import attrs
 
 from fitdata_core.model.tiers import PlatformTier
 
+__all__ = [
+    "MemberProfile",
+    "MemberRow",
+    "Membership",
+    "MembershipStatus",
+    "Organization",
+    "Role",
+    "User",
+    "normalize_email",
+]
+
 
 @attrs.frozen
 class Organization:
+    """A gym: its name and the platform tier it is on."""
+
     id: str
     name: str
     platform_tier: PlatformTier
@@ -28,6 +41,8 @@ def normalize_email(email: str) -> str:
 
 @attrs.frozen
 class User:
+    """A person with a login (one email), who may belong to several organizations."""
+
     id: str
     email: str
     first_name: str | None
@@ -61,6 +76,9 @@ class User:
 
 
 class Role(StrEnum):
+    """What a person is in an organization; roles decide what they may do
+    (:mod:`fitdata_core.access`)."""
+
     OWNER = "owner"
     ADMIN = "admin"
     COACH = "coach"
@@ -68,6 +86,8 @@ class Role(StrEnum):
 
 
 class MembershipStatus(StrEnum):
+    """Whether a membership is in force; only active ones grant access."""
+
     ACTIVE = "active"
     INVITED = "invited"
     SUSPENDED = "suspended"
@@ -76,6 +96,8 @@ class MembershipStatus(StrEnum):
 
 @attrs.frozen
 class Membership:
+    """A user's place in an organization: role and status."""
+
     id: str
     organization_id: str
     user_id: str

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+__all__ = [
+    "Feature",
+    "PlatformTier",
+    "features_of",
+    "minimum_tier_for",
+]
+
 
 class PlatformTier(StrEnum):
+    """The platform plan an organization is on: lite (free), pro, elite."""
+
     LITE = "lite"
     PRO = "pro"
     ELITE = "elite"
@@ -23,6 +32,8 @@ _RANK = {PlatformTier.LITE: 0, PlatformTier.PRO: 1, PlatformTier.ELITE: 2}
 
 
 class Feature(StrEnum):
+    """A capability some platform tiers include."""
+
     MEMBERSHIP_PLANS = "membership_plans"
     CLASS_PACKS = "class_packs"
     COURSES = "courses"
@@ -43,4 +54,5 @@ def features_of(tier: PlatformTier) -> frozenset[Feature]:
 
 
 def minimum_tier_for(feature: Feature) -> PlatformTier:
+    """The cheapest tier that includes ``feature``."""
     return min((t for t in PlatformTier if feature in features_of(t)), key=lambda t: t.rank)

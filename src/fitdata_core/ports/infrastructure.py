@@ -8,9 +8,25 @@ from typing import Any, Protocol
 
 import attrs
 
+__all__ = [
+    "Ciphertext",
+    "CredentialCipher",
+    "EmailMessage",
+    "ErrorReporter",
+    "JobMessage",
+    "JobQueue",
+    "Mailer",
+    "ObjectStorage",
+    "RateLimitResult",
+    "RateLimiter",
+    "StoredObject",
+]
+
 
 @attrs.frozen
 class StoredObject:
+    """What object storage holds under a key: its size and content type."""
+
     key: str
     size: int
 
@@ -49,6 +65,8 @@ class ObjectStorage(Protocol):
 
 @attrs.frozen
 class EmailMessage:
+    """A plain-text email to one recipient."""
+
     to: str
     subject: str
     text: str
@@ -56,6 +74,8 @@ class EmailMessage:
 
 
 class Mailer(Protocol):
+    """Sends email (SMTP in production, ``.eml`` files embedded, memory in tests)."""
+
     async def send(self, message: EmailMessage) -> None:
         """Deliver one email. Raises ``MailUnavailable``."""
         ...
@@ -107,6 +127,8 @@ class JobMessage:
 
 
 class JobQueue(Protocol):
+    """Hands job messages to workers (the outbox relay is its only caller)."""
+
     async def send(self, message: JobMessage) -> None:
         """Hand a job to the broker. Raises ``QueueUnavailable``."""
         ...
@@ -114,12 +136,16 @@ class JobQueue(Protocol):
 
 @attrs.frozen
 class RateLimitResult:
+    """The verdict of a rate-limit hit, and when to retry if refused."""
+
     allowed: bool
     remaining: int
     retry_after: int
 
 
 class RateLimiter(Protocol):
+    """A sliding-window counter per key, shared by every process that serves the key."""
+
     async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateLimitResult:
         """Count one request under ``key``; refuse once ``limit`` is reached in the window."""
         ...

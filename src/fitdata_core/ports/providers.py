@@ -10,6 +10,22 @@ import attrs
 
 from fitdata_core.money import Money
 
+__all__ = [
+    "ChargeOutcome",
+    "ChargeRequest",
+    "CheckoutPage",
+    "CheckoutRequest",
+    "MemberSource",
+    "PaymentGateway",
+    "PaymentResult",
+    "PaymentResultStatus",
+    "SourceCredentials",
+    "SourceLead",
+    "SourceMember",
+    "SourceMemberDetail",
+    "SourcePlan",
+]
+
 
 @attrs.frozen
 class CheckoutRequest:
@@ -23,11 +39,15 @@ class CheckoutRequest:
 
 @attrs.frozen
 class CheckoutPage:
+    """A hosted payment page the payer is sent to."""
+
     low_profile_id: str
     url: str
 
 
 class PaymentResultStatus(StrEnum):
+    """What the gateway says of a checkout: completed, declined, or not finalised yet."""
+
     COMPLETED = "completed"
     DECLINED = "declined"
     NOT_FINALISED = "not_finalised"
@@ -55,6 +75,8 @@ class PaymentResult:
 
 @attrs.frozen(repr=False)
 class ChargeRequest:
+    """A charge of a stored card token (a renewal), with its idempotency key."""
+
     card_token: str
     card_expiry_mmyy: str | None
     amount: Money
@@ -67,6 +89,8 @@ class ChargeRequest:
 
 @attrs.frozen
 class ChargeOutcome:
+    """What became of a token charge."""
+
     completed: bool
     provider_transaction_id: str | None
     description: str | None

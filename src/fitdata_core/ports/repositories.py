@@ -35,11 +35,40 @@ from fitdata_core.model.organizations import (
 )
 from fitdata_core.ports.infrastructure import Ciphertext, JobMessage
 
+__all__ = [
+    "MEMBER_ATTRIBUTES",
+    "AnalyticsReader",
+    "BillingEventRepository",
+    "BillingTransactionRepository",
+    "CourseRepository",
+    "ExportJobRepository",
+    "ImportJobRepository",
+    "ImportProviderConfigRepository",
+    "LeadRepository",
+    "LocationRepository",
+    "MemberCsvStream",
+    "MemberFilter",
+    "MemberProfileRepository",
+    "MembershipRepository",
+    "OrganizationRepository",
+    "OutboxRepository",
+    "Page",
+    "PlanRepository",
+    "SubscriptionRepository",
+    "T",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UserRepository",
+    "member_attribute",
+]
+
 T = TypeVar("T")
 
 
 @attrs.frozen
 class Page(Generic[T]):
+    """One page of a listing, with the total count."""
+
     items: Sequence[T]
     total: int
     limit: int
@@ -72,11 +101,15 @@ def member_attribute(row: MemberRow, path: str) -> object:
 
 @attrs.frozen
 class MemberFilter:
+    """Which members a listing or export selects (by role and status; empty means all)."""
+
     roles: frozenset[Role] = frozenset()
     statuses: frozenset[MembershipStatus] = frozenset()
 
 
 class OrganizationRepository(Protocol):
+    """Organizations (gyms)."""
+
     async def add(self, org: Organization) -> None: ...
     async def get(self, org_id: str) -> Organization | None: ...
     async def get_for_update(self, org_id: str) -> Organization | None: ...
@@ -84,6 +117,8 @@ class OrganizationRepository(Protocol):
 
 
 class UserRepository(Protocol):
+    """Users, found by id or (normalised) email."""
+
     async def add(self, user: User) -> None:
         """Raises ``Conflict`` when the email is taken (case-insensitively)."""
         ...
@@ -94,6 +129,8 @@ class UserRepository(Protocol):
 
 
 class MembershipRepository(Protocol):
+    """Memberships, and the member listings and streams built on them."""
+
     async def add(self, membership: Membership) -> None:
         """Raises ``Conflict`` when the user already belongs to the organization."""
         ...
@@ -129,6 +166,11 @@ class MembershipRepository(Protocol):
         """
         ...
 
+
+class MemberCsvStream(Protocol):
+    """The bulk export's member rows, already written as CSV (its own engine: on Postgres the
+    database writes the lines)."""
+
     def stream_member_csv(
         self,
         org_id: str,
@@ -137,21 +179,25 @@ class MembershipRepository(Protocol):
         *,
         batch_size: int = 1000,
     ) -> AsyncIterator[tuple[int, bytes]]:
-        """The rows of :meth:`stream_member_values` already written as CSV: pieces of
-        ``(row count, UTF-8 bytes)``, the bytes exactly
+        """The rows of :meth:`MembershipRepository.stream_member_values` already written as
+        CSV: pieces of ``(row count, UTF-8 bytes)``, the bytes exactly
         :func:`~fitdata_core.rules.csv_format.encode_csv_rows` of those rows, encoded (no
         header, no BOM). A backend that can render CSV itself (Postgres) does, so a bulk
-        export runs at the database's speed; the others encode :meth:`stream_member_values`.
+        export runs at the database's speed; the others encode the value rows.
         """
         ...
 
 
 class MemberProfileRepository(Protocol):
+    """Members' profile details per organization."""
+
     async def upsert(self, profile: MemberProfile) -> None: ...
     async def get(self, org_id: str, user_id: str) -> MemberProfile | None: ...
 
 
 class PlanRepository(Protocol):
+    """An organization's membership plans."""
+
     async def add(self, plan: Plan) -> None: ...
     async def get(self, org_id: str, plan_id: str) -> Plan | None: ...
     async def get_by_name(self, org_id: str, name: str) -> Plan | None: ...
@@ -160,16 +206,22 @@ class PlanRepository(Protocol):
 
 
 class LocationRepository(Protocol):
+    """An organization's locations."""
+
     async def add(self, location: Location) -> None: ...
     async def list_for_org(self, org_id: str) -> list[Location]: ...
 
 
 class CourseRepository(Protocol):
+    """An organization's courses."""
+
     async def add(self, course: Course) -> None: ...
     async def list_for_org(self, org_id: str) -> list[Course]: ...
 
 
 class LeadRepository(Protocol):
+    """An organization's leads."""
+
     async def add(self, lead: Lead) -> None: ...
     async def update(self, lead: Lead) -> None: ...
     async def get_by_email(self, org_id: str, email: str) -> Lead | None: ...
@@ -177,6 +229,8 @@ class LeadRepository(Protocol):
 
 
 class ExportJobRepository(Protocol):
+    """Export jobs."""
+
     async def add(self, job: ExportJob) -> None: ...
     async def get(self, job_id: str) -> ExportJob | None: ...
     async def update(self, job: ExportJob) -> None: ...
@@ -195,6 +249,8 @@ class ExportJobRepository(Protocol):
 
 
 class ImportJobRepository(Protocol):
+    """Import jobs."""
+
     async def add(self, job: ImportJob) -> None: ...
     async def get(self, job_id: str) -> ImportJob | None: ...
     async def get_for_update(self, job_id: str) -> ImportJob | None: ...
@@ -204,6 +260,8 @@ class ImportJobRepository(Protocol):
 
 
 class ImportProviderConfigRepository(Protocol):
+    """Per-organization provider settings for imports (credentials sealed by the cipher)."""
+
     async def add(self, config: ImportProviderConfig) -> None: ...
     async def get_active(self, org_id: str, provider: str) -> ImportProviderConfig | None: ...
     async def deactivate_all(self, org_id: str, provider: str) -> None: ...
@@ -262,6 +320,8 @@ class SealedSecretRepository(Protocol):
 
 
 class SubscriptionRepository(Protocol):
+    """Platform subscriptions, and the claims renewal sweeps take on them."""
+
     async def get_by_org(self, org_id: str) -> PlatformSubscription | None: ...
     async def get_by_org_for_update(self, org_id: str) -> PlatformSubscription | None: ...
     async def save(self, subscription: PlatformSubscription) -> None:
@@ -289,6 +349,8 @@ class SubscriptionRepository(Protocol):
 
 
 class BillingTransactionRepository(Protocol):
+    """Billing transactions (payment attempts)."""
+
     async def add(self, txn: BillingTransaction) -> None: ...
     async def get(self, txn_id: str) -> BillingTransaction | None: ...
     async def get_for_update(self, txn_id: str) -> BillingTransaction | None: ...
@@ -343,6 +405,8 @@ class AnalyticsReader(Protocol):
 
 
 class UnitOfWork(Protocol):
+    """One transaction and its repositories: ``async with`` rolls back unless committed."""
+
     @property
     def organizations(self) -> OrganizationRepository: ...
 
@@ -351,6 +415,9 @@ class UnitOfWork(Protocol):
 
     @property
     def memberships(self) -> MembershipRepository: ...
+
+    @property
+    def member_csv(self) -> MemberCsvStream: ...
 
     @property
     def profiles(self) -> MemberProfileRepository: ...

@@ -29,6 +29,32 @@ import attrs
 
 from fitdata_core.errors import InvalidInput
 
+__all__ = [
+    "ATTENDED_BOOKING",
+    "CANCELLED_BOOKING",
+    "DEFAULT_RANGE_MONTHS",
+    "MAX_RANGE_YEARS",
+    "MEMBER_ROLE",
+    "PAID",
+    "REFUNDED",
+    "TAB_COLUMNS",
+    "VALID_TABS",
+    "AnalyticsTab",
+    "Column",
+    "DateRange",
+    "add_months",
+    "analytics_filename",
+    "header_of",
+    "keys_of",
+    "members_growth_rows",
+    "money",
+    "parse_tab",
+    "percentage",
+    "ratio",
+    "resolve_range",
+    "revenue_trend_rows",
+]
+
 PAID = "paid"
 REFUNDED = "refunded"
 CANCELLED_BOOKING = "cancelled"
@@ -40,6 +66,8 @@ MAX_RANGE_YEARS = 5
 
 
 class AnalyticsTab(StrEnum):
+    """The analytics tabs an owner can download as CSV."""
+
     REVENUE_SUMMARY = "revenue-summary"
     REVENUE_TREND = "revenue-trend"
     PLAN_DISTRIBUTION = "plan-distribution"
@@ -52,6 +80,8 @@ class AnalyticsTab(StrEnum):
 
 @attrs.frozen
 class Column:
+    """One column of an analytics tab: its row key and its CSV header."""
+
     key: str
     header: str
 
@@ -138,10 +168,12 @@ def parse_tab(value: str) -> AnalyticsTab:
 
 
 def header_of(tab: AnalyticsTab) -> tuple[str, ...]:
+    """The CSV header of ``tab``, in column order."""
     return tuple(c.header for c in TAB_COLUMNS[tab])
 
 
 def keys_of(tab: AnalyticsTab) -> tuple[str, ...]:
+    """The row keys of ``tab``, in column order."""
     return tuple(c.key for c in TAB_COLUMNS[tab])
 
 

@@ -24,11 +24,20 @@ from fitdata_core.model.billing import (
     SubscriptionStatus,
 )
 
+__all__ = [
+    "RETRY_INTERVAL",
+    "AccessLevel",
+    "AccessState",
+    "access_state",
+]
+
 # One renewal attempt per daily sweep: the longest a past-due subscription can last.
 RETRY_INTERVAL = timedelta(days=1)
 
 
 class AccessLevel(StrEnum):
+    """How much of its paid tier an organization may use right now."""
+
     FULL = "full"
     GRACE = "grace"
     NONE = "none"
@@ -36,12 +45,14 @@ class AccessLevel(StrEnum):
 
 @attrs.frozen
 class AccessState:
+    """The access level of a subscription, why, and until when."""
+
     level: AccessLevel
     reason: str
     until: datetime | None = None
 
 
-def grace_ends_at(subscription: PlatformSubscription) -> datetime | None:
+def _grace_ends_at(subscription: PlatformSubscription) -> datetime | None:
     """The latest moment dunning can end (the last retry) for a past-due subscription."""
     if subscription.current_period_end is None:
         return None
@@ -56,6 +67,6 @@ def access_state(subscription: PlatformSubscription | None) -> AccessState:
         reason = subscription.cancel_reason.value if subscription.cancel_reason else "cancelled"
         return AccessState(AccessLevel.NONE, reason)
     if subscription.status is SubscriptionStatus.PAST_DUE:
-        return AccessState(AccessLevel.GRACE, "payment-failed", grace_ends_at(subscription))
+        return AccessState(AccessLevel.GRACE, "payment-failed", _grace_ends_at(subscription))
     reason = "cancel-scheduled" if subscription.cancel_at_period_end else "active"
     return AccessState(AccessLevel.FULL, reason, subscription.current_period_end)

@@ -12,6 +12,11 @@ from __future__ import annotations
 import calendar
 from datetime import datetime
 
+__all__ = [
+    "add_months",
+    "next_period_end",
+]
+
 
 def add_months(moment: datetime, months: int) -> datetime:
     """``moment`` moved by ``months`` calendar months, clamping the day to the month's end."""

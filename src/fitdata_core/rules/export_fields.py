@@ -39,6 +39,14 @@ from fitdata_core.errors import InvalidInput
 from fitdata_core.model.organizations import MemberRow, MembershipStatus, Role
 from fitdata_core.ports.repositories import MemberFilter, member_attribute
 
+__all__ = [
+    "DEFAULT_EXPORT_FIELDS",
+    "EXPORT_FIELDS",
+    "ExportField",
+    "MemberExportRequest",
+    "member_export_request",
+]
+
 
 @attrs.frozen
 class ExportField:
@@ -166,8 +174,3 @@ def member_export_request(
         statuses=tuple(s for s in MembershipStatus if s.value in picked_statuses),
         fields=picked_fields or DEFAULT_EXPORT_FIELDS,
     )
-
-
-def row_values(fields: Sequence[str], row: MemberRow) -> tuple[object, ...]:
-    """The cells of ``row`` for the columns ``fields``, in that order."""
-    return tuple(EXPORT_FIELDS[key].read(row) for key in fields)

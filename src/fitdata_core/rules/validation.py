@@ -12,6 +12,12 @@ from email_validator import validate_email as _validate_email
 
 from fitdata_core.errors import InvalidInput
 
+__all__ = [
+    "DEFAULT_PHONE_REGION",
+    "validate_email",
+    "validate_phone",
+]
+
 DEFAULT_PHONE_REGION = "IL"
 
 

@@ -13,6 +13,23 @@ from fitdata_core.money import AmountError, Money, exact_amount
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.common import authorize, load_org
 
+__all__ = [
+    "MAX_ADDRESS_LENGTH",
+    "MAX_DESCRIPTION_LENGTH",
+    "MAX_NAME_LENGTH",
+    "MAX_PRICE",
+    "MAX_SESSION_COUNT",
+    "MAX_VALIDITY_DAYS",
+    "PLAN_KIND_FEATURE",
+    "create_course",
+    "create_location",
+    "create_plan",
+    "list_courses",
+    "list_locations",
+    "list_plans",
+    "parse_price",
+]
+
 # What the catalog can hold (the columns behind it: price NUMERIC(12, 2), counts INTEGER, an
 # address VARCHAR(500)); beyond these a value is refused, naming the field, before any write.
 MAX_NAME_LENGTH: Final = 200
@@ -29,6 +46,7 @@ PLAN_KIND_FEATURE = {
 
 
 async def list_plans(svc: Services, actor: Actor, org_id: str) -> list[Plan]:
+    """The organization's membership plans (any active member)."""
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_PLANS)
         return await uow.plans.list_for_org(org_id)
@@ -80,6 +98,7 @@ async def create_plan(
     session_count: int | None = None,
     validity_days: int | None = None,
 ) -> Plan:
+    """Add a membership plan (owner, admin; a class pack needs the class-packs feature)."""
     name = _require_name(name)
     if kind is PlanKind.CLASS_PACK and session_count is None:
         raise InvalidInput("A class pack needs a positive sessionCount.", field="sessionCount")
@@ -107,6 +126,7 @@ async def create_plan(
 
 
 async def list_locations(svc: Services, actor: Actor, org_id: str) -> list[Location]:
+    """The organization's locations (any active member)."""
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_PLANS)
         return await uow.locations.list_for_org(org_id)
@@ -136,14 +156,18 @@ async def create_location(
 
 
 async def list_courses(svc: Services, actor: Actor, org_id: str) -> list[Course]:
+    """The organization's courses (any active member; the tier must include courses)."""
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_PLANS)
+        org = await load_org(uow, org_id)
+        require_feature(org.platform_tier, Feature.COURSES)
         return await uow.courses.list_for_org(org_id)
 
 
 async def create_course(
     svc: Services, actor: Actor, org_id: str, *, name: str, description: str | None = None
 ) -> Course:
+    """Add a course (owner, admin; the tier must include courses)."""
     name = _require_name(name)
     description = _bounded_text(description, "description", MAX_DESCRIPTION_LENGTH)
     async with svc.uow() as uow:

@@ -8,8 +8,14 @@ from fitdata_core.model.organizations import Membership, Organization
 from fitdata_core.ports.repositories import UnitOfWork
 from fitdata_core.services import Actor
 
+__all__ = [
+    "authorize",
+    "load_org",
+]
+
 
 async def load_org(uow: UnitOfWork, org_id: str) -> Organization:
+    """The organization, or ``NotFound``."""
     org = await uow.organizations.get(org_id)
     if org is None:
         raise NotFound(f"Organization {org_id} not found.")

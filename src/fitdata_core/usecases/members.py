@@ -9,6 +9,12 @@ from fitdata_core.ports.repositories import MemberFilter, Page
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.common import authorize
 
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "check_paging",
+    "list_members",
+]
+
 # The one page-size limit of every paged list (members, export jobs, billing history): the
 # HTTP layer validates ``limit`` against it and docs/http-api.md documents it.
 MAX_PAGE_SIZE = 200
@@ -31,6 +37,7 @@ async def list_members(
     limit: int = 50,
     offset: int = 0,
 ) -> Page[MemberRow]:
+    """A page of the organization's members matching ``member_filter`` (owner, admin, coach)."""
     check_paging(limit, offset)
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_MEMBERS)

@@ -19,9 +19,17 @@ from fitdata_core.rules.validation import validate_email, validate_phone
 from fitdata_core.services import Services
 from fitdata_core.usecases.common import load_org
 
+__all__ = [
+    "NewMember",
+    "add_member",
+    "create_organization",
+]
+
 
 @attrs.frozen
 class NewMember:
+    """A person to add to an organization: email, role, status and optional details."""
+
     email: str
     role: Role
     status: MembershipStatus = MembershipStatus.ACTIVE

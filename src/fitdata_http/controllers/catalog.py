@@ -2,9 +2,8 @@
 
 Request bodies arrive as plain JSON objects (``data: dict[str, Any]``) and are structured
 with :func:`~fitdata_http.params.read_body` into a small attrs class, so field errors come
-back as 400s naming the camelCase field. Tier checks: courses are gated by the route guard;
-class packs and a second location are checked by their use cases (they depend on the body
-or on existing data).
+back as 400s naming the camelCase field. Tier checks live in the use cases (courses, class
+packs, a second location), so a library caller meets the same rules as an HTTP client.
 """
 
 from __future__ import annotations
@@ -16,11 +15,9 @@ import attrs
 from litestar import Controller, get, post
 
 from fitdata_core.model.catalog import PlanKind
-from fitdata_core.model.tiers import Feature
 from fitdata_core.usecases import catalog
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, created, ok
-from fitdata_http.guards import requires_feature
 from fitdata_http.openapi import BEARER
 from fitdata_http.params import ORG_PATH, read_body
 from fitdata_http.schemas import json_body
@@ -118,7 +115,6 @@ class CoursesController(Controller):
     path = ORG_PATH + "/courses"
     tags = ["catalog"]  # noqa: RUF012 - Litestar reads these as class attributes
     security = BEARER
-    guards = [requires_feature(Feature.COURSES)]  # noqa: RUF012
 
     @get("/", summary="List courses (needs the courses feature)")
     async def list_courses(

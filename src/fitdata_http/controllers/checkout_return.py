@@ -23,6 +23,7 @@ from fitdata_core.model.billing import TransactionStatus
 from fitdata_core.services import Services
 from fitdata_core.usecases import billing
 from fitdata_http.deps import ServicesDep
+from fitdata_http.errors import status_for
 from fitdata_http.pages import Page
 from fitdata_http.params import is_low_profile_id
 
@@ -47,7 +48,7 @@ async def _page_for(svc: Services, low_profile_id: str) -> ReturnPage:
             "We could not reach the payment provider to confirm your payment yet. If you "
             "paid, there is nothing more to do: it is confirmed automatically within minutes. "
             "This page will try again shortly.",
-            status_code=503,
+            status_code=status_for(exc),
             refresh=True,
         )
     async with svc.uow(read_only=True) as uow:

@@ -20,18 +20,15 @@ import attrs
 from litestar import Controller, Request, get, post
 from litestar.params import Body, FromPath
 
-from fitdata_core.errors import InvalidInput
 from fitdata_core.model.jobs import ExportJob, ExportStatus
 from fitdata_core.usecases import exports
 from fitdata_http.client_address import client_address
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok, paged
 from fitdata_http.openapi import BEARER
-from fitdata_http.params import ORG_PATH, Limit, Offset, parse_uuid
+from fitdata_http.params import ORG_PATH, Limit, Offset, parse_uuid, read_body
 
-__all__ = ["ExportJobResponse", "ExportQueued", "ExportsController"]
-
-_BODY_KEYS = ("roles", "statuses", "fields")
+__all__ = ["ExportJobResponse", "ExportQueued", "ExportRequest", "ExportsController"]
 
 
 @attrs.frozen
@@ -76,26 +73,14 @@ class ExportJobResponse:
         )
 
 
-def _string_list(body: dict[str, Any], name: str) -> list[str] | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise InvalidInput(f"{name} must be a list of strings.", field=name)
-    return value
+@attrs.frozen
+class ExportRequest:
+    """The optional body of an export request (read with the shared
+    :func:`~fitdata_http.params.read_body`, so a bad field is a 400 naming it)."""
 
-
-def _export_request(body: Any) -> dict[str, list[str] | None]:
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        raise InvalidInput("The body must be a JSON object.", field="body")
-    unknown = sorted(set(body) - set(_BODY_KEYS))
-    if unknown:
-        raise InvalidInput(
-            f"Unknown field {unknown[0]!r}; allowed: {', '.join(_BODY_KEYS)}.", field=unknown[0]
-        )
-    return {name: _string_list(body, name) for name in _BODY_KEYS}
+    roles: list[str] | None = None
+    statuses: list[str] | None = None
+    fields: list[str] | None = None
 
 
 _REQUEST_HELP = (
@@ -123,14 +108,14 @@ class ExportsController(Controller):
         org_id: OrgIdDep,
         data: Annotated[dict[str, Any] | None, Body(description=_REQUEST_HELP)] = None,
     ) -> Envelope:
-        wanted = _export_request(data)
+        wanted = read_body({} if data is None else data, ExportRequest)
         job_id = await exports.request_member_export(
             services,
             actor,
             org_id,
-            roles=wanted["roles"],
-            statuses=wanted["statuses"],
-            fields=wanted["fields"],
+            roles=wanted.roles,
+            statuses=wanted.statuses,
+            fields=wanted.fields,
             client_ip=client_address(request),
         )
         return ok(ExportQueued(job_id), status_code=202)

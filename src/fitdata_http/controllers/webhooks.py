@@ -28,7 +28,7 @@ from fitdata_core.usecases import billing
 from fitdata_core.usecases.billing import ActivationOutcome
 from fitdata_http.bodies import decode_json_body, decode_text_body
 from fitdata_http.deps import ServicesDep
-from fitdata_http.errors import Problem, problem_for, problem_response
+from fitdata_http.errors import Problem, problem_for, problem_response, status_for
 from fitdata_http.params import is_low_profile_id
 
 __all__ = ["WEBHOOK_RETRY_AFTER_SECONDS", "WebhooksController", "read_webhook_fields"]
@@ -93,7 +93,7 @@ class WebhooksController(Controller):
                 provider_status=exc.status,
             )
             problem = Problem(
-                503,
+                status_for(exc),
                 "PROVIDER_ERROR",
                 "Could not verify the payment with Cardcom; send the notification again.",
                 headers={"Retry-After": str(WEBHOOK_RETRY_AFTER_SECONDS)},

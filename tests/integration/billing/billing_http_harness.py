@@ -64,6 +64,7 @@ def billing_settings(data_dir: Path, database_url: str, public_url: str, cardcom
     return Settings.from_env(
         {
             "FITDATA_DATA_DIR": str(data_dir),
+            "FITDATA_MODE": "embedded",
             "FITDATA_DATABASE_URL": database_url,
             "FITDATA_JWT_SECRET": JWT_SECRET,
             "FITDATA_PUBLIC_URL": public_url,

@@ -32,6 +32,7 @@ class Ran:
 def _environment(stack: Stack, **extra: str | None) -> dict[str, str | None]:
     env: dict[str, str | None] = {
         "FITDATA_DATA_DIR": str(stack.settings.data_dir),
+        "FITDATA_MODE": "embedded",
         "FITDATA_DATABASE_URL": stack.database_url,
         "FITDATA_JWT_SECRET": JWT_SECRET,
         "FITDATA_PUBLIC_URL": stack.settings.public_url,

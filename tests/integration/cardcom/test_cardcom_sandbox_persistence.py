@@ -198,6 +198,7 @@ def _embedded_settings(data_dir: Path) -> Settings:
     return Settings.from_env(
         {
             "FITDATA_DATA_DIR": str(data_dir),
+            "FITDATA_MODE": "embedded",
             "FITDATA_DATABASE_URL": f"sqlite:///{data_dir / 'fitdata.db'}",
             "FITDATA_JWT_SECRET": "persistence-test-secret-persistence-00",
             "FITDATA_LOG_LEVEL": "WARNING",

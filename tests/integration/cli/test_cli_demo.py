@@ -241,6 +241,7 @@ def postgres_database(postgres_server_url: str) -> Iterator[str]:
 
 
 def test_demo_on_postgres(postgres_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FITDATA_MODE", "embedded")
     monkeypatch.setenv("FITDATA_DATABASE_URL", postgres_database)
 
     first = _demo_json()

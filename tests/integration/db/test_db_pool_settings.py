@@ -19,6 +19,7 @@ def _settings(tmp_path: Path, database_url: str, **env: str) -> Settings:
     return Settings.from_env(
         {
             "FITDATA_DATA_DIR": str(tmp_path),
+            "FITDATA_MODE": "embedded",
             "FITDATA_DATABASE_URL": database_url,
             "FITDATA_JWT_SECRET": "pool-settings-test-secret-long-enough",
             **env,

@@ -178,6 +178,7 @@ def settings_for(
 ) -> Settings:
     values = {
         "FITDATA_DATA_DIR": str(data_dir),
+        "FITDATA_MODE": "embedded",
         "FITDATA_DATABASE_URL": database_url,
         "FITDATA_JWT_SECRET": JWT_SECRET,
         "FITDATA_PUBLIC_URL": public_url,

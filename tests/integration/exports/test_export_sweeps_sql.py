@@ -17,12 +17,12 @@ from fitdata_adapters.mail.memory import MemoryMailer
 from fitdata_adapters.memory import MemoryErrorReporter, MemoryRateLimiter, MemoryUnitOfWorkFactory
 from fitdata_adapters.storage.local import LocalFolderStorage
 from fitdata_adapters.unconfigured import UnavailableAnalytics, UnavailableMemberSource
+from fitdata_core.job_names import EXPORT_MEMBERS as EXPORT_MEMBERS_JOB
 from fitdata_core.model.jobs import ExportJob, ExportStatus
 from fitdata_core.ports.infrastructure import ObjectStorage
 from fitdata_core.ports.repositories import UnitOfWorkFactory
 from fitdata_core.services import Services
 from fitdata_core.usecases.exports import (
-    EXPORT_MEMBERS_JOB,
     STALE_EXPORT_AFTER,
     remove_abandoned_export_files,
     resend_waiting_exports,

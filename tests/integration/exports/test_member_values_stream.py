@@ -209,7 +209,7 @@ async def test_csv_rows_written_by_the_backend_match_the_core_encoder_byte_for_b
             async with uow_factory() as uow:
                 pieces = [
                     piece
-                    async for piece in uow.memberships.stream_member_csv(
+                    async for piece in uow.member_csv.stream_member_csv(
                         org.id, MemberFilter(), attributes, batch_size=batch_size
                     )
                 ]
@@ -257,7 +257,7 @@ async def test_csv_rows_match_the_core_encoder_across_many_batches(
         async with uow_factory() as uow:
             pieces = [
                 piece
-                async for piece in uow.memberships.stream_member_csv(
+                async for piece in uow.member_csv.stream_member_csv(
                     org.id, MemberFilter(), attributes, batch_size=batch_size
                 )
             ]

@@ -12,18 +12,13 @@ import httpx
 import pytest
 from exports_live import DemoGym, LiveAppFactory, MotoS3, bearer, wait_until
 
-from fitdata_adapters.clock import ManualClock, UuidFactory
+from fitdata_adapters.clock import ManualClock
 from fitdata_adapters.db import tables as t
 from fitdata_adapters.db.engine import create_engine, create_sync_engine
 from fitdata_adapters.db.uow import SqlUnitOfWorkFactory
 from fitdata_adapters.mail.memory import MemoryMailer
-from fitdata_adapters.memory import (
-    MemoryErrorReporter,
-    MemoryRateLimiter,
-    MemoryUnitOfWorkFactory,
-)
+from fitdata_adapters.memory import MemoryUnitOfWorkFactory, memory_services
 from fitdata_adapters.storage.memory import MemoryStorage
-from fitdata_adapters.unconfigured import UnavailableAnalytics, UnavailableMemberSource
 from fitdata_core.model.jobs import ExportJob, ExportStatus
 from fitdata_core.model.organizations import MembershipStatus, Role
 from fitdata_core.ports.infrastructure import StoredObject
@@ -102,19 +97,11 @@ class _Unused:
 
 
 def _services(clock: ManualClock, storage: MemoryStorage) -> Services:
-    return Services(
-        uow=MemoryUnitOfWorkFactory(),
+    return memory_services(
         clock=clock,
-        ids=UuidFactory(),
         storage=storage,
-        mailer=MemoryMailer(),
         cipher=_Unused(),  # type: ignore[arg-type]
-        rate_limiter=MemoryRateLimiter(),
-        errors=MemoryErrorReporter(),
         payment_gateway=_Unused(),  # type: ignore[arg-type]
-        member_source=UnavailableMemberSource(),
-        analytics=UnavailableAnalytics(),
-        config={},
     )
 
 

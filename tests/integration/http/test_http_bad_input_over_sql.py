@@ -33,6 +33,7 @@ async def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     settings = Settings.from_env(
         {
             "FITDATA_DATA_DIR": str(tmp_path),
+            "FITDATA_MODE": "embedded",
             "FITDATA_DATABASE_URL": str(request.getfixturevalue(fixture)),
             "FITDATA_JWT_SECRET": JWT_SECRET,
         }

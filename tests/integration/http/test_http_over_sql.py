@@ -30,6 +30,7 @@ JWT_SECRET = "integration-http-jwt-secret-long-enough-for-hs256"
 def _settings(data_dir: Path, database_url: str, redis_url: str | None) -> Settings:
     env = {
         "FITDATA_DATA_DIR": str(data_dir),
+        "FITDATA_MODE": "embedded",
         "FITDATA_DATABASE_URL": database_url,
         "FITDATA_JWT_SECRET": JWT_SECRET,
     }

@@ -86,6 +86,7 @@ def test_scheduler_and_worker_processes(
     env = {
         **os.environ,
         "FITDATA_DATA_DIR": str(tmp_path / "var"),
+        "FITDATA_MODE": "embedded",
         "FITDATA_DATABASE_URL": sqlite_url,
         "FITDATA_REDIS_URL": private_redis_url,
         "FITDATA_LOG_LEVEL": "INFO",

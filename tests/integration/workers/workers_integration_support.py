@@ -9,12 +9,8 @@ from typing import Any
 
 import attrs
 
-from fitdata_adapters.clock import ManualClock, UuidFactory
-from fitdata_adapters.memory import (
-    MemoryErrorReporter,
-    MemoryRateLimiter,
-    MemoryUnitOfWorkFactory,
-)
+from fitdata_adapters.clock import ManualClock
+from fitdata_adapters.memory import memory_services
 from fitdata_core.ports.infrastructure import JobQueue
 from fitdata_core.services import Services
 
@@ -26,19 +22,14 @@ class Unused:
 
 def make_services(clock: ManualClock, *, uow: Any = None) -> Services:
     unused: Any = Unused()
-    return Services(
-        uow=uow or MemoryUnitOfWorkFactory(),
+    return memory_services(
+        uow=uow,
         clock=clock,
-        ids=UuidFactory(),
         storage=unused,
         mailer=unused,
         cipher=unused,
-        rate_limiter=MemoryRateLimiter(),
-        errors=MemoryErrorReporter(),
-        payment_gateway=unused,
         member_source=unused,
         analytics=unused,
-        config={"billing_schedule_enabled": True},
     )
 
 

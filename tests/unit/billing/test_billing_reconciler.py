@@ -146,7 +146,7 @@ async def test_reconciler_fails_a_declined_row(world: World, gym: Gym) -> None:
 
 
 async def test_reconcile_and_expiry_obey_the_kill_switch_when_scheduled() -> None:
-    world = make_world(billing_schedule_enabled=False)
+    world = make_world(schedule_enabled=False)
     gym = await add_gym(world.svc)
     session = await _checkout(world, gym)
     world.gateway.pay(session.low_profile_id)

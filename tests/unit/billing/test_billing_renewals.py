@@ -14,10 +14,11 @@ from fitdata_core.model.billing import (
 )
 from fitdata_core.model.tiers import PlatformTier
 from fitdata_core.usecases.billing import (
-    SCHEDULED_JOBS,
     RenewalReport,
     cancel_subscription,
+    expire_stale,
     get_billing_status,
+    reconcile,
     run_renewals,
 )
 from support.billing import (
@@ -287,7 +288,7 @@ async def test_two_concurrent_sweeps_charge_each_subscription_once() -> None:
 
 
 async def test_the_kill_switch_stops_scheduled_sweeps_only() -> None:
-    world = make_world(billing_schedule_enabled=False)
+    world = make_world(schedule_enabled=False)
     gym = await add_gym(world.svc)
     await _due_pro(world, gym)
 
@@ -296,10 +297,10 @@ async def test_the_kill_switch_stops_scheduled_sweeps_only() -> None:
     assert (await run_renewals(world.svc)).renewed == 1  # an operator's one-off run
 
 
-async def test_the_sweeps_are_exposed_for_the_scheduler() -> None:
-    world = make_world(billing_schedule_enabled=False)
-    for name in ("billing_renewals", "billing_reconcile", "billing_expire_stale"):
-        report = await SCHEDULED_JOBS[name](world.svc, scheduled=True)
+async def test_every_scheduled_sweep_obeys_the_kill_switch() -> None:
+    world = make_world(schedule_enabled=False)
+    for sweep in (run_renewals, reconcile, expire_stale):
+        report = await sweep(world.svc, scheduled=True)
         assert report.disabled is True
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fitdata_adapters.bootstrap import billing_policy
+from fitdata_adapters.settings import Settings
 from fitdata_core.errors import BusinessRuleViolation, ConfigurationError
 from fitdata_core.model.billing import (
     MAX_FAILED_PAYMENTS,
@@ -17,9 +20,10 @@ from fitdata_core.model.billing import (
     SubscriptionStatus,
 )
 from fitdata_core.model.tiers import PlatformTier
+from fitdata_core.money import Money
+from fitdata_core.policies import BillingPolicy
 from fitdata_core.rules.billing_access import AccessLevel, access_state
 from fitdata_core.rules.billing_periods import add_months, next_period_end
-from fitdata_core.usecases.billing.config import price_of, schedule_enabled
 from support import builders
 
 
@@ -91,18 +95,31 @@ def test_access_states() -> None:
     )
 
 
-def test_prices_and_switch_from_config() -> None:
-    assert price_of({}, PlatformTier.PRO).amount == Decimal("249.00")
-    assert price_of({"price_elite": Decimal("399.5")}, PlatformTier.ELITE).amount == Decimal(
-        "399.50"
+def test_prices_and_switch_of_the_billing_policy() -> None:
+    assert BillingPolicy().price_of(PlatformTier.PRO).amount == Decimal("249.00")
+    assert BillingPolicy(price_elite=Money("399.5")).price_of(PlatformTier.ELITE).amount == (
+        Decimal("399.50")
     )
     with pytest.raises(BusinessRuleViolation, match="free tier"):
-        price_of({}, PlatformTier.LITE)
+        BillingPolicy().price_of(PlatformTier.LITE)
     with pytest.raises(ConfigurationError, match="price_pro"):
-        price_of({"price_pro": "zero"}, PlatformTier.PRO)
-    assert schedule_enabled({}) is True
-    assert schedule_enabled({"billing_schedule_enabled": "false"}) is False
-    assert schedule_enabled({"billing_schedule_enabled": False}) is False
+        BillingPolicy(price_pro=Money("0"))
+    with pytest.raises(ConfigurationError, match="number of ILS"):
+        BillingPolicy(price_pro="zero")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="renewal_concurrency"):
+        BillingPolicy(renewal_concurrency=0)
+    assert BillingPolicy().schedule_enabled is True
+
+
+@pytest.mark.parametrize(("raw", "enabled"), [("false", False), ("off", False), ("1", True)])
+def test_the_kill_switch_is_parsed_once_from_the_environment(
+    tmp_path: Path, raw: str, enabled: bool
+) -> None:
+    settings = Settings.from_env(
+        {"FITDATA_DATA_DIR": str(tmp_path), "FITDATA_BILLING_SCHEDULE_ENABLED": raw}
+    )
+
+    assert billing_policy(settings).schedule_enabled is enabled
 
 
 # --- dunning schedule (issue 7 item 2) -------------------------------------------------------

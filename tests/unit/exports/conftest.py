@@ -10,6 +10,7 @@ from fitdata_adapters.mail.memory import MemoryMailer
 from fitdata_adapters.memory import MemoryErrorReporter, MemoryRateLimiter, memory_services
 from fitdata_adapters.storage.memory import MemoryStorage
 from fitdata_core.model.organizations import MembershipStatus, Role
+from fitdata_core.policies import ExportPolicy
 from fitdata_core.services import Actor, Services
 from support import builders
 
@@ -44,7 +45,7 @@ def svc(
         mailer=mailer,
         errors=errors,
         rate_limiter=MemoryRateLimiter(now=lambda: clock.now().timestamp()),
-        config={"export_rate_limit_per_minute": 10},
+        exports=ExportPolicy(rate_limit_per_minute=10),
     )
 
 

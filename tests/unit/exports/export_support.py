@@ -110,6 +110,15 @@ class _MembershipsThatDropTheConnection:
             count += 1
             yield row
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _MemberCsvThatDropsTheConnection:
+    def __init__(self, inner: Any, after_rows: int) -> None:
+        self._inner = inner
+        self._after_rows = after_rows
+
     async def stream_member_csv(
         self,
         org_id: str,
@@ -125,9 +134,6 @@ class _MembershipsThatDropTheConnection:
             yield piece
             raise DatabaseUnavailable("The database connection was lost.")
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
 
 class DatabaseThatDropsMidStream:
     """A unit-of-work factory whose member stream loses the database after ``after_rows``."""
@@ -140,6 +146,9 @@ class DatabaseThatDropsMidStream:
         uow = self.inner(read_only=read_only)
         uow.memberships = _MembershipsThatDropTheConnection(  # type: ignore[assignment]
             uow.memberships, self.after_rows
+        )
+        uow.member_csv = _MemberCsvThatDropsTheConnection(  # type: ignore[assignment]
+            uow.member_csv, self.after_rows
         )
         return uow
 

@@ -13,10 +13,10 @@ from export_support import START, Gym
 from fitdata_adapters.clock import ManualClock
 from fitdata_adapters.mail.memory import MemoryMailer
 from fitdata_adapters.memory import MemoryErrorReporter
+from fitdata_core.job_names import EXPORT_MEMBERS as EXPORT_MEMBERS_JOB
 from fitdata_core.model.jobs import ExportJob, ExportStatus
 from fitdata_core.services import Services
 from fitdata_core.usecases.exports import (
-    EXPORT_MEMBERS_JOB,
     MAX_EXPORT_DISPATCHES,
     MESSAGE_NEVER_STARTED,
     process_member_export,

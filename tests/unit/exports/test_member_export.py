@@ -26,12 +26,12 @@ from fitdata_adapters.mail.memory import MemoryMailer
 from fitdata_adapters.memory import MemoryErrorReporter, MemoryUnitOfWorkFactory
 from fitdata_adapters.storage.memory import MemoryStorage
 from fitdata_core.errors import InvalidInput, NotFound, PermissionDenied, RateLimited
+from fitdata_core.job_names import EXPORT_MEMBERS
 from fitdata_core.model.jobs import ExportJob, ExportStatus
 from fitdata_core.model.organizations import MembershipStatus, Role
 from fitdata_core.rules.export_fields import DEFAULT_EXPORT_FIELDS, EXPORT_FIELDS
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.exports import (
-    EXPORT_MEMBERS_JOB,
     export_file_key,
     get_export_job,
     list_export_jobs,
@@ -107,7 +107,7 @@ async def test_owner_with_empty_filters_enqueues_job_and_csv_has_every_member(
     assert pending.config == {"roles": [], "statuses": [], "fields": list(DEFAULT_EXPORT_FIELDS)}
     async with svc.uow() as uow:
         queued = await uow.outbox.claim_batch(limit=10, now=START, lease_seconds=30)
-    assert [(m.actor, dict(m.args)) for m in queued] == [(EXPORT_MEMBERS_JOB, {"job_id": job_id})]
+    assert [(m.actor, dict(m.args)) for m in queued] == [(EXPORT_MEMBERS, {"job_id": job_id})]
 
     job = await process_member_export(svc, job_id=job_id)
     assert job is not None

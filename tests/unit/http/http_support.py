@@ -27,7 +27,12 @@ START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 def make_settings(data_dir: Path, **env: str) -> Settings:
     return Settings.from_env(
-        {"FITDATA_DATA_DIR": str(data_dir), "FITDATA_JWT_SECRET": JWT_SECRET, **env}
+        {
+            "FITDATA_MODE": "embedded",
+            "FITDATA_DATA_DIR": str(data_dir),
+            "FITDATA_JWT_SECRET": JWT_SECRET,
+            **env,
+        }
     )
 
 

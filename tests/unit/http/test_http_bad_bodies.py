@@ -276,11 +276,11 @@ async def test_a_catalog_body_that_is_not_an_object_is_400(
 @pytest.mark.parametrize(
     ("body", "field", "detail"),
     [
-        ({"roles": "member"}, "roles", "roles must be a list of strings."),
-        ({"statuses": [1]}, "statuses", "statuses must be a list of strings."),
-        ({"fields": {"email": True}}, "fields", "fields must be a list of strings."),
+        ({"roles": "member"}, "roles", "roles: must be an array, got a string"),
+        ({"statuses": [1]}, "statuses[0]", "statuses[0]: must be a string, got a number"),
+        ({"fields": {"email": True}}, "fields", "fields: must be an array, got an object"),
         ({"roles": ["x" * 5000]}, "roles", "Unknown role"),
-        ({"colour": "red"}, "colour", "Unknown field 'colour'"),
+        ({"colour": "red"}, "colour", "colour: is not a known field"),
     ],
 )
 async def test_a_bad_export_request_is_400_naming_the_field(

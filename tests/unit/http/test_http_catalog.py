@@ -167,7 +167,7 @@ async def test_a_body_that_is_not_a_json_object_is_400(
     assert response.json()["detail"] == detail
 
 
-# -- courses: the route-level tier guard ----------------------------------------------------
+# -- courses: the tier check of the use case ------------------------------------------------
 
 
 async def test_courses_on_lite_are_403_for_listing_and_creating(client: Client, gym: Gym) -> None:

@@ -225,3 +225,22 @@ def test_utc_datetimes_round_trip(moment: datetime) -> None:
         ).starts_at
         == moment
     )
+
+
+@attrs.frozen
+class _Tags:
+    tags: list[str] | None = None
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [("member", "a string"), ({"a": 1}, "an object"), (3, "a number")]
+)
+def test_a_list_field_takes_an_array_only(value: object, shown: str) -> None:
+    # cattrs alone would take a string as its characters and an object as its keys.
+    with pytest.raises(InvalidFields) as raised:
+        structure({"tags": value}, _Tags)
+
+    assert [(e.field, e.message) for e in raised.value.errors] == [
+        ("tags", f"must be an array, got {shown}")
+    ]
+    assert structure({"tags": ["a", "b"]}, _Tags) == _Tags(["a", "b"])

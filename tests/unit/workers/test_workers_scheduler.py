@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, time, timedelta
 
+import attrs
 import pytest
 from workers_support import make_services
 
 from fitdata_adapters.clock import ManualClock
 from fitdata_adapters.memory import MemoryUnitOfWorkFactory
 from fitdata_core.errors import DatabaseUnavailable
+from fitdata_core.policies import BillingPolicy
 from fitdata_core.services import Services
 from fitdata_workers.scheduler import (
     SCHEDULE,
@@ -106,13 +108,16 @@ async def test_kill_switch_skips_billing_rows_only(
     billing = ScheduledJob(
         name="reconcile", job="billing_reconcile", every=timedelta(minutes=5), billing=True
     )
-    svc = make_services(clock, uow=uow, config={"billing_schedule_enabled": False})
-    scheduler = Scheduler(svc, InProcessScheduleLock(), schedule=[billing, REPORT])
+    svc = make_services(clock, uow=uow, billing=BillingPolicy(schedule_enabled=False))
+    lock = InProcessScheduleLock()
+    scheduler = Scheduler(svc, lock, schedule=[billing, REPORT])
 
     assert await scheduler.tick(at(10, 0)) == ["report"]
     assert [job for job, _ in outbox_jobs(uow)] == ["send_report"]
 
-    svc.config["billing_schedule_enabled"] = True
+    # Switched back on (a restart with the new setting): the skipped row resumes next tick.
+    switched_on = attrs.evolve(svc, billing=BillingPolicy(schedule_enabled=True))
+    scheduler = Scheduler(switched_on, lock, schedule=[billing, REPORT])
     assert await scheduler.tick(at(10, 5)) == ["reconcile", "report"]
 
 

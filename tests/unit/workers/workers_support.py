@@ -10,12 +10,9 @@ from typing import Any
 
 import attrs
 
-from fitdata_adapters.clock import ManualClock, UuidFactory
-from fitdata_adapters.memory import (
-    MemoryErrorReporter,
-    MemoryRateLimiter,
-    MemoryUnitOfWorkFactory,
-)
+from fitdata_adapters.clock import ManualClock
+from fitdata_adapters.memory import MemoryErrorReporter, MemoryUnitOfWorkFactory, memory_services
+from fitdata_core.policies import BillingPolicy
 from fitdata_core.ports.infrastructure import JobMessage, JobQueue
 from fitdata_core.services import Services
 
@@ -34,22 +31,20 @@ def make_services(
     *,
     uow: Any = None,
     errors: MemoryErrorReporter | None = None,
-    config: dict[str, Any] | None = None,
+    billing: BillingPolicy | None = None,
 ) -> Services:
+    """The in-memory services, with the ports these tests never reach made to fail loudly."""
     unused: Any = Unused()
-    return Services(
-        uow=uow or MemoryUnitOfWorkFactory(),
+    return memory_services(
+        uow=uow,
         clock=clock,
-        ids=UuidFactory(),
         storage=unused,
         mailer=unused,
         cipher=unused,
-        rate_limiter=MemoryRateLimiter(),
-        errors=errors or MemoryErrorReporter(),
-        payment_gateway=unused,
+        errors=errors,
         member_source=unused,
         analytics=unused,
-        config={"billing_schedule_enabled": True} if config is None else config,
+        billing=billing,
     )
 
 

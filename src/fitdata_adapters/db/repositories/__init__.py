@@ -17,6 +17,7 @@ from fitdata_adapters.db.repositories.jobs import (
     SqlImportJobRepository,
     SqlImportProviderConfigRepository,
 )
+from fitdata_adapters.db.repositories.member_csv import SqlMemberCsvStream
 from fitdata_adapters.db.repositories.organizations import (
     SqlMemberProfileRepository,
     SqlMembershipRepository,
@@ -35,6 +36,7 @@ __all__ = [
     "SqlImportProviderConfigRepository",
     "SqlLeadRepository",
     "SqlLocationRepository",
+    "SqlMemberCsvStream",
     "SqlMemberProfileRepository",
     "SqlMembershipRepository",
     "SqlOrganizationRepository",

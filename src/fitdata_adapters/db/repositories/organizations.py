@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
-from psycopg import pq
-from psycopg.abc import Buffer, PQGen
-from psycopg.generators import fetch_many
-from psycopg.pq.abc import PGconn
-from psycopg.waiting import Wait
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fitdata_adapters.db import tables as t
 from fitdata_adapters.db.errors import translate_errors
 from fitdata_adapters.db.repositories.base import SqlRepository, fetch_page
-from fitdata_adapters.db.types import UtcDateTime
-from fitdata_core.errors import DatabaseUnavailable
 from fitdata_core.model.organizations import (
     MemberProfile,
     MemberRow,
@@ -33,7 +23,6 @@ from fitdata_core.model.organizations import (
 )
 from fitdata_core.model.tiers import PlatformTier
 from fitdata_core.ports.repositories import MEMBER_ATTRIBUTES, MemberFilter, Page
-from fitdata_core.rules.csv_format import FORMULA_TRIGGERS, encode_csv_rows
 
 # --- organizations -------------------------------------------------------------------------
 
@@ -217,7 +206,9 @@ def _member_row_of(row: Sequence[Any]) -> MemberRow:
     )
 
 
-def _members_query(org_id: str, member_filter: MemberFilter) -> sa.Select[Any]:
+def members_query(org_id: str, member_filter: MemberFilter) -> sa.Select[Any]:
+    """The members of an organization matching ``member_filter``: memberships joined to
+    users, left-joined to profiles (shared with :mod:`.member_csv`)."""
     m, u, p = t.memberships, t.users, t.member_profiles
     joined = m.join(u, u.c.id == m.c.user_id).outerjoin(
         p, sa.and_(p.c.organization_id == m.c.organization_id, p.c.user_id == m.c.user_id)
@@ -230,10 +221,11 @@ def _members_query(org_id: str, member_filter: MemberFilter) -> sa.Select[Any]:
     return query
 
 
-_MEMBER_ORDER = (t.users.c.email, t.memberships.c.id)
+# The order every member listing and stream follows.
+MEMBER_ORDER = (t.users.c.email, t.memberships.c.id)
 
 # MEMBER_ATTRIBUTES (the port's attribute paths) to the columns that hold them.
-_ATTRIBUTE_COLUMNS: dict[str, sa.ColumnElement[Any]] = {
+ATTRIBUTE_COLUMNS: dict[str, sa.ColumnElement[Any]] = {
     f"{part}.{name}": table.c[name]
     for part, table in (
         ("membership", t.memberships),
@@ -268,8 +260,8 @@ class SqlMembershipRepository(SqlRepository):
     ) -> Page[MemberRow]:
         return await fetch_page(
             self._db,
-            _members_query(org_id, member_filter),
-            _MEMBER_ORDER,
+            members_query(org_id, member_filter),
+            MEMBER_ORDER,
             _member_row,
             limit=limit,
             offset=offset,
@@ -285,7 +277,7 @@ class SqlMembershipRepository(SqlRepository):
         sort of the whole organization, which made a million-row export quadratic.) The
         cursor lives in the unit of work's transaction, so the export sees one snapshot.
         """
-        query = _members_query(org_id, member_filter).order_by(*_MEMBER_ORDER)
+        query = members_query(org_id, member_filter).order_by(*MEMBER_ORDER)
         with translate_errors():
             result = await self._db.conn.stream(query.execution_options(yield_per=batch_size))
             try:
@@ -305,13 +297,13 @@ class SqlMembershipRepository(SqlRepository):
     ) -> AsyncIterator[Sequence[Sequence[object]]]:
         """:meth:`stream_members`'s query selecting only ``attributes``, through a server-side
         cursor; each batch is the driver's rows as they are (no domain objects)."""
-        unknown = set(attributes) - set(_ATTRIBUTE_COLUMNS)
+        unknown = set(attributes) - set(ATTRIBUTE_COLUMNS)
         if unknown:
             raise ValueError(f"unknown member attributes: {sorted(unknown)}")
         query = (
-            _members_query(org_id, member_filter)
-            .with_only_columns(*(_ATTRIBUTE_COLUMNS[path] for path in attributes))
-            .order_by(*_MEMBER_ORDER)
+            members_query(org_id, member_filter)
+            .with_only_columns(*(ATTRIBUTE_COLUMNS[path] for path in attributes))
+            .order_by(*MEMBER_ORDER)
         )
         with translate_errors():
             result = await self._db.conn.stream(query.execution_options(yield_per=batch_size))
@@ -320,191 +312,6 @@ class SqlMembershipRepository(SqlRepository):
                     yield batch
             finally:
                 await result.close()
-
-    async def stream_member_csv(
-        self,
-        org_id: str,
-        member_filter: MemberFilter,
-        attributes: Sequence[str],
-        *,
-        batch_size: int = 1000,
-    ) -> AsyncIterator[tuple[int, bytes]]:
-        """On Postgres the database neutralises the cells (see :func:`_csv_cell`) and its own
-        ``COPY ... (FORMAT csv)`` quotes them and streams the lines; elsewhere the rows of
-        :meth:`stream_member_values` go through the core's encoder."""
-        if not self._db.is_postgres:
-            async for batch in self.stream_member_values(
-                org_id, member_filter, attributes, batch_size=batch_size
-            ):
-                yield len(batch), encode_csv_rows(batch).encode("utf-8", "replace")
-            return
-        unknown = set(attributes) - set(_ATTRIBUTE_COLUMNS)
-        if unknown:
-            raise ValueError(f"unknown member attributes: {sorted(unknown)}")
-        utf8 = await _server_is_utf8(self._db.conn)
-        alone = len(attributes) == 1
-        cells = [
-            _csv_cell(_ATTRIBUTE_COLUMNS[path], utf8=utf8, alone=alone).label(f"c{i}")
-            for i, path in enumerate(attributes)
-        ]
-        query = (
-            _members_query(org_id, member_filter).with_only_columns(*cells).order_by(*_MEMBER_ORDER)
-        )
-        # Closed explicitly if the consumer stops early: a COPY holds the connection until it
-        # is cancelled, and the unit of work must be able to roll back.
-        async with contextlib.aclosing(_copy_csv(self._db.conn, query, batch_size)) as rows:
-            async for batch in rows:
-                yield len(batch), _crlf(batch, alone=alone)
-
-
-# --- CSV written by Postgres -------------------------------------------------------------------
-#
-# The bulk export's lines, to the byte what fitdata_core.rules.csv_format makes of the same
-# values (tests/integration/exports/test_member_values_stream.py compares the two on awkward
-# values). SQL neutralises each cell like ``neutralize`` and renders timestamps like
-# ``isoformat``; Postgres's COPY CSV writer then quotes exactly as the csv module's
-# QUOTE_MINIMAL does (a field holding a comma, a quote, CR or LF; quotes doubled). What differs
-# is mended on the way: an empty string, which COPY would quote (it is its NULL marker), is sent
-# as NULL (unquoted, empty); each line ends in LF, not CR LF (see :func:`_crlf`). Python then
-# only joins bytes. The quoting and the line assembly run in COPY's C loop rather than as a
-# dozen SQL function calls per cell; what is left in SQL is a test of each cell's first
-# character, and a regular expression for the few cells that start like a formula.
-
-# csv_format._SAFE in Postgres's regex dialect ([0-9] for \d: only ASCII digits are numbers),
-# one regular expression per alternative: a phone number, then a number. Postgres matches the
-# short phone pattern in a third of the time of the two together, and phones (+972-...) are
-# the cells that most often start with a trigger character.
-_SAFE_PHONE = r"^\+?\(?[0-9][0-9 ().-]*$"
-_SAFE_NUMBER = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
-_TRIGGER_CODES = sorted(ord(char) for char in FORMULA_TRIGGERS)
-
-
-def _csv_cell(column: sa.ColumnElement[Any], *, utf8: bool, alone: bool) -> sa.ColumnElement[str]:
-    """A column as the text COPY should write for it: neutralised like ``neutralize`` (a
-    timestamp as :func:`_csv_timestamp`), an empty or missing cell as NULL. ``alone``: the only
-    column, where the csv module writes an empty cell as ``""``, as COPY does an empty string.
-
-    On a UTF-8 database the first character is tested by code point (``ascii()``; 0 for an
-    empty string): integer comparisons, measurably cheaper per cell than comparing texts.
-    """
-    if isinstance(column.type, UtcDateTime):
-        text = _csv_timestamp(column)
-        return sa.func.coalesce(text, "") if alone else text
-    starts_a_formula = (
-        sa.func.ascii(column).in_(_TRIGGER_CODES)
-        if utf8
-        else sa.func.left(column, 1).in_(sorted(FORMULA_TRIGGERS))
-    )
-    neutral = sa.case(
-        (column.regexp_match(_SAFE_PHONE), column),
-        (column.regexp_match(_SAFE_NUMBER), column),
-        else_=sa.literal("'", sa.Text) + column,
-    )
-    if alone:
-        return sa.func.coalesce(sa.case((starts_a_formula, neutral), else_=column), "")
-    return sa.case((starts_a_formula, neutral), else_=sa.func.nullif(column, ""))
-
-
-def _csv_timestamp(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
-    """A timestamp as ``datetime.isoformat()`` of it in UTC: ``2025-07-01T09:30:15+00:00``,
-    with ``.ffffff`` only when there are microseconds; NULL stays NULL."""
-    utc = sa.func.timezone("UTC", column)
-    whole_second = sa.func.date_trunc("second", utc) == utc
-    return sa.case(
-        (whole_second, sa.func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS')),
-        else_=sa.func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS.US'),
-    ) + sa.literal("+00:00", sa.Text)
-
-
-def _crlf(rows: Sequence[Buffer], *, alone: bool) -> bytes:
-    """COPY's CSV lines (one message each, ending in LF) as the csv module writes them: ending
-    in CR LF. A line break inside a quoted cell stays LF, as the csv module leaves it.
-
-    Usually no cell holds a line break, so every LF in the batch ends a line and one
-    ``replace`` over the joined batch does it, in C. Otherwise, line by line. A lone column
-    also undoes COPY's quoting of a cell that is exactly ``\\.`` (its end-of-data marker in
-    text format; the csv module has no such marker).
-    """
-    data = b"".join(rows)
-    if data.count(b"\n") == len(rows) and not (alone and b'"\\."\n' in data):
-        return data.replace(b"\n", b"\r\n")
-    lines = [bytes(row)[:-1] for row in rows]
-    if alone:
-        lines = [b"\\." if line == b'"\\."' else line for line in lines]
-    return b"".join(line + b"\r\n" for line in lines)
-
-
-async def _server_is_utf8(conn: AsyncConnection) -> bool:
-    with translate_errors():
-        encoding = (await conn.execute(sa.text("SHOW server_encoding"))).scalar_one()
-    return str(encoding).upper() in {"UTF8", "UTF-8"}
-
-
-async def _copy_csv(
-    conn: AsyncConnection, query: sa.ClauseElement, batch_size: int
-) -> AsyncGenerator[list[Buffer], None]:
-    """``query``'s rows as UTF-8 CSV lines, ``batch_size`` at a time, through
-    ``COPY ... TO STDOUT (FORMAT csv)`` on the unit of work's connection and transaction.
-
-    COPY rather than a cursor: it streams without a round trip per batch, and a server-side
-    cursor's execution measured almost twice as slow for the same query. The psycopg
-    connection directly: SQLAlchemy has no COPY. Messages are taken in batches by
-    :func:`_copy_messages` (psycopg's own reader is pinned by uv.lock; the integration tests
-    cover this path on a real Postgres, including a connection killed mid-stream).
-    """
-    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    try:
-        raw = await conn.get_raw_connection()
-        driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
-        async with driver.cursor() as cursor:
-            await cursor.execute("SET LOCAL client_encoding = 'UTF8'")
-            # The cell expressions make the plan look costly enough for JIT to inline and
-            # optimise them: ~1 s of compiling per million-row export, for less than it saved.
-            await cursor.execute("SET LOCAL jit = off")
-            statement = f"COPY ({compiled}) TO STDOUT (FORMAT csv)"
-            async with cursor.copy(statement, compiled.params):
-                pgconn = driver.pgconn
-                while True:
-                    rows, done = await driver.wait(_copy_messages(pgconn, batch_size))
-                    if rows:
-                        yield rows
-                    if done:
-                        break
-    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-        # What translate_errors does for SQLAlchemy's wrappers, for the driver's own errors.
-        raise DatabaseUnavailable("The database is unavailable; try again later.") from exc
-
-
-def _copy_messages(pgconn: PGconn, limit: int) -> PQGen[tuple[list[Buffer], bool]]:
-    """Up to ``limit`` messages of a ``COPY TO`` (one row each), and whether the COPY is over:
-    a psycopg generator (run by ``AsyncConnection.wait``) that takes every message libpq
-    already holds before it waits for the socket. ``Copy.read`` returns one message per wait,
-    which costs more per row than the rest of the export; this is
-    ``psycopg.generators.copy_from`` batched, keeping each message as a view. A batch is
-    handed over as soon as libpq runs dry: waiting on the socket to fill it measured slower
-    (0.67 against 0.80 of COPY's speed at a million rows)."""
-    rows: list[Buffer] = []
-    while len(rows) < limit:
-        size, data = pgconn.get_copy_data(1)
-        if size > 0:
-            rows.append(data)
-            continue
-        if size == 0:  # nothing buffered
-            if rows:
-                break
-            while not (yield Wait.R):
-                continue
-            pgconn.consume_input()
-            continue
-        # The end of the COPY (-1), or a failure (-2): collect the final result like psycopg.
-        results = yield from fetch_many(pgconn)
-        status = results[-1].status if results else None
-        if status != pq.ExecStatus.COMMAND_OK:
-            if results:
-                raise psycopg.errors.error_from_result(results[-1], encoding="utf-8")
-            raise psycopg.OperationalError("the COPY ended without a result")
-        return rows, True
-    return rows, False
 
 
 # --- member profiles -----------------------------------------------------------------------

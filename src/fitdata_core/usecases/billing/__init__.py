@@ -1,12 +1,10 @@
 """Platform billing use cases: checkout, activation, status, cancellation and the sweeps.
 
-The HTTP layer calls the actor-facing functions; the scheduler runs :data:`SCHEDULED_JOBS`
-(each takes ``(svc, as_of=None, *, scheduled=...)``; pass ``scheduled=True`` so the kill switch
-``billing_schedule_enabled`` applies).
+The HTTP layer calls the actor-facing functions; the workers run the sweeps
+(:func:`run_renewals`, :func:`reconcile`, :func:`expire_stale`, each taking
+``(svc, as_of=None, *, scheduled=...)``; pass ``scheduled=True`` so the kill switch
+``BillingPolicy.schedule_enabled`` applies) under the names in :mod:`fitdata_core.job_names`.
 """
-
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fitdata_core.usecases.billing.activation import (
     ActivationOutcome,
@@ -46,19 +44,11 @@ from fitdata_core.usecases.billing.webhook import (
     verify_checkout,
 )
 
-# Job name -> the sweep it runs. Registration with the scheduler happens in fitdata_workers.
-SCHEDULED_JOBS: dict[str, Callable[..., Awaitable[Any]]] = {
-    "billing_renewals": run_renewals,
-    "billing_reconcile": reconcile,
-    "billing_expire_stale": expire_stale,
-}
-
 # `resume` is the name the HTTP routes use.
 resume = resume_subscription
 
 __all__ = [
     "HUNG_MESSAGE",
-    "SCHEDULED_JOBS",
     "ActivationOutcome",
     "BillingStatus",
     "CheckoutSession",

@@ -24,8 +24,16 @@ from fitdata_core.services import Services
 from fitdata_core.usecases.billing import emails
 from fitdata_core.usecases.billing.common import locked_org, record, seal_card, sync_tier
 
+__all__ = [
+    "ActivationOutcome",
+    "apply_checkout_result",
+    "settle_checkout",
+]
+
 
 class ActivationOutcome(StrEnum):
+    """What applying a checkout result did (completed, already processed, deferred, ...)."""
+
     COMPLETED = "completed"
     """This call completed the payment and activated the subscription."""
     ALREADY_PROCESSED = "already_processed"

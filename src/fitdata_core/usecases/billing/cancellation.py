@@ -19,6 +19,13 @@ from fitdata_core.usecases.billing.common import cancel_now, record
 from fitdata_core.usecases.billing.status import BillingStatus, read_status
 from fitdata_core.usecases.common import authorize, load_org
 
+__all__ = [
+    "cancel_subscription",
+    "change_tier",
+    "force_cancel",
+    "resume_subscription",
+]
+
 
 def _require_running(sub: PlatformSubscription | None) -> PlatformSubscription:
     if sub is None:

@@ -27,8 +27,14 @@ from fitdata_core.usecases.billing.common import (
     pending_of_org,
     record,
 )
-from fitdata_core.usecases.billing.config import CHECKOUT_REUSE_WINDOW, price_of
+from fitdata_core.usecases.billing.config import CHECKOUT_REUSE_WINDOW
 from fitdata_core.usecases.common import authorize, load_org
+
+__all__ = [
+    "CheckoutSession",
+    "parse_tier",
+    "start_checkout",
+]
 
 
 @attrs.frozen
@@ -50,6 +56,7 @@ class CheckoutSession:
 
 
 def parse_tier(value: PlatformTier | str) -> PlatformTier:
+    """``value`` as a tier, or ``InvalidInput`` naming the field ``tier``."""
     try:
         return PlatformTier(value)
     except ValueError as exc:
@@ -107,7 +114,7 @@ async def start_checkout(
     async with svc.uow() as uow:
         await authorize(uow, actor, org_id, Action.CHANGE_BILLING)
         tier = parse_tier(tier)
-        price = price_of(svc.config, tier)
+        price = svc.billing.price_of(tier)
         _refuse_if_paid_up(await uow.subscriptions.get_by_org(org_id))
         reusable = await _reusable(uow, org_id, tier, now)
         if reusable is not None:

@@ -34,6 +34,20 @@ from fitdata_core.ports.repositories import UnitOfWork
 from fitdata_core.services import Services
 from fitdata_core.usecases.billing import emails
 
+__all__ = [
+    "Cancellation",
+    "cancel_now",
+    "cancel_pending",
+    "card_context",
+    "locked_org",
+    "new_transaction_event",
+    "open_card",
+    "pending_of_org",
+    "record",
+    "seal_card",
+    "sync_tier",
+]
+
 
 def card_context(org_id: str) -> str:
     """Binds a sealed card token to its organization: it opens for no other."""
@@ -66,6 +80,7 @@ async def record(uow: UnitOfWork, org_id: str, events: Iterable[DomainEvent]) ->
 
 
 async def locked_org(uow: UnitOfWork, org_id: str) -> Organization:
+    """The organization, locked for update in this unit of work (``NotFound`` if absent)."""
     org = await uow.organizations.get_for_update(org_id)
     if org is None:
         raise NotFound(f"Organization {org_id} not found.")
@@ -92,6 +107,7 @@ async def sync_tier(
 
 
 def new_transaction_event(txn: BillingTransaction, at: datetime) -> DomainEvent:
+    """The ``transaction.created`` audit event of ``txn``."""
     return DomainEvent(
         "transaction.created",
         "billing_transaction",
@@ -104,6 +120,7 @@ def new_transaction_event(txn: BillingTransaction, at: datetime) -> DomainEvent:
 async def pending_of_org(
     uow: UnitOfWork, org_id: str, *, kind: TransactionKind | None = None
 ) -> list[BillingTransaction]:
+    """The organization's pending transactions, of ``kind`` when given."""
     found = await uow.billing_transactions.list_by_status(
         TransactionStatus.PENDING, org_id=org_id, limit=1000
     )
@@ -158,6 +175,8 @@ async def cancel_pending(
 
 @attrs.frozen
 class Cancellation:
+    """A subscription as cancelled, and the mail to send once the change is committed."""
+
     subscription: PlatformSubscription | None
     mail: list[EmailMessage]
 

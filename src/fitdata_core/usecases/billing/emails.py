@@ -21,6 +21,15 @@ from fitdata_core.ports.infrastructure import EmailMessage
 from fitdata_core.ports.repositories import MemberFilter, UnitOfWork
 from fitdata_core.services import Services
 
+__all__ = [
+    "Audience",
+    "audience_of",
+    "cancelled",
+    "receipt",
+    "renewal_failed",
+    "send_all",
+]
+
 _OWNERS = MemberFilter(roles=frozenset({Role.OWNER}), statuses=frozenset({MembershipStatus.ACTIVE}))
 
 _CANCEL_WHY = {
@@ -48,7 +57,7 @@ class Audience:
 async def audience_of(svc: Services, uow: UnitOfWork, org: Organization) -> Audience:
     """The organization's active owners (billing mail goes to whoever can act on it)."""
     page = await uow.memberships.list_members(org.id, _OWNERS, limit=10, offset=0)
-    base = str(svc.config.get("public_url", "")).rstrip("/")
+    base = svc.billing.public_url
     return Audience(
         org_name=org.name,
         recipients=tuple(row.user.email for row in page.items),
@@ -68,6 +77,7 @@ def receipt(
     provider_transaction_id: str | None,
     renewal: bool,
 ) -> list[EmailMessage]:
+    """The payment receipt for each of the audience's owners."""
     what = "renewal" if renewal else "upgrade"
     card = f"the card ending {sub.card.last4}" if sub.card and sub.card.last4 else "your card"
     lines = [
@@ -91,6 +101,7 @@ def renewal_failed(
     max_failures: int,
     retry_after: datetime,
 ) -> list[EmailMessage]:
+    """The failed-renewal notice (with the next retry, if any) for each owner."""
     left = max_failures - sub.failed_payment_count
     tier = sub.tier.value.capitalize()
     lines = [
@@ -109,6 +120,7 @@ def renewal_failed(
 
 
 def cancelled(audience: Audience, sub: PlatformSubscription) -> list[EmailMessage]:
+    """The cancellation notice for each owner."""
     tier = sub.tier.value.capitalize()
     why = _CANCEL_WHY.get(sub.cancel_reason or CancelReason.OWNER_REQUESTED, "it was cancelled")
     lines = [

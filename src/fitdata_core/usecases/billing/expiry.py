@@ -10,11 +10,18 @@ import attrs
 from fitdata_core.model.billing import TransactionKind, TransactionStatus
 from fitdata_core.services import Services
 from fitdata_core.usecases.billing.common import record
-from fitdata_core.usecases.billing.config import EXPIRE_BATCH_LIMIT, STALE_AFTER, schedule_enabled
+from fitdata_core.usecases.billing.config import EXPIRE_BATCH_LIMIT, STALE_AFTER
+
+__all__ = [
+    "ExpiryReport",
+    "expire_stale",
+]
 
 
 @attrs.frozen
 class ExpiryReport:
+    """What a stale-checkout sweep did."""
+
     cancelled: int = 0
     disabled: bool = False
 
@@ -32,7 +39,7 @@ async def expire_stale(
     renewal may stand for a charge that happened, and the renewal sweep repairs it by looking
     the charge up.
     """
-    if scheduled and not schedule_enabled(svc.config):
+    if scheduled and not svc.billing.schedule_enabled:
         return ExpiryReport(disabled=True)
     as_of = as_of or svc.clock.now()
     cancelled = 0

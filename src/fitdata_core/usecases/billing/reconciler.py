@@ -27,13 +27,21 @@ from fitdata_core.usecases.billing.config import (
     HANG_AFTER,
     RECONCILE_BATCH_LIMIT,
     RECONCILE_LOOKBACK,
-    schedule_enabled,
 )
+
+__all__ = [
+    "HUNG_MESSAGE",
+    "ReconcileOutcome",
+    "ReconcileReport",
+    "reconcile",
+]
 
 HUNG_MESSAGE = "Platform billing checkout hung"
 
 
 class ReconcileOutcome(StrEnum):
+    """What reconciling one pending checkout did."""
+
     COMPLETED = "completed"
     FAILED = "failed"
     HANG_ALERTED = "hang_alerted"
@@ -44,6 +52,8 @@ class ReconcileOutcome(StrEnum):
 
 @attrs.frozen
 class ReconcileReport:
+    """What a reconciler run did, transaction by transaction."""
+
     completed: int = 0
     failed: int = 0
     hang_alerted: int = 0
@@ -73,7 +83,7 @@ async def reconcile(
 ) -> ReconcileReport:
     """Settle pending checkouts created within the last hour (older ones are left to
     :func:`~fitdata_core.usecases.billing.expiry.expire_stale`: RC4)."""
-    if scheduled and not schedule_enabled(svc.config):
+    if scheduled and not svc.billing.schedule_enabled:
         return ReconcileReport(disabled=True)
     as_of = as_of or svc.clock.now()
     async with svc.uow() as uow:

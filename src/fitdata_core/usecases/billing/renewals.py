@@ -71,14 +71,20 @@ from fitdata_core.usecases.billing.common import (
 )
 from fitdata_core.usecases.billing.config import (
     RENEWAL_LEASE,
-    price_of,
-    renewal_batch_limit,
-    renewal_concurrency,
-    schedule_enabled,
 )
+
+__all__ = [
+    "RENEWAL_CLAIM_LEASE",
+    "RenewalOutcome",
+    "RenewalReport",
+    "renew_subscription",
+    "run_renewals",
+]
 
 
 class RenewalOutcome(StrEnum):
+    """What a renewal did to one subscription."""
+
     RENEWED = "renewed"
     FAILED = "failed"
     CANCELLED_MAX_FAILURES = "cancelled_max_failures"
@@ -118,7 +124,7 @@ class RenewalReport:
         return attrs.asdict(self)
 
 
-def renewal_charge_id(sub: PlatformSubscription) -> str:
+def _renewal_charge_id(sub: PlatformSubscription) -> str:
     """The idempotency key of one renewal attempt: subscription, period end, attempt number.
 
     A retry after a decline is a new attempt (a gateway answers a reused id with the first
@@ -147,11 +153,11 @@ async def run_renewals(
     ``renewal_concurrency`` from the config) subscriptions are charged at the same time, since
     each charge mostly waits on the gateway.
     """
-    if scheduled and not schedule_enabled(svc.config):
+    if scheduled and not svc.billing.schedule_enabled:
         return RenewalReport(disabled=True)
     as_of = as_of or svc.clock.now()
-    budget = limit if limit is not None else renewal_batch_limit(svc.config)
-    width = max(1, concurrency or renewal_concurrency(svc.config))
+    budget = limit if limit is not None else svc.billing.renewal_batch_limit
+    width = max(1, concurrency or svc.billing.renewal_concurrency)
     claims = _Claims(svc, as_of, budget=budget, batch=width)
     outcomes: list[RenewalOutcome] = []
 
@@ -306,7 +312,7 @@ async def _prepare(svc: Services, org_id: str, as_of: datetime) -> _Attempt | Re
 async def _claim_attempt(
     svc: Services, uow: UnitOfWork, sub: PlatformSubscription, as_of: datetime
 ) -> _Attempt | RenewalOutcome:
-    external_id = renewal_charge_id(sub)
+    external_id = _renewal_charge_id(sub)
     assert sub.card is not None  # card-less subscriptions expired above
     for txn in await pending_of_org(uow, sub.organization_id, kind=TransactionKind.RENEWAL):
         if txn.external_uniq_id == external_id:
@@ -319,7 +325,7 @@ async def _claim_attempt(
         organization_id=sub.organization_id,
         kind=TransactionKind.RENEWAL,
         tier=sub.tier,
-        amount=price_of(svc.config, sub.tier),
+        amount=svc.billing.price_of(sub.tier),
         status=TransactionStatus.PENDING,
         created_at=as_of,
         metadata={

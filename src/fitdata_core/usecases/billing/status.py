@@ -23,6 +23,15 @@ from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.common import authorize, load_org
 from fitdata_core.usecases.members import check_paging
 
+__all__ = [
+    "BillingStatus",
+    "billing_status",
+    "get_billing_status",
+    "list_events",
+    "list_transactions",
+    "read_status",
+]
+
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None

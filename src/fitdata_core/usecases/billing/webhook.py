@@ -15,6 +15,12 @@ from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.billing.activation import ActivationOutcome, settle_checkout
 from fitdata_core.usecases.common import authorize, load_org
 
+__all__ = [
+    "CheckoutVerification",
+    "handle_webhook",
+    "verify_checkout",
+]
+
 
 async def handle_webhook(svc: Services, low_profile_id: str | None) -> ActivationOutcome:
     """Process a Cardcom webhook that names ``low_profile_id``.
@@ -37,6 +43,8 @@ async def handle_webhook(svc: Services, low_profile_id: str | None) -> Activatio
 
 @attrs.frozen
 class CheckoutVerification:
+    """The answer to a payer's "did my payment go through?": the outcome and the tier now."""
+
     outcome: ActivationOutcome
     transaction_id: str
     transaction_status: TransactionStatus

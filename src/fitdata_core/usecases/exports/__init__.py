@@ -15,7 +15,6 @@ from fitdata_core.usecases.exports.analytics import AnalyticsTable, analytics_ro
 from fitdata_core.usecases.exports.jobs import ExportJobView, get_export_job, list_export_jobs
 from fitdata_core.usecases.exports.members import (
     DOWNLOAD_LINK_TTL,
-    EXPORT_MEMBERS_JOB,
     export_download_name,
     export_file_key,
     process_member_export,
@@ -34,7 +33,6 @@ from fitdata_core.usecases.exports.stale import (
 
 __all__ = [
     "DOWNLOAD_LINK_TTL",
-    "EXPORT_MEMBERS_JOB",
     "MAX_EXPORT_DISPATCHES",
     "MESSAGE_NEVER_STARTED",
     "MESSAGE_STALE",

@@ -18,6 +18,12 @@ from fitdata_core.rules.analytics import (
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.common import authorize
 
+__all__ = [
+    "AnalyticsTable",
+    "analytics_rows",
+    "analytics_table",
+]
+
 
 @attrs.frozen
 class AnalyticsTable:

@@ -13,6 +13,12 @@ from fitdata_core.usecases.common import authorize
 from fitdata_core.usecases.exports.members import DOWNLOAD_LINK_TTL, export_download_name
 from fitdata_core.usecases.members import check_paging
 
+__all__ = [
+    "ExportJobView",
+    "get_export_job",
+    "list_export_jobs",
+]
+
 
 @attrs.frozen
 class ExportJobView:

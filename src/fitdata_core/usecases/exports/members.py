@@ -21,6 +21,7 @@ from fitdata_core.errors import (
     StorageUnavailable,
     Unavailable,
 )
+from fitdata_core.job_names import EXPORT_MEMBERS
 from fitdata_core.model.jobs import ExportJob, ExportStatus
 from fitdata_core.ports.infrastructure import EmailMessage, StoredObject
 from fitdata_core.rules.csv_format import csv_preamble
@@ -28,14 +29,10 @@ from fitdata_core.rules.export_fields import MemberExportRequest, member_export_
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.common import authorize
 
-EXPORT_MEMBERS_JOB = "export_members"
-"""The worker actor that runs :func:`process_member_export` (argument ``job_id``)."""
-
 MEMBERS_EXPORT_KIND = "members"
 DOWNLOAD_LINK_TTL = timedelta(hours=1)
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 RATE_LIMIT_WINDOW_SECONDS = 60
-DEFAULT_RATE_LIMIT_PER_MINUTE = 10
 STREAM_BATCH_SIZE = 2000
 
 # What the owner reads in the jobs list when an export fails. Never the exception text: it
@@ -93,7 +90,7 @@ async def request_member_export(
             created_at=svc.clock.now(),
         )
         await uow.export_jobs.add(job)
-        await uow.outbox.add(svc.job(EXPORT_MEMBERS_JOB, job_id=job.id))
+        await uow.outbox.add(svc.job(EXPORT_MEMBERS, job_id=job.id))
         await uow.commit()
     return job.id
 
@@ -103,7 +100,7 @@ async def _count_export_request(svc: Services, actor: Actor, org_id: str, client
     (``RateLimited``) when either is used up. The caller's own budget means a client that
     varies its address (through a proxy, or many machines) still gets ``limit`` a minute; the
     address's budget bounds what one machine does with many accounts."""
-    limit = int(svc.config.get("export_rate_limit_per_minute", DEFAULT_RATE_LIMIT_PER_MINUTE))
+    limit = svc.exports.rate_limit_per_minute
     for key in (f"export:user:{org_id}:{actor.user_id}", f"export:ip:{client_ip}"):
         verdict = await svc.rate_limiter.hit(
             key, limit=limit, window_seconds=RATE_LIMIT_WINDOW_SECONDS
@@ -232,7 +229,7 @@ async def _write_csv(
     # database where it can): building domain objects, or even encoding cell by cell in
     # Python, would make a million-row export far slower than the database's own CSV export.
     async with svc.uow(read_only=True) as uow:
-        pieces = uow.memberships.stream_member_csv(
+        pieces = uow.member_csv.stream_member_csv(
             job.organization_id,
             request.member_filter,
             request.attributes,
@@ -322,7 +319,6 @@ def _ready_email(job: ExportJob, to: str, url: str, org_name: str | None) -> Ema
 
 __all__ = [
     "DOWNLOAD_LINK_TTL",
-    "EXPORT_MEMBERS_JOB",
     "MESSAGE_RIGHT_LOST",
     "export_download_name",
     "export_file_key",

@@ -25,12 +25,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from fitdata_core.errors import FitdataError
+from fitdata_core.job_names import EXPORT_MEMBERS
 from fitdata_core.model.jobs import ExportJob, ExportStatus
+from fitdata_core.policies import ExportPolicy
 from fitdata_core.services import Services
-from fitdata_core.usecases.exports.members import EXPORT_MEMBERS_JOB, export_file_key
+from fitdata_core.usecases.exports.members import export_file_key
 
-STALE_EXPORT_AFTER = timedelta(hours=1)
-"""How long an export may stay in progress before the sweep gives up on it."""
+STALE_EXPORT_AFTER = ExportPolicy().stale_after
+"""How long an export may stay in progress before the sweep gives up on it, by default
+(``Services.exports.stale_after``)."""
 
 STALE_SWEEP_BATCH = 100
 MESSAGE_STALE = (
@@ -39,7 +42,7 @@ MESSAGE_STALE = (
 )
 
 
-PENDING_RESEND_AFTER = timedelta(minutes=15)
+PENDING_RESEND_AFTER = ExportPolicy().pending_resend_after
 """How long a job may wait in ``pending`` after its last queue message before another is sent.
 The outbox relay delivers within seconds; a worker picks the message up at once unless every
 worker is busy, so a quarter of an hour without a start means the message is gone."""
@@ -53,9 +56,8 @@ MESSAGE_NEVER_STARTED = (
 
 
 def stale_after(svc: Services) -> timedelta:
-    """The threshold: ``export_stale_after_minutes`` from ``svc.config``, else one hour."""
-    minutes = svc.config.get("export_stale_after_minutes")
-    return timedelta(minutes=int(minutes)) if minutes else STALE_EXPORT_AFTER
+    """The threshold: ``svc.exports.stale_after`` (one hour unless configured)."""
+    return svc.exports.stale_after
 
 
 async def fail_stale_exports(
@@ -99,9 +101,8 @@ async def fail_stale_exports(
 
 
 def pending_resend_after(svc: Services) -> timedelta:
-    """The threshold: ``export_pending_resend_minutes`` from ``svc.config``, else 15 minutes."""
-    minutes = svc.config.get("export_pending_resend_minutes")
-    return timedelta(minutes=int(minutes)) if minutes else PENDING_RESEND_AFTER
+    """The threshold: ``svc.exports.pending_resend_after`` (15 minutes unless configured)."""
+    return svc.exports.pending_resend_after
 
 
 async def resend_waiting_exports(
@@ -142,7 +143,7 @@ async def resend_waiting_exports(
                 job, _ = job.fail(now, MESSAGE_NEVER_STARTED)
             else:
                 job, _ = job.redispatch(now)
-                await uow.outbox.add(svc.job(EXPORT_MEMBERS_JOB, job_id=job.id))
+                await uow.outbox.add(svc.job(EXPORT_MEMBERS, job_id=job.id))
             await uow.export_jobs.update(job)
             await uow.commit()
         handled.append(job)

@@ -1,0 +1,84 @@
+"""The settings use cases obey, as frozen typed values built once by the composition root.
+
+A library caller builds them directly (every field has the service's default); the service
+builds them from ``FITDATA_*`` settings in ``fitdata_adapters.bootstrap``. Values are checked
+when the policy is built, so a bad price stops a process at start-up, not at the first
+checkout.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from fitdata_core.errors import BusinessRuleViolation, ConfigurationError
+from fitdata_core.model.tiers import PlatformTier
+from fitdata_core.money import AmountError, Money, exact_amount
+
+__all__ = ["BillingPolicy", "ExportPolicy"]
+
+
+def _positive_price(_instance: Any, attribute: attrs.Attribute[Money], value: Money) -> None:
+    if value.amount <= 0:
+        raise ConfigurationError(f"{attribute.name} must be a positive number of ILS.")
+
+
+def _at_least_one(_instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise ConfigurationError(f"{attribute.name} must be a positive whole number.")
+
+
+def _money(value: Money | Decimal | int | str) -> Money:
+    if isinstance(value, Money):
+        return value
+    try:
+        # Exactly as configured: "249.999" is a mistake to report, not 250.00 to charge.
+        return Money(exact_amount(value))
+    except AmountError as exc:
+        raise ConfigurationError(f"A price must be a number of ILS: it {exc}") from None
+
+
+def _without_trailing_slash(url: str) -> str:
+    return url.rstrip("/")
+
+
+@attrs.frozen
+class BillingPolicy:
+    """How platform billing runs: the monthly prices, the renewal sweep's size and width,
+    the kill switch of scheduled sweeps, and the public URL that billing emails link to."""
+
+    price_pro: Money = attrs.field(
+        default=Money(Decimal("249")), converter=_money, validator=_positive_price
+    )
+    price_elite: Money = attrs.field(
+        default=Money(Decimal("449")), converter=_money, validator=_positive_price
+    )
+    #: At most this many subscriptions per renewal run.
+    renewal_batch_limit: int = attrs.field(default=100, validator=_at_least_one)
+    #: How many renewal charges one sweep runs at once.
+    renewal_concurrency: int = attrs.field(default=8, validator=_at_least_one)
+    #: The kill switch of scheduled billing sweeps (an operator's one-off run ignores it).
+    schedule_enabled: bool = True
+    #: Where the API is reached; billing emails link to its settings page.
+    public_url: str = attrs.field(default="", converter=_without_trailing_slash)
+
+    def price_of(self, tier: PlatformTier) -> Money:
+        """The monthly price of a paid tier (``BusinessRuleViolation`` for the free one)."""
+        if tier.is_free:
+            raise BusinessRuleViolation("Cannot create checkout for a free tier", code="FREE_TIER")
+        return self.price_elite if tier is PlatformTier.ELITE else self.price_pro
+
+
+@attrs.frozen
+class ExportPolicy:
+    """How exports run: the per-IP request limit and when a running export counts as lost."""
+
+    #: Export requests per client IP per minute.
+    rate_limit_per_minute: int = attrs.field(default=10, validator=_at_least_one)
+    #: An export still in progress after this long is failed by the stale sweep.
+    stale_after: timedelta = timedelta(hours=1)
+    #: A pending export whose queue message went out this long ago is sent again.
+    pending_resend_after: timedelta = timedelta(minutes=15)
