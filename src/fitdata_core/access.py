@@ -18,6 +18,7 @@ __all__ = [
     "Action",
     "may",
     "require",
+    "require_active_member",
     "require_feature",
 ]
 

@@ -37,6 +37,7 @@ __all__ = [
     "BusinessRuleViolation",
     "ConfigurationError",
     "Conflict",
+    "CredentialsUnreadable",
     "DatabaseUnavailable",
     "FeatureNotInTier",
     "FitdataError",

@@ -1,7 +1,7 @@
 """Arbox member-source adapter: the Business API (API key) and the Management API (login).
 
 ``ArboxSource`` implements ``fitdata_core.ports.providers.MemberSource`` exactly as
-``../shared/reference/arbox-protocol.md`` profiles it; :mod:`~fitdata_adapters.arbox.wire`
+the Arbox protocol profile (docs/imports.md) fixes it; :mod:`~fitdata_adapters.arbox.wire`
 holds every path and field name; ``RetryPolicy`` is the single tenacity policy.
 """
 

@@ -1,6 +1,6 @@
 """Arbox wire format: paths, headers, field names and how rows become source records.
 
-Everything here is pure (no I/O). It follows ``../shared/reference/arbox-protocol.md`` field by
+Everything here is pure (no I/O). It follows the Arbox protocol profile (docs/imports.md) field by
 field; every name the profile marks *(inferred)* is a constant or a mapping key in this module
 and nowhere else, so a correction is a one-line change. Unknown extra fields are ignored.
 

@@ -1,7 +1,7 @@
 """Excel workbooks (``.xlsx``) read with openpyxl in read-only mode, rows as text.
 
 Read-only mode streams the sheet's XML, so memory stays flat in the row count. Cells become the
-text an owner would have typed: a date cell its ISO date (``2023-03-15``, with ``T10:30:00``
+text an owner would have typed: a date cell its ISO date (``2023-03-15``, with a ``10:30:00`` time
 only when it has a time), a whole number without ``.0`` (a phone Excel stored as a number
 comes out as its digits, and a ``0000000000`` number format's leading zeros are kept), other
 numbers without float noise, booleans ``TRUE``/``FALSE``.

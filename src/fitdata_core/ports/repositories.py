@@ -37,6 +37,7 @@ from fitdata_core.ports.infrastructure import Ciphertext, JobMessage
 
 __all__ = [
     "MEMBER_ATTRIBUTES",
+    "T",
     "AnalyticsReader",
     "BillingEventRepository",
     "BillingTransactionRepository",
@@ -54,8 +55,10 @@ __all__ = [
     "OutboxRepository",
     "Page",
     "PlanRepository",
+    "SealedSecret",
+    "SealedSecretRepository",
+    "SecretKind",
     "SubscriptionRepository",
-    "T",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UserRepository",

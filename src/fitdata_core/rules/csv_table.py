@@ -27,7 +27,12 @@ import attrs
 from fitdata_core.errors import InvalidInput
 from fitdata_core.rules.csv_values import DateOrderEvidence
 
-__all__ = ["CleanHeaders", "ColumnProfile", "clean_headers"]
+__all__ = [
+    "CleanHeaders",
+    "ColumnProfile",
+    "ColumnStats",
+    "clean_headers",
+]
 
 
 @attrs.frozen

@@ -54,6 +54,9 @@ class KindRotation:
 
 @attrs.frozen
 class RotationReport:
+    """What one ``keys rotate`` run did: the current key id and the counts per kind of
+    secret (rotated, already current, changed meanwhile, unreadable by key id)."""
+
     current_key_id: str
     kinds: dict[SecretKind, KindRotation]
 

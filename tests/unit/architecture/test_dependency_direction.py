@@ -51,8 +51,11 @@ def test_the_fitdata_command_lists_the_contributed_commands_first() -> None:
         for command in app.registered_commands
     ]
 
+    groups = {group.name for group in app.registered_groups}
+
     assert names[:3] == ["serve", "worker", "scheduler"]
-    assert {"migrate", "token", "demo"} <= set(names)
+    assert {"migrate", "demo"} <= set(names)
+    assert {"token", "keys", "billing", "sandbox"} <= groups
 
 
 def test_the_cli_package_source_never_imports_the_outer_packages() -> None:

@@ -9,8 +9,7 @@ import pytest
 
 from fitdata_adapters.settings import Settings
 from fitdata_core.errors import ConfigurationError
-from fitdata_core.model.tiers import PlatformTier
-from fitdata_core.usecases.billing.config import price_of
+from fitdata_core.policies import BillingPolicy
 
 
 def settings(tmp_path: Path, **env: str) -> Settings:
@@ -48,8 +47,8 @@ def test_a_tier_price_that_is_not_exact_stops_the_settings(
 
 @pytest.mark.parametrize("raw", ["249.999", Decimal("1E-400"), "1_000"])
 def test_the_billing_config_refuses_a_price_it_would_have_to_round(raw: object) -> None:
-    with pytest.raises(ConfigurationError, match="price_pro"):
-        price_of({"price_pro": raw}, PlatformTier.PRO)
+    with pytest.raises(ConfigurationError, match="price"):
+        BillingPolicy(price_pro=raw)  # type: ignore[arg-type]
 
 
 def test_no_proxy_is_trusted_by_default(tmp_path: Path) -> None:

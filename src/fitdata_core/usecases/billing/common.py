@@ -39,6 +39,7 @@ __all__ = [
     "cancel_now",
     "cancel_pending",
     "card_context",
+    "lock_checkouts",
     "locked_org",
     "new_transaction_event",
     "open_card",
