@@ -41,8 +41,8 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"MZ", "a Windows program"),
 )
 
-# Bytes no text file holds: the ASCII control codes other than tab, line feed, carriage return, form feed,
-# and Ctrl-Z (which old DOS tools append).
+# Bytes no text file holds: the ASCII control codes other than tab, line feed, carriage
+# return, form feed, and Ctrl-Z (which old DOS tools append).
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x19\x1b-\x1f]")
 _HIGH = re.compile(rb"[\x80-\xff]")
 _BOMS: tuple[tuple[bytes, str, str], ...] = (

@@ -37,7 +37,6 @@ from fitdata_core.ports.infrastructure import Ciphertext, JobMessage
 
 __all__ = [
     "MEMBER_ATTRIBUTES",
-    "T",
     "AnalyticsReader",
     "BillingEventRepository",
     "BillingTransactionRepository",
@@ -59,6 +58,7 @@ __all__ = [
     "SealedSecretRepository",
     "SecretKind",
     "SubscriptionRepository",
+    "T",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UserRepository",
