@@ -82,6 +82,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 async def sql_runtime(tmp_path: Path, database_url: str) -> AsyncIterator[Runtime]:
     settings = Settings.from_env(
         {
+            "FITDATA_MODE": "embedded",
             "FITDATA_DATA_DIR": str(tmp_path / "var"),
             "FITDATA_DATABASE_URL": database_url,
             "FITDATA_JWT_SECRET": "checkout-race-jwt-secret-long-enough-for-hs256",

@@ -41,6 +41,7 @@ K2 = KeyringCipher.generate_spec("k2")
 def settings_for(data_dir: Path, database_url: str, keys: str) -> Settings:
     return Settings.from_env(
         {
+            "FITDATA_MODE": "embedded",
             "FITDATA_DATA_DIR": str(data_dir),
             "FITDATA_DATABASE_URL": database_url,
             "FITDATA_JWT_SECRET": JWT_SECRET,
@@ -182,6 +183,7 @@ def run_cli(args: list[str], env: dict[str, str]) -> CliOutcome:
 
 def cli_env(data_dir: Path, database_url: str, keys: str) -> dict[str, str]:
     return {
+        "FITDATA_MODE": "embedded",
         "FITDATA_DATA_DIR": str(data_dir),
         "FITDATA_DATABASE_URL": database_url,
         "FITDATA_JWT_SECRET": JWT_SECRET,

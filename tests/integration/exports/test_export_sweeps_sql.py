@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from fitdata_adapters.clock import ManualClock, UuidFactory
+from fitdata_adapters.clock import ManualClock
 from fitdata_adapters.db.engine import create_engine
 from fitdata_adapters.db.uow import SqlUnitOfWorkFactory
-from fitdata_adapters.mail.memory import MemoryMailer
-from fitdata_adapters.memory import MemoryErrorReporter, MemoryRateLimiter, MemoryUnitOfWorkFactory
+from fitdata_adapters.memory import (
+    MemoryUnitOfWorkFactory,
+    memory_services,
+)
 from fitdata_adapters.storage.local import LocalFolderStorage
-from fitdata_adapters.unconfigured import UnavailableAnalytics, UnavailableMemberSource
 from fitdata_core.job_names import EXPORT_MEMBERS as EXPORT_MEMBERS_JOB
 from fitdata_core.model.jobs import ExportJob, ExportStatus
 from fitdata_core.ports.infrastructure import ObjectStorage
@@ -56,20 +57,7 @@ class _Unused:
 
 
 def _services(uow: UnitOfWorkFactory, clock: ManualClock, storage: ObjectStorage) -> Services:
-    return Services(
-        uow=uow,
-        clock=clock,
-        ids=UuidFactory(),
-        storage=storage,
-        mailer=MemoryMailer(),
-        cipher=_Unused(),  # type: ignore[arg-type]
-        rate_limiter=MemoryRateLimiter(),
-        errors=MemoryErrorReporter(),
-        payment_gateway=_Unused(),  # type: ignore[arg-type]
-        member_source=UnavailableMemberSource(),
-        analytics=UnavailableAnalytics(),
-        config={},
-    )
+    return memory_services(uow=uow, clock=clock, storage=storage)
 
 
 async def _org(uow_factory: UnitOfWorkFactory) -> str:
