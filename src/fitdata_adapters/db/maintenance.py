@@ -22,31 +22,47 @@ from fitdata_adapters.db.errors import translate_errors
 __all__ = ["analyze_tables"]
 
 
-def analyze_statement(dialect: sa.Dialect, tables: Iterable[sa.Table]) -> str | None:
-    """``ANALYZE t1, t2, ...`` for ``dialect`` (identifiers quoted), or ``None`` when the
-    dialect needs no statistics refresh or no table is named."""
+def analyze_statement(
+    dialect: sa.Dialect, tables: Iterable[sa.Table], *, vacuum: bool = False
+) -> str | None:
+    """``ANALYZE t1, t2, ...`` (or ``VACUUM (ANALYZE) ...``) for ``dialect``, identifiers
+    quoted, or ``None`` when the dialect needs no statistics refresh or no table is named."""
     if dialect.name != "postgresql":
         return None
     quote = dialect.identifier_preparer.format_table
     names = sorted({quote(table) for table in tables})
-    return f"ANALYZE {', '.join(names)}" if names else None
+    if not names:
+        return None
+    return f"{'VACUUM (ANALYZE)' if vacuum else 'ANALYZE'} {', '.join(names)}"
 
 
-async def analyze_tables(bind: AsyncEngine | AsyncConnection, tables: Iterable[sa.Table]) -> None:
+async def analyze_tables(
+    bind: AsyncEngine | AsyncConnection, tables: Iterable[sa.Table], *, vacuum: bool = False
+) -> None:
     """Refresh the planner statistics of ``tables`` on Postgres; nothing on other databases.
 
     With an engine it runs in a transaction of its own; with a connection, in that
     connection's current transaction (Postgres allows ``ANALYZE`` there, and it counts the
     rows the transaction itself wrote). It samples a bounded number of rows per table, so it
-    takes a fraction of a second even on large tables. ``DatabaseUnavailable`` when the
+    takes a fraction of a second even on large tables.
+
+    ``vacuum=True`` (an engine only: ``VACUUM`` cannot run in a transaction) also marks the
+    new rows' pages all-visible, so index-only scans need not visit the table until
+    autovacuum would have come by; it reads each table once. ``DatabaseUnavailable`` when the
     database cannot be reached.
     """
-    statement = analyze_statement(bind.dialect, tables)
+    statement = analyze_statement(bind.dialect, tables, vacuum=vacuum)
     if statement is None:
         return
+    if vacuum and not isinstance(bind, AsyncEngine):
+        raise TypeError("VACUUM cannot run inside a transaction: pass the engine")
     with translate_errors():
-        if isinstance(bind, AsyncEngine):
+        if isinstance(bind, AsyncConnection):
+            await bind.exec_driver_sql(statement)
+        elif vacuum:
+            async with bind.connect() as conn:
+                autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await autocommit.exec_driver_sql(statement)
+        else:
             async with bind.begin() as conn:
                 await conn.exec_driver_sql(statement)
-        else:
-            await bind.exec_driver_sql(statement)

@@ -32,12 +32,13 @@ def migrated_pg(empty_pg_url: str) -> str:
     return empty_pg_url
 
 
-def _last_analyzed(url: str) -> dict[str, bool]:
-    """Table name -> whether a manual ``ANALYZE`` has run on it (autovacuum's own runs are
-    ``last_autoanalyze`` and do not count)."""
+def _last_analyzed(url: str, column: str = "last_analyze") -> dict[str, bool]:
+    """Table name -> whether a manual ``ANALYZE`` (or ``VACUUM`` with ``last_vacuum``) has
+    run on it (autovacuum's own runs are ``last_auto...`` and do not count)."""
+    assert column in ("last_analyze", "last_vacuum")
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables"
+            f"SELECT relname, {column} IS NOT NULL FROM pg_stat_user_tables"  # noqa: S608
         ).fetchall()
     return dict(rows)
 
@@ -50,6 +51,7 @@ def test_the_statement_quotes_names_and_exists_only_on_postgres() -> None:
         'ANALYZE "Odd Name", users, workouts'
     )
     assert analyze_statement(pg, []) is None
+    assert analyze_statement(pg, [tables.users], vacuum=True) == "VACUUM (ANALYZE) users"
     assert analyze_statement(sqlite.dialect(), [tables.workouts]) is None  # type: ignore[no-untyped-call]
 
 
@@ -63,6 +65,22 @@ async def test_analyze_tables_sets_last_analyze_on_exactly_those_tables(migrated
 
     analysed = {name for name, done in _last_analyzed(migrated_pg).items() if done}
     assert analysed == {"workouts", "class_bookings"}
+
+
+async def test_vacuum_also_vacuums_and_needs_the_engine(migrated_pg: str) -> None:
+    engine = create_engine(migrated_pg)
+    try:
+        await analyze_tables(engine, [tables.workouts], vacuum=True)
+        async with engine.connect() as conn:
+            with pytest.raises(TypeError, match="VACUUM"):
+                await analyze_tables(conn, [tables.users], vacuum=True)
+    finally:
+        await engine.dispose()
+
+    assert {n for n, done in _last_analyzed(migrated_pg, "last_vacuum").items() if done} == {
+        "workouts"
+    }
+    assert {n for n, done in _last_analyzed(migrated_pg).items() if done} == {"workouts"}
 
 
 async def test_analyze_tables_inside_a_transaction_sees_its_rows(migrated_pg: str) -> None:
