@@ -60,4 +60,7 @@ def test_export_benchmark_measures_export_and_copy_side_by_side(
     )
     assert "export path" in out
     assert "COPY" in out
+    # Both ceilings: the plain columns and the export's own SQL (the fair one).
+    assert "COPY own SQL:" in out
+    assert "of COPY of the export's own SQL (the fair ceiling)" in out
     assert "target memory (flat, < 200 MB at 1M rows): MET" in out
