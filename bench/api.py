@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -53,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the test suite's Postgres provisioning
 
 LOOPBACK = "127.0.0.1"
+SERVE = (sys.executable, "-m", "fitdata_adapters.cli", "serve")
 
 
 @attrs.frozen
@@ -142,33 +144,26 @@ def _free_port() -> int:
     return free_port()
 
 
-def start_server(env: dict[str, str], port: int, timeout: float = 120) -> tuple[Any, float]:
-    """``fitdata serve`` on ``port``; returns the process and the seconds until ``/readyz``
-    answered 200 (polled every 20 ms)."""
+def start_server(
+    env: dict[str, str], port: int, log: Path, timeout: float = 120
+) -> tuple[Any, float]:
+    """``fitdata serve`` on ``port`` (its stderr to ``log``: a pipe nobody reads could fill
+    and stall it); returns the process and the seconds until ``/readyz`` answered 200
+    (polled every 20 ms)."""
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fitdata_adapters.cli",
-            "serve",
-            "--host",
-            LOOPBACK,
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with log.open("ab") as stderr:
+        process = subprocess.Popen(
+            [*SERVE, "--host", LOOPBACK, "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     url = f"http://{LOOPBACK}:{port}/readyz"
     with httpx.Client(timeout=2) as client:
         while time.perf_counter() - started < timeout:
             if process.poll() is not None:
-                raise SystemExit(
-                    f"fitdata serve exited with {process.returncode}:\n{_stderr(process)}"
-                )
+                tail = log.read_text(errors="replace")[-4000:]
+                raise SystemExit(f"fitdata serve exited with {process.returncode}:\n{tail}")
             try:
                 if client.get(url).status_code == 200:
                     return process, time.perf_counter() - started
@@ -177,10 +172,6 @@ def start_server(env: dict[str, str], port: int, timeout: float = 120) -> tuple[
             time.sleep(0.02)
     stop_server(process)
     raise SystemExit(f"fitdata serve did not become ready in {timeout:.0f} s")
-
-
-def _stderr(process: Any) -> str:
-    return str(process.stderr.read()) if process.stderr else ""
 
 
 def stop_server(process: Any) -> None:
@@ -358,7 +349,7 @@ def main() -> None:
         startups = []
         for round_ in range(args.startup_rounds):
             port = _free_port()
-            process, seconds = start_server(env, port)
+            process, seconds = start_server(env, port, data_dir / "serve.log")
             startups.append(seconds)
             print(f"fitdata serve -> /readyz 200 in {seconds:.2f} s")
             if round_ < args.startup_rounds - 1:
@@ -372,6 +363,7 @@ def main() -> None:
         if process is not None:
             stop_server(process)
         cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
