@@ -363,6 +363,15 @@ workouts = sa.Table(
     sa.Column("duration_minutes", sa.Integer()),
     sa.Column("calories", sa.Integer()),
     sa.Index(None, "organization_id", "performed_at"),
+    # workouts-summary: the org's rows already grouped by kind, read from the index alone
+    # (migration 0006).
+    sa.Index(
+        None,
+        "organization_id",
+        "kind",
+        "user_id",
+        postgresql_include=["performed_at", "duration_minutes", "calories"],
+    ),
 )
 
 __all__ = [

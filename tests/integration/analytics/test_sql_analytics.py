@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from analytics_seed import ORG, seed, seed_empty_org
+from analytics_seed import ORG, OTHER_ORG, seed, seed_empty_org
 from sqlalchemy.engine import make_url
 
+from fitdata_adapters.db import tables
 from fitdata_adapters.db.analytics import SqlAnalyticsReader
 from fitdata_adapters.db.engine import create_engine
 from fitdata_core.errors import DatabaseUnavailable, InvalidInput
@@ -166,3 +167,75 @@ async def test_postgres_buckets_months_in_utc_whatever_the_session_time_zone(
     finally:
         await engine.dispose()
     assert _values(rows) == [("2026-03", "ILS", D("100.10"), 1)]
+
+
+async def _insert(engine: Any, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(table.insert(), rows)
+
+
+async def test_another_orgs_bookings_do_not_change_an_orgs_figures(
+    reader_and_engine: tuple[SqlAnalyticsReader, Any],
+) -> None:
+    analytics, engine = reader_and_engine
+    await seed(engine)
+    before = {
+        tab: await _tab(analytics, tab)
+        for tab in (AnalyticsTab.POPULAR_CLASSES, AnalyticsTab.CLASS_UTILIZATION)
+    }
+    # Another gym's bookings, among them rows that name this org's sessions (a stray
+    # import, a bug elsewhere): they are the other org's, so they must not count here.
+    stray = [
+        {
+            "id": f"other-{session}-{i}",
+            "session_id": session,
+            "organization_id": OTHER_ORG,
+            "user_id": "x1",
+            "status": "attended",
+            "booked_at": datetime(2026, 1, 2, tzinfo=UTC),
+        }
+        for session in ("s1", "s2", "s3", "s4", "sx")
+        for i in range(3)
+    ]
+    await _insert(engine, tables.class_bookings, stray)
+
+    for tab, rows in before.items():
+        assert await _tab(analytics, tab) == rows, tab
+    assert _values(before[AnalyticsTab.POPULAR_CLASSES]) == [
+        ("HIIT", 1, 5, 4),
+        ("Yoga", 2, 5, 3),
+        ("Open gym", 1, 3, 3),
+    ]
+
+
+async def test_another_orgs_plan_never_names_an_orgs_members_plan(
+    reader_and_engine: tuple[SqlAnalyticsReader, Any],
+) -> None:
+    analytics, engine = reader_and_engine
+    await seed(engine)
+    foreign = {
+        "id": "plan-foreign",
+        "organization_id": OTHER_ORG,
+        "name": "Other gym's secret plan",
+        "kind": "membership",
+        "price_amount": D("1.00"),
+        "price_currency": "ILS",
+        "session_count": None,
+        "validity_days": 30,
+        "is_active": True,
+        "external_id": None,
+        "created_at": datetime(2025, 1, 1, tzinfo=UTC),
+    }
+    await _insert(engine, tables.plans, [foreign])
+    async with engine.begin() as conn:
+        await conn.execute(
+            tables.memberships.update()
+            .where(tables.memberships.c.id == "m4")
+            .values(plan_id="plan-foreign")
+        )
+
+    assert _values(await _tab(analytics, AnalyticsTab.PLAN_DISTRIBUTION)) == [
+        ("Monthly", 2, D("50.00")),
+        ("Annual", 1, D("25.00")),
+        ("No plan", 1, D("25.00")),
+    ]

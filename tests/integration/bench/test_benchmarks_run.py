@@ -60,4 +60,39 @@ def test_export_benchmark_measures_export_and_copy_side_by_side(
     )
     assert "export path" in out
     assert "COPY" in out
+    # Both ceilings: the plain columns and the export's own SQL (the fair one).
+    assert "COPY own SQL:" in out
+    assert "of COPY of the export's own SQL (the fair ceiling)" in out
     assert "target memory (flat, < 200 MB at 1M rows): MET" in out
+
+
+def test_api_benchmark_serves_every_row_without_errors(postgres_server_url: str) -> None:
+    out = _run(
+        "api.py",
+        "--database-url",
+        postgres_server_url,
+        "--members",
+        "30",
+        "--concurrency",
+        "4",
+        "--requests",
+        "20",
+        "--analytics-requests",
+        "3",
+        "--duration",
+        "20",
+        "--startup-rounds",
+        "1",
+    )
+    assert "seeded the demo gym: 37 people listed" in out
+    for row in (
+        "GET members?limit=50 ",
+        "GET members?limit=50&offset=0 ",
+        "GET analytics/workouts-summary ",
+        "fitdata serve -> /readyz 200 ",
+    ):
+        assert row in out, row
+    # Every request answered 200 with a full page: the script exits non-zero otherwise, and
+    # each load row reports its requests and no errors.
+    assert "   20    0 " in out
+    assert "    3    0 " in out

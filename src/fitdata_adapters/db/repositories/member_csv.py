@@ -34,7 +34,7 @@ from fitdata_core.errors import DatabaseUnavailable
 from fitdata_core.ports.repositories import MemberFilter
 from fitdata_core.rules.csv_format import FORMULA_TRIGGERS, encode_csv_rows
 
-__all__ = ["SqlMemberCsvStream"]
+__all__ = ["SqlMemberCsvStream", "member_csv_query"]
 
 
 class SqlMemberCsvStream(SqlRepository):
@@ -58,23 +58,31 @@ class SqlMemberCsvStream(SqlRepository):
             ):
                 yield len(batch), encode_csv_rows(batch).encode("utf-8", "replace")
             return
-        unknown = set(attributes) - set(ATTRIBUTE_COLUMNS)
-        if unknown:
-            raise ValueError(f"unknown member attributes: {sorted(unknown)}")
         utf8 = await _server_is_utf8(self._db.conn)
         alone = len(attributes) == 1
-        cells = [
-            _csv_cell(ATTRIBUTE_COLUMNS[path], utf8=utf8, alone=alone).label(f"c{i}")
-            for i, path in enumerate(attributes)
-        ]
-        query = (
-            members_query(org_id, member_filter).with_only_columns(*cells).order_by(*MEMBER_ORDER)
-        )
+        query = member_csv_query(org_id, member_filter, attributes, utf8=utf8)
         # Closed explicitly if the consumer stops early: a COPY holds the connection until it
         # is cancelled, and the unit of work must be able to roll back.
         async with contextlib.aclosing(_copy_csv(self._db.conn, query, batch_size)) as rows:
             async for batch in rows:
                 yield len(batch), _crlf(batch, alone=alone)
+
+
+def member_csv_query(
+    org_id: str, member_filter: MemberFilter, attributes: Sequence[str], *, utf8: bool
+) -> sa.Select[Any]:
+    """The SELECT whose ``COPY ... (FORMAT csv)`` is the Postgres export: the members query
+    with each of ``attributes`` as a neutralised cell (:func:`_csv_cell`), in export order.
+    Public so that the export benchmark can time Postgres running exactly this SQL."""
+    unknown = set(attributes) - set(ATTRIBUTE_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown member attributes: {sorted(unknown)}")
+    alone = len(attributes) == 1
+    cells: list[Any] = [
+        _csv_cell(ATTRIBUTE_COLUMNS[path], utf8=utf8, alone=alone).label(f"c{i}")
+        for i, path in enumerate(attributes)
+    ]
+    return members_query(org_id, member_filter).with_only_columns(*cells).order_by(*MEMBER_ORDER)
 
 
 # --- CSV written by Postgres -------------------------------------------------------------------

@@ -1,0 +1,370 @@
+"""API benchmark: one ``fitdata serve`` on Postgres with a 10k-member gym, under load.
+
+What it does, in one run (see bench/README.md):
+
+1. creates a throwaway database ``fitdata_bench_<random>`` on the Postgres server of
+   ``--database-url`` (default: the one the test suite finds), migrates it;
+2. seeds the demo gym at ``--members`` (10,000; the demo seeding, ``seed_demo``: members
+   through the use cases, then a year of payments, classes, bookings and workouts, then
+   ``VACUUM (ANALYZE)``) and issues the owner's token;
+3. starts ``fitdata serve`` as a process of its own on a loopback port ``--startup-rounds``
+   times and measures each start until ``/readyz`` answers 200 (the last one stays up);
+4. drives it with an asynchronous httpx load generator (bounded by ``--requests`` per row
+   and ``--duration`` seconds, loopback only) and prints ``hey``-style figures per row:
+   requests/s, p50, p90, p99, errors:
+
+   - ``GET /organizations/{org}/members?limit=50`` at concurrency ``--concurrency`` (50);
+   - the same at ``offset`` 9,000 (90 % of the members with another ``--members``);
+   - ``GET .../analytics/workouts-summary`` (the default range: 12 months to today), one
+     request at a time, so its percentiles are the latency of one request;
+   - ``fitdata serve`` until ``/readyz`` is 200 (seconds, min and median of the rounds).
+
+   uv run python bench/api.py                  # 10,000 members (seeding takes ~10 min)
+   uv run python bench/api.py --quick          # 1,000 members, short rounds: proves it works
+   uv run python bench/api.py --keep-database  # keep the seeded database, print its URL
+   uv run python bench/api.py --use-database postgresql://postgres@127.0.0.1/fitdata_bench_x
+
+``--use-database`` runs against a database a previous ``--keep-database`` run seeded (the
+seeding finds the demo gym and adds nothing), so the load can be repeated without the wait.
+The load generator shares the machine with the server and Postgres: on a small machine it
+takes CPU from them, so compare runs made side by side, not with other machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the test suite's Postgres provisioning
+
+LOOPBACK = "127.0.0.1"
+SERVE = (sys.executable, "-m", "fitdata_adapters.cli", "serve")
+
+
+@attrs.frozen
+class Figures:
+    """One row of the table: what was asked, and how it went."""
+
+    work: str
+    concurrency: int
+    requests: int
+    errors: int
+    seconds: float
+    latencies: tuple[float, ...]  # seconds, successful requests only
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        """The ``p``-th percentile latency in ms (nearest rank, as ``hey`` reports)."""
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered)) - 1))
+        return ordered[rank] * 1000
+
+
+# --- the load generator --------------------------------------------------------------------
+
+
+async def load(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    work: str,
+    concurrency: int,
+    requests: int,
+    duration: float,
+    check: Callable[[httpx.Response], bool],
+) -> Figures:
+    """``requests`` GETs of ``url`` by ``concurrency`` workers, stopping early after
+    ``duration`` seconds; a response that fails ``check`` counts as an error."""
+    latencies: list[float] = []
+    errors = 0
+    issued = 0
+    deadline = time.perf_counter() + duration
+
+    async def worker() -> None:
+        nonlocal errors, issued
+        while issued < requests and time.perf_counter() < deadline:
+            issued += 1
+            started = time.perf_counter()
+            try:
+                response = await client.get(url)
+                ok = check(response)
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                latencies.append(time.perf_counter() - started)
+            else:
+                errors += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    seconds = time.perf_counter() - started
+    return Figures(work, concurrency, issued, errors, seconds, tuple(latencies))
+
+
+def _is_ok(response: httpx.Response) -> bool:
+    return response.status_code == 200
+
+
+def _members_page(expected: int) -> Callable[[httpx.Response], bool]:
+    """A 200 whose page holds ``expected`` members: a fast empty page must not count."""
+
+    def check(response: httpx.Response) -> bool:
+        return response.status_code == 200 and len(response.json()["data"]) == expected
+
+    return check
+
+
+# --- the server ------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    from support.services import free_port
+
+    return free_port()
+
+
+def start_server(
+    env: dict[str, str], port: int, log: Path, timeout: float = 120
+) -> tuple[Any, float]:
+    """``fitdata serve`` on ``port`` (its stderr to ``log``: a pipe nobody reads could fill
+    and stall it); returns the process and the seconds until ``/readyz`` answered 200
+    (polled every 20 ms)."""
+    started = time.perf_counter()
+    with log.open("ab") as stderr:
+        process = subprocess.Popen(
+            [*SERVE, "--host", LOOPBACK, "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    url = f"http://{LOOPBACK}:{port}/readyz"
+    with httpx.Client(timeout=2) as client:
+        while time.perf_counter() - started < timeout:
+            if process.poll() is not None:
+                tail = log.read_text(errors="replace")[-4000:]
+                raise SystemExit(f"fitdata serve exited with {process.returncode}:\n{tail}")
+            try:
+                if client.get(url).status_code == 200:
+                    return process, time.perf_counter() - started
+            except httpx.TransportError:
+                pass
+            time.sleep(0.02)
+    stop_server(process)
+    raise SystemExit(f"fitdata serve did not become ready in {timeout:.0f} s")
+
+
+def stop_server(process: Any) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- seeding -----------------------------------------------------------------------------------
+
+
+def _database(args: argparse.Namespace) -> tuple[str, Callable[[], None]]:
+    """The database to use and how to clean up after it."""
+    if args.use_database:
+        return args.use_database, lambda: None
+    from support.databases import create_database, drop_database, unique_database_name
+    from support.services import provision_postgres
+
+    service = None
+    server_url = args.database_url
+    if server_url is None:
+        service = provision_postgres()
+        server_url = service.url
+    name = unique_database_name("fitdata_bench")
+    url = create_database(server_url, name)
+
+    def cleanup() -> None:
+        if args.keep_database:
+            print(f"\nkept the database: --use-database {url}")
+        else:
+            drop_database(server_url, name)
+        if service is not None:
+            service.stop()
+
+    return url, cleanup
+
+
+def seed(env: dict[str, str], members: int) -> tuple[str, str, int]:
+    """The demo gym at ``members``: its id, the owner's token and its member count."""
+    from fitdata_adapters.cli.admin import run_demo
+    from fitdata_adapters.db.migrate import upgrade
+    from fitdata_adapters.settings import Settings
+    from fitdata_core.model.organizations import Role
+
+    settings = Settings.from_env(env)
+    upgrade(settings.database_url)
+    result = asyncio.run(run_demo(settings, member_count=members))
+    owner = next(i for i, login in enumerate(result.gym.logins) if login.role is Role.OWNER)
+    listed = result.gym.member_count + 6  # the members plus the owner, the admin and 4 coaches
+    return result.gym.org_id, result.tokens[owner], listed
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+async def drive(
+    base: str, org_id: str, token: str, listed: int, args: argparse.Namespace
+) -> list[Figures]:
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+    )
+    members = f"{base}/organizations/{org_id}/members?limit=50"
+    # 9,000 of 10,007; 90 % of the list otherwise, and always a full page when there is one.
+    offset = args.offset if args.offset is not None else int(listed * 0.9)
+    offset = max(0, min(offset, listed - 50))
+    deep = f"{members}&offset={offset}"
+    analytics = f"{base}/organizations/{org_id}/analytics/workouts-summary"
+    rows = []
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=60) as client:
+        # Warm up: connections, the server's code paths, the database's caches.
+        for url in (members, deep, analytics):
+            for _ in range(3):
+                (await client.get(url)).raise_for_status()
+        bounded = {"requests": args.requests, "duration": args.duration}
+        rows.append(
+            await load(
+                client,
+                members,
+                work="GET members?limit=50",
+                concurrency=args.concurrency,
+                check=_members_page(min(50, listed)),
+                **bounded,
+            )
+        )
+        rows.append(
+            await load(
+                client,
+                deep,
+                work=f"GET members?limit=50&offset={offset:,}",
+                concurrency=args.concurrency,
+                check=_members_page(min(50, listed - offset)),
+                **bounded,
+            )
+        )
+        rows.append(
+            await load(
+                client,
+                analytics,
+                work="GET analytics/workouts-summary",
+                concurrency=1,
+                requests=args.analytics_requests,
+                duration=args.duration,
+                check=_is_ok,
+            )
+        )
+    return rows
+
+
+def print_table(rows: list[Figures], startups: list[float]) -> None:
+    print()
+    print(
+        f"{'work':<42} {'conc':>4} {'reqs':>6} {'err':>4} {'req/s':>8} "
+        f"{'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}"
+    )
+    print("-" * 94)
+    for r in rows:
+        print(
+            f"{r.work:<42} {r.concurrency:>4} {r.requests:>6} {r.errors:>4} {r.rate:>8.1f} "
+            f"{r.percentile(50):>8.1f} {r.percentile(90):>8.1f} {r.percentile(99):>8.1f}"
+        )
+    shown = ", ".join(f"{s:.2f}" for s in startups)
+    print(
+        f"{'fitdata serve -> /readyz 200':<42} {'':>4} {len(startups):>6} {'':>4} {'':>8} "
+        f"{statistics.median(startups) * 1000:>8.0f}   (s per start: {shown}; "
+        f"min {min(startups):.2f} s)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", help="a Postgres server (user may CREATE DATABASE)")
+    parser.add_argument("--use-database", help="an already seeded database (--keep-database)")
+    parser.add_argument("--keep-database", action="store_true", help="do not drop the database")
+    parser.add_argument("--quick", action="store_true", help="1,000 members, short rounds")
+    parser.add_argument("--members", type=int, help="demo members (default 10,000; quick 1,000)")
+    parser.add_argument("--concurrency", type=int, default=50, help="member-list workers")
+    parser.add_argument("--requests", type=int, help="requests per member-list row (max)")
+    parser.add_argument("--analytics-requests", type=int, help="analytics requests (max)")
+    parser.add_argument("--duration", type=float, help="seconds per row (max)")
+    parser.add_argument("--offset", type=int, help="the deep page's offset (default 9,000)")
+    parser.add_argument("--startup-rounds", type=int, help="serve starts timed (default 3)")
+    args = parser.parse_args()
+    quick = args.quick
+    args.members = args.members or (1_000 if quick else 10_000)
+    args.requests = args.requests or (500 if quick else 5_000)
+    args.analytics_requests = args.analytics_requests or (10 if quick else 50)
+    args.duration = args.duration or (10.0 if quick else 30.0)
+    args.startup_rounds = args.startup_rounds or (1 if quick else 3)
+    if args.offset is None and args.members >= 10_000:
+        args.offset = 9_000
+
+    url, cleanup = _database(args)
+    data_dir = Path(tempfile.mkdtemp(prefix="fitdata-bench-api-"))
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FITDATA_")},
+        "FITDATA_DATABASE_URL": url,
+        "FITDATA_DATA_DIR": str(data_dir),
+        "FITDATA_JWT_SECRET": secrets.token_urlsafe(32),
+        "FITDATA_LOG_LEVEL": "WARNING",
+        "FITDATA_PUBLIC_URL": f"http://{LOOPBACK}",
+    }
+    process = None
+    try:
+        started = time.perf_counter()
+        org_id, token, listed = seed(env, args.members)
+        print(
+            f"seeded the demo gym: {listed:,} people listed, a year of activity, "
+            f"in {time.perf_counter() - started:.0f} s"
+        )
+        startups = []
+        for round_ in range(args.startup_rounds):
+            port = _free_port()
+            process, seconds = start_server(env, port, data_dir / "serve.log")
+            startups.append(seconds)
+            print(f"fitdata serve -> /readyz 200 in {seconds:.2f} s")
+            if round_ < args.startup_rounds - 1:
+                stop_server(process)
+        base = f"http://{LOOPBACK}:{port}"
+        rows = asyncio.run(drive(base, org_id, token, listed, args))
+        print_table(rows, startups)
+        if any(r.errors for r in rows):
+            raise SystemExit("some requests failed (see the err column)")
+    finally:
+        if process is not None:
+            stop_server(process)
+        cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
