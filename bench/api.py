@@ -332,6 +332,7 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="fitdata-bench-api-"))
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("FITDATA_")},
+        "FITDATA_MODE": "embedded",
         "FITDATA_DATABASE_URL": url,
         "FITDATA_DATA_DIR": str(data_dir),
         "FITDATA_JWT_SECRET": secrets.token_urlsafe(32),

@@ -128,7 +128,11 @@ async def test_analyze_tables_does_nothing_on_sqlite(sqlite_url: str) -> None:
 @pytest.fixture
 def demo_settings(migrated_pg: str, tmp_path: Path) -> Settings:
     return Settings.from_env(
-        {"FITDATA_DATABASE_URL": migrated_pg, "FITDATA_DATA_DIR": str(tmp_path / "var")}
+        {
+            "FITDATA_MODE": "embedded",
+            "FITDATA_DATABASE_URL": migrated_pg,
+            "FITDATA_DATA_DIR": str(tmp_path / "var"),
+        }
     )
 
 
