@@ -9,13 +9,15 @@ per module below (ruff wants ``# noqa: F401`` on each, since the import is for i
 
     import fitdata_workers.jobs.billing  # noqa: F401  (billing_renewals, billing_reconcile, ...)
     import fitdata_workers.jobs.exports  # noqa: F401  (export_members)
+import fitdata_workers.jobs.imports  # noqa: F401  (import_run, imports_take_over)
 """
 
 from __future__ import annotations
 
 # --- add handler module imports below (one line per feature module) -------------------------
 import fitdata_workers.jobs.billing
-import fitdata_workers.jobs.exports  # noqa: F401  (export_members)
+import fitdata_workers.jobs.exports
+import fitdata_workers.jobs.imports  # noqa: F401  (import_run, imports_take_over)
 from fitdata_workers.registry import registry
 
 __all__ = ["registry"]

@@ -106,6 +106,9 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
     # Fail export jobs stuck in progress (worker killed, database gone) and delete their
     # partial files.
     ScheduledJob(name="exports_fail_stale", job="exports_fail_stale", every=timedelta(minutes=10)),
+    # Wake imports whose worker died (lease ended): another worker resumes them from their
+    # last finished batch.
+    ScheduledJob(name="imports_take_over", job="imports_take_over", every=timedelta(seconds=15)),
 )
 
 

@@ -40,6 +40,7 @@ from fitdata_adapters.db.repositories import (
     SqlSubscriptionRepository,
     SqlUserRepository,
 )
+from fitdata_adapters.db.repositories.imports import SqlImportData
 from fitdata_core.errors import FitdataError
 
 
@@ -66,6 +67,7 @@ class SqlUnitOfWork:
         self.billing_transactions = SqlBillingTransactionRepository(session)
         self.billing_events = SqlBillingEventRepository(session)
         self.outbox = SqlOutboxRepository(session)
+        self.imports = SqlImportData(session)
 
     async def __aenter__(self) -> Self:
         if self._session.active:

@@ -1,0 +1,42 @@
+"""Imports: the engine (durable, batched, idempotent) and the use cases around its jobs."""
+
+from fitdata_core.usecases.imports.credentials import resolve_source_credentials
+from fitdata_core.usecases.imports.engine import (
+    IMPORT_RUN_JOB,
+    IMPORT_TAKE_OVER_JOB,
+    MESSAGE_AUTH,
+    EngineSettings,
+    run_import,
+    take_over_imports,
+)
+from fitdata_core.usecases.imports.jobs import (
+    ACTIVE_IMPORT_MESSAGE,
+    ImportRequest,
+    cancel_import,
+    get_import_job,
+    list_import_jobs,
+    list_leads,
+    start_import,
+    undo_import,
+)
+from fitdata_core.usecases.imports.undo import UndoConflict, UndoReport
+
+__all__ = [
+    "ACTIVE_IMPORT_MESSAGE",
+    "IMPORT_RUN_JOB",
+    "IMPORT_TAKE_OVER_JOB",
+    "MESSAGE_AUTH",
+    "EngineSettings",
+    "ImportRequest",
+    "UndoConflict",
+    "UndoReport",
+    "cancel_import",
+    "get_import_job",
+    "list_import_jobs",
+    "list_leads",
+    "resolve_source_credentials",
+    "run_import",
+    "start_import",
+    "take_over_imports",
+    "undo_import",
+]
