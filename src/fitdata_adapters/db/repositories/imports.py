@@ -31,7 +31,7 @@ from fitdata_adapters.db.repositories.organizations import (
 )
 from fitdata_core.errors import Conflict
 from fitdata_core.model.catalog import Lead, Plan
-from fitdata_core.model.organizations import MemberProfile, normalize_email
+from fitdata_core.model.organizations import MemberProfile, Membership, normalize_email
 from fitdata_core.rules.import_merge import (
     ENRICH_FIELDS,
     TRACKED_FIELDS,
@@ -76,13 +76,18 @@ class SqlImportData(SqlRepository):
             return
         statement = (
             self._insert(table)
-            .values(list(rows))
             .on_conflict_do_nothing(index_elements=list(keys))
             .returning(table.c[keys[0]])
         )
-        inserted = (await self._db.execute(statement)).all()
+        inserted = (await self._many(statement, rows)).all()
         if len(inserted) != len(rows):
             raise Conflict(_RACE)
+
+    async def _many(self, statement: Any, rows: Sequence[Mapping[str, Any]]) -> Any:
+        """``statement`` once per row, sent as one batch: compiled once, and turned into
+        multi-row ``INSERT``s by SQLAlchemy's "insertmanyvalues" where it applies."""
+        with translate_errors():
+            return await self._db.conn.execute(statement, list(rows))
 
     async def _update_changed(
         self,
@@ -170,9 +175,12 @@ class SqlImportData(SqlRepository):
                 sa.select(p).where(p.c.organization_id == org_id, p.c.user_id.in_(ids))
             )
         }
+        by_user: dict[str, list[Membership]] = {}
+        for membership in memberships:
+            by_user.setdefault(membership.user_id, []).append(membership)
         found: dict[str, ExistingMember] = {}
         for user in users:
-            mine = [x for x in memberships if x.user_id == user.id]
+            mine = by_user.get(user.id, [])
             found[user.email_normalized] = ExistingMember(
                 user=user,
                 in_other_orgs=any(x.organization_id != org_id for x in mine),
@@ -243,13 +251,13 @@ class SqlImportData(SqlRepository):
             p = t.member_profiles
             names = [*TRACKED_FIELDS["profile"], "updated_at"]
             compared = TRACKED_FIELDS["profile"]
-            statement = self._insert(p).values(profiles)
+            statement = self._insert(p)
             statement = statement.on_conflict_do_update(
                 index_elements=["organization_id", "user_id"],
                 set_={n: statement.excluded[n] for n in names},
                 where=sa.or_(*(p.c[n].is_distinct_from(statement.excluded[n]) for n in compared)),
             )
-            await self._db.execute(statement)
+            await self._many(statement, profiles)
 
     async def write_plans(self, writes: PlanWrites) -> None:
         await self._insert_new(
@@ -323,20 +331,19 @@ class SqlImportData(SqlRepository):
 
     async def add_changes(self, job_id: str, changes: Sequence[RowChange]) -> None:
         if changes:
-            await self._db.execute(
-                t.import_changes.insert().values(
-                    [
-                        {
-                            "job_id": job_id,
-                            "entity": c.entity,
-                            "row_key": c.key,
-                            "action": c.action,
-                            "before_values": c.before,
-                            "after_values": c.after,
-                        }
-                        for c in changes
-                    ]
-                )
+            await self._many(
+                t.import_changes.insert(),
+                [
+                    {
+                        "job_id": job_id,
+                        "entity": c.entity,
+                        "row_key": c.key,
+                        "action": c.action,
+                        "before_values": c.before,
+                        "after_values": c.after,
+                    }
+                    for c in changes
+                ],
             )
 
     async def changes(self, job_id: str) -> list[RowChange]:
