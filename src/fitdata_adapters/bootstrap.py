@@ -212,6 +212,10 @@ def service_config(settings: Settings) -> dict[str, Any]:
         "renewal_concurrency": settings.renewal_concurrency,
         "billing_schedule_enabled": settings.billing_schedule_enabled,
         "export_rate_limit_per_minute": settings.export_rate_limit_per_minute,
+        "import_lease_seconds": settings.import_lease_seconds,
+        "import_batch_size": settings.import_batch_size,
+        "import_slice_seconds": settings.import_slice_seconds,
+        "import_rate_limit_per_minute": settings.import_rate_limit_per_minute,
     }
 
 
