@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from fitdata_adapters.cli.billing import billing_app
+from fitdata_adapters.cli.imports import import_app
 from fitdata_adapters.cli.output import emit, fail, note, reported_errors
 from fitdata_adapters.cli.runtime import load_settings, migrate
 
@@ -35,6 +36,7 @@ app.add_typer(org_app, name="org")
 app.add_typer(member_app, name="member")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(billing_app, name="billing")
+app.add_typer(import_app, name="import")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")]
 
