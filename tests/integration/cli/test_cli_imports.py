@@ -33,7 +33,8 @@ def test_import_queues_then_waits_and_reports_a_failed_job_with_exit_1() -> None
     job_id = queued.json()["jobId"]
 
     busy = run_cli(["import", "arbox", "--org", org, "--api-key", "k-secret"])
-    assert busy.exit_code == 2 and "Active import already exists" in busy.stderr
+    assert busy.exit_code == 2
+    assert "Active import already exists" in busy.stderr
 
     status = run_cli(["import", "status", job_id, "--json"])
     assert status.exit_code == 0
