@@ -330,3 +330,38 @@ async def test_enrichment_fills_empty_profile_fields_only() -> None:
         profile = await uow.profiles.get(gym.org_id, user.id)
     assert profile is not None
     assert (profile.city, profile.zip_code) == ("Haifa", "3100001")
+
+
+async def test_every_phase_and_batch_is_logged_with_job_and_org(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    svc = _svc(MemoryMemberSource(plans=PLANS, members=members(3)))
+    gym = await add_gym(svc)
+    job_id = await start_import(svc, gym.owner, gym.org_id, _request())
+    with caplog.at_level("INFO", logger="fitdata.imports"):
+        await drain(svc)
+    records = [r for r in caplog.records if r.name == "fitdata.imports"]
+    events = [r.getMessage() for r in records]
+    assert "import phase" in events
+    assert "import batch" in events
+    assert events[-1] == "import completed"
+    phases = [r.__dict__["phase"] for r in records if r.getMessage() == "import phase"]
+    assert phases == ["plans", "members", "leads", "enrich"]
+    assert all(
+        (r.__dict__["job_id"], r.__dict__["org_id"]) == (job_id, gym.org_id) for r in records
+    )
+
+
+class _BrokenSource(MemoryMemberSource):
+    async def fetch_plans(self, credentials: object) -> list[object]:  # type: ignore[override]
+        raise KeyError("a bug")
+
+
+async def test_an_unexpected_error_fails_the_job_without_leaking_it() -> None:
+    svc = _svc(_BrokenSource())
+    gym = await add_gym(svc)
+    job_id = await start_import(svc, gym.owner, gym.org_id, _request())
+    await drain(svc)
+    job = await job_of(svc, job_id)
+    assert job.status is ImportStatus.FAILED
+    assert job.error_message == "The import failed unexpectedly; please try again."

@@ -40,7 +40,6 @@ import attrs
 
 from fitdata_core.errors import (
     Conflict,
-    FitdataError,
     IllegalTransition,
     InvalidInput,
     ProviderAuthError,
@@ -147,16 +146,16 @@ def _whitelist(job: ImportJob) -> frozenset[str] | None:
     return frozenset(str(e).strip().lower() for e in emails)
 
 
+# Attributes every log record has: an ``extra`` field of the same name is renamed.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
 def _log(job: ImportJob, event: str, **fields: Any) -> None:
-    detail = " ".join(f"{k}={v}" for k, v in fields.items())
-    log.info(
-        "import %s job_id=%s org_id=%s %s",
-        event,
-        job.id,
-        job.organization_id,
-        detail,
-        extra={"job_id": job.id, "org_id": job.organization_id, **fields},
-    )
+    """One structured line per phase, batch and ending, naming the job and its org."""
+    extra = {"job_id": job.id, "org_id": job.organization_id}
+    for key, value in fields.items():
+        extra[f"{key}_count" if key in _RECORD_ATTRIBUTES else key] = value
+    log.info("import %s", event, extra=extra)
 
 
 class _Run:
@@ -576,10 +575,12 @@ class _Run:
                         f"The import stopped after {attempt + 1} attempts: {exc.message}"
                     ) from exc
                 log.warning(
-                    "import step failed, retrying job_id=%s attempt=%s error=%s",
-                    self.job_id,
-                    attempt + 1,
-                    type(exc).__name__,
+                    "import step failed; retrying",
+                    extra={
+                        "job_id": self.job_id,
+                        "attempt": attempt + 1,
+                        "error": type(exc).__name__,
+                    },
                 )
                 await asyncio.sleep(delays[attempt])
             except InvalidInput as exc:
@@ -613,14 +614,24 @@ class _Run:
                 await self._attempt(step)
                 steps += 1
         except LeaseLost:
-            log.info("import lease lost job_id=%s owner=%s", self.job_id, self.owner)
+            log.info("import lease lost", extra={"job_id": self.job_id, "owner": self.owner})
             return None
         except _Fatal as exc:
             message = exc.message
-            return await self.finish(lambda j, at: j.fail(at, message)[0])
-        except FitdataError as exc:
+            return await self._fail(message)
+        except Unavailable:
+            # Outside a step (claiming, handing off): leave the job to its lease. The runner
+            # may retry the message; if not, the take-over sweep resumes the job.
+            raise
+        except Exception as exc:  # a bug must end the job, not loop it through take-overs
             self.svc.errors.capture_exception(exc, job_id=self.job_id)
-            return await self.finish(lambda j, at: j.fail(at, MESSAGE_UNEXPECTED)[0])
+            return await self._fail(MESSAGE_UNEXPECTED)
+
+    async def _fail(self, message: str) -> ImportJob | None:
+        try:
+            return await self.finish(lambda j, at: j.fail(at, message)[0])
+        except LeaseLost:
+            return None
 
 
 def _email_of(item: Any) -> str:
