@@ -365,3 +365,48 @@ async def test_an_unexpected_error_fails_the_job_without_leaking_it() -> None:
     job = await job_of(svc, job_id)
     assert job.status is ImportStatus.FAILED
     assert job.error_message == "The import failed unexpectedly; please try again."
+
+
+async def test_a_source_that_stages_its_own_rows_only_applies() -> None:
+    """The CSV path: rows bulk-loaded into staging at upload, the job says they are fetched."""
+    from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource
+    from fitdata_core.rules.import_values import MemberRecord, PlanRecord
+    from fitdata_core.usecases.imports import IMPORT_RUN_JOB
+
+    svc = _svc(MemoryMemberSource())  # never called: no credentials, no source calls
+    gym = await add_gym(svc)
+    job = ImportJob(
+        id=svc.ids.new_id(),
+        organization_id=gym.org_id,
+        source=ImportSource.CSV,
+        status=ImportStatus.PENDING,
+        phase=ImportPhase.QUEUED,
+        config={"entities": {"plans": True, "members": True}},
+        started_by=gym.owner.user_id,
+        created_at=svc.clock.now(),
+        checkpoint={
+            "plans.fetched": 1,
+            "members.fetched": 1,
+            "members.rows": 3,
+            "members.seen": 3,
+        },
+    )
+    rows = [
+        (i, MemberRecord(str(i), f"csv{i}@gym.example", plan_name="Gold").to_dict())
+        for i in range(3)
+    ]
+    async with svc.uow() as uow:
+        await uow.import_jobs.add(job)
+        await uow.imports.stage(
+            job.id, "plans", [(0, PlanRecord("p", "Gold", PLANS[0].price).to_dict())]
+        )
+        await uow.imports.stage(job.id, "members", rows)
+        await uow.outbox.add(svc.job(IMPORT_RUN_JOB, job_id=job.id))
+        await uow.commit()
+    await drain(svc)
+    done = await job_of(svc, job.id)
+    assert done.status is ImportStatus.COMPLETED, done.error_message
+    assert done.results["members"]["created"] == 3
+    assert done.results["plans"]["created"] == 1
+    assert sum(done.report.tally(ImportEntity.ENRICHMENT).to_dict().values()) == 0
+    assert done.report.warning_count == 0  # every member linked to the staged plan

@@ -13,6 +13,13 @@ and normalised by :mod:`~fitdata_core.rules.import_values`, into the staging are
 are recorded as problems, the rest wait) and *apply* (up to ``batch_size`` staged rows,
 merged by :mod:`~fitdata_core.rules.import_merge` and written set-based).
 
+A source that reads its rows itself (a CSV file, bulk-loaded into the staging table at
+upload or confirm time, ``COPY`` on Postgres) stages them with the same records
+(:class:`~fitdata_core.rules.import_values.MemberRecord`, ``PlanRecord``, ``LeadRecord``
+``.to_dict()``) and creates its job with the checkpoint already saying so
+(``{"members.fetched": 1, "members.rows": n, "members.seen": n}``, likewise ``plans.*`` and
+``leads.*``, and its row problems in the report): the engine then only applies.
+
 A queue message (``import_run``) runs one *slice*: at most ``slice_batches`` steps or
 ``slice_seconds``, then hands the job off and queues its own continuation through the outbox,
 so no message outlives the queue's time limit and a 1,000-row batch never costs more than one
@@ -46,7 +53,7 @@ from fitdata_core.errors import (
     Unavailable,
 )
 from fitdata_core.model.imports import ImportEntity, RowProblem, Tally
-from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportStatus
+from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, ImportStatus
 from fitdata_core.ports.infrastructure import Ciphertext
 from fitdata_core.ports.providers import SourceCredentials
 from fitdata_core.ports.repositories import UnitOfWork
@@ -98,8 +105,8 @@ class EngineSettings:
     slice_batches: int = 25
     slice_seconds: float = 20.0
     retry_delays: tuple[float, ...] = (0.5, 2.0, 5.0)
-    enrich_batch: int = 100
-    enrich_concurrency: int = 8
+    enrich_batch: int = 200
+    enrich_concurrency: int = 16
 
     @property
     def lease(self) -> timedelta:
@@ -276,7 +283,9 @@ class _Run:
                     return self.step_apply_leads
             return ImportPhase.ENRICH
         if phase is ImportPhase.ENRICH:
-            if wanted["members"] and job.enrich and not cp.get("enrich.finished"):
+            # Only a source with a per-member detail call enriches (Arbox, not a CSV file).
+            enrichable = job.source is ImportSource.ARBOX
+            if enrichable and wanted["members"] and job.enrich and not cp.get("enrich.finished"):
                 return self.step_enrich
             return None
         return None
@@ -295,14 +304,22 @@ class _Run:
         async with self.svc.uow(read_only=True) as uow:
             job = await uow.import_jobs.get(self.job_id)
         assert job is not None
-        plans = await self.svc.member_source.fetch_plans(await self.credentials(job))
         records: list[PlanRecord] = []
         problems: list[RowProblem] = []
-        for plan in plans:
-            record, found = plan_record(plan)
-            problems += found
-            if record is not None:
-                records.append(record)
+        if job.checkpoint.get("plans.fetched"):
+            # A source that staged its own plans (a CSV file): they are checked already.
+            async with self.svc.uow(read_only=True) as uow:
+                staged = await uow.imports.staged(job.id, "plans", from_seq=0, limit=10_000)
+            records = [PlanRecord.from_dict(data) for _, data in staged]
+            rows = len(records)
+        else:
+            plans = await self.svc.member_source.fetch_plans(await self.credentials(job))
+            rows = len(plans)
+            for plan in plans:
+                record, found = plan_record(plan)
+                problems += found
+                if record is not None:
+                    records.append(record)
         async with self.svc.uow() as uow:
             job = await self._locked(uow)
             existing = await uow.imports.plans_by_name(job.organization_id)
@@ -319,18 +336,18 @@ class _Run:
             else:
                 await uow.imports.write_plans(writes)
                 await uow.imports.add_changes(job.id, writes.changes)
-            failed = len(plans) - len(records)
+            failed = rows - len(records)
             tally = writes.tally + Tally(failed=failed)
             report = job.report.with_batch(
                 ImportEntity.PLANS,
                 tally,
                 problems + writes.problems,
-                processed=len(plans),
-                total=len(plans),
+                processed=rows,
+                total=rows,
             )
             job, _ = job.record_batch(self.now(), report, {"plans.done": 1})
             job = await self._save(uow, job)
-        _log(job, "batch", entity="plans", rows=len(plans), **tally.to_dict())
+        _log(job, "batch", entity="plans", rows=rows, **tally.to_dict())
 
     async def _next_page(self, job: ImportJob, entity: str) -> Sequence[Any] | None:
         """The next source page of ``entity`` (None at the end), resuming after the pages the
