@@ -278,10 +278,19 @@ async def test_access_rules_empty_source_401_and_lists(world: World) -> None:
     listed = await world.client.get(f"{world.base}/jobs?limit=1", headers=world.owner)
     assert listed.json()["meta"]["total"] == 2
     assert listed.json()["data"][0]["id"] == failed["id"]
-    other = await world.client.get(
-        f"/organizations/{uuid.uuid4()}/import/jobs/{failed['id']}", headers=world.owner
+    # The same owner's other gym: its URL with this gym's job id is a 404.
+    other_org = await create_organization(
+        world.runtime.services, name="Second Gym", owner_email="owner@migrants.io"
     )
-    assert other.status_code in (403, 404)
+    for method in ("get", "delete"):
+        other = await getattr(world.client, method)(
+            f"/organizations/{other_org.id}/import/jobs/{failed['id']}", headers=world.owner
+        )
+        assert other.status_code == 404
+    undo_other = await world.client.post(
+        f"/organizations/{other_org.id}/import/jobs/{failed['id']}/undo", headers=world.owner
+    )
+    assert undo_other.status_code == 404
     unknown = await world.client.get(f"{world.base}/jobs/{uuid.uuid4()}", headers=world.owner)
     assert unknown.status_code == 404
 
