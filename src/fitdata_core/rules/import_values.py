@@ -18,6 +18,7 @@ recorded in the job's report and never fails its batch.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
@@ -119,6 +120,41 @@ class LeadRecord:
         return cls(**data)
 
 
+# Fast paths for the common shapes, so a million-row import does not spend most of its time in
+# the general validators (about 0.3 ms a value each). Each accepts only values the general
+# validator accepts with the same result; anything else goes to the general validator.
+_SIMPLE_EMAIL = re.compile(
+    r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?P<tld>[a-z]{2,63})"
+)
+_SPECIAL_USE_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
+_IL_MOBILE = re.compile(r"(?:\+?972|0)(5\d{8})")
+_PHONE_PUNCTUATION = str.maketrans("", "", " -().")
+
+
+def import_email(raw: str) -> str:
+    """The normalised email (lower-case); ``InvalidInput`` when it is not an address."""
+    lowered = raw.lower()
+    match = _SIMPLE_EMAIL.fullmatch(lowered)
+    if (
+        match is not None
+        and len(lowered) <= 254
+        and lowered.index("@") <= 64
+        and "--" not in lowered.partition("@")[2]  # IDNA rules: leave those to the validator
+        and match.group("tld") not in _SPECIAL_USE_TLDS
+    ):
+        return lowered
+    return validate_email(raw)
+
+
+def import_phone(raw: str, *, field: str = "phone") -> str:
+    """The phone in E.164 (Israel by default); ``InvalidInput`` when it is not one."""
+    match = _IL_MOBILE.fullmatch(raw.translate(_PHONE_PUNCTUATION))
+    if match is not None:
+        return f"+972{match.group(1)}"
+    return validate_phone(raw, field=field)
+
+
 def clean_text(value: str | None) -> str | None:
     """Trimmed, or None for nothing but blanks."""
     if value is None:
@@ -153,7 +189,7 @@ class _Row:
         if raw is None:
             return None
         try:
-            return validate_phone(raw, field=field)
+            return import_phone(raw, field=field)
         except InvalidInput:
             self.problem(
                 field, f"Not a phone number ({raw!r}); imported without it.", Severity.WARNING
@@ -184,7 +220,7 @@ def member_record(
         row.problem("email", "A member needs an email address.", Severity.ERROR)
         return None, row.problems
     try:
-        email = validate_email(raw_email)
+        email = import_email(raw_email)
     except InvalidInput:
         row.problem("email", f"Not a valid email address: {raw_email!r}.", Severity.ERROR)
         return None, row.problems
@@ -238,7 +274,7 @@ def lead_record(lead: SourceLead) -> tuple[LeadRecord | None, list[RowProblem]]:
     email = None
     if raw_email is not None:
         try:
-            email = validate_email(raw_email)
+            email = import_email(raw_email)
         except InvalidInput:
             row.problem("email", f"Not a valid email address: {raw_email!r}.", Severity.ERROR)
             return None, row.problems
@@ -264,6 +300,8 @@ __all__ = [
     "MemberRecord",
     "PlanRecord",
     "clean_text",
+    "import_email",
+    "import_phone",
     "lead_record",
     "member_record",
     "plan_record",

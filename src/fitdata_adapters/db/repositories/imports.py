@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from fitdata_adapters.db import tables as t
 from fitdata_adapters.db.errors import translate_errors
+from fitdata_adapters.db.repositories import pg_bulk
 from fitdata_adapters.db.repositories.base import SqlRepository
 from fitdata_adapters.db.repositories.catalog import _lead, _lead_values, _plan, _plan_values
 from fitdata_adapters.db.repositories.organizations import (
@@ -74,13 +75,18 @@ class SqlImportData(SqlRepository):
         since the batch read (so the batch is retried and sees it)."""
         if not rows:
             return
-        statement = (
-            self._insert(table)
-            .on_conflict_do_nothing(index_elements=list(keys))
-            .returning(table.c[keys[0]])
-        )
-        inserted = (await self._many(statement, rows)).all()
-        if len(inserted) != len(rows):
+        if self._db.is_postgres:
+            inserted = await pg_bulk.insert_rows(
+                self._db, table, rows, conflict=keys, returning=keys[0]
+            )
+        else:
+            statement = (
+                self._insert(table)
+                .on_conflict_do_nothing(index_elements=list(keys))
+                .returning(table.c[keys[0]])
+            )
+            inserted = len((await self._many(statement, rows)).all())
+        if inserted != len(rows):
             raise Conflict(_RACE)
 
     async def _many(self, statement: Any, rows: Sequence[Mapping[str, Any]]) -> Any:
@@ -99,6 +105,9 @@ class SqlImportData(SqlRepository):
         """One UPDATE for all ``rows``: set ``names`` where the row (found by ``key``: column
         -> value name) differs."""
         if not rows:
+            return
+        if self._db.is_postgres:
+            await pg_bulk.update_rows(self._db, table, list(key), rows, names)
             return
         statement = (
             table.update()
@@ -251,6 +260,16 @@ class SqlImportData(SqlRepository):
             p = t.member_profiles
             names = [*TRACKED_FIELDS["profile"], "updated_at"]
             compared = TRACKED_FIELDS["profile"]
+            if self._db.is_postgres:
+                await pg_bulk.insert_rows(
+                    self._db,
+                    p,
+                    profiles,
+                    conflict=["organization_id", "user_id"],
+                    update=names,
+                    compare=compared,
+                )
+                return
             statement = self._insert(p)
             statement = statement.on_conflict_do_update(
                 index_elements=["organization_id", "user_id"],
@@ -272,9 +291,11 @@ class SqlImportData(SqlRepository):
 
     async def write_leads(self, writes: LeadWrites) -> None:
         if writes.new_leads:
-            await self._db.execute(
-                t.leads.insert().values([_lead_values(x) for x in writes.new_leads])
-            )
+            leads = [_lead_values(x) for x in writes.new_leads]
+            if self._db.is_postgres:
+                await pg_bulk.insert_rows(self._db, t.leads, leads)
+            else:
+                await self._many(t.leads.insert(), leads)
         await self._update_changed(
             t.leads,
             {"id": "id"},
@@ -303,6 +324,12 @@ class SqlImportData(SqlRepository):
         if not profiles:
             return
         p = t.member_profiles
+        if self._db.is_postgres:
+            rows = [_profile_values(x) for x in profiles]
+            await pg_bulk.update_rows(
+                self._db, p, ["organization_id", "user_id"], rows, ENRICH_FIELDS, fill_only=True
+            )
+            return
         statement = (
             p.update()
             .where(
@@ -331,20 +358,21 @@ class SqlImportData(SqlRepository):
 
     async def add_changes(self, job_id: str, changes: Sequence[RowChange]) -> None:
         if changes:
-            await self._many(
-                t.import_changes.insert(),
-                [
-                    {
-                        "job_id": job_id,
-                        "entity": c.entity,
-                        "row_key": c.key,
-                        "action": c.action,
-                        "before_values": c.before,
-                        "after_values": c.after,
-                    }
-                    for c in changes
-                ],
-            )
+            values = [
+                {
+                    "job_id": job_id,
+                    "entity": c.entity,
+                    "row_key": c.key,
+                    "action": c.action,
+                    "before_values": c.before,
+                    "after_values": c.after,
+                }
+                for c in changes
+            ]
+            if self._db.is_postgres:
+                await pg_bulk.insert_rows(self._db, t.import_changes, values)
+            else:
+                await self._many(t.import_changes.insert(), values)
 
     async def changes(self, job_id: str) -> list[RowChange]:
         c = t.import_changes
