@@ -325,3 +325,30 @@ async def test_redis_down_gives_503_with_retry_after(tmp_path: Path, clean_pg_ur
         response = await down.start()
         assert response.status_code == 503
         assert int(response.headers["Retry-After"]) >= 1
+
+
+async def test_cancel_while_running_stops_before_the_next_batch_and_keeps_what_landed(
+    world: World,
+) -> None:
+    world.source.members = members(1000)
+    world.source.page_size = 100
+    response = await world.start(enrich=False)
+    job_id = response.json()["data"]["jobId"]
+
+    async def cancel_on_the_fifth_page(number: int) -> None:
+        if number == 4:
+            cancelled = await world.client.delete(
+                f"{world.base}/jobs/{job_id}", headers=world.owner
+            )
+            assert cancelled.status_code == 200
+            assert cancelled.json()["data"]["cancelRequested"] is True
+
+    world.source.on_page = cancel_on_the_fifth_page
+    await drain(world.runtime.services)
+    job = await world.job(job_id)
+    assert job["status"] == "cancelled"
+    # Staging stopped at the cancel, so no member was applied; the plans phase had landed.
+    assert job["results"]["plans"]["created"] == 1
+    assert job["progress"]["members"]["processed"] < 1000
+    assert await world.count(t.plans) == 1
+    assert await world.count(t.import_staging) == 0
