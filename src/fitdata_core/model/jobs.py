@@ -277,6 +277,8 @@ class ImportJob:
     def hand_off(self, until: datetime) -> ImportJob:
         """Let go of the job, expecting a continuation to take it before ``until``; after
         that the take-over sweep wakes it again."""
+        if not self.is_active:
+            raise IllegalTransition("import job", self.status.value, "handed off")
         return attrs.evolve(self, lease_owner=None, lease_until=until)
 
 

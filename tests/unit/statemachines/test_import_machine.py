@@ -112,12 +112,13 @@ def test_import_job_machine(moves: list[tuple[object, ...]], dry_run: bool) -> N
             )
             assert job.status is expected
             assert job.cancel_requested or job.status is ImportStatus.CANCELLED
-        # An ended job holds no lease and no one-off credentials.
+        # An ended job holds no lease and no one-off credentials, and is never handed off.
         if not job.is_active:
             assert job.lease_owner is None
+            assert name != "hand_off" or before.is_active
             assert job.credentials_sealed is None
             assert job.credentials_key_id is None
-        if job.status is ImportStatus.UNDONE:
+        if name == "undo":
             assert not job.dry_run
             assert before.status is ImportStatus.COMPLETED
 
