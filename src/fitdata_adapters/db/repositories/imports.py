@@ -129,14 +129,13 @@ class SqlImportData(SqlRepository):
         self, job_id: str, entity: str, rows: Sequence[tuple[int, Mapping[str, Any]]]
     ) -> None:
         if rows:
-            await self._db.execute(
-                t.import_staging.insert().values(
-                    [
-                        {"job_id": job_id, "entity": entity, "seq": s, "data": dict(d)}
-                        for s, d in rows
-                    ]
-                )
-            )
+            values = [
+                {"job_id": job_id, "entity": entity, "seq": s, "data": dict(d)} for s, d in rows
+            ]
+            if self._db.is_postgres:
+                await pg_bulk.insert_rows(self._db, t.import_staging, values)
+            else:
+                await self._many(t.import_staging.insert(), values)
 
     async def staged(
         self, job_id: str, entity: str, *, from_seq: int, limit: int

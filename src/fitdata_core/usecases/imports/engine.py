@@ -165,6 +165,25 @@ def _log(job: ImportJob, event: str, **fields: Any) -> None:
     log.info("import %s", event, extra=extra)
 
 
+@attrs.define
+class _OpenPages:
+    """A source listing left open by a slice, for the continuation to go on reading."""
+
+    loop: asyncio.AbstractEventLoop
+    entity: str
+    pages: AsyncIterator[Sequence[Any]]
+    read: int
+
+
+# The source's listings have no resume cursor: a continuation that opened the listing again
+# would fetch every page already staged once more (quadratic over a big import). So a slice
+# that hands off leaves its open listing here, and the continuation, when it runs in the same
+# process and event loop (the usual case), reads on from it. Anywhere else it re-opens the
+# listing and skips the staged pages: slower, never wrong.
+_OPEN_PAGES: dict[str, _OpenPages] = {}
+_MAX_OPEN_PAGES = 32
+
+
 class _Run:
     """One slice of one job by one worker (``owner``)."""
 
@@ -177,6 +196,19 @@ class _Run:
         self._pages: AsyncIterator[Sequence[Any]] | None = None
         self._pages_entity: str | None = None
         self._pages_read = 0
+        kept = _OPEN_PAGES.pop(job_id, None)
+        if kept is not None and kept.loop is asyncio.get_running_loop():
+            self._pages, self._pages_entity, self._pages_read = kept.pages, kept.entity, kept.read
+
+    def keep_pages(self) -> None:
+        """Leave the open listing for this job's continuation (see :data:`_OPEN_PAGES`)."""
+        if self._pages is None or self._pages_entity is None:
+            return
+        while len(_OPEN_PAGES) >= _MAX_OPEN_PAGES:
+            _OPEN_PAGES.pop(next(iter(_OPEN_PAGES)))
+        _OPEN_PAGES[self.job_id] = _OpenPages(
+            asyncio.get_running_loop(), self._pages_entity, self._pages, self._pages_read
+        )
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -238,6 +270,9 @@ class _Run:
             job = job.hand_off(self.now() + self.settings.lease)
             await uow.import_jobs.update(job)
             await uow.outbox.add(self.svc.job(IMPORT_RUN_JOB, job_id=job.id))
+            # Before the commit makes the continuation visible; if the commit fails, whoever
+            # runs the job next checks the kept position against the checkpoint anyway.
+            self.keep_pages()
             await uow.commit()
         _log(job, "continues in a new message", phase=job.phase.value)
 
