@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,10 +22,9 @@ from fitdata_adapters.clock import SystemClock, UuidFactory
 from fitdata_adapters.logging import LogErrorReporter, get_logger
 from fitdata_adapters.private_fs import write_private
 from fitdata_adapters.settings import Settings
-from fitdata_adapters.unconfigured import UnavailableMemberSource
 from fitdata_core.errors import ConfigurationError
 from fitdata_core.money import Money
-from fitdata_core.policies import BillingPolicy, ExportPolicy
+from fitdata_core.policies import BillingPolicy, ExportPolicy, ImportPolicy
 from fitdata_core.ports.clock import Clock, IdFactory
 from fitdata_core.ports.infrastructure import (
     CredentialCipher,
@@ -183,6 +183,15 @@ def _remember_port(sandbox: SandboxThread) -> None:
         log.warning("cardcom_sandbox.port_not_kept", error=str(exc))
 
 
+def _member_source(settings: Settings, closers: list[Closer]) -> MemberSource:
+    """Arbox at ``FITDATA_ARBOX_BASE_URL`` (its public origin by default)."""
+    from fitdata_adapters.arbox import ArboxSource
+
+    source = ArboxSource(base_url=settings.arbox_base_url)
+    closers.append(source.aclose)
+    return source
+
+
 def _gateway(settings: Settings, closers: list[Closer]) -> PaymentGateway:
     from fitdata_adapters.cardcom import CardcomGateway
 
@@ -226,6 +235,16 @@ def export_policy(settings: Settings) -> ExportPolicy:
     return ExportPolicy(rate_limit_per_minute=settings.export_rate_limit_per_minute)
 
 
+def import_policy(settings: Settings) -> ImportPolicy:
+    """The import engine's settings as the core's typed policy (checked here, at start-up)."""
+    return ImportPolicy(
+        batch_size=settings.import_batch_size,
+        lease=timedelta(seconds=settings.import_lease_seconds),
+        slice_seconds=float(settings.import_slice_seconds),
+        rate_limit_per_minute=settings.import_rate_limit_per_minute,
+    )
+
+
 def bootstrap(
     settings: Settings | None = None,
     *,
@@ -243,6 +262,7 @@ def bootstrap(
     analytics: AnalyticsReader | None = None,
     billing: BillingPolicy | None = None,
     exports: ExportPolicy | None = None,
+    imports: ImportPolicy | None = None,
 ) -> Runtime:
     """Build the runtime. Any :class:`Services` field can be given instead of built.
 
@@ -264,6 +284,7 @@ def bootstrap(
     # The policies first: a bad price stops the process before any server thread starts.
     billing = billing if billing is not None else billing_policy(settings)
     exports = exports if exports is not None else export_policy(settings)
+    imports = imports if imports is not None else import_policy(settings)
     prepare_locations(settings)
     closers: list[Closer] = []
     engine = engine_from_settings(settings)
@@ -281,10 +302,13 @@ def bootstrap(
         payment_gateway=(
             payment_gateway if payment_gateway is not None else _gateway(settings, closers)
         ),
-        member_source=member_source if member_source is not None else UnavailableMemberSource(),
+        member_source=(
+            member_source if member_source is not None else _member_source(settings, closers)
+        ),
         analytics=analytics if analytics is not None else SqlAnalyticsReader(engine),
         billing=billing,
         exports=exports,
+        imports=imports,
     )
     return Runtime(
         settings=settings,

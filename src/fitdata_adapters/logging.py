@@ -51,6 +51,34 @@ def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
+    _route_to_structlog(STRUCTURED_STDLIB_LOGGERS, level)
+
+
+# Core loggers (the core uses only the standard library) whose records are written as
+# structured events, with their ``extra`` fields (e.g. the import engine's job_id, org_id).
+STRUCTURED_STDLIB_LOGGERS = ("fitdata.imports",)
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class _StructlogHandler(logging.Handler):
+    """Writes standard-library records through structlog, ``extra`` fields as event fields."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = {k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS}
+        log = structlog.get_logger(record.name)
+        method = record.levelname.lower() if record.levelname else "info"
+        getattr(log, method if method in {"debug", "info", "warning", "error"} else "info")(
+            record.getMessage(), **fields
+        )
+
+
+def _route_to_structlog(names: tuple[str, ...], level: str) -> None:
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.handlers = [h for h in logger.handlers if not isinstance(h, _StructlogHandler)]
+        logger.addHandler(_StructlogHandler())
+        logger.setLevel(logging.getLevelName(level))
+        logger.propagate = False
 
 
 def get_logger(name: str) -> Any:

@@ -102,6 +102,11 @@ class Settings:
     # Which FITDATA_* variables were set (names only): production checks what the operator
     # configured, not the defaults filled in for embedded use.
     configured: frozenset[str] = frozenset()
+    # Imports (the engine's tunables; see docs/imports.md).
+    import_lease_seconds: int = 30
+    import_batch_size: int = 1000
+    import_slice_seconds: int = 20
+    import_rate_limit_per_minute: int = 10
 
     def __repr__(self) -> str:  # settings hold secrets; never print them
         return (
@@ -222,6 +227,10 @@ class Settings:
             log_level=env.text("LOG_LEVEL", "INFO").upper(),
             log_json=env.flag("LOG_JSON", False),
             trusted_proxies=env.networks("TRUSTED_PROXIES"),
+            import_lease_seconds=env.integer("IMPORT_LEASE_SECONDS", 30, minimum=2),
+            import_batch_size=env.integer("IMPORT_BATCH_SIZE", 1000, minimum=1),
+            import_slice_seconds=env.integer("IMPORT_SLICE_SECONDS", 20, minimum=1),
+            import_rate_limit_per_minute=env.integer("IMPORT_RATE_LIMIT_PER_MINUTE", 10),
         )
 
 

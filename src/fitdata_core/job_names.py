@@ -15,6 +15,8 @@ __all__ = [
     "BILLING_RENEWALS",
     "EXPORTS_FAIL_STALE",
     "EXPORT_MEMBERS",
+    "IMPORTS_TAKE_OVER",
+    "IMPORT_RUN",
 ]
 
 #: Run one member export (argument ``job_id``): ``process_member_export``.
@@ -27,3 +29,8 @@ BILLING_RENEWALS: Final = "billing_renewals"
 BILLING_RECONCILE: Final = "billing_reconcile"
 #: Scheduled daily: cancel pending transactions too old to complete (argument ``scheduled_for``).
 BILLING_EXPIRE_STALE: Final = "billing_expire_stale"
+#: Run a slice of one import (argument ``job_id``): ``run_import``; it queues its own
+#: continuation until the job ends.
+IMPORT_RUN: Final = "import_run"
+#: Scheduled: wake imports whose lease ended (their worker died) (argument ``scheduled_for``).
+IMPORTS_TAKE_OVER: Final = "imports_take_over"

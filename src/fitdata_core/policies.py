@@ -18,7 +18,7 @@ from fitdata_core.errors import BusinessRuleViolation, ConfigurationError
 from fitdata_core.model.tiers import PlatformTier
 from fitdata_core.money import AmountError, Money, exact_amount
 
-__all__ = ["BillingPolicy", "ExportPolicy"]
+__all__ = ["BillingPolicy", "ExportPolicy", "ImportPolicy"]
 
 
 def _positive_price(_instance: Any, attribute: attrs.Attribute[Money], value: Money) -> None:
@@ -82,3 +82,32 @@ class ExportPolicy:
     stale_after: timedelta = timedelta(hours=1)
     #: A pending export whose queue message went out this long ago is sent again.
     pending_resend_after: timedelta = timedelta(minutes=15)
+
+
+def _batch_size(_instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if not 1 <= value <= 1000:
+        raise ConfigurationError(f"{attribute.name} must be a whole number from 1 to 1000.")
+
+
+@attrs.frozen
+class ImportPolicy:
+    """How imports run: the batch size (at most 1,000 rows: one queue message never carries
+    more), the lease a running job holds and renews, how much one queue message does before
+    it hands the job to its continuation, the retries of a transient failure, enrichment's
+    width, and the per-org limit of import requests."""
+
+    #: Rows per batch (one transaction each); at most 1,000.
+    batch_size: int = attrs.field(default=1000, validator=_batch_size)
+    #: A running job's lease; another worker takes the job over once it ends unrenewed.
+    lease: timedelta = timedelta(seconds=30)
+    #: One queue message runs at most this many batches...
+    slice_batches: int = attrs.field(default=25, validator=_at_least_one)
+    #: ...or this long, then queues the job's continuation.
+    slice_seconds: float = 20.0
+    #: Waits before retrying a batch that failed for a transient reason.
+    retry_delays: tuple[float, ...] = (0.5, 2.0, 5.0)
+    #: Members enriched per batch, and detail requests in flight at once.
+    enrich_batch: int = attrs.field(default=200, validator=_at_least_one)
+    enrich_concurrency: int = attrs.field(default=16, validator=_at_least_one)
+    #: Import requests per organization per minute.
+    rate_limit_per_minute: int = attrs.field(default=10, validator=_at_least_one)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import attrs
 
-from fitdata_core.policies import BillingPolicy, ExportPolicy
+from fitdata_core.policies import BillingPolicy, ExportPolicy, ImportPolicy
 from fitdata_core.ports.clock import Clock, IdFactory
 from fitdata_core.ports.infrastructure import (
     CredentialCipher,
@@ -54,6 +54,7 @@ class Services:
     # The settings use cases obey, typed; the defaults are the service's own.
     billing: BillingPolicy = attrs.field(factory=BillingPolicy)
     exports: ExportPolicy = attrs.field(factory=ExportPolicy)
+    imports: ImportPolicy = attrs.field(factory=ImportPolicy)
 
     def job(self, actor: str, **args: str | int | None) -> JobMessage:
         """A job message for the outbox, stamped with a fresh id and the current time."""

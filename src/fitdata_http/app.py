@@ -34,6 +34,7 @@ from fitdata_http.controllers.exports import ExportsController
 from fitdata_http.controllers.files import FilesController
 from fitdata_http.controllers.health import HealthController
 from fitdata_http.controllers.import_provider import ImportProviderController
+from fitdata_http.controllers.imports import ImportsController, LeadsController
 from fitdata_http.controllers.members import MembersController
 from fitdata_http.controllers.webhooks import WebhooksController
 from fitdata_http.errors import handle_exception
@@ -57,6 +58,8 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     CheckoutReturnController,
     AdminBillingController,
     ImportProviderController,
+    ImportsController,
+    LeadsController,
 ]
 
 # Request bodies larger than this are refused with 413 before a handler runs. Uploads that

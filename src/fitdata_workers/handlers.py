@@ -15,7 +15,8 @@ from __future__ import annotations
 
 # --- add handler module imports below (one line per feature module) -------------------------
 import fitdata_workers.jobs.billing
-import fitdata_workers.jobs.exports  # noqa: F401  (export_members)
+import fitdata_workers.jobs.exports
+import fitdata_workers.jobs.imports  # noqa: F401  (import_run, imports_take_over)
 from fitdata_workers.registry import registry
 
 __all__ = ["registry"]

@@ -39,6 +39,7 @@ from fitdata_core.job_names import (
     BILLING_RECONCILE,
     BILLING_RENEWALS,
     EXPORTS_FAIL_STALE,
+    IMPORTS_TAKE_OVER,
 )
 from fitdata_core.services import Services
 
@@ -110,6 +111,9 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
     # Fail export jobs stuck in progress (worker killed, database gone) and delete their
     # partial files.
     ScheduledJob(name=EXPORTS_FAIL_STALE, job=EXPORTS_FAIL_STALE, every=timedelta(minutes=10)),
+    # Wake imports whose worker died (lease ended): another worker resumes them from their
+    # last finished batch.
+    ScheduledJob(name=IMPORTS_TAKE_OVER, job=IMPORTS_TAKE_OVER, every=timedelta(seconds=15)),
 )
 
 

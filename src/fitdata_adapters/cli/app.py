@@ -22,6 +22,7 @@ import typer
 
 from fitdata_adapters.cli.arbox_sandbox import sandbox_arbox
 from fitdata_adapters.cli.billing import billing_app
+from fitdata_adapters.cli.imports import import_app
 from fitdata_adapters.cli.keys import keys_app
 from fitdata_adapters.cli.output import EXIT_UNAVAILABLE, emit, fail, note, reported_errors
 from fitdata_adapters.cli.runtime import load_settings, migrate
@@ -44,6 +45,7 @@ app.add_typer(member_app, name="member")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(billing_app, name="billing")
 app.add_typer(keys_app, name="keys")
+app.add_typer(import_app, name="import")
 
 
 def _unavailable(name: str, error: Exception) -> Callable[[], None]:

@@ -21,6 +21,7 @@ _MESSAGES: dict[str, str] = {
     "uq_users_email": "A user with this email already exists.",
     "uq_memberships_organization_id_user_id": "The user is already a member of this organization.",
     "uq_plans_organization_id_name": "A plan with this name already exists.",
+    "uq_import_jobs_active_organization": "Active import already exists",
     "uq_platform_subscriptions_organization_id": "The organization already has a subscription.",
     "uq_platform_billing_transactions_low_profile_id": (
         "A transaction with this LowProfile id already exists."

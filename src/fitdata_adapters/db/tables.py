@@ -97,6 +97,9 @@ memberships = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("plan_id", ID, sa.ForeignKey("plans.id", ondelete="SET NULL")),
     _created_at(),
+    # The membership's term as the source gave it (ISO dates, like profile birth dates).
+    sa.Column("start_date", sa.String(10)),
+    sa.Column("end_date", sa.String(10)),
     sa.UniqueConstraint("organization_id", "user_id"),
     sa.Index(None, "organization_id", "role", "status"),
     sa.Index(None, "user_id"),
@@ -120,6 +123,12 @@ member_profiles = sa.Table(
     sa.Column("external_source", sa.String(50)),
     sa.Column("external_id", sa.String(200)),
     sa.Column("updated_at", UtcDateTime()),
+    # Filled by imports (Arbox enrichment, CSV). Data minimisation: an imported national id
+    # (Arbox personal_id) or medical notes are never stored.
+    sa.Column("zip_code", sa.String(20)),
+    sa.Column("additional_phone", sa.String(50)),
+    sa.Column("emergency_contact_name", sa.String(200)),
+    sa.Column("emergency_contact_phone", sa.String(50)),
 )
 
 # --- catalog -------------------------------------------------------------------------------
@@ -205,8 +214,58 @@ import_jobs = sa.Table(
     sa.Column("started_at", UtcDateTime()),
     sa.Column("completed_at", UtcDateTime()),
     sa.Column("error_message", sa.Text()),
+    # The engine's durability: who works on the job until when, and what it finished.
+    sa.Column("dry_run", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("enrich", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_until", UtcDateTime()),
+    sa.Column("checkpoint", Json, nullable=False, server_default="{}"),
+    sa.Column("cancel_requested", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("undone_at", UtcDateTime()),
+    # One-off credentials of the request, sealed for the job's worker; erased at the end.
+    sa.Column("credentials_key_id", sa.String(64)),
+    sa.Column("credentials_sealed", sa.LargeBinary()),
     sa.Index(None, "organization_id", "created_at"),
     sa.Index(None, "organization_id", "status"),
+    sa.Index(None, "status", "lease_until"),
+    # At most one active import per organization, even under concurrent requests.
+    sa.Index(
+        "uq_import_jobs_active_organization",
+        "organization_id",
+        unique=True,
+        postgresql_where=sa.text("status IN ('pending', 'in_progress')"),
+        sqlite_where=sa.text("status IN ('pending', 'in_progress')"),
+    ),
+)
+
+# Source rows of an import, checked and normalised, waiting for their batch: keyed by
+# (job, entity, seq) so a batch is a seq range, and a CSV file can be bulk-loaded (COPY).
+import_staging = sa.Table(
+    "import_staging",
+    metadata,
+    sa.Column(
+        "job_id",
+        ID,
+        sa.ForeignKey("import_jobs.id", ondelete=_CASCADE),
+        primary_key=True,
+    ),
+    sa.Column("entity", sa.String(16), primary_key=True),
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("data", Json, nullable=False),
+)
+
+# What each import created or changed (tracked fields before and after), for undo.
+import_changes = sa.Table(
+    "import_changes",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("job_id", ID, sa.ForeignKey("import_jobs.id", ondelete=_CASCADE), nullable=False),
+    sa.Column("entity", sa.String(16), nullable=False),
+    sa.Column("row_key", ID, nullable=False),
+    sa.Column("action", sa.String(8), nullable=False),
+    sa.Column("before_values", Json),
+    sa.Column("after_values", Json, nullable=False),
+    sa.Index(None, "job_id", "id"),
 )
 
 import_provider_configs = sa.Table(
@@ -381,8 +440,10 @@ __all__ = [
     "class_sessions",
     "courses",
     "export_jobs",
+    "import_changes",
     "import_jobs",
     "import_provider_configs",
+    "import_staging",
     "leads",
     "locations",
     "member_payments",

@@ -42,6 +42,7 @@ from fitdata_adapters.db.repositories import (
     SqlSubscriptionRepository,
     SqlUserRepository,
 )
+from fitdata_adapters.db.repositories.imports import SqlImportData
 from fitdata_core.errors import FitdataError
 
 
@@ -70,6 +71,7 @@ class SqlUnitOfWork:
         self.billing_events = SqlBillingEventRepository(session)
         self.outbox = SqlOutboxRepository(session)
         self.sealed_secrets = SqlSealedSecretRepository(session)
+        self.imports = SqlImportData(session)
 
     async def __aenter__(self) -> Self:
         if self._session.active:

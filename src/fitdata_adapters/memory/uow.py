@@ -19,6 +19,7 @@ from typing import Any, Self, TypeVar
 
 import attrs
 
+from fitdata_adapters.memory.imports import MemoryImportData
 from fitdata_core.errors import Conflict, FitdataError
 from fitdata_core.events import DomainEvent
 from fitdata_core.model.billing import (
@@ -47,6 +48,7 @@ from fitdata_core.ports.repositories import (
     member_attribute,
 )
 from fitdata_core.rules.csv_format import encode_csv_rows
+from fitdata_core.rules.import_merge import RowChange
 
 T = TypeVar("T")
 
@@ -77,6 +79,10 @@ class _Tables:
     transactions: dict[str, BillingTransaction] = attrs.field(factory=dict)
     billing_events: list[tuple[str, DomainEvent]] = attrs.field(factory=list)
     outbox: dict[str, _OutboxEntry] = attrs.field(factory=dict)
+    #: Import staging: (job id, entity, seq) -> record (never mutated in place).
+    import_staged: dict[tuple[str, str, int], dict[str, Any]] = attrs.field(factory=dict)
+    #: Import changes for undo, per job, in the order made.
+    import_changes: dict[str, tuple[RowChange, ...]] = attrs.field(factory=dict)
 
     def copy(self) -> _Tables:
         # Domain objects are frozen, so copying the containers is enough; outbox entries are
@@ -340,6 +346,8 @@ class _ExportJobs(_Repo):
 
 class _ImportJobs(_Repo):
     async def add(self, job: ImportJob) -> None:
+        if job.is_active and await self.find_active(job.organization_id):
+            raise Conflict("The organization already has an active import.")
         self.t.import_jobs[job.id] = job
 
     async def get(self, job_id: str) -> ImportJob | None:
@@ -359,6 +367,15 @@ class _ImportJobs(_Repo):
         return _newest_first(
             j for j in self.t.import_jobs.values() if j.organization_id == org_id and j.is_active
         )
+
+    async def list_lease_ended(self, now: datetime, *, limit: int) -> list[ImportJob]:
+        ended = [
+            j
+            for j in self.t.import_jobs.values()
+            if j.is_active and (j.lease_until is None or j.lease_until <= now)
+        ]
+        ended.sort(key=lambda j: (j.lease_until or j.created_at, j.id))
+        return ended[:limit]
 
 
 class _ProviderConfigs(_Repo):
@@ -606,6 +623,7 @@ class MemoryUnitOfWork:
         self.billing_events = _BillingEvents(self)
         self.outbox = _Outbox(self)
         self.sealed_secrets = _SealedSecrets(self)
+        self.imports = MemoryImportData(self)
 
     async def __aenter__(self) -> Self:
         if self._active:

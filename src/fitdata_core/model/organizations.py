@@ -92,6 +92,7 @@ class MembershipStatus(StrEnum):
     INVITED = "invited"
     SUSPENDED = "suspended"
     CANCELLED = "cancelled"
+    INACTIVE = "inactive"  # imported from a source that lists the member as inactive
 
 
 @attrs.frozen
@@ -105,6 +106,9 @@ class Membership:
     status: MembershipStatus
     created_at: datetime
     plan_id: str | None = None
+    #: The membership's term as the source gave it (ISO ``YYYY-MM-DD``), when known.
+    start_date: str | None = None
+    end_date: str | None = None
 
     @property
     def is_active(self) -> bool:
@@ -122,6 +126,10 @@ class MemberProfile:
     address: str | None = None
     city: str | None = None
     notes: str | None = None
+    zip_code: str | None = None
+    additional_phone: str | None = None
+    emergency_contact_name: str | None = None
+    emergency_contact_phone: str | None = None
     external_source: str | None = None
     external_id: str | None = None
     updated_at: datetime | None = None

@@ -33,6 +33,7 @@ from fitdata_core.model.organizations import (
     Role,
     User,
 )
+from fitdata_core.ports.imports import ImportDataRepository
 from fitdata_core.ports.infrastructure import Ciphertext, JobMessage
 
 __all__ = [
@@ -80,11 +81,25 @@ class Page(Generic[T]):
 
 MEMBER_ATTRIBUTES: frozenset[str] = frozenset(
     {
-        *(f"membership.{name}" for name in ("id", "user_id", "role", "status", "created_at")),
+        *(
+            f"membership.{name}"
+            for name in ("id", "user_id", "role", "status", "created_at", "start_date", "end_date")
+        ),
         *(f"user.{name}" for name in ("id", "email", "first_name", "last_name", "phone")),
         *(
             f"profile.{name}"
-            for name in ("birth_date", "gender", "address", "city", "notes", "external_id")
+            for name in (
+                "birth_date",
+                "gender",
+                "address",
+                "city",
+                "notes",
+                "external_id",
+                "zip_code",
+                "additional_phone",
+                "emergency_contact_name",
+                "emergency_contact_phone",
+            )
         ),
     }
 )
@@ -254,12 +269,21 @@ class ExportJobRepository(Protocol):
 class ImportJobRepository(Protocol):
     """Import jobs."""
 
-    async def add(self, job: ImportJob) -> None: ...
+    async def add(self, job: ImportJob) -> None:
+        """Raises ``Conflict`` when the org already has an active (pending or in progress)
+        import: at most one at a time, even under concurrent requests."""
+        ...
+
     async def get(self, job_id: str) -> ImportJob | None: ...
     async def get_for_update(self, job_id: str) -> ImportJob | None: ...
     async def update(self, job: ImportJob) -> None: ...
     async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[ImportJob]: ...
     async def find_active(self, org_id: str) -> list[ImportJob]: ...
+
+    async def list_lease_ended(self, now: datetime, *, limit: int) -> list[ImportJob]:
+        """Active jobs (of every org) whose lease ended by ``now`` (or that never had one),
+        oldest lease first: the ones a take-over sweep wakes."""
+        ...
 
 
 class ImportProviderConfigRepository(Protocol):
@@ -445,6 +469,9 @@ class UnitOfWork(Protocol):
 
     @property
     def provider_configs(self) -> ImportProviderConfigRepository: ...
+
+    @property
+    def imports(self) -> ImportDataRepository: ...
 
     @property
     def subscriptions(self) -> SubscriptionRepository: ...

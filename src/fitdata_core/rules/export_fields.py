@@ -71,11 +71,24 @@ _CATALOGUE: tuple[ExportField, ...] = (
     ExportField("role", "Role", "membership.role", True),
     ExportField("status", "Status", "membership.status", True),
     ExportField("joinedAt", "Joined at", "membership.created_at", True),
+    ExportField("membershipStart", "Membership start", "membership.start_date", True),
+    ExportField("membershipEnd", "Membership end", "membership.end_date", True),
     ExportField("birthDate", "Birth date", "profile.birth_date", True),
     ExportField("gender", "Gender", "profile.gender", True),
     ExportField("address", "Address", "profile.address", True),
     ExportField("city", "City", "profile.city", True),
     ExportField("notes", "Notes", "profile.notes", False),
+    ExportField("zipCode", "Zip code", "profile.zip_code", False),
+    ExportField("additionalPhone", "Additional phone", "profile.additional_phone", False),
+    ExportField(
+        "emergencyContactName", "Emergency contact", "profile.emergency_contact_name", False
+    ),
+    ExportField(
+        "emergencyContactPhone",
+        "Emergency contact phone",
+        "profile.emergency_contact_phone",
+        False,
+    ),
     ExportField("membershipId", "Membership ID", "membership.id", False),
     ExportField("userId", "User ID", "user.id", False),
 )

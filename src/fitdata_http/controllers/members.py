@@ -34,6 +34,10 @@ class MemberProfileView:
     address: str | None
     city: str | None
     notes: str | None
+    zip_code: str | None
+    additional_phone: str | None
+    emergency_contact_name: str | None
+    emergency_contact_phone: str | None
     external_source: str | None
     external_id: str | None
     updated_at: datetime | None
@@ -46,6 +50,10 @@ class MemberProfileView:
             address=profile.address,
             city=profile.city,
             notes=profile.notes,
+            zip_code=profile.zip_code,
+            additional_phone=profile.additional_phone,
+            emergency_contact_name=profile.emergency_contact_name,
+            emergency_contact_phone=profile.emergency_contact_phone,
             external_source=profile.external_source,
             external_id=profile.external_id,
             updated_at=profile.updated_at,
@@ -66,6 +74,8 @@ class MemberView:
     status: MembershipStatus
     joined_at: datetime
     profile: MemberProfileView | None
+    membership_start: str | None = None
+    membership_end: str | None = None
 
     @classmethod
     def of(cls, row: MemberRow) -> MemberView:
@@ -80,6 +90,8 @@ class MemberView:
             status=row.membership.status,
             joined_at=row.membership.created_at,
             profile=MemberProfileView.of(row.profile) if row.profile is not None else None,
+            membership_start=row.membership.start_date,
+            membership_end=row.membership.end_date,
         )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from seeding import seed_org
+from seeding import commit_one, seed_org
 
+from fitdata_core.errors import Conflict
+from fitdata_core.model.imports import ImportEntity, ImportReport, RowProblem, Tally
 from fitdata_core.model.jobs import ImportPhase, ImportStatus
 from fitdata_core.ports.repositories import UnitOfWorkFactory
 from support import builders
@@ -42,20 +44,30 @@ async def test_export_job_lifecycle_and_newest_first_pages(
 async def test_import_job_results_phases_and_active_jobs(uow_factory: UnitOfWorkFactory) -> None:
     org = await seed_org(uow_factory)
     running = builders.import_job(org.id, "u1", created_at=at(1))
-    queued = builders.import_job(org.id, "u1", created_at=at(2))
+    failed = builders.import_job(org.id, "u1", created_at=at(2), status=ImportStatus.FAILED)
     finished = builders.import_job(org.id, "u1", created_at=at(3), status=ImportStatus.COMPLETED)
     async with uow_factory() as uow:
-        for job in (running, queued, finished):
+        for job in (running, failed, finished):
             await uow.import_jobs.add(job)
         await uow.commit()
+    # At most one active import per organization.
+    with pytest.raises(Conflict):
+        await commit_one(
+            uow_factory, lambda uow: uow.import_jobs.add(builders.import_job(org.id, "u1"))
+        )
     async with uow_factory() as uow:
         locked = await uow.import_jobs.get_for_update(running.id)
         assert locked == running
         started, _ = running.start(at(4))
         moved, _ = started.enter_phase(ImportPhase.MEMBERS, at(5))
-        progressed = moved.with_results(
-            {"members": {"created": 10, "skipped": 2}, "errors": [{"row": 3, "error": "bad"}]}
+        report = ImportReport().with_batch(
+            ImportEntity.MEMBERS,
+            Tally(created=10, skipped=2),
+            [RowProblem(ImportEntity.MEMBERS, "bad", source_id="3", email="a@b.c", field="email")],
+            processed=12,
+            total=40,
         )
+        progressed, _ = moved.record_batch(at(5), report, {"members.applied": 12})
         await uow.import_jobs.update(progressed)
         await uow.commit()
     async with uow_factory() as uow:
@@ -63,9 +75,9 @@ async def test_import_job_results_phases_and_active_jobs(uow_factory: UnitOfWork
         active = await uow.import_jobs.find_active(org.id)
         page = await uow.import_jobs.list_for_org(org.id, limit=10, offset=0)
         assert await uow.import_jobs.get_for_update("missing") is None
-    assert active == [queued, progressed]
+    assert active == [progressed]
     assert page.total == 3
-    assert list(page.items) == [finished, queued, progressed]
+    assert list(page.items) == [finished, failed, progressed]
 
 
 async def test_provider_configs_one_active_per_provider(uow_factory: UnitOfWorkFactory) -> None:

@@ -125,6 +125,8 @@ async def test_members_and_plans_over_sql(client: Client, runtime: Runtime) -> N
                 "status": "suspended",
                 "joinedAt": suspended.json()["data"][0]["joinedAt"],
                 "profile": None,
+                "membershipStart": None,
+                "membershipEnd": None,
             }
         ],
         "meta": {"total": 1, "limit": 1, "offset": 0},

@@ -43,6 +43,8 @@ async def test_owner_lists_members_sorted_by_email_with_the_documented_shape(
         "status",
         "joinedAt",
         "profile",
+        "membershipStart",
+        "membershipEnd",
     }
     assert active["userId"] == gym.member
     assert active["role"] == "member"
@@ -185,7 +187,7 @@ async def test_an_unknown_filter_value_is_400_naming_it_and_the_allowed_ones(
 
     response = await client.get(gym.members_url + "?status=gone", headers=bearer(gym.owner))
     assert response.json()["detail"] == (
-        'Unknown status "gone". Allowed values: active, invited, suspended, cancelled.'
+        'Unknown status "gone". Allowed values: active, invited, suspended, cancelled, inactive.'
     )
 
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from fitdata_adapters.db import tables as t
 from fitdata_adapters.db.repositories.base import SqlRepository, fetch_page
+from fitdata_core.model.imports import ImportReport
 from fitdata_core.model.jobs import (
     ACTIVE_IMPORT_STATUSES,
     ExportJob,
@@ -132,12 +133,21 @@ def _import_values(job: ImportJob) -> dict[str, Any]:
         "status": job.status.value,
         "phase": job.phase.value,
         "config": job.config,
-        "results": job.results,
+        "results": job.report.to_dict(),
         "started_by": job.started_by,
         "created_at": job.created_at,
         "started_at": job.started_at,
         "completed_at": job.completed_at,
         "error_message": job.error_message,
+        "dry_run": job.dry_run,
+        "enrich": job.enrich,
+        "lease_owner": job.lease_owner,
+        "lease_until": job.lease_until,
+        "checkpoint": job.checkpoint,
+        "cancel_requested": job.cancel_requested,
+        "undone_at": job.undone_at,
+        "credentials_key_id": job.credentials_key_id,
+        "credentials_sealed": job.credentials_sealed,
     }
 
 
@@ -151,10 +161,21 @@ def _import(row: Mapping[str, Any]) -> ImportJob:
         config=dict(row["config"]),
         started_by=row["started_by"],
         created_at=row["created_at"],
-        results=dict(row["results"]),
+        report=ImportReport.from_dict(row["results"] or {}),
         started_at=row["started_at"],
         completed_at=row["completed_at"],
         error_message=row["error_message"],
+        dry_run=bool(row["dry_run"]),
+        enrich=bool(row["enrich"]),
+        lease_owner=row["lease_owner"],
+        lease_until=row["lease_until"],
+        checkpoint={k: int(v) for k, v in (row["checkpoint"] or {}).items()},
+        cancel_requested=bool(row["cancel_requested"]),
+        undone_at=row["undone_at"],
+        credentials_key_id=row["credentials_key_id"],
+        credentials_sealed=None
+        if row["credentials_sealed"] is None
+        else bytes(row["credentials_sealed"]),
     )
 
 
@@ -199,6 +220,19 @@ class SqlImportJobRepository(SqlRepository):
                 i.c.status.in_(sorted(s.value for s in ACTIVE_IMPORT_STATUSES)),
             )
             .order_by(*_newest_first(i))
+        )
+        return [_import(row) for row in rows]
+
+    async def list_lease_ended(self, now: datetime, *, limit: int) -> list[ImportJob]:
+        i = t.import_jobs
+        rows = await self._db.all(
+            sa.select(i)
+            .where(
+                i.c.status.in_(sorted(s.value for s in ACTIVE_IMPORT_STATUSES)),
+                sa.or_(i.c.lease_until.is_(None), i.c.lease_until <= now),
+            )
+            .order_by(i.c.lease_until, i.c.id)
+            .limit(limit)
         )
         return [_import(row) for row in rows]
 

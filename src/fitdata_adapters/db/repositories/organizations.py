@@ -129,6 +129,8 @@ def _membership_values(m: Membership) -> dict[str, Any]:
         "role": m.role.value,
         "status": m.status.value,
         "plan_id": m.plan_id,
+        "start_date": m.start_date,
+        "end_date": m.end_date,
         "created_at": m.created_at,
     }
 
@@ -142,6 +144,8 @@ def _membership(row: Mapping[str, Any]) -> Membership:
         status=MembershipStatus(row["status"]),
         created_at=row["created_at"],
         plan_id=row["plan_id"],
+        start_date=row["start_date"],
+        end_date=row["end_date"],
     )
 
 
@@ -151,6 +155,10 @@ _PROFILE_FIELDS = (
     "address",
     "city",
     "notes",
+    "zip_code",
+    "additional_phone",
+    "emergency_contact_name",
+    "emergency_contact_phone",
     "external_source",
     "external_id",
     "updated_at",

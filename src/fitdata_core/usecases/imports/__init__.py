@@ -1,3 +1,37 @@
-"""Import use cases: the provider credentials an import uses, and the import engine."""
+"""Imports: the provider credentials an import uses, the engine (durable, batched,
+idempotent) and the use cases around its jobs."""
 
-__all__: list[str] = []
+from fitdata_core.usecases.imports.credentials import resolve_source_credentials
+from fitdata_core.usecases.imports.engine import (
+    MESSAGE_AUTH,
+    run_import,
+    take_over_imports,
+)
+from fitdata_core.usecases.imports.jobs import (
+    ACTIVE_IMPORT_MESSAGE,
+    ImportRequest,
+    cancel_import,
+    get_import_job,
+    list_import_jobs,
+    list_leads,
+    start_import,
+    undo_import,
+)
+from fitdata_core.usecases.imports.undo import UndoConflict, UndoReport
+
+__all__ = [
+    "ACTIVE_IMPORT_MESSAGE",
+    "MESSAGE_AUTH",
+    "ImportRequest",
+    "UndoConflict",
+    "UndoReport",
+    "cancel_import",
+    "get_import_job",
+    "list_import_jobs",
+    "list_leads",
+    "resolve_source_credentials",
+    "run_import",
+    "start_import",
+    "take_over_imports",
+    "undo_import",
+]

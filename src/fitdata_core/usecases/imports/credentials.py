@@ -34,6 +34,7 @@ __all__ = [
     "CredentialFields",
     "check_credentials",
     "credentials_context",
+    "has_inline_credentials",
     "open_credentials",
     "resolve_source_credentials",
     "seal_credentials",
@@ -186,7 +187,8 @@ def open_credentials(svc: Services, config: ImportProviderConfig) -> SourceCrede
     return credentials
 
 
-def _given(inline: SourceCredentials | None) -> bool:
+def has_inline_credentials(inline: SourceCredentials | None) -> bool:
+    """Whether the request brought credentials of its own (any non-blank value)."""
     return inline is not None and any(
         value is not None and value.strip()
         for value in (inline.api_key, inline.email, inline.password)
@@ -204,7 +206,7 @@ async def resolve_source_credentials(
     A stored secret whose key is not configured: ``CredentialsUnreadable`` (409) naming the
     key id. The caller has already checked who may import.
     """
-    if inline is not None and _given(inline):
+    if inline is not None and has_inline_credentials(inline):
         return check_credentials(
             inline.api_key, inline.email, inline.password, fields=IMPORT_FIELDS
         )

@@ -1,0 +1,214 @@
+"""``fitdata import ...``: start an Arbox import for a gym and follow its job.
+
+The command acts as the organization's owner (the operator at the terminal runs the import
+on the gym's behalf). Without ``--wait`` it prints the job id and leaves the job to the
+workers (or to ``fitdata serve``'s in-process worker when embedded). With ``--wait`` it
+follows the job to its end (a progress bar on a terminal) and exits non-zero when it fails;
+in embedded mode (no Redis) it runs the engine itself, in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fitdata_adapters.cli.output import emit, fail, note, reported_errors
+from fitdata_adapters.cli.runtime import load_settings, migrate, open_runtime
+from fitdata_adapters.settings import Settings
+from fitdata_core.model.jobs import ImportJob, ImportStatus
+from fitdata_core.model.organizations import Role
+from fitdata_core.ports.providers import SourceCredentials
+from fitdata_core.ports.repositories import MemberFilter
+from fitdata_core.services import Actor, Services
+
+__all__ = ["import_app", "job_summary"]
+
+import_app = typer.Typer(help="Imports: start one, follow its job.", no_args_is_help=True)
+
+EXIT_JOB_FAILED = 1
+POLL_SECONDS = 1.0
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")]
+
+
+def job_summary(job: ImportJob) -> dict[str, Any]:
+    """What the CLI prints about a job (never its credentials)."""
+    return {
+        "jobId": job.id,
+        "organizationId": job.organization_id,
+        "status": job.status.value,
+        "phase": job.phase.value,
+        "dryRun": job.dry_run,
+        "errorMessage": job.error_message,
+        **job.report.to_dict(),
+    }
+
+
+def _plain(job: ImportJob) -> str:
+    lines = [f"{job.id} {job.status.value} (phase {job.phase.value})"]
+    for entity, tally in job.results.items():
+        counts = " ".join(f"{k}={v}" for k, v in tally.items())
+        lines.append(f"  {entity}: {counts}")
+    if job.report.error_count or job.report.warning_count:
+        lines.append(f"  errors={job.report.error_count} warnings={job.report.warning_count}")
+    if job.error_message:
+        lines.append(f"  {job.error_message}")
+    return "\n".join(lines)
+
+
+async def _owner_of(svc: Services, org_id: str) -> Actor:
+    async with svc.uow(read_only=True) as uow:
+        page = await uow.memberships.list_members(
+            org_id, MemberFilter(roles=frozenset({Role.OWNER})), limit=1, offset=0
+        )
+    if not page.items:
+        fail(f"Organization {org_id} has no owner (or does not exist).")
+    return Actor(page.items[0].user.id)
+
+
+async def _job(svc: Services, job_id: str) -> ImportJob | None:
+    async with svc.uow(read_only=True) as uow:
+        return await uow.import_jobs.get(job_id)
+
+
+async def _follow(svc: Services, settings: Settings, job_id: str, *, show_bar: bool) -> ImportJob:
+    """Until the job ends: run it here when embedded, else watch the workers run it."""
+    from fitdata_core.usecases.imports import run_import
+
+    async def step() -> ImportJob:
+        if settings.is_embedded_queue:
+            await run_import(svc, job_id)
+        else:
+            await asyncio.sleep(POLL_SECONDS)
+        job = await _job(svc, job_id)
+        assert job is not None
+        return job
+
+    if not show_bar:
+        job = await step()
+        while job.is_active:
+            job = await step()
+        return job
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("queued", total=None)
+        job = await step()
+        while job.is_active:
+            members = job.report.progress.get("members")
+            progress.update(
+                task,
+                description=job.phase.value,
+                completed=members.processed if members else 0,
+                total=members.total if members else None,
+            )
+            job = await step()
+    return job
+
+
+@import_app.command("arbox")
+def import_arbox(
+    org: Annotated[str, typer.Option("--org", help="The organization's id.")],
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="Arbox API key (Business API).")
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option("--email", help="Arbox login email (Management API).")
+    ] = None,
+    password: Annotated[
+        str | None, typer.Option("--password", help="Arbox login password (Management API).")
+    ] = None,
+    plans: Annotated[bool, typer.Option("--plans", help="Import plans.")] = False,
+    members: Annotated[bool, typer.Option("--members", help="Import members.")] = False,
+    leads: Annotated[bool, typer.Option("--leads", help="Import leads.")] = False,
+    whitelist: Annotated[
+        Path | None,
+        typer.Option(
+            "--whitelist",
+            exists=True,
+            dir_okay=False,
+            help="A file of emails (one a line): only these members are imported.",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Run it all, write nothing.")] = False,
+    no_enrich: Annotated[
+        bool, typer.Option("--no-enrich", help="Skip the per-member detail calls.")
+    ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the job to its end.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start an Arbox import for --org (plans and members when no entity is named).
+
+    Without credentials the organization's stored ones are used. Prints the job id, or with
+    --wait the job's outcome (exit 1 when it failed).
+    """
+    from fitdata_core.usecases.imports import ImportRequest, start_import
+
+    if (email is None) != (password is None):
+        fail("--email and --password go together (the Management API needs both).")
+    if not (plans or members or leads):
+        plans = members = True
+    emails: tuple[str, ...] | None = None
+    if whitelist is not None:
+        emails = tuple(
+            line.strip() for line in whitelist.read_text("utf-8").splitlines() if line.strip()
+        )
+    inline = None
+    if api_key or email:
+        inline = SourceCredentials(api_key=api_key, email=email, password=password)
+    request = ImportRequest(
+        plans=plans,
+        members=members,
+        leads=leads,
+        credentials=inline,
+        email_whitelist=emails,
+        dry_run=dry_run,
+        enrich=not no_enrich,
+    )
+    with reported_errors():
+        settings = load_settings()
+        migrate(settings)
+
+        async def main() -> ImportJob | str:
+            async with open_runtime(settings) as runtime:
+                svc = runtime.services
+                actor = await _owner_of(svc, org)
+                job_id = await start_import(svc, actor, org, request)
+                if not wait:
+                    return job_id
+                show_bar = sys.stderr.isatty() and not as_json
+                return await _follow(svc, settings, job_id, show_bar=show_bar)
+
+        outcome = asyncio.run(main())
+    if isinstance(outcome, str):
+        if settings.is_embedded_queue:
+            note("Queued: `fitdata serve` runs it (or use --wait to run it here).")
+        emit({"jobId": outcome}, as_json=as_json, plain=outcome)
+        return
+    emit(job_summary(outcome), as_json=as_json, plain=_plain(outcome))
+    if outcome.status is ImportStatus.FAILED:
+        raise typer.Exit(EXIT_JOB_FAILED)
+
+
+@import_app.command("status")
+def import_status(
+    job_id: Annotated[str, typer.Argument(help="The import job's id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show an import job: status, phase, counts per entity, errors."""
+    with reported_errors():
+        settings = load_settings()
+        migrate(settings)
+
+        async def main() -> ImportJob | None:
+            async with open_runtime(settings) as runtime:
+                return await _job(runtime.services, job_id)
+
+        job = asyncio.run(main())
+    if job is None:
+        fail(f"No import job {job_id}.")
+    emit(job_summary(job), as_json=as_json, plain=_plain(job))

@@ -1,0 +1,180 @@
+"""What an import job reports as it goes: counts per entity, row problems, progress.
+
+These are the values :class:`~fitdata_core.model.jobs.ImportJob` carries besides its status.
+They are plain frozen values with ``to_dict``/``from_dict`` so the SQL adapter can keep them
+in JSON columns and the HTTP layer can show them as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+MAX_REPORTED_ROW_ERRORS = 1000
+"""How many row problems a job keeps in detail; the counts go on past it."""
+
+
+class ImportEntity(StrEnum):
+    """What an import brings in, in the order the engine runs them."""
+
+    PLANS = "plans"
+    MEMBERS = "members"
+    LEADS = "leads"
+    ENRICHMENT = "enrichment"
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # the row was not imported
+    WARNING = "warning"  # the row was imported; a value was dropped or is doubtful
+
+
+@attrs.frozen
+class RowProblem:
+    """One problem with one source row: which row (source id, email), which field, why."""
+
+    entity: ImportEntity
+    reason: str
+    severity: Severity = Severity.ERROR
+    source_id: str | None = None
+    email: str | None = None
+    field: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "entity": self.entity.value,
+            "severity": self.severity.value,
+            "sourceId": self.source_id,
+            "email": self.email,
+            "field": self.field,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RowProblem:
+        return cls(
+            entity=ImportEntity(data["entity"]),
+            severity=Severity(data.get("severity", Severity.ERROR.value)),
+            source_id=data.get("sourceId"),
+            email=data.get("email"),
+            field=data.get("field"),
+            reason=str(data["reason"]),
+        )
+
+
+@attrs.frozen
+class Tally:
+    """What happened to the rows of one entity. Every source row lands in exactly one count."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            *(a + b for a, b in zip(attrs.astuple(self), attrs.astuple(other), strict=True))
+        )
+
+    @property
+    def rows(self) -> int:
+        return sum(attrs.astuple(self))
+
+    def to_dict(self) -> dict[str, int]:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Tally:
+        return cls(**{f.name: int(data.get(f.name, 0)) for f in attrs.fields(cls)})
+
+
+@attrs.frozen
+class Progress:
+    """``processed`` of ``total`` rows of one entity (``total`` is None until it is known)."""
+
+    processed: int = 0
+    total: int | None = None
+
+    def to_dict(self) -> dict[str, int | None]:
+        return {"processed": self.processed, "total": self.total}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Progress:
+        total = data.get("total")
+        return cls(int(data.get("processed", 0)), None if total is None else int(total))
+
+
+@attrs.frozen
+class ImportReport:
+    """Counts, progress and the (capped) list of row problems of one import job."""
+
+    results: Mapping[str, Tally] = attrs.field(factory=dict)
+    progress: Mapping[str, Progress] = attrs.field(factory=dict)
+    problems: tuple[RowProblem, ...] = ()
+    error_count: int = 0
+    warning_count: int = 0
+
+    def tally(self, entity: ImportEntity) -> Tally:
+        return self.results.get(entity.value, Tally())
+
+    def with_batch(
+        self,
+        entity: ImportEntity,
+        tally: Tally,
+        problems: Iterable[RowProblem] = (),
+        *,
+        processed: int = 0,
+        total: int | None = None,
+    ) -> ImportReport:
+        """This report plus one batch: its counts, its problems (kept up to the cap) and
+        ``processed`` more rows done (``total``, when given, replaces the known total)."""
+        new = list(problems)
+        room = max(0, MAX_REPORTED_ROW_ERRORS - len(self.problems))
+        before = self.progress.get(entity.value, Progress())
+        progress = Progress(before.processed + processed, before.total if total is None else total)
+        return ImportReport(
+            results={**self.results, entity.value: self.tally(entity) + tally},
+            progress={**self.progress, entity.value: progress},
+            problems=self.problems + tuple(new[:room]),
+            error_count=self.error_count + sum(p.severity is Severity.ERROR for p in new),
+            warning_count=self.warning_count + sum(p.severity is Severity.WARNING for p in new),
+        )
+
+    def with_total(self, entity: ImportEntity, total: int) -> ImportReport:
+        before = self.progress.get(entity.value, Progress())
+        return attrs.evolve(
+            self, progress={**self.progress, entity.value: Progress(before.processed, total)}
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "results": {k: v.to_dict() for k, v in self.results.items()},
+            "progress": {k: v.to_dict() for k, v in self.progress.items()},
+            "errors": [p.to_dict() for p in self.problems],
+            "errorCount": self.error_count,
+            "warningCount": self.warning_count,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ImportReport:
+        return cls(
+            results={k: Tally.from_dict(v) for k, v in (data.get("results") or {}).items()},
+            progress={k: Progress.from_dict(v) for k, v in (data.get("progress") or {}).items()},
+            problems=tuple(RowProblem.from_dict(p) for p in data.get("errors") or ()),
+            error_count=int(data.get("errorCount", 0)),
+            warning_count=int(data.get("warningCount", 0)),
+        )
+
+
+__all__ = [
+    "MAX_REPORTED_ROW_ERRORS",
+    "ImportEntity",
+    "ImportReport",
+    "Progress",
+    "RowProblem",
+    "Severity",
+    "Tally",
+]

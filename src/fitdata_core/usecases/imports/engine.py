@@ -1,0 +1,694 @@
+"""The import engine: runs an import job in bounded, checkpointed, leased slices.
+
+A job runs as a sequence of *steps*, each one transaction that locks the job row, checks the
+caller still holds the job's lease, does one batch of work and records it (counts, row
+problems, checkpoint, renewed lease) in the same commit. So a batch either landed and is
+counted, or did not happen; a worker that dies loses at most the batch it was doing, and
+whoever takes over resumes from the checkpoint. Writes are idempotent (upserts that compare
+before writing), so even a batch done twice lands once.
+
+Order of work (phases): plans (one step: upsert by name), members, leads, then the optional
+enrichment. Members and leads each take two kinds of steps: *stage* (one source page, checked
+and normalised by :mod:`~fitdata_core.rules.import_values`, into the staging area; bad rows
+are recorded as problems, the rest wait) and *apply* (up to ``batch_size`` staged rows,
+merged by :mod:`~fitdata_core.rules.import_merge` and written set-based).
+
+A source that reads its rows itself (a CSV file, bulk-loaded into the staging table at
+upload or confirm time, ``COPY`` on Postgres) stages them with the same records
+(:class:`~fitdata_core.rules.import_values.MemberRecord`, ``PlanRecord``, ``LeadRecord``
+``.to_dict()``) and creates its job with the checkpoint already saying so
+(``{"members.fetched": 1, "members.rows": n, "members.seen": n}``, likewise ``plans.*`` and
+``leads.*``, and its row problems in the report): the engine then only applies.
+
+A queue message (``import_run``) runs one *slice*: at most ``slice_batches`` steps or
+``slice_seconds``, then hands the job off and queues its own continuation through the outbox,
+so no message outlives the queue's time limit and a 1,000-row batch never costs more than one
+message. The take-over sweep (``imports_take_over``, every 15 s) re-queues active jobs whose
+lease ended: a killed worker's job resumes within about a minute, without relying on the
+broker redelivering anything.
+
+Transient failures (the database or the provider unavailable, a unique-key race) retry the
+step with backoff and then fail the job with the reason; a provider's 401 fails it at once,
+telling the owner to re-enter the credentials. A cancel stops the job before its next step;
+what landed stays and is reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from fitdata_core.errors import (
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    ProviderAuthError,
+    Unavailable,
+)
+from fitdata_core.job_names import IMPORT_RUN
+from fitdata_core.model.imports import ImportEntity, RowProblem, Tally
+from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, ImportStatus
+from fitdata_core.policies import ImportPolicy
+from fitdata_core.ports.infrastructure import Ciphertext
+from fitdata_core.ports.providers import SourceCredentials
+from fitdata_core.ports.repositories import UnitOfWork
+from fitdata_core.rules.import_merge import (
+    ENRICH_FIELDS,
+    UPDATED,
+    RowChange,
+    enrich_profile,
+    merge_leads,
+    merge_members,
+    merge_plans,
+)
+from fitdata_core.rules.import_values import (
+    LeadRecord,
+    MemberRecord,
+    PlanRecord,
+    lead_record,
+    member_record,
+    plan_record,
+)
+from fitdata_core.services import Services
+from fitdata_core.usecases.imports.credentials import resolve_source_credentials
+
+log = logging.getLogger("fitdata.imports")
+
+"""The worker job that runs one slice of an import (argument ``job_id``)."""
+"""The scheduled sweep that wakes imports whose lease ended."""
+
+MESSAGE_AUTH = (
+    "Arbox refused the credentials (401 Unauthorized): re-enter the Arbox credentials "
+    "and run the import again."
+)
+MESSAGE_UNEXPECTED = "The import failed unexpectedly; please try again."
+
+
+def job_credentials_context(job_id: str) -> str:
+    """What a job's one-off credentials are sealed to."""
+    return f"import-job:{job_id}"
+
+
+class LeaseLost(Exception):
+    """Another worker holds the job now (this one was too slow); stop quietly."""
+
+
+class _Fatal(Exception):
+    """End the job as failed with ``message`` (no retry)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _entities(job: ImportJob) -> dict[str, bool]:
+    wanted = job.config.get("entities") or {}
+    return {name: bool(wanted.get(name)) for name in ("plans", "members", "leads")}
+
+
+def _whitelist(job: ImportJob) -> frozenset[str] | None:
+    emails = job.config.get("emailWhitelist")
+    if not emails:
+        return None
+    return frozenset(str(e).strip().lower() for e in emails)
+
+
+# Attributes every log record has: an ``extra`` field of the same name is renamed.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def _log(job: ImportJob, event: str, **fields: Any) -> None:
+    """One structured line per phase, batch and ending, naming the job and its org."""
+    extra = {"job_id": job.id, "org_id": job.organization_id}
+    for key, value in fields.items():
+        extra[f"{key}_count" if key in _RECORD_ATTRIBUTES else key] = value
+    log.info("import %s", event, extra=extra)
+
+
+@attrs.define
+class _OpenPages:
+    """A source listing left open by a slice, for the continuation to go on reading."""
+
+    loop: asyncio.AbstractEventLoop
+    entity: str
+    pages: AsyncIterator[Sequence[Any]]
+    read: int
+
+
+# The source's listings have no resume cursor: a continuation that opened the listing again
+# would fetch every page already staged once more (quadratic over a big import). So a slice
+# that hands off leaves its open listing here, and the continuation, when it runs in the same
+# process and event loop (the usual case), reads on from it. Anywhere else it re-opens the
+# listing and skips the staged pages: slower, never wrong.
+_OPEN_PAGES: dict[str, _OpenPages] = {}
+_MAX_OPEN_PAGES = 32
+
+
+class _Run:
+    """One slice of one job by one worker (``owner``)."""
+
+    def __init__(self, svc: Services, job_id: str, owner: str, settings: ImportPolicy) -> None:
+        self.svc = svc
+        self.job_id = job_id
+        self.owner = owner
+        self.settings = settings
+        self._credentials: SourceCredentials | None = None
+        self._pages: AsyncIterator[Sequence[Any]] | None = None
+        self._pages_entity: str | None = None
+        self._pages_read = 0
+        kept = _OPEN_PAGES.pop(job_id, None)
+        if kept is not None and kept.loop is asyncio.get_running_loop():
+            self._pages, self._pages_entity, self._pages_read = kept.pages, kept.entity, kept.read
+
+    def keep_pages(self) -> None:
+        """Leave the open listing for this job's continuation (see :data:`_OPEN_PAGES`)."""
+        if self._pages is None or self._pages_entity is None:
+            return
+        while len(_OPEN_PAGES) >= _MAX_OPEN_PAGES:
+            _OPEN_PAGES.pop(next(iter(_OPEN_PAGES)))
+        _OPEN_PAGES[self.job_id] = _OpenPages(
+            asyncio.get_running_loop(), self._pages_entity, self._pages, self._pages_read
+        )
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.svc.clock.now()
+
+    async def _locked(self, uow: UnitOfWork) -> ImportJob:
+        job = await uow.import_jobs.get_for_update(self.job_id)
+        if job is None or not job.is_active or job.lease_owner != self.owner:
+            raise LeaseLost()
+        return job
+
+    async def _save(self, uow: UnitOfWork, job: ImportJob) -> ImportJob:
+        now = self.now()
+        job = job.take_lease(self.owner, now, now + self.settings.lease)
+        await uow.import_jobs.update(job)
+        await uow.commit()
+        return job
+
+    async def credentials(self, job: ImportJob) -> SourceCredentials:
+        if self._credentials is None:
+            if job.credentials_sealed is not None and job.credentials_key_id is not None:
+                plain = self.svc.cipher.decrypt(
+                    Ciphertext(job.credentials_key_id, job.credentials_sealed),
+                    context=job_credentials_context(job.id),
+                )
+                data = json.loads(plain)
+                self._credentials = SourceCredentials(
+                    api_key=data.get("apiKey"),
+                    email=data.get("email"),
+                    password=data.get("password"),
+                )
+            else:
+                self._credentials = await resolve_source_credentials(
+                    self.svc, job.organization_id, None
+                )
+        return self._credentials
+
+    # --- claiming, handing off, ending ----------------------------------------------------
+
+    async def claim(self) -> ImportJob | None:
+        now = self.now()
+        async with self.svc.uow() as uow:
+            job = await uow.import_jobs.get_for_update(self.job_id)
+            if job is None or not job.is_active or not job.lease_free_for(self.owner, now):
+                return None
+            took_over = job.lease_owner not in (None, self.owner)
+            if job.status is ImportStatus.PENDING:
+                job, _ = job.start(now)
+            job = job.take_lease(self.owner, now, now + self.settings.lease)
+            await uow.import_jobs.update(job)
+            await uow.commit()
+        _log(job, "took over" if took_over else "claimed", phase=job.phase.value, owner=self.owner)
+        return job
+
+    async def hand_off(self) -> None:
+        async with self.svc.uow() as uow:
+            job = await self._locked(uow)
+            job = job.hand_off(self.now() + self.settings.lease)
+            await uow.import_jobs.update(job)
+            await uow.outbox.add(self.svc.job(IMPORT_RUN, job_id=job.id))
+            # Before the commit makes the continuation visible; if the commit fails, whoever
+            # runs the job next checks the kept position against the checkpoint anyway.
+            self.keep_pages()
+            await uow.commit()
+        _log(job, "continues in a new message", phase=job.phase.value)
+
+    async def finish(self, end: Callable[[ImportJob, datetime], ImportJob]) -> ImportJob:
+        async with self.svc.uow() as uow:
+            job = await self._locked(uow)
+            job = end(job, self.now())
+            await uow.import_jobs.update(job)
+            await uow.imports.drop_staged(job.id)
+            await uow.commit()
+        _log(job, job.status.value, error=job.error_message or "")
+        if job.status is ImportStatus.COMPLETED and not job.dry_run:
+            async with self.svc.uow() as uow:
+                await uow.imports.analyze()
+                await uow.commit()
+        return job
+
+    # --- deciding the next step -----------------------------------------------------------
+
+    def next_step(self, job: ImportJob) -> Callable[[], Awaitable[None]] | ImportPhase | None:
+        """The next step to run, a phase to enter, or None when the job is done."""
+        wanted = _entities(job)
+        cp = job.checkpoint
+        phase = job.phase
+        if phase is ImportPhase.QUEUED:
+            return ImportPhase.PLANS
+        if phase is ImportPhase.PLANS:
+            if wanted["plans"] and not cp.get("plans.done"):
+                return self.step_plans
+            return ImportPhase.MEMBERS
+        if phase is ImportPhase.MEMBERS:
+            if wanted["members"]:
+                if not cp.get("members.fetched"):
+                    return self.step_stage_members
+                if cp.get("members.applied", 0) < cp.get("members.rows", 0):
+                    return self.step_apply_members
+            return ImportPhase.LEADS
+        if phase is ImportPhase.LEADS:
+            if wanted["leads"]:
+                if not cp.get("leads.fetched"):
+                    return self.step_stage_leads
+                if cp.get("leads.applied", 0) < cp.get("leads.rows", 0):
+                    return self.step_apply_leads
+            return ImportPhase.ENRICH
+        if phase is ImportPhase.ENRICH:
+            # Only a source with a per-member detail call enriches (Arbox, not a CSV file).
+            enrichable = job.source is ImportSource.ARBOX
+            if enrichable and wanted["members"] and job.enrich and not cp.get("enrich.finished"):
+                return self.step_enrich
+            return None
+        return None
+
+    async def enter(self, phase: ImportPhase) -> ImportJob:
+        async with self.svc.uow() as uow:
+            job = await self._locked(uow)
+            job, _ = job.enter_phase(phase, self.now())
+            job = await self._save(uow, job)
+        _log(job, "phase", phase=phase.value)
+        return job
+
+    # --- steps ----------------------------------------------------------------------------
+
+    async def step_plans(self) -> None:
+        async with self.svc.uow(read_only=True) as uow:
+            job = await uow.import_jobs.get(self.job_id)
+        assert job is not None
+        records: list[PlanRecord] = []
+        problems: list[RowProblem] = []
+        if job.checkpoint.get("plans.fetched"):
+            # A source that staged its own plans (a CSV file): they are checked already.
+            async with self.svc.uow(read_only=True) as uow:
+                staged = await uow.imports.staged(job.id, "plans", from_seq=0, limit=10_000)
+            records = [PlanRecord.from_dict(data) for _, data in staged]
+            rows = len(records)
+        else:
+            plans = await self.svc.member_source.fetch_plans(await self.credentials(job))
+            rows = len(plans)
+            for plan in plans:
+                record, found = plan_record(plan)
+                problems += found
+                if record is not None:
+                    records.append(record)
+        async with self.svc.uow() as uow:
+            job = await self._locked(uow)
+            existing = await uow.imports.plans_by_name(job.organization_id)
+            writes = merge_plans(
+                job.organization_id, records, existing, now=self.now(), new_id=self.svc.ids.new_id
+            )
+            if job.dry_run:
+                # Members of a dry run link to the plans the run would have made.
+                await uow.imports.stage(
+                    job.id,
+                    "plan_names",
+                    [(i, {"name": p.name}) for i, p in enumerate(writes.new_plans)],
+                )
+            else:
+                await uow.imports.write_plans(writes)
+                await uow.imports.add_changes(job.id, writes.changes)
+            failed = rows - len(records)
+            tally = writes.tally + Tally(failed=failed)
+            report = job.report.with_batch(
+                ImportEntity.PLANS,
+                tally,
+                problems + writes.problems,
+                processed=rows,
+                total=rows,
+            )
+            job, _ = job.record_batch(self.now(), report, {"plans.done": 1})
+            job = await self._save(uow, job)
+        _log(job, "batch", entity="plans", rows=rows, **tally.to_dict())
+
+    async def _next_page(self, job: ImportJob, entity: str) -> Sequence[Any] | None:
+        """The next source page of ``entity`` (None at the end), resuming after the pages the
+        checkpoint says were staged."""
+        done = job.checkpoint.get(f"{entity}.pages", 0)
+        if self._pages is None or self._pages_entity != entity or self._pages_read != done:
+            credentials = await self.credentials(job)
+            source = self.svc.member_source
+            pages: AsyncIterator[Sequence[Any]] = (
+                source.fetch_members(credentials)
+                if entity == "members"
+                else source.fetch_leads(credentials)
+            )
+            self._pages, self._pages_entity, self._pages_read = pages, entity, 0
+            while self._pages_read < done:
+                try:
+                    await anext(self._pages)
+                except StopAsyncIteration:
+                    break
+                self._pages_read += 1
+        try:
+            page = await anext(self._pages)
+        except StopAsyncIteration:
+            return None
+        self._pages_read += 1
+        return page
+
+    async def _stage(
+        self, entity: ImportEntity, check: Callable[[Any], tuple[Any, list[RowProblem]]]
+    ) -> None:
+        name = entity.value
+        async with self.svc.uow(read_only=True) as uow:
+            job = await uow.import_jobs.get(self.job_id)
+        assert job is not None
+        try:
+            page = await self._next_page(job, name)
+        except BaseException:
+            self._pages = None  # a broken iterator is re-opened on the retry
+            raise
+        whitelist = _whitelist(job) if entity is ImportEntity.MEMBERS else None
+        async with self.svc.uow() as uow:
+            job = await self._locked(uow)
+            cp = job.checkpoint
+            if cp.get(f"{name}.pages", 0) != self._pages_read - (0 if page is None else 1):
+                self._pages = None  # someone else staged meanwhile; re-read from the checkpoint
+                return
+            if page is None:
+                report = job.report.with_total(entity, cp.get(f"{name}.seen", 0))
+                job, _ = job.record_batch(self.now(), report, {f"{name}.fetched": 1})
+                await self._save(uow, job)
+                _log(job, "fetched", entity=name, rows=cp.get(f"{name}.seen", 0))
+                return
+            seq = cp.get(f"{name}.rows", 0)
+            rows: list[tuple[int, dict[str, Any]]] = []
+            problems: list[RowProblem] = []
+            skipped = failed = 0
+            for item in page:
+                if whitelist is not None and _email_of(item) not in whitelist:
+                    skipped += 1
+                    continue
+                record, found = check(item)
+                problems += found
+                if record is None:
+                    failed += 1
+                    continue
+                rows.append((seq + len(rows), record.to_dict()))
+            await uow.imports.stage(job.id, name, rows)
+            report = job.report.with_batch(
+                entity,
+                Tally(skipped=skipped, failed=failed),
+                problems,
+                processed=skipped + failed,
+            )
+            job, _ = job.record_batch(
+                self.now(),
+                report,
+                {
+                    f"{name}.pages": cp.get(f"{name}.pages", 0) + 1,
+                    f"{name}.rows": seq + len(rows),
+                    f"{name}.seen": cp.get(f"{name}.seen", 0) + len(page),
+                },
+            )
+            job = await self._save(uow, job)
+        _log(job, "staged", entity=name, rows=len(page), skipped=skipped, failed=failed)
+
+    async def step_stage_members(self) -> None:
+        today = self.now().date()
+        await self._stage(ImportEntity.MEMBERS, lambda m: member_record(m, today=today))
+
+    async def step_stage_leads(self) -> None:
+        await self._stage(ImportEntity.LEADS, lead_record)
+
+    async def step_apply_members(self) -> None:
+        async with self.svc.uow() as uow:
+            job = await self._locked(uow)
+            start = job.checkpoint.get("members.applied", 0)
+            staged = await uow.imports.staged(
+                job.id, "members", from_seq=start, limit=self.settings.batch_size
+            )
+            records = [MemberRecord.from_dict(data) for _, data in staged]
+            existing = await uow.imports.existing_members(
+                job.organization_id, [r.email for r in records]
+            )
+            plans = {
+                name: plan.id
+                for name, plan in (await uow.imports.plans_by_name(job.organization_id)).items()
+            }
+            if job.dry_run:
+                for _, data in await uow.imports.staged(
+                    job.id, "plan_names", from_seq=0, limit=10_000
+                ):
+                    plans.setdefault(data["name"], "(dry run)")
+            writes = merge_members(
+                job.organization_id,
+                records,
+                existing,
+                plans,
+                source=job.source.value,
+                now=self.now(),
+                new_id=self.svc.ids.new_id,
+            )
+            if not job.dry_run:
+                await uow.imports.write_members(writes)
+                await uow.imports.add_changes(job.id, writes.changes)
+            end = staged[-1][0] + 1 if staged else job.checkpoint.get("members.rows", 0)
+            report = job.report.with_batch(
+                ImportEntity.MEMBERS, writes.tally, writes.problems, processed=len(staged)
+            )
+            job, _ = job.record_batch(self.now(), report, {"members.applied": end})
+            job = await self._save(uow, job)
+        _log(job, "batch", entity="members", rows=len(staged), **writes.tally.to_dict())
+
+    async def step_apply_leads(self) -> None:
+        async with self.svc.uow() as uow:
+            job = await self._locked(uow)
+            start = job.checkpoint.get("leads.applied", 0)
+            staged = await uow.imports.staged(
+                job.id, "leads", from_seq=start, limit=self.settings.batch_size
+            )
+            records = [LeadRecord.from_dict(data) for _, data in staged]
+            existing = await uow.imports.leads_by_key(
+                job.organization_id,
+                [r.email for r in records if r.email],
+                [r.phone for r in records if not r.email and r.phone],
+            )
+            writes = merge_leads(
+                job.organization_id, records, existing, now=self.now(), new_id=self.svc.ids.new_id
+            )
+            if not job.dry_run:
+                await uow.imports.write_leads(writes)
+                await uow.imports.add_changes(job.id, writes.changes)
+            end = staged[-1][0] + 1 if staged else job.checkpoint.get("leads.rows", 0)
+            report = job.report.with_batch(
+                ImportEntity.LEADS, writes.tally, writes.problems, processed=len(staged)
+            )
+            job, _ = job.record_batch(self.now(), report, {"leads.applied": end})
+            job = await self._save(uow, job)
+        _log(job, "batch", entity="leads", rows=len(staged), **writes.tally.to_dict())
+
+    async def step_enrich(self) -> None:
+        async with self.svc.uow(read_only=True) as uow:
+            job = await uow.import_jobs.get(self.job_id)
+            assert job is not None
+            offset = job.checkpoint.get("enrich.done", 0)
+            profiles = await uow.imports.imported_profiles(
+                job.organization_id,
+                job.source.value,
+                offset=offset,
+                limit=self.settings.enrich_batch,
+            )
+        credentials = await self.credentials(job)
+        if not credentials.has_api_key or job.dry_run:
+            # The per-member call needs an API key; a dry run does not call the source per
+            # member (it would write nothing anyway).
+            async with self.svc.uow() as uow:
+                job = await self._locked(uow)
+                job, _ = job.record_batch(self.now(), job.report, {"enrich.finished": 1})
+                await self._save(uow, job)
+            return
+        gate = asyncio.Semaphore(self.settings.enrich_concurrency)
+
+        async def detail(external_id: str) -> dict[str, str | None] | None:
+            async with gate:
+                found = await self.svc.member_source.fetch_member_detail(credentials, external_id)
+            if found is None:
+                return None
+            return {name: getattr(found, name) for name in ENRICH_FIELDS}
+
+        details = await asyncio.gather(*(detail(p.external_id or "") for p in profiles))
+        filled = []
+        changes: list[RowChange] = []
+        for profile, values in zip(profiles, details, strict=True):
+            if values is None:
+                continue
+            new = enrich_profile(profile, values)
+            if new != profile:
+                filled.append(new)
+                keys = [k for k in ENRICH_FIELDS if getattr(new, k) != getattr(profile, k)]
+                changes.append(
+                    RowChange(
+                        "profile",
+                        profile.user_id,
+                        UPDATED,
+                        {k: getattr(new, k) for k in keys},
+                        {k: getattr(profile, k) for k in keys},
+                    )
+                )
+        async with self.svc.uow() as uow:
+            job = await self._locked(uow)
+            if job.checkpoint.get("enrich.done", 0) != offset:
+                return  # done meanwhile by another worker
+            await uow.imports.fill_profiles(filled)
+            await uow.imports.add_changes(job.id, changes)
+            tally = Tally(updated=len(filled), unchanged=len(profiles) - len(filled))
+            report = job.report.with_batch(ImportEntity.ENRICHMENT, tally, processed=len(profiles))
+            checkpoint = {"enrich.done": offset + len(profiles)}
+            if len(profiles) < self.settings.enrich_batch:
+                checkpoint["enrich.finished"] = 1
+            job, _ = job.record_batch(self.now(), report, checkpoint)
+            job = await self._save(uow, job)
+        _log(job, "batch", entity="enrichment", rows=len(profiles), filled=len(filled))
+
+    # --- the slice ------------------------------------------------------------------------
+
+    async def _attempt(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Run ``step``, retrying transient failures with backoff; raise ``_Fatal`` to end
+        the job."""
+        delays = self.settings.retry_delays
+        for attempt in range(len(delays) + 1):
+            try:
+                await step()
+                return
+            except LeaseLost:
+                raise
+            except ProviderAuthError as exc:
+                raise _Fatal(MESSAGE_AUTH) from exc
+            except IllegalTransition:
+                raise
+            except (Unavailable, Conflict) as exc:
+                if attempt == len(delays):
+                    raise _Fatal(
+                        f"The import stopped after {attempt + 1} attempts: {exc.message}"
+                    ) from exc
+                log.warning(
+                    "import step failed; retrying",
+                    extra={
+                        "job_id": self.job_id,
+                        "attempt": attempt + 1,
+                        "error": type(exc).__name__,
+                    },
+                )
+                await asyncio.sleep(delays[attempt])
+            except InvalidInput as exc:
+                raise _Fatal(exc.message) from exc
+
+    async def run(self) -> ImportJob | None:
+        job = await self.claim()
+        if job is None:
+            return None
+        started = time.monotonic()
+        steps = 0
+        try:
+            while True:
+                async with self.svc.uow(read_only=True) as uow:
+                    current = await uow.import_jobs.get(self.job_id)
+                if current is None or current.lease_owner != self.owner or not current.is_active:
+                    return current
+                if current.cancel_requested:
+                    return await self.finish(lambda j, at: j.cancel(at)[0])
+                step = self.next_step(current)
+                if step is None:
+                    return await self.finish(lambda j, at: j.complete(at)[0])
+                if isinstance(step, ImportPhase):
+                    await self.enter(step)
+                    continue
+                if steps >= self.settings.slice_batches or (
+                    time.monotonic() - started >= self.settings.slice_seconds
+                ):
+                    await self.hand_off()
+                    return current
+                await self._attempt(step)
+                steps += 1
+        except LeaseLost:
+            log.info("import lease lost", extra={"job_id": self.job_id, "owner": self.owner})
+            return None
+        except _Fatal as exc:
+            message = exc.message
+            return await self._fail(message)
+        except Unavailable:
+            # Outside a step (claiming, handing off): leave the job to its lease. The runner
+            # may retry the message; if not, the take-over sweep resumes the job.
+            raise
+        except Exception as exc:  # a bug must end the job, not loop it through take-overs
+            self.svc.errors.capture_exception(exc, job_id=self.job_id)
+            return await self._fail(MESSAGE_UNEXPECTED)
+
+    async def _fail(self, message: str) -> ImportJob | None:
+        try:
+            return await self.finish(lambda j, at: j.fail(at, message)[0])
+        except LeaseLost:
+            return None
+
+
+def _email_of(item: Any) -> str:
+    email = getattr(item, "email", None)
+    return (email or "").strip().lower()
+
+
+async def run_import(svc: Services, job_id: str, *, owner: str | None = None) -> ImportJob | None:
+    """Run one slice of import job ``job_id`` (the ``import_run`` worker job).
+
+    Safe under at-least-once delivery and concurrent messages: only the lease holder works,
+    and a job that is not active is left alone. Returns the job as the slice left it (None
+    when another worker holds it).
+    """
+    run = _Run(svc, job_id, owner or svc.ids.new_id(), svc.imports)
+    return await run.run()
+
+
+async def take_over_imports(svc: Services, *, limit: int = 100) -> list[str]:
+    """Queue a continuation for every active import whose lease ended (worker killed, message
+    lost). Returns their ids. Each job is given a fresh hand-off window so the next sweep does
+    not queue it again while the continuation is on its way."""
+    settings = svc.imports
+    now = svc.clock.now()
+    woken: list[str] = []
+    async with svc.uow() as uow:
+        for job in await uow.import_jobs.list_lease_ended(now, limit=limit):
+            await uow.import_jobs.update(job.hand_off(now + settings.lease))
+            await uow.outbox.add(svc.job(IMPORT_RUN, job_id=job.id))
+            woken.append(job.id)
+            _log(job, "lease ended; queued for take-over", phase=job.phase.value)
+        await uow.commit()
+    return woken
+
+
+__all__ = [
+    "MESSAGE_AUTH",
+    "job_credentials_context",
+    "run_import",
+    "take_over_imports",
+]

@@ -1,0 +1,274 @@
+"""``/organizations/{orgId}/import``: start an import, follow, cancel and undo its job; and
+``/organizations/{orgId}/leads``.
+
+``POST /import`` takes the spec's ImportConfigDto (plus ``dryRun`` and ``enrich``) and answers
+202 with the job id; the import engine runs it in the background (workers, or in process
+when embedded). Credentials given inline are used for that job only: never stored as the
+org's credentials, never echoed, never logged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import attrs
+from litestar import Controller, delete, get, post
+from litestar.params import FromPath
+
+from fitdata_core.model.catalog import Lead
+from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, ImportStatus
+from fitdata_core.ports.providers import SourceCredentials
+from fitdata_core.usecases import imports
+from fitdata_core.usecases.imports import ImportRequest, UndoReport
+from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
+from fitdata_http.envelope import Envelope, ok, paged
+from fitdata_http.openapi import BEARER
+from fitdata_http.params import ORG_PATH, Limit, Offset, parse_uuid, read_body
+from fitdata_http.schemas import json_body
+
+__all__ = [
+    "ImportEntities",
+    "ImportJobView",
+    "ImportQueued",
+    "ImportsController",
+    "LeadView",
+    "LeadsController",
+    "NewImport",
+    "UndoView",
+]
+
+
+@attrs.frozen
+class ImportEntities:
+    """``{members, plans, leads?}``: what to import."""
+
+    members: bool = False
+    plans: bool = False
+    leads: bool = False
+
+
+@attrs.frozen(repr=False)
+class NewImport:
+    """The spec's ImportConfigDto plus ``dryRun`` and ``enrich``."""
+
+    source: ImportSource
+    entities: ImportEntities
+    arbox_api_key: str | None = None
+    arbox_email: str | None = None
+    arbox_password: str | None = None
+    member_fields: dict[str, Any] | None = None
+    email_whitelist: list[str] | None = None
+    dry_run: bool = False
+    enrich: bool = True
+
+    def __repr__(self) -> str:  # the credentials are secrets
+        return f"NewImport(source={self.source.value!r}, dry_run={self.dry_run})"
+
+    def request(self) -> ImportRequest:
+        inline = None
+        if self.arbox_api_key or self.arbox_email or self.arbox_password:
+            inline = SourceCredentials(
+                api_key=self.arbox_api_key or None,
+                email=self.arbox_email or None,
+                password=self.arbox_password or None,
+            )
+        return ImportRequest(
+            source=self.source,
+            plans=self.entities.plans,
+            members=self.entities.members,
+            leads=self.entities.leads,
+            credentials=inline,
+            member_fields=self.member_fields,
+            email_whitelist=None if self.email_whitelist is None else tuple(self.email_whitelist),
+            dry_run=self.dry_run,
+            enrich=self.enrich,
+        )
+
+
+@attrs.frozen
+class ImportQueued:
+    job_id: str
+
+
+@attrs.frozen
+class ImportJobView:
+    """An import job as the API shows it (never its credentials)."""
+
+    id: str
+    source: ImportSource
+    status: ImportStatus
+    phase: ImportPhase
+    dry_run: bool
+    enrich: bool
+    config: dict[str, Any]
+    progress: dict[str, Any]
+    results: dict[str, Any]
+    errors: list[dict[str, Any]]
+    error_count: int
+    warning_count: int
+    error_message: str | None
+    cancel_requested: bool
+    started_by: str
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    undone_at: datetime | None
+
+    @classmethod
+    def of(cls, job: ImportJob) -> ImportJobView:
+        report = job.report.to_dict()
+        return cls(
+            id=job.id,
+            source=job.source,
+            status=job.status,
+            phase=job.phase,
+            dry_run=job.dry_run,
+            enrich=job.enrich,
+            config=job.config,
+            progress=report["progress"],
+            results=report["results"],
+            errors=report["errors"],
+            error_count=report["errorCount"],
+            warning_count=report["warningCount"],
+            error_message=job.error_message,
+            cancel_requested=job.cancel_requested,
+            started_by=job.started_by,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            completed_at=job.completed_at,
+            undone_at=job.undone_at,
+        )
+
+
+@attrs.frozen
+class UndoConflictView:
+    entity: str
+    key: str
+    reason: str
+
+
+@attrs.frozen
+class UndoView:
+    reverted: int
+    conflicts: list[UndoConflictView]
+
+    @classmethod
+    def of(cls, report: UndoReport) -> UndoView:
+        return cls(
+            report.reverted, [UndoConflictView(c.entity, c.key, c.reason) for c in report.conflicts]
+        )
+
+
+@attrs.frozen
+class LeadView:
+    id: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    source: str | None
+    status: str
+    external_id: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, lead: Lead) -> LeadView:
+        return cls(
+            id=lead.id,
+            first_name=lead.first_name,
+            last_name=lead.last_name,
+            email=lead.email,
+            phone=lead.phone,
+            source=lead.source,
+            status=lead.status,
+            external_id=lead.external_id,
+            created_at=lead.created_at,
+        )
+
+
+_NEW_IMPORT = json_body(
+    NewImport,
+    '`source` is "arbox"; `entities` names what to import (`members`, `plans`, `leads`). '
+    "Credentials: `arboxApiKey` (Business API) and/or `arboxEmail` + `arboxPassword` "
+    "(Management API), used for this import only; without them the stored provider config "
+    "is used. `emailWhitelist` limits which members are imported. `dryRun` runs everything "
+    "and writes nothing; `enrich` (default true) fills profile details per member.",
+)
+
+
+class ImportsController(Controller):
+    path = ORG_PATH + "/import"
+    tags = ["imports"]  # noqa: RUF012 - Litestar reads these as class attributes
+    security = BEARER
+
+    @post("/", status_code=202, summary="Start an import (owner, admin; one at a time)")
+    async def start(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        data: Annotated[dict[str, Any], _NEW_IMPORT],
+    ) -> Envelope:
+        body = read_body(data, NewImport)
+        job_id = await imports.start_import(services, actor, org_id, body.request())
+        return ok(ImportQueued(job_id), status_code=202)
+
+    @get("/jobs", summary="List import jobs, newest first (owner, admin)")
+    async def list_jobs(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Envelope:
+        page = await imports.list_import_jobs(services, actor, org_id, limit=limit, offset=offset)
+        return paged(page, ImportJobView.of)
+
+    @get("/jobs/{jobId:str}", summary="One import job: status, progress, results, errors")
+    async def get_job(
+        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: FromPath[str]
+    ) -> Envelope:
+        job = await imports.get_import_job(services, actor, org_id, parse_uuid(jobId, "jobId"))
+        return ok(ImportJobView.of(job))
+
+    @delete(
+        "/jobs/{jobId:str}",
+        status_code=200,
+        summary="Cancel a pending or running import (what landed stays)",
+    )
+    async def cancel_job(
+        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: FromPath[str]
+    ) -> Envelope:
+        job = await imports.cancel_import(services, actor, org_id, parse_uuid(jobId, "jobId"))
+        return ok(ImportJobView.of(job))
+
+    @post(
+        "/jobs/{jobId:str}/undo",
+        status_code=200,
+        summary="Undo a completed import (rows changed since are listed, not touched)",
+    )
+    async def undo_job(
+        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: FromPath[str]
+    ) -> Envelope:
+        report = await imports.undo_import(services, actor, org_id, parse_uuid(jobId, "jobId"))
+        return ok(UndoView.of(report))
+
+
+class LeadsController(Controller):
+    path = ORG_PATH + "/leads"
+    tags = ["imports"]  # noqa: RUF012 - Litestar reads these as class attributes
+    security = BEARER
+
+    @get("/", summary="List the organization's leads (owner, admin, coach)")
+    async def list_leads(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        org_id: OrgIdDep,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Envelope:
+        page = await imports.list_leads(services, actor, org_id, limit=limit, offset=offset)
+        return paged(page, LeadView.of)
