@@ -36,7 +36,7 @@ async def _one_import(
 ) -> dict[str, Any]:
     import sqlalchemy as sa
 
-    from fitdata_adapters.bootstrap import bootstrap, service_config
+    from fitdata_adapters.bootstrap import bootstrap
     from fitdata_adapters.db import tables as t
     from fitdata_adapters.memory import MemoryJobQueue
     from fitdata_adapters.memory.member_source import MemoryMemberSource
@@ -49,6 +49,7 @@ async def _one_import(
 
     settings = Settings.from_env(
         {
+            "FITDATA_MODE": "embedded",
             "FITDATA_DATA_DIR": str(ROOT / "var" / "bench-imports"),
             "FITDATA_DATABASE_URL": database_url,
             "FITDATA_JWT_SECRET": "bench-imports-secret-long-enough-for-hs256",
@@ -67,7 +68,6 @@ async def _one_import(
         payment_gateway=NoPayments(),
         queue=MemoryJobQueue(),
         member_source=source,
-        config=service_config(settings),
     )
     svc = runtime.services
     try:

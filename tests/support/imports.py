@@ -7,12 +7,14 @@ from typing import Any
 
 import attrs
 
+from fitdata_core.job_names import IMPORT_RUN as IMPORT_RUN_JOB
+from fitdata_core.job_names import IMPORTS_TAKE_OVER as IMPORT_TAKE_OVER_JOB
 from fitdata_core.model.jobs import ImportJob
 from fitdata_core.model.organizations import Role
 from fitdata_core.money import Money
 from fitdata_core.ports.providers import SourceCredentials, SourceMember, SourcePlan
 from fitdata_core.services import Actor, Services
-from fitdata_core.usecases.imports import IMPORT_RUN_JOB, IMPORT_TAKE_OVER_JOB, run_import
+from fitdata_core.usecases.imports import run_import
 from fitdata_core.usecases.imports.engine import take_over_imports
 from support import builders
 

@@ -19,7 +19,7 @@ from fitdata_adapters.memory.infrastructure import MemoryErrorReporter, MemoryRa
 from fitdata_adapters.memory.uow import MemoryUnitOfWorkFactory
 from fitdata_adapters.storage.memory import MemoryStorage
 from fitdata_adapters.unconfigured import UnavailableAnalytics, UnavailableMemberSource
-from fitdata_core.policies import BillingPolicy, ExportPolicy
+from fitdata_core.policies import BillingPolicy, ExportPolicy, ImportPolicy
 from fitdata_core.ports.clock import Clock, IdFactory
 from fitdata_core.ports.infrastructure import (
     CredentialCipher,
@@ -58,6 +58,7 @@ def memory_services(
     analytics: AnalyticsReader | None = None,
     billing: BillingPolicy | None = None,
     exports: ExportPolicy | None = None,
+    imports: ImportPolicy | None = None,
 ) -> Services:
     """Services on memory adapters: a :class:`ManualClock` at :data:`MEMORY_EPOCH` (unless
     ``clock`` is given), memory storage and mail, a fresh credential key, the default
@@ -79,4 +80,5 @@ def memory_services(
         analytics=analytics if analytics is not None else UnavailableAnalytics(),
         billing=billing if billing is not None else BillingPolicy(),
         exports=exports if exports is not None else ExportPolicy(),
+        imports=imports if imports is not None else ImportPolicy(),
     )

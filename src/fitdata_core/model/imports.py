@@ -27,6 +27,9 @@ class ImportEntity(StrEnum):
 
 
 class Severity(StrEnum):
+    """How bad a row problem is: the row failed (error), or it landed with a value dropped or
+    doubtful (warning)."""
+
     ERROR = "error"  # the row was not imported
     WARNING = "warning"  # the row was imported; a value was dropped or is doubtful
 

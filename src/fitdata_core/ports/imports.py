@@ -28,6 +28,9 @@ from fitdata_core.rules.import_merge import (
 
 
 class ImportDataRepository(Protocol):
+    """The import engine's persistence: staging, the set-based reads and writes of a batch, the
+    enrichment work list, and the undo log (``uow.imports``)."""
+
     # --- staging --------------------------------------------------------------------------
 
     async def stage(

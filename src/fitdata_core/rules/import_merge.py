@@ -93,6 +93,9 @@ class ExistingMember:
 
 @attrs.frozen
 class MemberWrites:
+    """What one batch of members writes: new and changed users, memberships and profiles, the
+    changes undo needs, and the counts."""
+
     new_users: list[User] = attrs.field(factory=list)
     updated_users: list[User] = attrs.field(factory=list)
     new_memberships: list[Membership] = attrs.field(factory=list)
@@ -298,6 +301,9 @@ def _merge_member(
 
 @attrs.frozen
 class PlanWrites:
+    """What one batch of plans writes: new and changed plans, the changes undo needs, the counts
+    and the row problems."""
+
     new_plans: list[Plan] = attrs.field(factory=list)
     updated_plans: list[Plan] = attrs.field(factory=list)
     changes: list[RowChange] = attrs.field(factory=list)
@@ -306,6 +312,7 @@ class PlanWrites:
 
 
 def plan_values(plan: Plan) -> dict[str, Any]:
+    """The tracked values of a plan as plain JSON values (what undo compares and restores)."""
     return {
         "name": plan.name,
         "price_amount": str(plan.price.amount),
@@ -385,6 +392,9 @@ def merge_plans(
 
 @attrs.frozen
 class LeadWrites:
+    """What one batch of leads writes: new and changed leads, the changes undo needs, the counts
+    and the row problems."""
+
     new_leads: list[Lead] = attrs.field(factory=list)
     updated_leads: list[Lead] = attrs.field(factory=list)
     changes: list[RowChange] = attrs.field(factory=list)

@@ -70,6 +70,9 @@ class MemberRecord:
 
 @attrs.frozen
 class PlanRecord:
+    """A plan from a source, checked: a name (the match key), an optional price, sessions and
+    validity in days."""
+
     external_id: str
     name: str
     price: Money | None = None
@@ -258,6 +261,8 @@ def member_record(
 
 
 def plan_record(plan: SourcePlan) -> tuple[PlanRecord | None, list[RowProblem]]:
+    """A source plan checked into a :class:`PlanRecord`, or None and the problems that
+    refused it."""
     name = clean_text(plan.name)
     row = _Row(ImportEntity.PLANS, plan.external_id, None)
     if name is None:
@@ -269,6 +274,8 @@ def plan_record(plan: SourcePlan) -> tuple[PlanRecord | None, list[RowProblem]]:
 
 
 def lead_record(lead: SourceLead) -> tuple[LeadRecord | None, list[RowProblem]]:
+    """A source lead checked and normalised into a ``LeadRecord`` (an email or a phone is needed),
+    or None and the problems that refused it."""
     raw_email = clean_text(lead.email)
     row = _Row(ImportEntity.LEADS, lead.external_id, raw_email)
     email = None

@@ -18,6 +18,7 @@ from fitdata_adapters.db.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 from fitdata_adapters.memory.member_source import MemoryMemberSource
 from fitdata_adapters.memory.services import memory_services
 from fitdata_core.model.jobs import ImportStatus
+from fitdata_core.policies import ImportPolicy
 from fitdata_core.rules.import_merge import MemberWrites
 from fitdata_core.usecases.imports import ImportRequest, start_import
 from support.imports import API_KEY, add_gym, drain, job_of, members
@@ -71,7 +72,7 @@ async def test_a_sign_up_racing_the_batch_is_retried_and_linked(engine: AsyncEng
     svc = memory_services(
         uow=_RacingFactory(engine),
         member_source=source,
-        config={"import_retry_delays": [0, 0]},
+        imports=ImportPolicy(retry_delays=(0, 0)),
     )
     gym = await add_gym(svc)
     job_id = await start_import(

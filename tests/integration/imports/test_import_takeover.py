@@ -12,10 +12,11 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import attrs
 import pytest
 import sqlalchemy as sa
 
-from fitdata_adapters.bootstrap import Runtime, bootstrap, service_config
+from fitdata_adapters.bootstrap import Runtime, bootstrap, import_policy
 from fitdata_adapters.db import tables as t
 from fitdata_adapters.memory import MemoryJobQueue
 from fitdata_adapters.memory.member_source import MemoryMemberSource
@@ -37,7 +38,8 @@ TESTS_DIR = Path(__file__).resolve().parents[2]
 # member source with latency so it is surely killed mid-import.
 VICTIM = f"""
 import asyncio, os, sys
-from fitdata_adapters.bootstrap import bootstrap, service_config
+import attrs
+from fitdata_adapters.bootstrap import bootstrap, import_policy
 from fitdata_adapters.memory import MemoryJobQueue
 from fitdata_adapters.memory.member_source import MemoryMemberSource
 from fitdata_adapters.settings import Settings
@@ -50,9 +52,9 @@ async def main() -> None:
     source = MemoryMemberSource(
         plans=PLANS, members=members({MEMBERS}), page_size=250, latency=0.05
     )
-    config = {{**service_config(settings), "import_batch_size": 250, "import_slice_seconds": 2}}
+    policy = attrs.evolve(import_policy(settings), batch_size=250, slice_seconds=2.0)
     runtime = bootstrap(settings, payment_gateway=NoPayments(), queue=MemoryJobQueue(),
-                        member_source=source, config=config)
+                        member_source=source, imports=policy)
     while True:  # one call per queue message the worker would get
         job = await run_import(runtime.services, os.environ["JOB_ID"], owner="victim")
         if job is None or not job.is_active:
@@ -64,6 +66,7 @@ asyncio.run(main())
 
 def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
     return {
+        "FITDATA_MODE": "embedded",
         "FITDATA_DATA_DIR": str(tmp_path),
         "FITDATA_DATABASE_URL": database_url,
         "FITDATA_JWT_SECRET": "takeover-test-jwt-secret-long-enough-for-hs256",
@@ -75,13 +78,13 @@ def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
 async def runtime(tmp_path: Path, clean_pg_url: str) -> AsyncIterator[Runtime]:
     settings = Settings.from_env(_env(tmp_path, clean_pg_url))
     source = MemoryMemberSource(plans=PLANS, members=members(MEMBERS), page_size=250)
-    config = {**service_config(settings), "import_batch_size": 250}
+    policy = attrs.evolve(import_policy(settings), batch_size=250)
     rt = bootstrap(
         settings,
         payment_gateway=NoPayments(),
         queue=MemoryJobQueue(),
         member_source=source,
-        config=config,
+        imports=policy,
     )
     try:
         yield rt

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from fitdata_adapters.bootstrap import Runtime, bootstrap, service_config
+from fitdata_adapters.bootstrap import Runtime, bootstrap, import_policy
 from fitdata_adapters.db import tables as t
 from fitdata_adapters.memory import MemoryJobQueue
 from fitdata_adapters.memory.member_source import MemoryMemberSource
@@ -81,6 +81,7 @@ def _bearer(user_id: str) -> dict[str, str]:
 
 def _settings(data_dir: Path, database_url: str, redis_url: str | None = None) -> Settings:
     env = {
+        "FITDATA_MODE": "embedded",
         "FITDATA_DATA_DIR": str(data_dir),
         "FITDATA_DATABASE_URL": database_url,
         "FITDATA_JWT_SECRET": JWT_SECRET,
@@ -92,13 +93,13 @@ def _settings(data_dir: Path, database_url: str, redis_url: str | None = None) -
 
 async def _world(settings: Settings) -> AsyncIterator[World]:
     source = MemoryMemberSource(plans=PLANS, page_size=500)
-    config = {**service_config(settings), "import_retry_delays": [0, 0]}
+    policy = attrs.evolve(import_policy(settings), retry_delays=(0, 0))
     runtime = bootstrap(
         settings,
         payment_gateway=NoPayments(),
         queue=MemoryJobQueue(),
         member_source=source,
-        config=config,
+        imports=policy,
     )
     svc = runtime.services
     org = await create_organization(svc, name="Arbox Migrants", owner_email="owner@migrants.io")

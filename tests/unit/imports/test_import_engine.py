@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 
@@ -11,6 +13,7 @@ from fitdata_core.errors import Conflict, InvalidInput, PermissionDenied
 from fitdata_core.model.imports import ImportEntity, Tally
 from fitdata_core.model.jobs import ImportStatus
 from fitdata_core.model.organizations import MembershipStatus, Role
+from fitdata_core.policies import ImportPolicy
 from fitdata_core.ports.providers import SourceMemberDetail
 from fitdata_core.ports.repositories import MemberFilter
 from fitdata_core.services import Services
@@ -25,8 +28,11 @@ from support import builders
 from support.imports import API_KEY, PLANS, add_gym, drain, job_of, members
 
 
-def _svc(source: MemoryMemberSource, **config: object) -> Services:
-    return memory_services(member_source=source, config={"import_retry_delays": [0, 0], **config})
+def _svc(source: MemoryMemberSource, **policy: Any) -> Services:
+    """Services whose import engine retries at once (and any other ``ImportPolicy`` field)."""
+    return memory_services(
+        member_source=source, imports=ImportPolicy(retry_delays=(0, 0), **policy)
+    )
 
 
 def _request(**kw: object) -> ImportRequest:
@@ -231,7 +237,7 @@ async def test_one_active_import_per_org_and_cancel_of_a_pending_one() -> None:
 
 async def test_cancel_while_running_keeps_what_landed() -> None:
     source = MemoryMemberSource(members=members(50), page_size=10)
-    svc = _svc(source, import_batch_size=10)
+    svc = _svc(source, batch_size=10)
     gym = await add_gym(svc)
     job_id = await start_import(svc, gym.owner, gym.org_id, _request(plans=False))
 
@@ -298,7 +304,7 @@ async def test_only_owners_and_admins_import_and_credentials_are_required() -> N
 
 async def test_big_imports_use_one_message_per_slice_not_per_member() -> None:
     source = MemoryMemberSource(members=members(2500), page_size=500)
-    svc = _svc(source, import_slice_batches=3)
+    svc = _svc(source, slice_batches=3)
     gym = await add_gym(svc)
     job_id = await start_import(svc, gym.owner, gym.org_id, _request(plans=False))
     runs = await drain(svc)
@@ -371,7 +377,7 @@ async def test_a_source_that_stages_its_own_rows_only_applies() -> None:
     """The CSV path: rows bulk-loaded into staging at upload, the job says they are fetched."""
     from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource
     from fitdata_core.rules.import_values import MemberRecord, PlanRecord
-    from fitdata_core.usecases.imports import IMPORT_RUN_JOB
+    from fitdata_core.job_names import IMPORT_RUN as IMPORT_RUN_JOB
 
     svc = _svc(MemoryMemberSource())  # never called: no credentials, no source calls
     gym = await add_gym(svc)

@@ -96,7 +96,7 @@ def job_credentials_context(job_id: str) -> str:
     return f"import-job:{job_id}"
 
 
-class LeaseLost(Exception):
+class _LeaseLost(Exception):
     """Another worker holds the job now (this one was too slow); stop quietly."""
 
 
@@ -185,7 +185,7 @@ class _Run:
     async def _locked(self, uow: UnitOfWork) -> ImportJob:
         job = await uow.import_jobs.get_for_update(self.job_id)
         if job is None or not job.is_active or job.lease_owner != self.owner:
-            raise LeaseLost()
+            raise _LeaseLost()
         return job
 
     async def _save(self, uow: UnitOfWork, job: ImportJob) -> ImportJob:
@@ -582,7 +582,7 @@ class _Run:
             try:
                 await step()
                 return
-            except LeaseLost:
+            except _LeaseLost:
                 raise
             except ProviderAuthError as exc:
                 raise _Fatal(MESSAGE_AUTH) from exc
@@ -632,7 +632,7 @@ class _Run:
                     return current
                 await self._attempt(step)
                 steps += 1
-        except LeaseLost:
+        except _LeaseLost:
             log.info("import lease lost", extra={"job_id": self.job_id, "owner": self.owner})
             return None
         except _Fatal as exc:
@@ -649,7 +649,7 @@ class _Run:
     async def _fail(self, message: str) -> ImportJob | None:
         try:
             return await self.finish(lambda j, at: j.fail(at, message)[0])
-        except LeaseLost:
+        except _LeaseLost:
             return None
 
 

@@ -201,3 +201,16 @@ async def list_leads(
         await authorize(uow, actor, org_id, Action.READ_MEMBERS)
         leads = await uow.leads.list_for_org(org_id)
     return Page(items=leads[offset : offset + limit], total=len(leads), limit=limit, offset=offset)
+
+
+__all__ = [
+    "ACTIVE_IMPORT_MESSAGE",
+    "RATE_LIMIT_WINDOW_SECONDS",
+    "ImportRequest",
+    "cancel_import",
+    "get_import_job",
+    "list_import_jobs",
+    "list_leads",
+    "start_import",
+    "undo_import",
+]

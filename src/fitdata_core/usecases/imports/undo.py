@@ -29,6 +29,9 @@ class UndoConflict:
 
 @attrs.frozen
 class UndoReport:
+    """What an undo did: how many rows it reverted, and the rows it left alone because something
+    else changed them since the import."""
+
     reverted: int = 0
     conflicts: tuple[UndoConflict, ...] = ()
 
@@ -48,6 +51,8 @@ _ORDER = {"profile": 0, "membership": 1, "lead": 2, "user": 3, "plan": 4}
 
 
 async def undo_changes(uow: UnitOfWork, org_id: str, changes: Sequence[RowChange]) -> UndoReport:
+    """Revert an import's ``changes`` in ``uow``: delete the rows it created and restore the
+    ones it changed, except a row something else changed since (listed as a conflict)."""
     reverted = 0
     conflicts: list[UndoConflict] = []
     # Newest first, so a row changed twice by the job goes back through both steps.
