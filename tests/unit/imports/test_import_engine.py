@@ -375,9 +375,9 @@ async def test_an_unexpected_error_fails_the_job_without_leaking_it() -> None:
 
 async def test_a_source_that_stages_its_own_rows_only_applies() -> None:
     """The CSV path: rows bulk-loaded into staging at upload, the job says they are fetched."""
+    from fitdata_core.job_names import IMPORT_RUN as IMPORT_RUN_JOB
     from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource
     from fitdata_core.rules.import_values import MemberRecord, PlanRecord
-    from fitdata_core.job_names import IMPORT_RUN as IMPORT_RUN_JOB
 
     svc = _svc(MemoryMemberSource())  # never called: no credentials, no source calls
     gym = await add_gym(svc)
