@@ -21,6 +21,10 @@ from functools import cache
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
+# The test helpers are imported as ``support.*``; the full run gets ``tests/`` on the path from
+# its conftest.py, which this run does not load.
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
 SERVICE_PACKAGES = frozenset({"fitdata_adapters", "fitdata_http", "fitdata_workers"})
 # The service's dependencies a core-only environment must not have.
 ABSENT = (
