@@ -328,9 +328,12 @@ class MappedRecord(NamedTuple):
 
 
 def split_full_name(value: str) -> tuple[str, str]:
-    """A full name as (first, last): the first word, and the rest (which may be empty)."""
-    first, _, last = value.strip().partition(" ")
-    return first, last.strip()
+    """A full name as (first, last): the first word, and the rest (which may be empty).
+    Words are split at any whitespace (a tab or a stray carriage return too)."""
+    parts = value.split(None, 1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1].strip() if len(parts) > 1 else ""
 
 
 def date_orders(

@@ -52,5 +52,5 @@ def test_wait_runs_the_engine_here_and_exits_1_when_the_job_fails() -> None:
     assert outcome.exit_code == 1, outcome.stderr
     report = outcome.json()
     assert report["status"] == "failed"
-    assert "not available in this build" in report["errorMessage"]
+    assert "arbox" in report["errorMessage"].lower()
     assert "k-secret" not in outcome.stdout + outcome.stderr
