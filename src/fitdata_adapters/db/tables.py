@@ -99,7 +99,8 @@ memberships = sa.Table(
     _created_at(),
     sa.UniqueConstraint("organization_id", "user_id"),
     sa.Index(None, "organization_id", "role", "status"),
-    sa.Index(None, "user_id"),
+    # The member list probes (user, org) while walking users by email (keyset paging).
+    sa.Index(None, "user_id", "organization_id"),
 )
 
 member_profiles = sa.Table(
@@ -187,7 +188,8 @@ export_jobs = sa.Table(
     # stale sweep sends a lost one again, a bounded number of times.
     sa.Column("dispatched_at", UtcDateTime()),
     sa.Column("dispatches", sa.Integer(), nullable=False, server_default="1"),
-    sa.Index(None, "organization_id", "created_at"),
+    # Newest first after a (created_at, id) key: one range however deep the page (keyset).
+    sa.Index(None, "organization_id", "created_at", "id"),
 )
 
 import_jobs = sa.Table(

@@ -224,6 +224,19 @@ def members_query(org_id: str, member_filter: MemberFilter) -> sa.Select[Any]:
 # The order every member listing and stream follows.
 MEMBER_ORDER = (t.users.c.email, t.memberships.c.id)
 
+
+def _after_member(email: str, membership_id: str) -> sa.ColumnElement[bool]:
+    """Rows sorting after ``(email, membership_id)`` in :data:`MEMBER_ORDER`.
+
+    Spelt ``email >= e AND (email > e OR id > i)`` rather than as a row comparison: the two
+    columns live in different tables, and this way the first condition alone is a range on
+    the users' email index, so a deep page starts where the index says instead of after
+    every row before it.
+    """
+    u, m = t.users, t.memberships
+    return sa.and_(u.c.email >= email, sa.or_(u.c.email > email, m.c.id > membership_id))
+
+
 # MEMBER_ATTRIBUTES (the port's attribute paths) to the columns that hold them.
 ATTRIBUTE_COLUMNS: dict[str, sa.ColumnElement[Any]] = {
     f"{part}.{name}": table.c[name]
@@ -256,7 +269,13 @@ class SqlMembershipRepository(SqlRepository):
         )
 
     async def list_members(
-        self, org_id: str, member_filter: MemberFilter, *, limit: int, offset: int
+        self,
+        org_id: str,
+        member_filter: MemberFilter,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[str, str] | None = None,
     ) -> Page[MemberRow]:
         return await fetch_page(
             self._db,
@@ -265,6 +284,7 @@ class SqlMembershipRepository(SqlRepository):
             _member_row,
             limit=limit,
             offset=offset,
+            after=_after_member(*after) if after is not None else None,
         )
 
     async def stream_members(
