@@ -99,8 +99,7 @@ memberships = sa.Table(
     _created_at(),
     sa.UniqueConstraint("organization_id", "user_id"),
     sa.Index(None, "organization_id", "role", "status"),
-    # The member list probes (user, org) while walking users by email (keyset paging).
-    sa.Index(None, "user_id", "organization_id"),
+    sa.Index(None, "user_id"),
 )
 
 member_profiles = sa.Table(

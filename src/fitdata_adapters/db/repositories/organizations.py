@@ -228,13 +228,14 @@ MEMBER_ORDER = (t.users.c.email, t.memberships.c.id)
 def _after_member(email: str, membership_id: str) -> sa.ColumnElement[bool]:
     """Rows sorting after ``(email, membership_id)`` in :data:`MEMBER_ORDER`.
 
-    Spelt ``email >= e AND (email > e OR id > i)`` rather than as a row comparison: the two
-    columns live in different tables, and this way the first condition alone is a range on
-    the users' email index, so a deep page starts where the index says instead of after
-    every row before it.
+    Emails are unique (``users.email``) and a user belongs to an organization once, so within
+    one organization's list the email alone orders the rows and the id never breaks a tie:
+    "after" is ``email > e``. That plain range is what lets Postgres walk the users' email
+    index from the cursor (a row comparison across two tables could not be an index
+    condition, and an ``OR`` on the id made the planner hash-join the whole tail instead).
     """
-    u, m = t.users, t.memberships
-    return sa.and_(u.c.email >= email, sa.or_(u.c.email > email, m.c.id > membership_id))
+    del membership_id  # part of the cursor so the order stays total if emails ever repeat
+    return t.users.c.email > email
 
 
 # MEMBER_ATTRIBUTES (the port's attribute paths) to the columns that hold them.
