@@ -85,10 +85,11 @@ def _explain(conn: psycopg.Connection, sql: str, repeats: int) -> tuple[str, int
         times.append(float(re.search(r"Execution Time: ([\d.]+)", "\n".join(lines))[1]))  # type: ignore[index]
         top = next(line for line in lines if "Buffers:" in line)
         buffers = sum(int(n) for n in re.findall(r"(?:hit|read)=(\d+)", top))
-        shape = ", ".join(
+        # The plan's nodes below Limit, e.g. "Index Scan using uq_users_email on users".
+        shape = " > ".join(
             re.sub(r"\s*\(actual.*", "", line.strip().removeprefix("->  "))
-            for line in lines
-            if re.search(r"Scan|Sort\b|Join|Nested Loop", line)
+            for line in lines[1:]
+            if line.strip().startswith("->")
         )
     return shape, buffers, statistics.median(times)
 
