@@ -100,7 +100,9 @@ def _env(code: CodeBase, mode: Mode, data_dir: Path, database_url: str | None) -
         "FITDATA_LOG_LEVEL": "WARNING",
     }
     if database_url is not None:
-        env["FITDATA_DATABASE_URL"] = database_url
+        # Embedded in every other respect (in-process worker, local folders): a Postgres URL
+        # alone would otherwise select production mode, which needs every real provider.
+        env |= {"FITDATA_DATABASE_URL": database_url, "FITDATA_MODE": "embedded"}
     return env
 
 
