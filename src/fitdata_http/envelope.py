@@ -34,11 +34,18 @@ def created(value: Any) -> Envelope:
 
 
 def paged(page: Page[T], view: Callable[[T], Any] | None = None) -> Envelope:
-    """``{"data": [...], "meta": {"total", "limit", "offset"}}``; ``view`` shapes each item."""
+    """``{"data": [...], "meta": {"total", "limit", "offset", "nextCursor"}}``; ``view``
+    shapes each item. ``total`` and ``offset`` are ``null`` on a page asked for by cursor;
+    ``nextCursor`` is ``null`` on the last page."""
     items = [view(item) for item in page.items] if view is not None else list(page.items)
     return Response(
         content={
             "data": unstructure(items),
-            "meta": {"total": page.total, "limit": page.limit, "offset": page.offset},
+            "meta": {
+                "total": page.total,
+                "limit": page.limit,
+                "offset": page.offset,
+                "nextCursor": page.next_cursor,
+            },
         }
     )

@@ -20,6 +20,7 @@ from litestar.params import FromPath, QueryParameter
 
 from fitdata_adapters.converter import FieldError, InvalidFields, structure
 from fitdata_core.errors import InvalidInput
+from fitdata_core.paging import MAX_CURSOR_LENGTH
 from fitdata_core.services import Actor
 from fitdata_core.usecases.members import MAX_PAGE_SIZE
 
@@ -27,6 +28,7 @@ __all__ = [
     "MAX_OFFSET",
     "ORG_ID_PARAM",
     "ORG_PATH",
+    "Cursor",
     "Limit",
     "Offset",
     "is_low_profile_id",
@@ -55,6 +57,14 @@ MAX_OFFSET = 1_000_000_000
 Offset = Annotated[
     int,
     QueryParameter(ge=0, le=MAX_OFFSET, description=f"How many items to skip, 0 to {MAX_OFFSET}."),
+]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=MAX_CURSOR_LENGTH,
+        description="The previous page's meta.nextCursor: the page after it (keyset paging; "
+        "no total is counted). Not together with offset.",
+    ),
 ]
 
 # Cardcom's LowProfile ids are GUIDs; letters, digits, "-" and "_" up to the column's 100

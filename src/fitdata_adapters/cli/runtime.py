@@ -47,6 +47,14 @@ def migrate(settings: Settings) -> str:
     return head_revision()
 
 
+def migrate_if_needed(settings: Settings) -> str:
+    """:func:`migrate`, skipping the migration machinery when the schema is already current
+    (the everyday restart of ``fitdata serve``: a one-row read instead of a second of Alembic)."""
+    from fitdata_adapters.db.revision import upgrade_if_needed
+
+    return upgrade_if_needed(settings.database_url)
+
+
 class NoPaymentGateway:
     """The gateway of short operator commands, which never take payments.
 

@@ -196,7 +196,8 @@ export_jobs = sa.Table(
     # stale sweep sends a lost one again, a bounded number of times.
     sa.Column("dispatched_at", UtcDateTime()),
     sa.Column("dispatches", sa.Integer(), nullable=False, server_default="1"),
-    sa.Index(None, "organization_id", "created_at"),
+    # Newest first after a (created_at, id) key: one range however deep the page (keyset).
+    sa.Index(None, "organization_id", "created_at", "id"),
 )
 
 import_jobs = sa.Table(

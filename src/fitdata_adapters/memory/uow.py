@@ -186,9 +186,19 @@ class _Memberships(_Repo):
         return sorted(rows, key=lambda r: (r.user.email_normalized, r.membership.id))
 
     async def list_members(
-        self, org_id: str, member_filter: MemberFilter, *, limit: int, offset: int
+        self,
+        org_id: str,
+        member_filter: MemberFilter,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[str, str] | None = None,
     ) -> Page[MemberRow]:
-        return _page(self._rows(org_id, member_filter), limit, offset)
+        rows = self._rows(org_id, member_filter)
+        if after is None:
+            return _page(rows, limit, offset)
+        later = [r for r in rows if (r.user.email_normalized, r.membership.id) > after]
+        return Page(items=later[:limit], total=None, limit=limit, offset=None)
 
     async def stream_members(
         self, org_id: str, member_filter: MemberFilter, *, batch_size: int = 1000
@@ -321,9 +331,19 @@ class _ExportJobs(_Repo):
     async def update(self, job: ExportJob) -> None:
         self.t.export_jobs[job.id] = job
 
-    async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[ExportJob]:
+    async def list_for_org(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> Page[ExportJob]:
         jobs = _newest_first(j for j in self.t.export_jobs.values() if j.organization_id == org_id)
-        return _page(jobs, limit, offset)
+        if after is None:
+            return _page(jobs, limit, offset)
+        older = [j for j in jobs if (j.created_at, j.id) < after]
+        return Page(items=older[:limit], total=None, limit=limit, offset=None)
 
     async def list_stale(self, started_before: datetime, *, limit: int) -> list[ExportJob]:
         stale = [

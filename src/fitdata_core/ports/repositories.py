@@ -71,12 +71,19 @@ T = TypeVar("T")
 
 @attrs.frozen
 class Page(Generic[T]):
-    """One page of a listing, with the total count."""
+    """One page of a listing.
+
+    ``total`` is the count of everything the listing matches, or ``None`` on a keyset page
+    (one asked for ``after`` a key): counting a big list on every page would cost what keyset
+    paging saves. ``offset`` is ``None`` on keyset pages too. ``next_cursor`` is the opaque
+    cursor of the next page (see :mod:`fitdata_core.paging`), ``None`` on the last one.
+    """
 
     items: Sequence[T]
-    total: int
+    total: int | None
     limit: int
-    offset: int
+    offset: int | None
+    next_cursor: str | None = None
 
 
 MEMBER_ATTRIBUTES: frozenset[str] = frozenset(
@@ -157,9 +164,17 @@ class MembershipRepository(Protocol):
     async def update(self, membership: Membership) -> None: ...
 
     async def list_members(
-        self, org_id: str, member_filter: MemberFilter, *, limit: int, offset: int
+        self,
+        org_id: str,
+        member_filter: MemberFilter,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[str, str] | None = None,
     ) -> Page[MemberRow]:
-        """Memberships joined to users, left-joined to profiles, ordered by email."""
+        """Memberships joined to users, left-joined to profiles, ordered by (normalised)
+        email then membership id. With ``after`` (an ``(email, membership id)`` key) the page
+        starts after that key, ``offset`` is ignored and ``total`` is not counted."""
         ...
 
     def stream_members(
@@ -252,8 +267,17 @@ class ExportJobRepository(Protocol):
     async def add(self, job: ExportJob) -> None: ...
     async def get(self, job_id: str) -> ExportJob | None: ...
     async def update(self, job: ExportJob) -> None: ...
-    async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[ExportJob]:
-        """Newest first."""
+    async def list_for_org(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> Page[ExportJob]:
+        """Newest first (``created_at``, then id, descending). With ``after`` (a
+        ``(created_at, id)`` key) the page starts after that key, ``offset`` is ignored and
+        ``total`` is not counted."""
         ...
 
     async def list_stale(self, started_before: datetime, *, limit: int) -> list[ExportJob]:

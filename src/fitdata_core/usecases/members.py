@@ -5,6 +5,7 @@ from __future__ import annotations
 from fitdata_core.access import Action
 from fitdata_core.errors import InvalidInput
 from fitdata_core.model.organizations import MemberRow
+from fitdata_core.paging import CURSOR_FIELD, decode_cursor, encode_cursor, with_next_cursor
 from fitdata_core.ports.repositories import MemberFilter, Page
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.common import authorize
@@ -13,6 +14,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "check_paging",
     "list_members",
+    "member_cursor",
 ]
 
 # The one page-size limit of every paged list (members, export jobs, billing history): the
@@ -20,12 +22,20 @@ __all__ = [
 MAX_PAGE_SIZE = 200
 
 
-def check_paging(limit: int, offset: int) -> None:
-    """400 naming ``limit`` or ``offset`` when a page is asked for outside the limits."""
+def check_paging(limit: int, offset: int, cursor: str | None = None) -> None:
+    """400 naming ``limit``, ``offset`` or ``cursor`` when a page is asked for outside the
+    limits, or by both an offset and a cursor (which would mean two different places)."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}.", field="limit")
     if offset < 0:
         raise InvalidInput("offset must not be negative.", field="offset")
+    if cursor is not None and offset:
+        raise InvalidInput("Send either cursor or offset, not both.", field=CURSOR_FIELD)
+
+
+def member_cursor(row: MemberRow) -> str:
+    """The cursor of the page after ``row``: its ``(email, membership id)`` sort key."""
+    return encode_cursor(row.user.email_normalized, row.membership.id)
 
 
 async def list_members(
@@ -36,9 +46,23 @@ async def list_members(
     *,
     limit: int = 50,
     offset: int = 0,
+    cursor: str | None = None,
 ) -> Page[MemberRow]:
-    """A page of the organization's members matching ``member_filter`` (owner, admin, coach)."""
-    check_paging(limit, offset)
+    """A page of the organization's members matching ``member_filter`` (owner, admin, coach).
+
+    Without ``cursor``: the page at ``offset``, with the total count. With ``cursor`` (a
+    previous page's ``next_cursor``): the page after it, without a total, costing what the
+    first page costs however deep it is. Either way ``next_cursor`` leads on.
+    """
+    check_paging(limit, offset, cursor)
+    after = decode_cursor(cursor, 2) if cursor is not None else None
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_MEMBERS)
-        return await uow.memberships.list_members(org_id, member_filter, limit=limit, offset=offset)
+        page = await uow.memberships.list_members(
+            org_id,
+            member_filter,
+            limit=limit + 1,
+            offset=offset,
+            after=(after[0], after[1]) if after is not None else None,
+        )
+    return with_next_cursor(page, limit, member_cursor)

@@ -26,7 +26,7 @@ from fitdata_http.client_address import client_address
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok, paged
 from fitdata_http.openapi import BEARER
-from fitdata_http.params import ORG_PATH, Limit, Offset, parse_uuid, read_body
+from fitdata_http.params import ORG_PATH, Cursor, Limit, Offset, parse_uuid, read_body
 
 __all__ = ["ExportJobResponse", "ExportQueued", "ExportRequest", "ExportsController"]
 
@@ -128,8 +128,11 @@ class ExportsController(Controller):
         org_id: OrgIdDep,
         limit: Limit = 50,
         offset: Offset = 0,
+        cursor: Cursor = None,
     ) -> Envelope:
-        page = await exports.list_export_jobs(services, actor, org_id, limit=limit, offset=offset)
+        page = await exports.list_export_jobs(
+            services, actor, org_id, limit=limit, offset=offset, cursor=cursor
+        )
         return paged(page, ExportJobResponse.of)
 
     @get(

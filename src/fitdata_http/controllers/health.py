@@ -7,7 +7,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from litestar import Controller, Request, get
-from redis.asyncio import Redis
 
 from fitdata_adapters.bootstrap import Runtime
 from fitdata_adapters.logging import get_logger
@@ -32,6 +31,10 @@ async def _database_up(runtime: Runtime) -> bool:
 
 
 async def _redis_up(url: str) -> bool:
+    # Imported here: only a deployment with Redis probes it, and redis costs an embedded
+    # start about a second of imports (issue 12).
+    from redis.asyncio import Redis
+
     try:
         async with (
             asyncio.timeout(PROBE_TIMEOUT_SECONDS),

@@ -22,7 +22,7 @@ from fitdata_core.usecases import members
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, paged
 from fitdata_http.openapi import BEARER
-from fitdata_http.params import ORG_PATH, Limit, Offset, parse_enum_values
+from fitdata_http.params import ORG_PATH, Cursor, Limit, Offset, parse_enum_values
 
 __all__ = ["MemberProfileView", "MemberView", "MembersController"]
 
@@ -116,12 +116,13 @@ class MembersController(Controller):
         status: Annotated[list[str] | None, QueryParameter(description=_STATUS_HELP)] = None,
         limit: Limit = 50,
         offset: Offset = 0,
+        cursor: Cursor = None,
     ) -> Envelope:
         member_filter = MemberFilter(
             roles=parse_enum_values(role, Role, "role"),
             statuses=parse_enum_values(status, MembershipStatus, "status"),
         )
         page = await members.list_members(
-            services, actor, org_id, member_filter, limit=limit, offset=offset
+            services, actor, org_id, member_filter, limit=limit, offset=offset, cursor=cursor
         )
         return paged(page, MemberView.of)

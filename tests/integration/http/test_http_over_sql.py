@@ -129,7 +129,7 @@ async def test_members_and_plans_over_sql(client: Client, runtime: Runtime) -> N
                 "membershipEnd": None,
             }
         ],
-        "meta": {"total": 1, "limit": 1, "offset": 0},
+        "meta": {"total": 1, "limit": 1, "offset": 0, "nextCursor": None},
     }
     assert created.status_code == 201
     assert created.json()["data"]["price"] == {"amount": "199.50", "currency": "ILS"}

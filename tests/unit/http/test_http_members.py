@@ -30,7 +30,7 @@ async def test_owner_lists_members_sorted_by_email_with_the_documented_shape(
     assert response.status_code == 200
     body = response.json()
     assert _emails(body) == sorted(email for email, _, _ in PEOPLE)
-    assert body["meta"] == {"total": len(PEOPLE), "limit": 50, "offset": 0}
+    assert body["meta"] == {"total": len(PEOPLE), "limit": 50, "offset": 0, "nextCursor": None}
     active = next(row for row in body["data"] if row["email"] == "active@gym.io")
     assert set(active) == {
         "userId",
@@ -121,11 +121,56 @@ async def test_paging(client: Client, gym: Gym) -> None:
     )
 
     assert _emails(first.json()) == everyone[:3]
-    assert first.json()["meta"] == {"total": 8, "limit": 3, "offset": 0}
+    assert first.json()["meta"] | {"nextCursor": "..."} == {
+        "total": 8,
+        "limit": 3,
+        "offset": 0,
+        "nextCursor": "...",
+    }
     assert _emails(second.json()) == everyone[3:6]
-    assert second.json()["meta"] == {"total": 8, "limit": 3, "offset": 3}
+    assert second.json()["meta"]["total"] == 8
+    assert second.json()["meta"]["offset"] == 3
     assert past_the_end.json()["data"] == []
     assert past_the_end.json()["meta"]["total"] == 8
+
+
+async def test_cursor_paging_walks_every_member_once_without_counting_again(
+    client: Client, gym: Gym
+) -> None:
+    seen: list[str] = []
+    metas: list[dict[str, object]] = []
+    params: dict[str, str | int] = {"limit": 3}
+    while True:
+        response = await client.get(gym.members_url, params=params, headers=bearer(gym.owner))
+        assert response.status_code == 200
+        seen += _emails(response.json())
+        meta = response.json()["meta"]
+        metas.append(meta)
+        if meta["nextCursor"] is None:
+            break
+        params = {"limit": 3, "cursor": meta["nextCursor"]}
+
+    assert seen == sorted(email for email, _, _ in PEOPLE)
+    assert [m["total"] for m in metas] == [8, None, None]
+    assert [m["offset"] for m in metas] == [0, None, None]
+    assert all(m["limit"] == 3 for m in metas)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "%%%"},
+        {"cursor": "eyJub3QiOiJhIGxpc3QifQ"},  # {"not":"a list"}
+        {"cursor": "x" * 1025},
+        {"cursor": "WyJhQGIuYyIsIngiXQ", "offset": 3},  # ["a@b.c","x"] with an offset
+    ],
+)
+async def test_a_bad_cursor_is_a_400_naming_it(
+    client: Client, gym: Gym, params: dict[str, object]
+) -> None:
+    response = await client.get(gym.members_url, params=params, headers=bearer(gym.owner))
+    assert response.status_code == 400
+    assert "cursor" in response.text
 
 
 @pytest.mark.parametrize(

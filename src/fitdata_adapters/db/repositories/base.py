@@ -76,8 +76,14 @@ async def fetch_page(
     *,
     limit: int,
     offset: int,
+    after: sa.ColumnElement[bool] | None = None,
 ) -> Page[T]:
-    """One page of ``statement`` plus the total count of what it matches."""
+    """One page of ``statement`` plus the total count of what it matches; or, with ``after``
+    (the keyset condition "sorts after the previous page's last row"), the page that
+    condition starts, with no count and no offset: an index then finds the page directly."""
+    if after is not None:
+        rows = await db.all(statement.where(after).order_by(*order_by).limit(limit))
+        return Page(items=[convert(row) for row in rows], total=None, limit=limit, offset=None)
     total = await db.count(statement)
     rows = await db.all(statement.order_by(*order_by).limit(limit).offset(offset))
     return Page(items=[convert(row) for row in rows], total=total, limit=limit, offset=offset)

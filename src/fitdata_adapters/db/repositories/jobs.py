@@ -28,6 +28,16 @@ def _newest_first(table: sa.Table) -> tuple[sa.ColumnElement[Any], ...]:
     return (table.c.created_at.desc(), table.c.id.desc())
 
 
+def _older_than(table: sa.Table, created_at: datetime, item_id: str) -> sa.ColumnElement[bool]:
+    """Rows after ``(created_at, item_id)`` in :func:`_newest_first` order, as one row
+    comparison (a range on the (organization_id, created_at, id) index); the values are bound
+    with the columns' types so the UTC datetime type stores them as it stores the column."""
+    return sa.tuple_(table.c.created_at, table.c.id) < sa.tuple_(
+        sa.bindparam(None, created_at, type_=table.c.created_at.type),
+        sa.bindparam(None, item_id, type_=table.c.id.type),
+    )
+
+
 # --- export jobs ---------------------------------------------------------------------------
 
 
@@ -86,7 +96,14 @@ class SqlExportJobRepository(SqlRepository):
             t.export_jobs.update().where(t.export_jobs.c.id == job.id).values(_export_values(job))
         )
 
-    async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[ExportJob]:
+    async def list_for_org(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> Page[ExportJob]:
         e = t.export_jobs
         return await fetch_page(
             self._db,
@@ -95,6 +112,9 @@ class SqlExportJobRepository(SqlRepository):
             _export,
             limit=limit,
             offset=offset,
+            # Newest first, so "after" is "older than": an index range on
+            # (organization_id, created_at, id).
+            after=_older_than(e, *after) if after is not None else None,
         )
 
     async def list_stale(self, started_before: datetime, *, limit: int) -> list[ExportJob]:

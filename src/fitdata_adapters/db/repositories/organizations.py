@@ -232,6 +232,20 @@ def members_query(org_id: str, member_filter: MemberFilter) -> sa.Select[Any]:
 # The order every member listing and stream follows.
 MEMBER_ORDER = (t.users.c.email, t.memberships.c.id)
 
+
+def _after_member(email: str, membership_id: str) -> sa.ColumnElement[bool]:
+    """Rows sorting after ``(email, membership_id)`` in :data:`MEMBER_ORDER`.
+
+    Emails are unique (``users.email``) and a user belongs to an organization once, so within
+    one organization's list the email alone orders the rows and the id never breaks a tie:
+    "after" is ``email > e``. That plain range is what lets Postgres walk the users' email
+    index from the cursor (a row comparison across two tables could not be an index
+    condition, and an ``OR`` on the id made the planner hash-join the whole tail instead).
+    """
+    del membership_id  # part of the cursor so the order stays total if emails ever repeat
+    return t.users.c.email > email
+
+
 # MEMBER_ATTRIBUTES (the port's attribute paths) to the columns that hold them.
 ATTRIBUTE_COLUMNS: dict[str, sa.ColumnElement[Any]] = {
     f"{part}.{name}": table.c[name]
@@ -264,7 +278,13 @@ class SqlMembershipRepository(SqlRepository):
         )
 
     async def list_members(
-        self, org_id: str, member_filter: MemberFilter, *, limit: int, offset: int
+        self,
+        org_id: str,
+        member_filter: MemberFilter,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[str, str] | None = None,
     ) -> Page[MemberRow]:
         return await fetch_page(
             self._db,
@@ -273,6 +293,7 @@ class SqlMembershipRepository(SqlRepository):
             _member_row,
             limit=limit,
             offset=offset,
+            after=_after_member(*after) if after is not None else None,
         )
 
     async def stream_members(

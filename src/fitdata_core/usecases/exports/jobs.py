@@ -7,6 +7,7 @@ import attrs
 from fitdata_core.access import Action
 from fitdata_core.errors import NotFound
 from fitdata_core.model.jobs import ExportJob, ExportStatus
+from fitdata_core.paging import decode_time_cursor, encode_time_cursor, with_next_cursor
 from fitdata_core.ports.repositories import Page
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.common import authorize
@@ -29,13 +30,26 @@ class ExportJobView:
 
 
 async def list_export_jobs(
-    svc: Services, actor: Actor, org_id: str, limit: int = 50, offset: int = 0
+    svc: Services,
+    actor: Actor,
+    org_id: str,
+    limit: int = 50,
+    offset: int = 0,
+    cursor: str | None = None,
 ) -> Page[ExportJob]:
-    """The organization's export jobs, newest first. Owners and admins only."""
-    check_paging(limit, offset)
+    """The organization's export jobs, newest first. Owners and admins only.
+
+    Paged by ``offset`` (with a total) or by ``cursor`` (a previous page's ``next_cursor``,
+    no total), like :func:`fitdata_core.usecases.members.list_members`.
+    """
+    check_paging(limit, offset, cursor)
+    after = decode_time_cursor(cursor) if cursor is not None else None
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.EXPORT)
-        return await uow.export_jobs.list_for_org(org_id, limit=limit, offset=offset)
+        page = await uow.export_jobs.list_for_org(
+            org_id, limit=limit + 1, offset=offset, after=after
+        )
+    return with_next_cursor(page, limit, lambda job: encode_time_cursor(job.created_at, job.id))
 
 
 async def get_export_job(svc: Services, actor: Actor, org_id: str, job_id: str) -> ExportJobView:
