@@ -147,6 +147,11 @@ class MembershipRepository(Protocol):
         """Memberships joined to users, left-joined to profiles, ordered by email."""
         ...
 
+    async def active_owner_emails(self, org_id: str, *, limit: int) -> list[str]:
+        """The email addresses of the organization's active owners, ordered by email, at most
+        ``limit``: who billing mail goes to, without counting or loading whole members."""
+        ...
+
     def stream_members(
         self, org_id: str, member_filter: MemberFilter, *, batch_size: int = 1000
     ) -> AsyncIterator[MemberRow]:
@@ -377,6 +382,10 @@ class BillingEventRepository(Protocol):
     """The billing audit timeline: every domain event of an org's billing, in order."""
 
     async def add(self, org_id: str, event: DomainEvent) -> None: ...
+    async def add_many(self, org_id: str, events: Sequence[DomainEvent]) -> None:
+        """Append ``events`` in their order (one round trip however many there are)."""
+        ...
+
     async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]: ...
 
 

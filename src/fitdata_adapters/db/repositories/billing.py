@@ -79,7 +79,7 @@ def _subscription(row: Mapping[str, Any]) -> PlatformSubscription:
     )
 
 
-def _due(as_of: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+def _due(as_of: datetime | sa.BindParameter[datetime]) -> tuple[sa.ColumnElement[bool], ...]:
     """A subscription whose period has ended by ``as_of`` and that is not cancelled."""
     s = t.platform_subscriptions
     return (
@@ -87,6 +87,33 @@ def _due(as_of: datetime) -> tuple[sa.ColumnElement[bool], ...]:
         s.c.current_period_end.is_not(None),
         s.c.current_period_end <= as_of,
     )
+
+
+def _claim_due_statement() -> sa.Update:
+    """Claim and read in one statement: the inner SELECT locks the oldest unclaimed due rows
+    (skipping rows another claimer holds), the UPDATE sets the lease and returns them. Built
+    once with bind parameters, since every batch of every sweep runs it."""
+    s = t.platform_subscriptions
+    now = sa.bindparam("now", type_=s.c.renewal_claimed_until.type)
+    pick = (
+        sa.select(s.c.id)
+        .where(
+            *_due(sa.bindparam("as_of", type_=s.c.current_period_end.type)),
+            sa.or_(s.c.renewal_claimed_until.is_(None), s.c.renewal_claimed_until <= now),
+        )
+        .order_by(s.c.current_period_end, s.c.id)
+        .limit(sa.bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        s.update()
+        .where(s.c.id.in_(pick.scalar_subquery()))
+        .values(renewal_claimed_until=sa.bindparam("until", type_=s.c.renewal_claimed_until.type))
+        .returning(*s.c)
+    )
+
+
+_CLAIM_DUE = _claim_due_statement()
 
 
 class SqlSubscriptionRepository(SqlRepository):
@@ -133,25 +160,13 @@ class SqlSubscriptionRepository(SqlRepository):
     ) -> list[PlatformSubscription]:
         """The row locks (Postgres; SQLite's ``BEGIN IMMEDIATE`` admits one writer anyway)
         keep two claimers apart while they claim; the lease keeps them apart afterwards."""
-        s = t.platform_subscriptions
         rows = await self._db.all(
-            sa.select(s)
-            .where(
-                *_due(as_of),
-                sa.or_(s.c.renewal_claimed_until.is_(None), s.c.renewal_claimed_until <= now),
-            )
-            .order_by(s.c.current_period_end, s.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+            _CLAIM_DUE, {"as_of": as_of, "now": now, "until": until, "limit": limit}
         )
-        if not rows:
-            return []
-        await self._db.execute(
-            s.update()
-            .where(s.c.id.in_([row["id"] for row in rows]))
-            .values(renewal_claimed_until=until)
-        )
-        return [_subscription(row) for row in rows]
+        # RETURNING promises no order: put the claimed rows back in the sweep's.
+        subs = [_subscription(row) for row in rows]
+        subs.sort(key=lambda sub: (sub.current_period_end, sub.id))
+        return subs
 
     async def release_claims(self, org_ids: Sequence[str], *, until: datetime) -> None:
         if not org_ids:
@@ -282,20 +297,32 @@ def _event(row: Mapping[str, Any]) -> DomainEvent:
     )
 
 
+def _event_values(org_id: str, event: DomainEvent) -> dict[str, Any]:
+    return {
+        "organization_id": org_id,
+        "name": event.name,
+        "aggregate": event.aggregate,
+        "aggregate_id": event.aggregate_id,
+        "occurred_at": event.occurred_at,
+        "data": event.data,
+    }
+
+
+_INSERT_EVENT = t.billing_events.insert()
+
+
 class SqlBillingEventRepository(SqlRepository):
     """The timeline is ordered by insertion (an auto-increment id), oldest first."""
 
     async def add(self, org_id: str, event: DomainEvent) -> None:
-        await self._db.execute(
-            t.billing_events.insert().values(
-                organization_id=org_id,
-                name=event.name,
-                aggregate=event.aggregate,
-                aggregate_id=event.aggregate_id,
-                occurred_at=event.occurred_at,
-                data=event.data,
-            )
-        )
+        await self._db.execute(_INSERT_EVENT, _event_values(org_id, event))
+
+    async def add_many(self, org_id: str, events: Sequence[DomainEvent]) -> None:
+        """One multi-row INSERT on Postgres (SQLAlchemy's "insertmanyvalues"), whose rows take
+        their ids in list order, so the timeline keeps the order the events happened in."""
+        if not events:
+            return
+        await self._db.execute(_INSERT_EVENT, [_event_values(org_id, e) for e in events])
 
     async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]:
         e = t.billing_events

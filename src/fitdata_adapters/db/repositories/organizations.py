@@ -237,6 +237,20 @@ ATTRIBUTE_COLUMNS: dict[str, sa.ColumnElement[Any]] = {
 }
 
 
+# Built once: billing looks the owners up on every activation and renewal.
+_ACTIVE_OWNER_EMAILS = (
+    sa.select(t.users.c.email)
+    .select_from(t.memberships.join(t.users, t.users.c.id == t.memberships.c.user_id))
+    .where(
+        t.memberships.c.organization_id == sa.bindparam("org_id"),
+        t.memberships.c.role == Role.OWNER.value,
+        t.memberships.c.status == MembershipStatus.ACTIVE.value,
+    )
+    .order_by(*MEMBER_ORDER)
+    .limit(sa.bindparam("limit"))
+)
+
+
 class SqlMembershipRepository(SqlRepository):
     async def add(self, membership: Membership) -> None:
         await self._db.execute(t.memberships.insert().values(_membership_values(membership)))
@@ -254,6 +268,11 @@ class SqlMembershipRepository(SqlRepository):
             .where(t.memberships.c.id == membership.id)
             .values(_membership_values(membership))
         )
+
+    async def active_owner_emails(self, org_id: str, *, limit: int) -> list[str]:
+        """One indexed join, no count and no profile columns (unlike :meth:`list_members`)."""
+        rows = await self._db.execute(_ACTIVE_OWNER_EMAILS, {"org_id": org_id, "limit": limit})
+        return list(rows.scalars())
 
     async def list_members(
         self, org_id: str, member_filter: MemberFilter, *, limit: int, offset: int
