@@ -83,6 +83,7 @@ async def sql_runtime(tmp_path: Path, database_url: str) -> AsyncIterator[Runtim
     settings = Settings.from_env(
         {
             "FITDATA_DATA_DIR": str(tmp_path / "var"),
+            "FITDATA_MODE": "embedded",
             "FITDATA_DATABASE_URL": database_url,
             "FITDATA_JWT_SECRET": "checkout-race-jwt-secret-long-enough-for-hs256",
         }
