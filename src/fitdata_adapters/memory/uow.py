@@ -510,6 +510,15 @@ class _Transactions(_Repo):
                 raise Conflict("A transaction with this external id already exists.")
         self.t.transactions[txn.id] = txn
 
+    async def add_if_new(self, txn: BillingTransaction) -> bool:
+        taken = txn.external_uniq_id is not None and any(
+            other.external_uniq_id == txn.external_uniq_id for other in self.t.transactions.values()
+        )
+        if taken:
+            return False
+        await self.add(txn)
+        return True
+
     async def get(self, txn_id: str) -> BillingTransaction | None:
         return self.t.transactions.get(txn_id)
 

@@ -297,3 +297,28 @@ async def test_claims_come_back_oldest_first_from_one_batch(
         claimed = await uow.subscriptions.claim_due(T0, limit=4, now=at(0), until=at(5))
         await uow.commit()
     assert claimed == expected[:4]
+
+
+async def test_add_if_new_writes_once_per_external_id_and_keeps_the_unit_of_work(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    org = await seed_org(uow_factory)
+    first = builders.transaction(org.id, kind=TransactionKind.RENEWAL, external_uniq_id="renew-1")
+    again = builders.transaction(org.id, kind=TransactionKind.RENEWAL, external_uniq_id="renew-1")
+    other = builders.transaction(org.id, kind=TransactionKind.RENEWAL, external_uniq_id="renew-2")
+    async with uow_factory() as uow:
+        assert await uow.billing_transactions.add_if_new(first) is True
+        assert await uow.billing_transactions.add_if_new(again) is False
+        # The refused insert did not spoil the unit of work: it still writes and commits.
+        assert await uow.billing_transactions.add_if_new(other) is True
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.billing_transactions.get(first.id) == first
+        assert await uow.billing_transactions.get(again.id) is None
+        assert await uow.billing_transactions.get(other.id) == other
+    # Another clash (the LowProfile id) is still a Conflict.
+    page = builders.transaction(org.id, low_profile_id="lp-x")
+    await commit_one(uow_factory, lambda uow: uow.billing_transactions.add(page))
+    clash = builders.transaction(org.id, low_profile_id="lp-x", external_uniq_id="renew-3")
+    with pytest.raises(Conflict):
+        await commit_one(uow_factory, lambda uow: uow.billing_transactions.add_if_new(clash))

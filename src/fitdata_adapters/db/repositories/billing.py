@@ -227,6 +227,20 @@ class SqlBillingTransactionRepository(SqlRepository):
             t.platform_billing_transactions.insert().values(_transaction_values(txn))
         )
 
+    async def add_if_new(self, txn: BillingTransaction) -> bool:
+        """``INSERT ... ON CONFLICT (external_uniq_id) DO NOTHING RETURNING id``: a renewal
+        records its attempt and learns whether another sweeper already did, in one statement
+        (a failed plain INSERT would abort the whole Postgres transaction)."""
+        insert = (postgresql.insert if self._db.is_postgres else sqlite.insert)(
+            t.platform_billing_transactions
+        )
+        statement = (
+            insert.values(_transaction_values(txn))
+            .on_conflict_do_nothing(index_elements=["external_uniq_id"])
+            .returning(t.platform_billing_transactions.c.id)
+        )
+        return (await self._db.execute(statement)).first() is not None
+
     async def _one(
         self, where: sa.ColumnElement[bool], *, lock: bool = False
     ) -> BillingTransaction | None:
