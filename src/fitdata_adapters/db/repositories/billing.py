@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -116,32 +117,41 @@ def _claim_due_statement() -> sa.Update:
 _CLAIM_DUE = _claim_due_statement()
 
 
+# The statements every renewal and activation runs, built once at import with bind
+# parameters: building them per call (an upsert's EXCLUDED alias above all) cost more CPU than
+# the rest of the SQL path. Values go in as execution parameters.
+_SUB = t.platform_subscriptions
+_SUB_BY_ORG = sa.select(_SUB).where(_SUB.c.organization_id == sa.bindparam("org_id"))
+_SUB_BY_ORG_FOR_UPDATE = _SUB_BY_ORG.with_for_update()
+
+
+@functools.cache
+def _upsert_subscription(dialect: str, columns: tuple[str, ...]) -> sa.Insert:
+    """``INSERT ... ON CONFLICT (organization_id) DO UPDATE`` of ``columns`` (what ``save``
+    writes; the renewal claim is not among them, so saving a renewal's outcome keeps it).
+    Cached per dialect and column list: in practice built once per process."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_SUB)
+    return statement.on_conflict_do_update(
+        index_elements=["organization_id"],
+        set_={name: statement.excluded[name] for name in columns if name != "organization_id"},
+    )
+
+
 class SqlSubscriptionRepository(SqlRepository):
     """One subscription per organization; ``save`` replaces the organization's row."""
 
     async def get_by_org(self, org_id: str) -> PlatformSubscription | None:
-        s = t.platform_subscriptions
-        row = await self._db.one_or_none(sa.select(s).where(s.c.organization_id == org_id))
+        row = await self._db.one_or_none(_SUB_BY_ORG, {"org_id": org_id})
         return None if row is None else _subscription(row)
 
     async def get_by_org_for_update(self, org_id: str) -> PlatformSubscription | None:
-        s = t.platform_subscriptions
-        row = await self._db.one_or_none(
-            sa.select(s).where(s.c.organization_id == org_id).with_for_update()
-        )
+        row = await self._db.one_or_none(_SUB_BY_ORG_FOR_UPDATE, {"org_id": org_id})
         return None if row is None else _subscription(row)
 
     async def save(self, subscription: PlatformSubscription) -> None:
         values = _subscription_values(subscription)
-        insert = (postgresql.insert if self._db.is_postgres else sqlite.insert)(
-            t.platform_subscriptions
-        )
-        statement = insert.values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=["organization_id"],
-            set_={name: statement.excluded[name] for name in values if name != "organization_id"},
-        )
-        await self._db.execute(statement)
+        statement = _upsert_subscription(self._db.conn.dialect.name, tuple(values))
+        await self._db.execute(statement, values)
 
     async def list_due(self, as_of: datetime, *, limit: int) -> list[PlatformSubscription]:
         s = t.platform_subscriptions
@@ -221,25 +231,29 @@ def _transaction(row: Mapping[str, Any]) -> BillingTransaction:
     )
 
 
+_TXN = t.platform_billing_transactions
+_INSERT_TXN = _TXN.insert()
+_TXN_FOR_UPDATE = sa.select(_TXN).where(_TXN.c.id == sa.bindparam("txn_id")).with_for_update()
+# Its SET clause comes from the execution parameters (every column of ``_transaction_values``).
+_UPDATE_TXN = _TXN.update().where(_TXN.c.id == sa.bindparam("txn_id"))
+
+
+@functools.cache
+def _insert_txn_if_new(dialect: str) -> sa.Insert:
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_TXN)
+    return insert.on_conflict_do_nothing(index_elements=["external_uniq_id"]).returning(_TXN.c.id)
+
+
 class SqlBillingTransactionRepository(SqlRepository):
     async def add(self, txn: BillingTransaction) -> None:
-        await self._db.execute(
-            t.platform_billing_transactions.insert().values(_transaction_values(txn))
-        )
+        await self._db.execute(_INSERT_TXN, _transaction_values(txn))
 
     async def add_if_new(self, txn: BillingTransaction) -> bool:
         """``INSERT ... ON CONFLICT (external_uniq_id) DO NOTHING RETURNING id``: a renewal
         records its attempt and learns whether another sweeper already did, in one statement
         (a failed plain INSERT would abort the whole Postgres transaction)."""
-        insert = (postgresql.insert if self._db.is_postgres else sqlite.insert)(
-            t.platform_billing_transactions
-        )
-        statement = (
-            insert.values(_transaction_values(txn))
-            .on_conflict_do_nothing(index_elements=["external_uniq_id"])
-            .returning(t.platform_billing_transactions.c.id)
-        )
-        return (await self._db.execute(statement)).first() is not None
+        statement = _insert_txn_if_new(self._db.conn.dialect.name)
+        return (await self._db.execute(statement, _transaction_values(txn))).first() is not None
 
     async def _one(
         self, where: sa.ColumnElement[bool], *, lock: bool = False
@@ -254,14 +268,14 @@ class SqlBillingTransactionRepository(SqlRepository):
         return await self._one(t.platform_billing_transactions.c.id == txn_id)
 
     async def get_for_update(self, txn_id: str) -> BillingTransaction | None:
-        return await self._one(t.platform_billing_transactions.c.id == txn_id, lock=True)
+        row = await self._db.one_or_none(_TXN_FOR_UPDATE, {"txn_id": txn_id})
+        return None if row is None else _transaction(row)
 
     async def get_by_low_profile_id(self, low_profile_id: str) -> BillingTransaction | None:
         return await self._one(t.platform_billing_transactions.c.low_profile_id == low_profile_id)
 
     async def update(self, txn: BillingTransaction) -> None:
-        b = t.platform_billing_transactions
-        await self._db.execute(b.update().where(b.c.id == txn.id).values(_transaction_values(txn)))
+        await self._db.execute(_UPDATE_TXN, {**_transaction_values(txn), "txn_id": txn.id})
 
     async def list_for_org(
         self, org_id: str, *, limit: int, offset: int

@@ -45,6 +45,15 @@ def _org(row: Mapping[str, Any]) -> Organization:
     )
 
 
+# Built once: every billing change locks and may update its organization.
+_ORG_FOR_UPDATE = (
+    sa.select(t.organizations)
+    .where(t.organizations.c.id == sa.bindparam("org_id"))
+    .with_for_update()
+)
+_UPDATE_ORG = t.organizations.update().where(t.organizations.c.id == sa.bindparam("org_id"))
+
+
 class SqlOrganizationRepository(SqlRepository):
     async def add(self, org: Organization) -> None:
         await self._db.execute(t.organizations.insert().values(_org_values(org)))
@@ -56,15 +65,11 @@ class SqlOrganizationRepository(SqlRepository):
         return None if row is None else _org(row)
 
     async def get_for_update(self, org_id: str) -> Organization | None:
-        row = await self._db.one_or_none(
-            sa.select(t.organizations).where(t.organizations.c.id == org_id).with_for_update()
-        )
+        row = await self._db.one_or_none(_ORG_FOR_UPDATE, {"org_id": org_id})
         return None if row is None else _org(row)
 
     async def update(self, org: Organization) -> None:
-        await self._db.execute(
-            t.organizations.update().where(t.organizations.c.id == org.id).values(_org_values(org))
-        )
+        await self._db.execute(_UPDATE_ORG, {**_org_values(org), "org_id": org.id})
 
 
 # --- users ---------------------------------------------------------------------------------
