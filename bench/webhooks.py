@@ -16,7 +16,8 @@ What it does, all in one run (see bench/README.md):
    counts from its scheduled moment, so a server that falls behind shows it;
 5. checks every answer was ``{"status": "completed"}`` and every organization is on pro with
    an active subscription (each activated once), and prints p50/p90/p99/max and the server's
-   CPU per webhook (from ``/proc``);
+   CPU per webhook (from ``/proc``); a request the generator gave up on (30 s timeout) counts
+   as "unanswered" with a latency of the time it waited, and any other answer stops the bench;
 6. with ``--compare REVISION``: does 2-5 twice per round, once with a server running the
    fitdata of REVISION (OLD) and once this checkout's (NEW), alternating, and prints them
    side by side.
@@ -296,13 +297,19 @@ def run_once(
             cpu = server.cpu_seconds() - cpu_before
         finally:
             server.stop()
-        if answers != Counter({"completed": count}):
+        # A request the load generator gave up on (its 30 s timeout, a refused connection) is
+        # a result, not a bench failure: it is counted and shown. Any other answer is a bug.
+        wrong = {k: v for k, v in answers.items() if k != "completed" and not k[0].isupper()}
+        if wrong:
             sys.exit(f"{side}: unexpected answers {dict(answers)}")
-        verify_activated(url, count)
+        if answers["completed"] == count:
+            verify_activated(url, count)
     finally:
         drop_database(server_url, name)
     run = Run(side, latencies, dict(answers), cpu, achieved)
-    print(f"  {side}: {count} webhooks at {achieved:.1f}/s, all completed once; "
+    failed = count - answers["completed"]
+    outcome = "all completed once" if not failed else f"{failed} NOT answered ({dict(answers)})"
+    print(f"  {side}: {count} webhooks at {achieved:.1f}/s, {outcome}; "
           f"p50 {run.percentile(50):.0f} ms, p90 {run.percentile(90):.0f} ms, "
           f"p99 {run.percentile(99):.0f} ms, max {max(latencies):.0f} ms; "
           f"server CPU {1000 * cpu / count:.1f} ms per webhook")  # fmt: skip
@@ -350,8 +357,8 @@ def main() -> None:
         sandbox.stop()
     print()
     print(f"{'':>26} | {'p50 ms':>7} | {'p90 ms':>7} | {'p99 ms':>7} | {'max ms':>7} | "
-          f"{'CPU ms/webhook':>14}")  # fmt: skip
-    print("-" * 84)
+          f"{'CPU ms/webhook':>14} | {'unanswered':>10}")  # fmt: skip
+    print("-" * 97)
     for label in dict.fromkeys(run.side for run in runs):
         mine = [run for run in runs if run.side == label]
         count = len(mine[0].latencies_ms)
@@ -363,7 +370,9 @@ def main() -> None:
               f"{median([r.percentile(90) for r in mine]):>7.0f} | "
               f"{median([r.percentile(99) for r in mine]):>7.0f} | "
               f"{median([max(r.latencies_ms) for r in mine]):>7.0f} | "
-              f"{median([1000 * r.cpu_seconds / count for r in mine]):>14.1f}")  # fmt: skip
+              f"{median([1000 * r.cpu_seconds / count for r in mine]):>14.1f} | "
+              f"{median([count - r.statuses.get('completed', 0) for r in mine]):>10.0f}"
+              )  # fmt: skip
     print(f"(medians of {args.rounds} run(s) per side; target p99 <= 100 ms)")
 
 

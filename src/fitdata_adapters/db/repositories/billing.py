@@ -346,8 +346,9 @@ class SqlBillingEventRepository(SqlRepository):
         await self._db.execute(_INSERT_EVENT, _event_values(org_id, event))
 
     async def add_many(self, org_id: str, events: Sequence[DomainEvent]) -> None:
-        """One multi-row INSERT on Postgres (SQLAlchemy's "insertmanyvalues"), whose rows take
-        their ids in list order, so the timeline keeps the order the events happened in."""
+        """One ``executemany`` (psycopg pipelines the rows: one round trip). The rows are
+        inserted in list order and take their ids in that order, so the timeline keeps the
+        order the events happened in."""
         if not events:
             return
         await self._db.execute(_INSERT_EVENT, [_event_values(org_id, e) for e in events])
