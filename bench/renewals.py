@@ -53,6 +53,7 @@ import attrs
 import httpx
 import psycopg
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fitdata_adapters.bootstrap import bootstrap
 from fitdata_adapters.cardcom import CardcomGateway
@@ -89,6 +90,17 @@ class Result:
     processes: int = 1
     #: Subscriptions each sweeper process renewed (one entry per process).
     shares: tuple[int, ...] = ()
+    #: Summed over the sweeper processes: CPU seconds, SQL statements, transactions.
+    cpu_seconds: float = 0.0
+    statements: int = 0
+    transactions: int = 0
+
+    @property
+    def cost(self) -> str:
+        """CPU, statements and transactions per renewal, as the report prints them."""
+        n = self.renewed or 1
+        return (f"{1000 * self.cpu_seconds / n:.1f} ms CPU, {self.statements / n:.1f} "
+                f"statements in {self.transactions / n:.2f} transactions per renewal")  # fmt: skip
 
     @property
     def rate(self) -> float:
@@ -104,6 +116,29 @@ class SweepRun:
     started: float
     ended: float
     errors: list[str]
+    #: CPU seconds this process spent in the sweep (``time.process_time``), and the SQL
+    #: statements and transactions it ran (counted by SQLAlchemy event listeners).
+    cpu_seconds: float = 0.0
+    statements: int = 0
+    transactions: int = 0
+
+
+class SqlCounter:
+    """Counts the statements (one per ``execute``, an executemany counts once: one round
+    trip) and transactions an engine runs, through SQLAlchemy's event listeners."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.statements = 0
+        self.transactions = 0
+        sync = engine.sync_engine
+        sa.event.listen(sync, "before_cursor_execute", self._statement)
+        sa.event.listen(sync, "begin", self._begin)
+
+    def _statement(self, *_: object) -> None:
+        self.statements += 1
+
+    def _begin(self, *_: object) -> None:
+        self.transactions += 1
 
 
 # --- the throwaway database ------------------------------------------------------------------
@@ -145,7 +180,8 @@ class Sandbox:
         self._process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded machine its imports alone can take half a minute.
+        deadline = time.monotonic() + 120
         while True:
             try:
                 httpx.get(f"{self.base_url}/_sandbox", timeout=1).raise_for_status()
@@ -281,16 +317,21 @@ async def run_sweep(
         errors=errors,
         queue=MemoryJobQueue(),
     )
+    counter = SqlCounter(engine)
     try:
         if ready is not None:
             await ready()
-        started = time.time()
+        statements, transactions = counter.statements, counter.transactions
+        started, cpu_started = time.time(), time.process_time()
         report = await run_renewals(runtime.services, limit=count, concurrency=concurrency)
-        ended = time.time()
+        ended, cpu = time.time(), time.process_time() - cpu_started
     finally:
         await runtime.aclose()
         await engine.dispose()
-    return SweepRun(report.as_dict(), started, ended, [str(r) for r in errors.reports[:3]])
+    return SweepRun(
+        report.as_dict(), started, ended, [str(r) for r in errors.reports[:3]], cpu,
+        counter.statements - statements, counter.transactions - transactions,
+    )  # fmt: skip
 
 
 def pool_size_for(concurrency: int) -> int:
@@ -306,7 +347,8 @@ async def sweep(
         sys.exit(f"concurrency {concurrency}: {run.report}; first errors {run.errors}")
     return Result(
         concurrency, count, run.ended - run.started, count, pool_size_for(concurrency),
-        shares=(count,),
+        shares=(count,), cpu_seconds=run.cpu_seconds, statements=run.statements,
+        transactions=run.transactions,
     )  # fmt: skip
 
 
@@ -339,14 +381,19 @@ def sweeper_child() -> None:
 
 def sweep_processes(
     url: str, sandbox_url: str, keys: str, data_dir: Path, *, processes: int, concurrency: int,
-    count: int,
+    count: int, code: Path | None = None,
 ) -> Result:  # fmt: skip
     """``processes`` sweepers, each a separate Python process with its own pool and gateway,
     started together over the same ``count`` due subscriptions (each may take all of them:
-    the claims decide who renews what). Wall time: first start to last end."""
+    the claims decide who renews what). Wall time: first start to last end. With ``code`` (a
+    ``src`` folder of another commit, see ``--compare``) the sweepers import fitdata from
+    there instead of from this checkout."""
     job = {"url": url, "sandbox_url": sandbox_url, "data_dir": str(data_dir),
            "concurrency": concurrency, "count": count}  # fmt: skip
     env = {**os.environ, SWEEPER_ENV: json.dumps(job), "FITDATA_CREDENTIAL_KEYS": keys}
+    if code is not None:
+        # PYTHONPATH comes before site-packages, so it wins over this checkout's install.
+        env["PYTHONPATH"] = str(code)
     children = [
         subprocess.Popen(
             [sys.executable, __file__],
@@ -382,7 +429,61 @@ def sweep_processes(
     if sum(shares) != count or problems:
         sys.exit(f"{processes} processes at concurrency {concurrency}: shares {shares}; {problems}")
     seconds = max(run.ended for run in runs) - min(run.started for run in runs)
-    return Result(concurrency, count, seconds, count, pool_size_for(concurrency), processes, shares)
+    return Result(
+        concurrency, count, seconds, count, pool_size_for(concurrency), processes, shares,
+        cpu_seconds=sum(run.cpu_seconds for run in runs),
+        statements=sum(run.statements for run in runs),
+        transactions=sum(run.transactions for run in runs),
+    )  # fmt: skip
+
+
+def old_code(revision: str, into: Path) -> Path:
+    """The ``src`` folder of ``revision``, unpacked from git (no worktree, nothing to clean up
+    in the repository), for the OLD column of ``--compare``."""
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", "--format=tar", revision, "src"],
+        check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "src"
+
+
+def compare(
+    url: str, sandbox_url: str, keys: str, data_dir: Path, control: httpx.Client,
+    tokens: list[str], cipher: KeyringCipher, *, revision: str, concurrency: int, rounds: int,
+) -> None:  # fmt: skip
+    """OLD (``revision``) and NEW (this checkout) side by side on the same database, sandbox
+    and subscriptions: each round runs one sweeper process of each, alternating, so a noisy
+    minute on a shared machine hits both; the table shows the medians per side."""
+    code = old_code(revision, data_dir / "old")
+    sides: dict[str, list[Result]] = {"OLD": [], "NEW": []}
+    for _ in range(rounds):
+        for side, source in (("OLD", code), ("NEW", None)):
+            sub_ids = seed(url, tokens, cipher)
+            before = charge_count(control)
+            result = sweep_processes(
+                url, sandbox_url, keys, data_dir, processes=1, concurrency=concurrency,
+                count=len(tokens), code=source,
+            )  # fmt: skip
+            verify_charged_once(control, sub_ids, url, charges_before=before)
+            sides[side].append(result)
+            print(f"  {side} ({revision if source else 'this checkout'}): {result.cost}; "
+                  f"{result.rate:.1f} charges/s, each charged exactly once")  # fmt: skip
+    print()
+    print(f"{len(tokens)} renewals at concurrency {concurrency}, medians of {rounds} round(s)")
+    print(f"{'':>4} | {'CPU ms/renewal':>14} | {'statements/renewal':>18} | "
+          f"{'transactions/renewal':>20} | {'charges/s':>9}")  # fmt: skip
+    print("-" * 80)
+    for side, results in sides.items():
+        n = len(tokens)
+        cpu = statistics.median(1000 * r.cpu_seconds / n for r in results)
+        statements = statistics.median(r.statements / n for r in results)
+        transactions = statistics.median(r.transactions / n for r in results)
+        rate = statistics.median(r.rate for r in results)
+        print(f"{side:>4} | {cpu:>14.1f} | {statements:>18.1f} | {transactions:>20.2f} | "
+              f"{rate:>9.1f}")  # fmt: skip
 
 
 def charge_count(control: httpx.Client) -> int:
@@ -446,6 +547,11 @@ def main() -> None:
                         help="Sweeper process counts to run each level with: 1,2")  # fmt: skip
     parser.add_argument("--repeats", type=int, default=1,
                         help="Runs per level and process count (medians reported).")  # fmt: skip
+    parser.add_argument("--compare", metavar="REVISION",
+                        help="Only compare CPU, statements and transactions per renewal of "
+                             "REVISION (OLD) and this checkout (NEW) side by side.")  # fmt: skip
+    parser.add_argument("--compare-concurrency", type=int, default=32)
+    parser.add_argument("--compare-rounds", type=int, default=3)
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     process_counts = [int(count) for count in args.processes.split(",")]
@@ -473,6 +579,13 @@ def main() -> None:
                 "/_sandbox/latency",
                 json={"endpoint": "Transactions/Transaction", "ms": args.latency_ms},
             ).raise_for_status()
+            if args.compare:
+                compare(
+                    url, sandbox.base_url, keys, Path(tmp), control, tokens, cipher,
+                    revision=args.compare, concurrency=args.compare_concurrency,
+                    rounds=args.compare_rounds,
+                )  # fmt: skip
+                return
             # Repeats go round the whole plan, so a noisy minute does not hit one setting only.
             runs = [(1, 1, args.serial_sample)] + [
                 (level, processes, args.subscriptions)
@@ -499,7 +612,7 @@ def main() -> None:
                 shares = "" if processes == 1 else f"; shares {'/'.join(map(str, result.shares))}"
                 print(f"  concurrency {concurrency:>3}{how}: {count} renewed in "
                       f"{result.seconds:.1f} s ({result.rate:.1f} charges/s{shares}), "
-                      "each charged exactly once")  # fmt: skip
+                      f"each charged exactly once; {result.cost}")  # fmt: skip
     finally:
         sandbox.stop()
         drop_database(args.database_url, name)

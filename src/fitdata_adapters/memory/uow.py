@@ -34,7 +34,9 @@ from fitdata_core.model.organizations import (
     MemberProfile,
     MemberRow,
     Membership,
+    MembershipStatus,
     Organization,
+    Role,
     User,
     normalize_email,
 )
@@ -174,6 +176,12 @@ class _Memberships(_Repo):
 
     async def update(self, membership: Membership) -> None:
         self.t.memberships[membership.id] = membership
+
+    async def active_owner_emails(self, org_id: str, *, limit: int) -> list[str]:
+        owners = MemberFilter(
+            roles=frozenset({Role.OWNER}), statuses=frozenset({MembershipStatus.ACTIVE})
+        )
+        return [row.user.email for row in self._rows(org_id, owners)[:limit]]
 
     def _rows(self, org_id: str, member_filter: MemberFilter) -> list[MemberRow]:
         rows = [
@@ -539,6 +547,15 @@ class _Transactions(_Repo):
                 raise Conflict("A transaction with this external id already exists.")
         self.t.transactions[txn.id] = txn
 
+    async def add_if_new(self, txn: BillingTransaction) -> bool:
+        taken = txn.external_uniq_id is not None and any(
+            other.external_uniq_id == txn.external_uniq_id for other in self.t.transactions.values()
+        )
+        if taken:
+            return False
+        await self.add(txn)
+        return True
+
     async def get(self, txn_id: str) -> BillingTransaction | None:
         return self.t.transactions.get(txn_id)
 
@@ -583,6 +600,9 @@ class _Transactions(_Repo):
 class _BillingEvents(_Repo):
     async def add(self, org_id: str, event: DomainEvent) -> None:
         self.t.billing_events.append((org_id, event))
+
+    async def add_many(self, org_id: str, events: Sequence[DomainEvent]) -> None:
+        self.t.billing_events.extend((org_id, event) for event in events)
 
     async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]:
         events = [e for o, e in self.t.billing_events if o == org_id]

@@ -177,6 +177,11 @@ class MembershipRepository(Protocol):
         starts after that key, ``offset`` is ignored and ``total`` is not counted."""
         ...
 
+    async def active_owner_emails(self, org_id: str, *, limit: int) -> list[str]:
+        """The email addresses of the organization's active owners, ordered by email, at most
+        ``limit``: who billing mail goes to, without counting or loading whole members."""
+        ...
+
     def stream_members(
         self, org_id: str, member_filter: MemberFilter, *, batch_size: int = 1000
     ) -> AsyncIterator[MemberRow]:
@@ -403,6 +408,12 @@ class BillingTransactionRepository(Protocol):
     """Billing transactions (payment attempts)."""
 
     async def add(self, txn: BillingTransaction) -> None: ...
+    async def add_if_new(self, txn: BillingTransaction) -> bool:
+        """Insert ``txn`` unless a transaction with its ``external_uniq_id`` exists: then write
+        nothing and return False (in one statement, without aborting the unit of work). Any
+        other clash raises ``Conflict`` as :meth:`add` does."""
+        ...
+
     async def get(self, txn_id: str) -> BillingTransaction | None: ...
     async def get_for_update(self, txn_id: str) -> BillingTransaction | None: ...
     async def get_by_low_profile_id(self, low_profile_id: str) -> BillingTransaction | None: ...
@@ -425,6 +436,10 @@ class BillingEventRepository(Protocol):
     """The billing audit timeline: every domain event of an org's billing, in order."""
 
     async def add(self, org_id: str, event: DomainEvent) -> None: ...
+    async def add_many(self, org_id: str, events: Sequence[DomainEvent]) -> None:
+        """Append ``events`` in their order (one round trip however many there are)."""
+        ...
+
     async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]: ...
 
 

@@ -20,12 +20,15 @@ from urllib.parse import parse_qsl
 
 import attrs
 from litestar import Controller, Request, Response, post
+from litestar.background_tasks import BackgroundTask
 
 from fitdata_adapters.cardcom import webhook_low_profile_id
 from fitdata_adapters.logging import get_logger
 from fitdata_core.errors import ProviderError, Unavailable
+from fitdata_core.ports.infrastructure import EmailMessage
 from fitdata_core.usecases import billing
 from fitdata_core.usecases.billing import ActivationOutcome
+from fitdata_core.usecases.billing.emails import send_all
 from fitdata_http.bodies import decode_json_body, decode_text_body
 from fitdata_http.deps import ServicesDep
 from fitdata_http.errors import Problem, problem_for, problem_response, status_for
@@ -83,8 +86,11 @@ class WebhooksController(Controller):
             shown = low_profile_id[:100].encode("unicode_escape").decode("ascii")
             _log.warning("cardcom_webhook", low_profile_id=shown, outcome="unknown")
             return Response(content={"status": ActivationOutcome.UNKNOWN.value}, status_code=200)
+        # The receipt is sent after the answer (a background task): Cardcom waits only for
+        # the committed activation, not for the mail server.
+        receipts: list[EmailMessage] = []
         try:
-            outcome = await billing.handle_webhook(services, low_profile_id)
+            outcome = await billing.handle_webhook(services, low_profile_id, mail_out=receipts)
         except ProviderError as exc:
             _log.warning(
                 "cardcom_webhook_verify_failed",
@@ -113,4 +119,8 @@ class WebhooksController(Controller):
             return problem_response(problem)
         log = _log.warning if outcome in _NOTEWORTHY else _log.info
         log("cardcom_webhook", low_profile_id=low_profile_id, outcome=outcome.value)
-        return Response(content={"status": outcome.value}, status_code=200)
+        return Response(
+            content={"status": outcome.value},
+            status_code=200,
+            background=BackgroundTask(send_all, services, receipts) if receipts else None,
+        )

@@ -18,12 +18,12 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _run(script: str, *args: str) -> str:
+def _run(script: str, *args: str, timeout: float = 240) -> str:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / script), *args],
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=timeout,
         check=False,
         cwd=ROOT,
     )
@@ -50,6 +50,50 @@ def test_renewal_benchmark_charges_each_subscription_exactly_once(
     assert "concurrency   8: 120 renewed" in out
     assert out.count("each charged exactly once") == 2
     assert "charges/s" in out
+
+
+def test_renewal_benchmark_compares_cost_per_renewal_with_another_commit(
+    postgres_server_url: str,
+) -> None:
+    # HEAD as OLD: the point is that both sides run (one from a git archive) and are checked.
+    out = _run(
+        "renewals.py",
+        "--database-url",
+        postgres_server_url,
+        "--subscriptions",
+        "20",
+        "--latency-ms",
+        "5",
+        "--compare",
+        "HEAD",
+        "--compare-rounds",
+        "1",
+        "--compare-concurrency",
+        "4",
+        timeout=420,
+    )
+    assert "OLD (HEAD):" in out
+    assert "NEW (this checkout):" in out
+    assert out.count("each charged exactly once") == 2
+    assert "statements/renewal" in out
+    assert "statements in" in out  # per-renewal figures on each side's line
+
+
+def test_webhook_benchmark_activates_every_checkout_once(postgres_server_url: str) -> None:
+    out = _run(
+        "webhooks.py",
+        "--database-url",
+        postgres_server_url,
+        "--rate",
+        "10",
+        "--seconds",
+        "2",
+        timeout=420,
+    )
+    assert "20 webhooks at" in out
+    assert "all completed once" in out
+    assert "p99" in out
+    assert "CPU ms/webhook" in out
 
 
 def test_export_benchmark_measures_export_and_copy_side_by_side(

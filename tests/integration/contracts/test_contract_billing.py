@@ -253,3 +253,72 @@ async def test_billing_events_keep_insertion_order_per_org(uow_factory: UnitOfWo
     assert everything.total == 5
     assert list(middle.items) == events[2:4]
     assert [e.aggregate_id for e in others.items] == ["sub-2"]
+
+
+async def test_billing_events_added_together_keep_their_order(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    org = await seed_org(uow_factory)
+    other = await seed_org(uow_factory)
+    # More than one driver batch would hold, and out of occurred_at order on purpose.
+    events = [
+        builders.event("sub-1", f"event.{i}", occurred_at=at(-i), data={"i": i}) for i in range(7)
+    ]
+    async with uow_factory() as uow:
+        await uow.billing_events.add(org.id, events[0])
+        await uow.billing_events.add_many(org.id, events[1:4])
+        await uow.billing_events.add_many(other.id, [builders.event("sub-2")])
+        await uow.billing_events.add_many(org.id, [])
+        await uow.billing_events.add_many(org.id, events[4:])
+        await uow.commit()
+    async with uow_factory() as uow:
+        timeline = await uow.billing_events.list_for_org(org.id, limit=100, offset=0)
+        others = await uow.billing_events.list_for_org(other.id, limit=100, offset=0)
+    assert list(timeline.items) == events
+    assert [e.aggregate_id for e in others.items] == ["sub-2"]
+
+
+async def test_claims_come_back_oldest_first_from_one_batch(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """The claim returns its rows in the sweep's order whatever order the database hands
+    them back in (the single claiming statement's RETURNING promises none)."""
+    orgs = [await seed_org(uow_factory) for _ in range(6)]
+    subs = [
+        builders.subscription(org.id, current_period_end=T0 - timedelta(hours=(i * 7) % 6))
+        for i, org in enumerate(orgs)
+    ]
+    async with uow_factory() as uow:
+        for sub in subs:
+            await uow.subscriptions.save(sub)
+        await uow.commit()
+    expected = sorted(subs, key=lambda s: (s.current_period_end, s.id))
+    async with uow_factory() as uow:
+        claimed = await uow.subscriptions.claim_due(T0, limit=4, now=at(0), until=at(5))
+        await uow.commit()
+    assert claimed == expected[:4]
+
+
+async def test_add_if_new_writes_once_per_external_id_and_keeps_the_unit_of_work(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    org = await seed_org(uow_factory)
+    first = builders.transaction(org.id, kind=TransactionKind.RENEWAL, external_uniq_id="renew-1")
+    again = builders.transaction(org.id, kind=TransactionKind.RENEWAL, external_uniq_id="renew-1")
+    other = builders.transaction(org.id, kind=TransactionKind.RENEWAL, external_uniq_id="renew-2")
+    async with uow_factory() as uow:
+        assert await uow.billing_transactions.add_if_new(first) is True
+        assert await uow.billing_transactions.add_if_new(again) is False
+        # The refused insert did not spoil the unit of work: it still writes and commits.
+        assert await uow.billing_transactions.add_if_new(other) is True
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.billing_transactions.get(first.id) == first
+        assert await uow.billing_transactions.get(again.id) is None
+        assert await uow.billing_transactions.get(other.id) == other
+    # Another clash (the LowProfile id) is still a Conflict.
+    page = builders.transaction(org.id, low_profile_id="lp-x")
+    await commit_one(uow_factory, lambda uow: uow.billing_transactions.add(page))
+    clash = builders.transaction(org.id, low_profile_id="lp-x", external_uniq_id="renew-3")
+    with pytest.raises(Conflict):
+        await commit_one(uow_factory, lambda uow: uow.billing_transactions.add_if_new(clash))

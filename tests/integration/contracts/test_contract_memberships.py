@@ -146,3 +146,28 @@ async def test_stream_members_of_an_empty_org_yields_nothing(
     async with uow_factory() as uow:
         rows = [row async for row in uow.memberships.stream_members(org.id, MemberFilter())]
     assert rows == []
+
+
+async def test_active_owner_emails_lists_only_active_owners_by_email(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    org_id = await _seed_members(uow_factory)
+    async with uow_factory() as uow:
+        for email, status in (
+            ("zoe@example.com", MembershipStatus.ACTIVE),
+            ("abe@example.com", MembershipStatus.ACTIVE),
+            ("aaa@example.com", MembershipStatus.SUSPENDED),
+        ):
+            user = builders.user(email=email)
+            await uow.users.add(user)
+            await uow.memberships.add(
+                builders.membership(org_id, user.id, role=Role.OWNER, status=status)
+            )
+        await uow.commit()
+    async with uow_factory() as uow:
+        owners = await uow.memberships.active_owner_emails(org_id, limit=10)
+        first_two = await uow.memberships.active_owner_emails(org_id, limit=2)
+        nobody = await uow.memberships.active_owner_emails("no-such-org", limit=10)
+    assert owners == ["abe@example.com", "alice@example.com", "zoe@example.com"]
+    assert first_two == owners[:2]
+    assert nobody == []

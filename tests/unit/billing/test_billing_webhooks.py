@@ -11,6 +11,7 @@ import pytest
 from fitdata_core.errors import ProviderError
 from fitdata_core.model.billing import SubscriptionStatus, TransactionStatus
 from fitdata_core.model.tiers import PlatformTier
+from fitdata_core.ports.infrastructure import EmailMessage
 from fitdata_core.services import Actor
 from fitdata_core.usecases.billing import (
     ActivationOutcome,
@@ -210,3 +211,25 @@ async def test_a_crowd_of_webhooks_verifies_and_reconciles_activates_exactly_onc
     sub = await subscription_of(world.svc, gym.org_id)
     assert sub is not None
     assert sub.current_period_start == world.clock.now()
+
+
+async def test_a_webhook_can_leave_the_receipt_to_its_caller(world: World, gym: Gym) -> None:
+    """The HTTP webhook answers before the mail goes out: the activation hands the committed
+    receipt to the caller instead of sending it, and only the winner gets one."""
+    session = await _paid_checkout(world, gym)
+    first: list[EmailMessage] = []
+    again: list[EmailMessage] = []
+
+    outcome = await handle_webhook(world.svc, session.low_profile_id, mail_out=first)
+    repeat = await handle_webhook(world.svc, session.low_profile_id, mail_out=again)
+
+    assert (outcome, repeat) == (ActivationOutcome.COMPLETED, ActivationOutcome.ALREADY_PROCESSED)
+    assert world.mailer.sent == []  # nothing sent by the use case itself
+    [receipt] = first
+    assert receipt.to == gym.owner_email
+    assert receipt.subject.startswith("Receipt:")
+    assert again == []
+    # Already committed when handed over: the subscription is active before any mail.
+    sub = await subscription_of(world.svc, gym.org_id)
+    assert sub is not None
+    assert sub.status is SubscriptionStatus.ACTIVE

@@ -14,6 +14,7 @@ from fitdata_adapters.db.errors import translate_errors
 from fitdata_core.ports.repositories import Page
 
 T = TypeVar("T")
+Params = Mapping[str, Any]
 
 
 class SqlSession:
@@ -43,16 +44,26 @@ class SqlSession:
     def is_postgres(self) -> bool:
         return self.conn.dialect.name == "postgresql"
 
-    async def execute(self, statement: Executable) -> CursorResult[Any]:
+    async def execute(
+        self, statement: Executable, params: Params | Sequence[Params] | None = None
+    ) -> CursorResult[Any]:
+        """Run ``statement``; ``params`` fill its bind parameters (a list of them runs it for
+        each, batched into one round trip where the driver can). A hot path builds its
+        statement once at import with ``sa.bindparam`` and passes only the values here, which
+        skips building the statement and finds its compiled form in the cache at once."""
         with translate_errors():
-            return await self.conn.execute(statement)
+            return await self.conn.execute(statement, params)
 
-    async def one_or_none(self, statement: Executable) -> Mapping[str, Any] | None:
-        row = (await self.execute(statement)).mappings().first()
+    async def one_or_none(
+        self, statement: Executable, params: Params | None = None
+    ) -> Mapping[str, Any] | None:
+        row = (await self.execute(statement, params)).mappings().first()
         return None if row is None else dict(row)
 
-    async def all(self, statement: Executable) -> list[Mapping[str, Any]]:
-        return [dict(row) for row in (await self.execute(statement)).mappings().all()]
+    async def all(
+        self, statement: Executable, params: Params | None = None
+    ) -> list[Mapping[str, Any]]:
+        return [dict(row) for row in (await self.execute(statement, params)).mappings().all()]
 
     async def count(self, statement: sa.Select[Any]) -> int:
         total = (

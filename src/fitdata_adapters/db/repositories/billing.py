@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -79,7 +80,7 @@ def _subscription(row: Mapping[str, Any]) -> PlatformSubscription:
     )
 
 
-def _due(as_of: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+def _due(as_of: datetime | sa.BindParameter[datetime]) -> tuple[sa.ColumnElement[bool], ...]:
     """A subscription whose period has ended by ``as_of`` and that is not cancelled."""
     s = t.platform_subscriptions
     return (
@@ -89,32 +90,68 @@ def _due(as_of: datetime) -> tuple[sa.ColumnElement[bool], ...]:
     )
 
 
+def _claim_due_statement() -> sa.Update:
+    """Claim and read in one statement: the inner SELECT locks the oldest unclaimed due rows
+    (skipping rows another claimer holds), the UPDATE sets the lease and returns them. Built
+    once with bind parameters, since every batch of every sweep runs it."""
+    s = t.platform_subscriptions
+    now = sa.bindparam("now", type_=s.c.renewal_claimed_until.type)
+    pick = (
+        sa.select(s.c.id)
+        .where(
+            *_due(sa.bindparam("as_of", type_=s.c.current_period_end.type)),
+            sa.or_(s.c.renewal_claimed_until.is_(None), s.c.renewal_claimed_until <= now),
+        )
+        .order_by(s.c.current_period_end, s.c.id)
+        .limit(sa.bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        s.update()
+        .where(s.c.id.in_(pick.scalar_subquery()))
+        .values(renewal_claimed_until=sa.bindparam("until", type_=s.c.renewal_claimed_until.type))
+        .returning(*s.c)
+    )
+
+
+_CLAIM_DUE = _claim_due_statement()
+
+
+# The statements every renewal and activation runs, built once at import with bind
+# parameters: building them per call (an upsert's EXCLUDED alias above all) cost more CPU than
+# the rest of the SQL path. Values go in as execution parameters.
+_SUB = t.platform_subscriptions
+_SUB_BY_ORG = sa.select(_SUB).where(_SUB.c.organization_id == sa.bindparam("org_id"))
+_SUB_BY_ORG_FOR_UPDATE = _SUB_BY_ORG.with_for_update()
+
+
+@functools.cache
+def _upsert_subscription(dialect: str, columns: tuple[str, ...]) -> sa.Insert:
+    """``INSERT ... ON CONFLICT (organization_id) DO UPDATE`` of ``columns`` (what ``save``
+    writes; the renewal claim is not among them, so saving a renewal's outcome keeps it).
+    Cached per dialect and column list: in practice built once per process."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_SUB)
+    return statement.on_conflict_do_update(
+        index_elements=["organization_id"],
+        set_={name: statement.excluded[name] for name in columns if name != "organization_id"},
+    )
+
+
 class SqlSubscriptionRepository(SqlRepository):
     """One subscription per organization; ``save`` replaces the organization's row."""
 
     async def get_by_org(self, org_id: str) -> PlatformSubscription | None:
-        s = t.platform_subscriptions
-        row = await self._db.one_or_none(sa.select(s).where(s.c.organization_id == org_id))
+        row = await self._db.one_or_none(_SUB_BY_ORG, {"org_id": org_id})
         return None if row is None else _subscription(row)
 
     async def get_by_org_for_update(self, org_id: str) -> PlatformSubscription | None:
-        s = t.platform_subscriptions
-        row = await self._db.one_or_none(
-            sa.select(s).where(s.c.organization_id == org_id).with_for_update()
-        )
+        row = await self._db.one_or_none(_SUB_BY_ORG_FOR_UPDATE, {"org_id": org_id})
         return None if row is None else _subscription(row)
 
     async def save(self, subscription: PlatformSubscription) -> None:
         values = _subscription_values(subscription)
-        insert = (postgresql.insert if self._db.is_postgres else sqlite.insert)(
-            t.platform_subscriptions
-        )
-        statement = insert.values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=["organization_id"],
-            set_={name: statement.excluded[name] for name in values if name != "organization_id"},
-        )
-        await self._db.execute(statement)
+        statement = _upsert_subscription(self._db.conn.dialect.name, tuple(values))
+        await self._db.execute(statement, values)
 
     async def list_due(self, as_of: datetime, *, limit: int) -> list[PlatformSubscription]:
         s = t.platform_subscriptions
@@ -133,25 +170,13 @@ class SqlSubscriptionRepository(SqlRepository):
     ) -> list[PlatformSubscription]:
         """The row locks (Postgres; SQLite's ``BEGIN IMMEDIATE`` admits one writer anyway)
         keep two claimers apart while they claim; the lease keeps them apart afterwards."""
-        s = t.platform_subscriptions
         rows = await self._db.all(
-            sa.select(s)
-            .where(
-                *_due(as_of),
-                sa.or_(s.c.renewal_claimed_until.is_(None), s.c.renewal_claimed_until <= now),
-            )
-            .order_by(s.c.current_period_end, s.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+            _CLAIM_DUE, {"as_of": as_of, "now": now, "until": until, "limit": limit}
         )
-        if not rows:
-            return []
-        await self._db.execute(
-            s.update()
-            .where(s.c.id.in_([row["id"] for row in rows]))
-            .values(renewal_claimed_until=until)
-        )
-        return [_subscription(row) for row in rows]
+        # RETURNING promises no order: put the claimed rows back in the sweep's.
+        subs = [_subscription(row) for row in rows]
+        subs.sort(key=lambda sub: (sub.current_period_end, sub.id))
+        return subs
 
     async def release_claims(self, org_ids: Sequence[str], *, until: datetime) -> None:
         if not org_ids:
@@ -206,11 +231,29 @@ def _transaction(row: Mapping[str, Any]) -> BillingTransaction:
     )
 
 
+_TXN = t.platform_billing_transactions
+_INSERT_TXN = _TXN.insert()
+_TXN_FOR_UPDATE = sa.select(_TXN).where(_TXN.c.id == sa.bindparam("txn_id")).with_for_update()
+# Its SET clause comes from the execution parameters (every column of ``_transaction_values``).
+_UPDATE_TXN = _TXN.update().where(_TXN.c.id == sa.bindparam("txn_id"))
+
+
+@functools.cache
+def _insert_txn_if_new(dialect: str) -> sa.Insert:
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_TXN)
+    return insert.on_conflict_do_nothing(index_elements=["external_uniq_id"]).returning(_TXN.c.id)
+
+
 class SqlBillingTransactionRepository(SqlRepository):
     async def add(self, txn: BillingTransaction) -> None:
-        await self._db.execute(
-            t.platform_billing_transactions.insert().values(_transaction_values(txn))
-        )
+        await self._db.execute(_INSERT_TXN, _transaction_values(txn))
+
+    async def add_if_new(self, txn: BillingTransaction) -> bool:
+        """``INSERT ... ON CONFLICT (external_uniq_id) DO NOTHING RETURNING id``: a renewal
+        records its attempt and learns whether another sweeper already did, in one statement
+        (a failed plain INSERT would abort the whole Postgres transaction)."""
+        statement = _insert_txn_if_new(self._db.conn.dialect.name)
+        return (await self._db.execute(statement, _transaction_values(txn))).first() is not None
 
     async def _one(
         self, where: sa.ColumnElement[bool], *, lock: bool = False
@@ -225,14 +268,14 @@ class SqlBillingTransactionRepository(SqlRepository):
         return await self._one(t.platform_billing_transactions.c.id == txn_id)
 
     async def get_for_update(self, txn_id: str) -> BillingTransaction | None:
-        return await self._one(t.platform_billing_transactions.c.id == txn_id, lock=True)
+        row = await self._db.one_or_none(_TXN_FOR_UPDATE, {"txn_id": txn_id})
+        return None if row is None else _transaction(row)
 
     async def get_by_low_profile_id(self, low_profile_id: str) -> BillingTransaction | None:
         return await self._one(t.platform_billing_transactions.c.low_profile_id == low_profile_id)
 
     async def update(self, txn: BillingTransaction) -> None:
-        b = t.platform_billing_transactions
-        await self._db.execute(b.update().where(b.c.id == txn.id).values(_transaction_values(txn)))
+        await self._db.execute(_UPDATE_TXN, {**_transaction_values(txn), "txn_id": txn.id})
 
     async def list_for_org(
         self, org_id: str, *, limit: int, offset: int
@@ -282,20 +325,33 @@ def _event(row: Mapping[str, Any]) -> DomainEvent:
     )
 
 
+def _event_values(org_id: str, event: DomainEvent) -> dict[str, Any]:
+    return {
+        "organization_id": org_id,
+        "name": event.name,
+        "aggregate": event.aggregate,
+        "aggregate_id": event.aggregate_id,
+        "occurred_at": event.occurred_at,
+        "data": event.data,
+    }
+
+
+_INSERT_EVENT = t.billing_events.insert()
+
+
 class SqlBillingEventRepository(SqlRepository):
     """The timeline is ordered by insertion (an auto-increment id), oldest first."""
 
     async def add(self, org_id: str, event: DomainEvent) -> None:
-        await self._db.execute(
-            t.billing_events.insert().values(
-                organization_id=org_id,
-                name=event.name,
-                aggregate=event.aggregate,
-                aggregate_id=event.aggregate_id,
-                occurred_at=event.occurred_at,
-                data=event.data,
-            )
-        )
+        await self._db.execute(_INSERT_EVENT, _event_values(org_id, event))
+
+    async def add_many(self, org_id: str, events: Sequence[DomainEvent]) -> None:
+        """One ``executemany`` (psycopg pipelines the rows: one round trip). The rows are
+        inserted in list order and take their ids in that order, so the timeline keeps the
+        order the events happened in."""
+        if not events:
+            return
+        await self._db.execute(_INSERT_EVENT, [_event_values(org_id, e) for e in events])
 
     async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]:
         e = t.billing_events

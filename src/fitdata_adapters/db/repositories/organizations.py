@@ -45,6 +45,15 @@ def _org(row: Mapping[str, Any]) -> Organization:
     )
 
 
+# Built once: every billing change locks and may update its organization.
+_ORG_FOR_UPDATE = (
+    sa.select(t.organizations)
+    .where(t.organizations.c.id == sa.bindparam("org_id"))
+    .with_for_update()
+)
+_UPDATE_ORG = t.organizations.update().where(t.organizations.c.id == sa.bindparam("org_id"))
+
+
 class SqlOrganizationRepository(SqlRepository):
     async def add(self, org: Organization) -> None:
         await self._db.execute(t.organizations.insert().values(_org_values(org)))
@@ -56,15 +65,11 @@ class SqlOrganizationRepository(SqlRepository):
         return None if row is None else _org(row)
 
     async def get_for_update(self, org_id: str) -> Organization | None:
-        row = await self._db.one_or_none(
-            sa.select(t.organizations).where(t.organizations.c.id == org_id).with_for_update()
-        )
+        row = await self._db.one_or_none(_ORG_FOR_UPDATE, {"org_id": org_id})
         return None if row is None else _org(row)
 
     async def update(self, org: Organization) -> None:
-        await self._db.execute(
-            t.organizations.update().where(t.organizations.c.id == org.id).values(_org_values(org))
-        )
+        await self._db.execute(_UPDATE_ORG, {**_org_values(org), "org_id": org.id})
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -259,6 +264,20 @@ ATTRIBUTE_COLUMNS: dict[str, sa.ColumnElement[Any]] = {
 }
 
 
+# Built once: billing looks the owners up on every activation and renewal.
+_ACTIVE_OWNER_EMAILS = (
+    sa.select(t.users.c.email)
+    .select_from(t.memberships.join(t.users, t.users.c.id == t.memberships.c.user_id))
+    .where(
+        t.memberships.c.organization_id == sa.bindparam("org_id"),
+        t.memberships.c.role == Role.OWNER.value,
+        t.memberships.c.status == MembershipStatus.ACTIVE.value,
+    )
+    .order_by(*MEMBER_ORDER)
+    .limit(sa.bindparam("limit"))
+)
+
+
 class SqlMembershipRepository(SqlRepository):
     async def add(self, membership: Membership) -> None:
         await self._db.execute(t.memberships.insert().values(_membership_values(membership)))
@@ -276,6 +295,11 @@ class SqlMembershipRepository(SqlRepository):
             .where(t.memberships.c.id == membership.id)
             .values(_membership_values(membership))
         )
+
+    async def active_owner_emails(self, org_id: str, *, limit: int) -> list[str]:
+        """One indexed join, no count and no profile columns (unlike :meth:`list_members`)."""
+        rows = await self._db.execute(_ACTIVE_OWNER_EMAILS, {"org_id": org_id, "limit": limit})
+        return list(rows.scalars())
 
     async def list_members(
         self,

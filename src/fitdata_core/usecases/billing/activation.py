@@ -49,7 +49,12 @@ class ActivationOutcome(StrEnum):
 
 
 async def apply_checkout_result(
-    svc: Services, txn_id: str, result: PaymentResult, *, at: datetime | None = None
+    svc: Services,
+    txn_id: str,
+    result: PaymentResult,
+    *,
+    at: datetime | None = None,
+    mail_out: list[EmailMessage] | None = None,
 ) -> ActivationOutcome:
     """Apply what the gateway says about checkout ``txn_id``, exactly once.
 
@@ -58,6 +63,11 @@ async def apply_checkout_result(
     the org's tier follows, the events are recorded, all in one unit of work; the receipt goes
     out after the commit, by the winner only. ``at`` is when it happens (default: now); a
     sweep passes its "as of" time.
+
+    With ``mail_out`` the receipt is appended to that list instead of sent here: the caller
+    sends it (with :func:`~fitdata_core.usecases.billing.emails.send_all`) when it suits it,
+    e.g. the webhook after its answer, so Cardcom does not wait on the mail server. Either
+    way only the winner gets a receipt, and only after the commit.
     """
     if result.return_value is not None and result.return_value != txn_id:
         svc.errors.capture_message(
@@ -116,7 +126,10 @@ async def apply_checkout_result(
             renewal=False,
         )
         await uow.commit()
-    await emails.send_all(svc, mail)
+    if mail_out is not None:
+        mail_out.extend(mail)
+    else:
+        await emails.send_all(svc, mail)
     return ActivationOutcome.COMPLETED
 
 
@@ -135,13 +148,17 @@ def _alert_if_paid_after_cancel(
 
 
 async def settle_checkout(
-    svc: Services, txn: BillingTransaction, *, at: datetime | None = None
+    svc: Services,
+    txn: BillingTransaction,
+    *,
+    at: datetime | None = None,
+    mail_out: list[EmailMessage] | None = None,
 ) -> ActivationOutcome:
-    """Pull the gateway's answer for a checkout and apply it (as of ``at``, default now).
-    Raises ``ProviderError``."""
+    """Pull the gateway's answer for a checkout and apply it (as of ``at``, default now;
+    ``mail_out`` as in :func:`apply_checkout_result`). Raises ``ProviderError``."""
     if txn.status in (TransactionStatus.COMPLETED, TransactionStatus.FAILED):
         return ActivationOutcome.ALREADY_PROCESSED  # settled for good: no need to ask
     if txn.low_profile_id is None:
         return ActivationOutcome.UNKNOWN
     result = await svc.payment_gateway.get_checkout_result(txn.low_profile_id)
-    return await apply_checkout_result(svc, txn.id, result, at=at)
+    return await apply_checkout_result(svc, txn.id, result, at=at, mail_out=mail_out)

@@ -75,9 +75,10 @@ def open_card(svc: Services, org_id: str, card: StoredCard) -> str:
 
 
 async def record(uow: UnitOfWork, org_id: str, events: Iterable[DomainEvent]) -> None:
-    """Append events to the organization's billing audit timeline."""
-    for event in events:
-        await uow.billing_events.add(org_id, event)
+    """Append events to the organization's billing audit timeline (in one round trip)."""
+    batch = list(events)
+    if batch:
+        await uow.billing_events.add_many(org_id, batch)
 
 
 async def locked_org(uow: UnitOfWork, org_id: str) -> Organization:

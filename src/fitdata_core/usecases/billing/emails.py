@@ -14,11 +14,11 @@ from datetime import datetime
 import attrs
 
 from fitdata_core.model.billing import CancelReason, PlatformSubscription
-from fitdata_core.model.organizations import MembershipStatus, Organization, Role
+from fitdata_core.model.organizations import Organization
 from fitdata_core.model.tiers import PlatformTier
 from fitdata_core.money import Money
 from fitdata_core.ports.infrastructure import EmailMessage
-from fitdata_core.ports.repositories import MemberFilter, UnitOfWork
+from fitdata_core.ports.repositories import UnitOfWork
 from fitdata_core.services import Services
 
 __all__ = [
@@ -30,7 +30,8 @@ __all__ = [
     "send_all",
 ]
 
-_OWNERS = MemberFilter(roles=frozenset({Role.OWNER}), statuses=frozenset({MembershipStatus.ACTIVE}))
+# Billing mail goes to at most this many owners (the first by email).
+_MAX_RECIPIENTS = 10
 
 _CANCEL_WHY = {
     CancelReason.OWNER_REQUESTED: "you asked us to cancel it",
@@ -56,11 +57,11 @@ class Audience:
 
 async def audience_of(svc: Services, uow: UnitOfWork, org: Organization) -> Audience:
     """The organization's active owners (billing mail goes to whoever can act on it)."""
-    page = await uow.memberships.list_members(org.id, _OWNERS, limit=10, offset=0)
+    owners = await uow.memberships.active_owner_emails(org.id, limit=_MAX_RECIPIENTS)
     base = svc.billing.public_url
     return Audience(
         org_name=org.name,
-        recipients=tuple(row.user.email for row in page.items),
+        recipients=tuple(owners),
         settings_url=f"{base}/dashboard/settings/billing",
     )
 

@@ -42,7 +42,7 @@ from typing import Any
 
 import attrs
 
-from fitdata_core.errors import Conflict, FitdataError, ProviderError
+from fitdata_core.errors import FitdataError, ProviderError
 from fitdata_core.events import DomainEvent
 from fitdata_core.model.billing import (
     MAX_FAILED_PAYMENTS,
@@ -314,11 +314,6 @@ async def _claim_attempt(
 ) -> _Attempt | RenewalOutcome:
     external_id = _renewal_charge_id(sub)
     assert sub.card is not None  # card-less subscriptions expired above
-    for txn in await pending_of_org(uow, sub.organization_id, kind=TransactionKind.RENEWAL):
-        if txn.external_uniq_id == external_id:
-            if as_of - txn.created_at < RENEWAL_LEASE:
-                return RenewalOutcome.SKIPPED  # another sweeper is charging it right now
-            return _Attempt(txn, sub.card, repair=True)
     assert sub.current_period_end is not None  # due subscriptions have one
     txn = BillingTransaction(
         id=svc.ids.new_id(),
@@ -335,13 +330,18 @@ async def _claim_attempt(
         },
         external_uniq_id=external_id,
     )
-    try:
-        await uow.billing_transactions.add(txn)
-    except Conflict:
-        return RenewalOutcome.SKIPPED  # the unique external id: another sweeper recorded it
-    await record(uow, sub.organization_id, [new_transaction_event(txn, as_of)])
-    await uow.commit()
-    return _Attempt(txn, sub.card, repair=False)
+    # Insert first, look second: the usual renewal is a new attempt, and the unique external
+    # id tells in the same statement whether this attempt was recorded before.
+    if await uow.billing_transactions.add_if_new(txn):
+        await record(uow, sub.organization_id, [new_transaction_event(txn, as_of)])
+        await uow.commit()
+        return _Attempt(txn, sub.card, repair=False)
+    for found in await pending_of_org(uow, sub.organization_id, kind=TransactionKind.RENEWAL):
+        if found.external_uniq_id == external_id:
+            if as_of - found.created_at < RENEWAL_LEASE:
+                return RenewalOutcome.SKIPPED  # another sweeper is charging it right now
+            return _Attempt(found, sub.card, repair=True)  # a crashed sweeper's: look it up
+    return RenewalOutcome.SKIPPED  # this attempt is settled already (another sweeper's)
 
 
 async def _record_outcome(

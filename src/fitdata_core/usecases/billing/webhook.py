@@ -11,6 +11,7 @@ from fitdata_core.access import Action
 from fitdata_core.errors import NotFound, PermissionDenied
 from fitdata_core.model.billing import TransactionStatus
 from fitdata_core.model.tiers import PlatformTier
+from fitdata_core.ports.infrastructure import EmailMessage
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.billing.activation import ActivationOutcome, settle_checkout
 from fitdata_core.usecases.common import authorize, load_org
@@ -22,7 +23,9 @@ __all__ = [
 ]
 
 
-async def handle_webhook(svc: Services, low_profile_id: str | None) -> ActivationOutcome:
+async def handle_webhook(
+    svc: Services, low_profile_id: str | None, *, mail_out: list[EmailMessage] | None = None
+) -> ActivationOutcome:
     """Process a Cardcom webhook that names ``low_profile_id``.
 
     Nothing in the post is trusted: the result is pulled with ``get_checkout_result``.
@@ -30,7 +33,8 @@ async def handle_webhook(svc: Services, low_profile_id: str | None) -> Activatio
     anyway so Cardcom stops re-sending), ``deferred`` while not finalised (W4), ``failed`` on a
     decline, ``completed`` for the activation, ``already_processed`` for a repeat or a
     cancelled checkout (W1, W5). Raises ``ProviderError`` when Cardcom cannot be reached
-    (answer non-200 so Cardcom re-sends).
+    (answer non-200 so Cardcom re-sends). With ``mail_out`` the receipt of an activation is
+    left there for the caller to send after answering (see ``apply_checkout_result``).
     """
     if not low_profile_id or not low_profile_id.strip():
         return ActivationOutcome.IGNORED
@@ -38,7 +42,7 @@ async def handle_webhook(svc: Services, low_profile_id: str | None) -> Activatio
         txn = await uow.billing_transactions.get_by_low_profile_id(low_profile_id.strip())
     if txn is None:
         return ActivationOutcome.UNKNOWN
-    return await settle_checkout(svc, txn)
+    return await settle_checkout(svc, txn, mail_out=mail_out)
 
 
 @attrs.frozen
