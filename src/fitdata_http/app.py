@@ -37,6 +37,7 @@ from fitdata_http.controllers.import_provider import ImportProviderController
 from fitdata_http.controllers.members import MembersController
 from fitdata_http.controllers.webhooks import WebhooksController
 from fitdata_http.errors import handle_exception
+from fitdata_http.idempotency import IDEMPOTENCY_DEPENDENCY, provide_idempotency
 from fitdata_http.openapi import openapi_config
 from fitdata_http.params import provide_org_id
 from fitdata_http.request_log import RequestLogMiddleware
@@ -94,6 +95,7 @@ def create_app(
             "services": Provide(provide_services),
             "actor": Provide(provide_actor),
             "org_id": Provide(provide_org_id),
+            IDEMPOTENCY_DEPENDENCY: Provide(provide_idempotency),
         },
         # Authentication first, then the body (read by FitdataRequest when arguments are
         # gathered, after every guard): an anonymous caller never reaches the JSON parser.

@@ -21,6 +21,7 @@ from fitdata_core.money import Money
 from fitdata_core.usecases import billing
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, created, ok, paged
+from fitdata_http.idempotency import IdempotencyDep
 from fitdata_http.openapi import BEARER
 from fitdata_http.params import ORG_PATH, Limit, Offset, parse_low_profile_id, read_body
 from fitdata_http.schemas import json_body
@@ -135,10 +136,14 @@ class BillingController(Controller):
         actor: ActorDep,
         org_id: OrgIdDep,
         data: Annotated[dict[str, Any], _CHECKOUT_BODY],
+        idempotency: IdempotencyDep,
     ) -> Envelope:
         body = read_body(data, ChosenTier)
-        session = await billing.start_checkout(services, actor, org_id, body.tier)
-        return created(session)
+
+        async def start() -> Envelope:
+            return created(await billing.start_checkout(services, actor, org_id, body.tier))
+
+        return await idempotency.run(start)
 
     @post("/verify-checkout", summary="Verify a checkout with Cardcom after the redirect (owner)")
     async def verify_checkout(

@@ -25,6 +25,7 @@ from fitdata_core.usecases import exports
 from fitdata_http.client_address import client_address
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok, paged
+from fitdata_http.idempotency import IdempotencyDep
 from fitdata_http.openapi import BEARER
 from fitdata_http.params import ORG_PATH, Limit, Offset, parse_uuid, read_body
 
@@ -106,19 +107,24 @@ class ExportsController(Controller):
         services: ServicesDep,
         actor: ActorDep,
         org_id: OrgIdDep,
+        idempotency: IdempotencyDep,
         data: Annotated[dict[str, Any] | None, Body(description=_REQUEST_HELP)] = None,
     ) -> Envelope:
         wanted = read_body({} if data is None else data, ExportRequest)
-        job_id = await exports.request_member_export(
-            services,
-            actor,
-            org_id,
-            roles=wanted.roles,
-            statuses=wanted.statuses,
-            fields=wanted.fields,
-            client_ip=client_address(request),
-        )
-        return ok(ExportQueued(job_id), status_code=202)
+
+        async def queue() -> Envelope:
+            job_id = await exports.request_member_export(
+                services,
+                actor,
+                org_id,
+                roles=wanted.roles,
+                statuses=wanted.statuses,
+                fields=wanted.fields,
+                client_ip=client_address(request),
+            )
+            return ok(ExportQueued(job_id), status_code=202)
+
+        return await idempotency.run(queue)
 
     @get("/jobs", summary="List export jobs, newest first (owner, admin)")
     async def list_jobs(
