@@ -21,6 +21,7 @@ from fitdata_core.services import Services
 from fitdata_http.auth import authenticate_declared_actor, provide_actor
 from fitdata_http.bodies import FitdataRequest
 from fitdata_http.context import RUNTIME_KEY
+from fitdata_http.contract import complete_document
 from fitdata_http.controllers.admin import AdminBillingController
 from fitdata_http.controllers.analytics import AnalyticsController
 from fitdata_http.controllers.billing import BillingController
@@ -110,6 +111,8 @@ def create_app(
         logging_config=None,
         debug=False,
     )
+    # Success envelopes and problem responses, for every route, before the document is served.
+    complete_document(app)
     # Outermost layer, so unknown paths and mapped errors are logged with their final status.
     app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
     return app

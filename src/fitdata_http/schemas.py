@@ -8,6 +8,7 @@ attrs class the handler structures it into instead, with the converter's camelCa
 
 from __future__ import annotations
 
+import collections.abc
 import datetime as dt
 import types
 import typing
@@ -21,7 +22,7 @@ from litestar.params import BodyKwarg
 
 from fitdata_adapters.converter import to_camel
 
-__all__ = ["json_body", "schema_of"]
+__all__ = ["json_body", "response_schema_of", "schema_of"]
 
 _SIMPLE: dict[Any, Schema] = {
     str: Schema(type=OpenAPIType.STRING),
@@ -54,6 +55,38 @@ def schema_of(tp: Any) -> Schema:
         return options[0] if len(options) == 1 else Schema(one_of=options)
     if origin in (list, tuple, frozenset, set) and args:
         return Schema(type=OpenAPIType.ARRAY, items=schema_of(args[0]))
+    return Schema()
+
+
+def response_schema_of(tp: Any) -> Schema:
+    """The JSON schema of ``tp`` as the converter writes it in an answer: decimals are
+    strings, every field of an attrs class is present (``null`` when absent)."""
+    if tp is Decimal:
+        return Schema(type=OpenAPIType.STRING, description="A decimal number, every digit kept.")
+    if tp in _SIMPLE or tp is Any:
+        return _SIMPLE.get(tp, Schema())
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return schema_of(tp)
+    if isinstance(tp, type) and attrs.has(tp):
+        hints = typing.get_type_hints(tp)
+        names = [(to_camel(f.name), f.name) for f in attrs.fields(tp)]
+        return Schema(
+            type=OpenAPIType.OBJECT,
+            properties={camel: response_schema_of(hints[name]) for camel, name in names},
+            required=[camel for camel, _ in names],
+            description=(tp.__doc__ or "").strip().splitlines()[0] if tp.__doc__ else None,
+        )
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [response_schema_of(arg) for arg in args if arg is not type(None)]
+        if type(None) in args:
+            options.append(Schema(type=OpenAPIType.NULL))
+        return options[0] if len(options) == 1 else Schema(one_of=options)
+    if origin in (list, tuple, frozenset, set) and args:
+        return Schema(type=OpenAPIType.ARRAY, items=response_schema_of(args[0]))
+    if origin in (dict, collections.abc.Mapping) or tp is dict:
+        return Schema(type=OpenAPIType.OBJECT)
     return Schema()
 
 

@@ -14,8 +14,9 @@ from typing import Annotated, Any
 import attrs
 from litestar import Controller, get, post
 
-from fitdata_core.model.catalog import PlanKind
+from fitdata_core.model.catalog import Course, Location, Plan, PlanKind
 from fitdata_core.usecases import catalog
+from fitdata_http.contract import answers
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, created, ok
 from fitdata_http.openapi import BEARER
@@ -83,13 +84,13 @@ class PlansController(Controller):
     tags = ["catalog"]  # noqa: RUF012 - Litestar reads these as class attributes
     security = BEARER
 
-    @get("/", summary="List plans (any active member)")
+    @get("/", summary="List plans (any active member)", opt=answers(Plan, shape="list"))
     async def list_plans(
         self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep
     ) -> Envelope:
         return ok(await catalog.list_plans(services, actor, org_id))
 
-    @post("/", summary="Create a plan (owner, admin)")
+    @post("/", summary="Create a plan (owner, admin)", opt=answers(Plan))
     async def create_plan(
         self,
         services: ServicesDep,
@@ -116,13 +117,21 @@ class CoursesController(Controller):
     tags = ["catalog"]  # noqa: RUF012 - Litestar reads these as class attributes
     security = BEARER
 
-    @get("/", summary="List courses (needs the courses feature)")
+    @get(
+        "/",
+        summary="List courses (needs the courses feature)",
+        opt=answers(Course, shape="list"),
+    )
     async def list_courses(
         self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep
     ) -> Envelope:
         return ok(await catalog.list_courses(services, actor, org_id))
 
-    @post("/", summary="Create a course (owner, admin; needs the courses feature)")
+    @post(
+        "/",
+        summary="Create a course (owner, admin; needs the courses feature)",
+        opt=answers(Course),
+    )
     async def create_course(
         self,
         services: ServicesDep,
@@ -142,13 +151,21 @@ class LocationsController(Controller):
     tags = ["catalog"]  # noqa: RUF012 - Litestar reads these as class attributes
     security = BEARER
 
-    @get("/", summary="List locations (any active member)")
+    @get(
+        "/",
+        summary="List locations (any active member)",
+        opt=answers(Location, shape="list"),
+    )
     async def list_locations(
         self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep
     ) -> Envelope:
         return ok(await catalog.list_locations(services, actor, org_id))
 
-    @post("/", summary="Create a location (owner, admin; a second one needs multiple_locations)")
+    @post(
+        "/",
+        summary="Create a location (owner, admin; a second one needs multiple_locations)",
+        opt=answers(Location),
+    )
     async def create_location(
         self,
         services: ServicesDep,

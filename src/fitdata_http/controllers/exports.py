@@ -18,11 +18,12 @@ from typing import Annotated, Any
 
 import attrs
 from litestar import Controller, Request, get, post
-from litestar.params import Body, FromPath
+from litestar.params import Body, Parameter
 
 from fitdata_core.model.jobs import ExportJob, ExportStatus
 from fitdata_core.usecases import exports
 from fitdata_http.client_address import client_address
+from fitdata_http.contract import answers
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok, paged
 from fitdata_http.idempotency import IdempotencyDep
@@ -99,6 +100,7 @@ class ExportsController(Controller):
     @post(
         "/members",
         status_code=202,
+        opt=answers(ExportQueued, rate_limited=True),
         summary="Queue a members CSV export (owner, admin; 10 a minute per caller and address)",
     )
     async def export_members(
@@ -126,7 +128,11 @@ class ExportsController(Controller):
 
         return await idempotency.run(queue)
 
-    @get("/jobs", summary="List export jobs, newest first (owner, admin)")
+    @get(
+        "/jobs",
+        summary="List export jobs, newest first (owner, admin)",
+        opt=answers(ExportJobResponse, shape="page"),
+    )
     async def list_jobs(
         self,
         services: ServicesDep,
@@ -140,6 +146,7 @@ class ExportsController(Controller):
 
     @get(
         "/jobs/{jobId:str}",
+        opt=answers(ExportJobResponse),
         summary="One export job; a completed one carries a freshly signed downloadUrl",
     )
     async def get_job(
@@ -147,7 +154,9 @@ class ExportsController(Controller):
         services: ServicesDep,
         actor: ActorDep,
         org_id: OrgIdDep,
-        jobId: FromPath[str],
+        jobId: Annotated[
+            str, Parameter(schema_extra={"format": "uuid"}, description="The job's id (a UUID).")
+        ],
     ) -> Envelope:
         # Job ids are UUIDs: anything else is a mistyped link, told as such (not a 404).
         job_id = parse_uuid(jobId, "jobId")
