@@ -24,7 +24,7 @@ class AdminBillingController(Controller):
     @post(
         "/force-cancel",
         status_code=200,
-        opt=answers(),
+        opt=answers(billing.BillingStatus),
         summary="Cancel the subscription now and move the org to lite (platform admin)",
     )
     async def force_cancel(

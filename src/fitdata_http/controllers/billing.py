@@ -128,13 +128,17 @@ class BillingController(Controller):
 
     @get(
         "/",
-        opt=answers(),
+        opt=answers(billing.BillingStatus),
         summary="Billing status: tier, period, failures, cancellation, access (members)",
     )
     async def status(self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep) -> Envelope:
         return ok(await billing.get_billing_status(services, actor, org_id))
 
-    @post("/checkout", opt=answers(), summary="Start a Cardcom checkout for a paid tier (owner)")
+    @post(
+        "/checkout",
+        opt=answers(billing.CheckoutSession),
+        summary="Start a Cardcom checkout for a paid tier (owner)",
+    )
     async def checkout(
         self,
         services: ServicesDep,
@@ -153,7 +157,7 @@ class BillingController(Controller):
     @post(
         "/verify-checkout",
         status_code=200,
-        opt=answers(),
+        opt=answers(billing.CheckoutVerification),
         summary="Verify a checkout with Cardcom after the redirect (owner)",
     )
     async def verify_checkout(
@@ -203,19 +207,26 @@ class BillingController(Controller):
     @post(
         "/cancel",
         status_code=200,
-        opt=answers(),
+        opt=answers(billing.BillingStatus),
         summary="Cancel at the end of the paid period (owner)",
     )
     async def cancel(self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep) -> Envelope:
         return ok(await billing.cancel_subscription(services, actor, org_id))
 
     @post(
-        "/resume", status_code=200, opt=answers(), summary="Undo a scheduled cancellation (owner)"
+        "/resume",
+        status_code=200,
+        opt=answers(billing.BillingStatus),
+        summary="Undo a scheduled cancellation (owner)",
     )
     async def resume(self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep) -> Envelope:
         return ok(await billing.resume_subscription(services, actor, org_id))
 
-    @patch("/tier", opt=answers(), summary="Change the tier: lite cancels at period end (owner)")
+    @patch(
+        "/tier",
+        opt=answers(billing.BillingStatus),
+        summary="Change the tier: lite cancels at period end (owner)",
+    )
     async def change_tier(
         self,
         services: ServicesDep,
