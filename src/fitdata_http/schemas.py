@@ -9,6 +9,7 @@ attrs class the handler structures it into instead, with the converter's camelCa
 from __future__ import annotations
 
 import collections.abc
+import dataclasses
 import datetime as dt
 import types
 import typing
@@ -22,7 +23,31 @@ from litestar.params import BodyKwarg
 
 from fitdata_adapters.converter import to_camel
 
-__all__ = ["json_body", "response_schema_of", "schema_of"]
+__all__ = ["LIMITS", "json_body", "limits", "response_schema_of", "schema_of"]
+
+LIMITS = "fitdata_openapi_limits"
+
+
+def limits(**schema: Any) -> dict[str, Any]:
+    """A body field's documented limits, as ``attrs.field(metadata=limits(max_length=200))``
+    (keywords of :class:`~litestar.openapi.spec.Schema`), from the same constants the rules
+    check, so the document and the check cannot drift apart."""
+    return {LIMITS: schema}
+
+
+def _limited(schema: Schema, extra: dict[str, Any] | None) -> Schema:
+    """``schema`` with ``extra`` limits applied (to the non-null option of a nullable one)."""
+    if not extra:
+        return schema
+    if schema.one_of:
+        return Schema(
+            one_of=[
+                _limited(o, extra) if isinstance(o, Schema) and o.type != OpenAPIType.NULL else o
+                for o in schema.one_of
+            ]
+        )
+    return dataclasses.replace(schema, **extra)
+
 
 _SIMPLE: dict[Any, Schema] = {
     str: Schema(type=OpenAPIType.STRING),
@@ -96,7 +121,7 @@ def _object_schema(cls: type) -> Schema:
     required: list[str] = []
     for field in attrs.fields(cls):
         name = to_camel(field.name)
-        properties[name] = schema_of(hints[field.name])
+        properties[name] = _limited(schema_of(hints[field.name]), field.metadata.get(LIMITS))
         if field.default is attrs.NOTHING:
             required.append(name)
     return Schema(

@@ -21,7 +21,7 @@ from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, created, ok
 from fitdata_http.openapi import BEARER
 from fitdata_http.params import ORG_PATH, read_body
-from fitdata_http.schemas import json_body
+from fitdata_http.schemas import json_body, limits
 
 __all__ = [
     "CoursesController",
@@ -33,31 +33,43 @@ __all__ = [
 ]
 
 
+# Names are trimmed, then 1 to MAX_NAME_LENGTH characters: at least one non-blank one.
+_NAME = limits(min_length=1, max_length=catalog.MAX_NAME_LENGTH, pattern=r"\S")
+
+
 @attrs.frozen
 class NewPlan:
     """``{name, kind: membership|class_pack, price, sessionCount?, validityDays?}``."""
 
-    name: str
+    name: str = attrs.field(metadata=_NAME)
     kind: PlanKind
     price: Decimal
-    session_count: int | None = None
-    validity_days: int | None = None
+    session_count: int | None = attrs.field(
+        default=None, metadata=limits(minimum=1, maximum=catalog.MAX_SESSION_COUNT)
+    )
+    validity_days: int | None = attrs.field(
+        default=None, metadata=limits(minimum=1, maximum=catalog.MAX_VALIDITY_DAYS)
+    )
 
 
 @attrs.frozen
 class NewCourse:
     """``{name, description?}``."""
 
-    name: str
-    description: str | None = None
+    name: str = attrs.field(metadata=_NAME)
+    description: str | None = attrs.field(
+        default=None, metadata=limits(max_length=catalog.MAX_DESCRIPTION_LENGTH)
+    )
 
 
 @attrs.frozen
 class NewLocation:
     """``{name, address?}``."""
 
-    name: str
-    address: str | None = None
+    name: str = attrs.field(metadata=_NAME)
+    address: str | None = attrs.field(
+        default=None, metadata=limits(max_length=catalog.MAX_ADDRESS_LENGTH)
+    )
 
 
 _NEW_PLAN = json_body(
