@@ -46,6 +46,12 @@ def _limited(schema: Schema, extra: dict[str, Any] | None) -> Schema:
                 for o in schema.one_of
             ]
         )
+    if schema.type == OpenAPIType.ARRAY and isinstance(schema.items, Schema) and "items" in extra:
+        # Limits on the items of a list: ``limits(items={"enum": [...]})``.
+        extra = dict(extra)
+        schema = dataclasses.replace(
+            schema, items=dataclasses.replace(schema.items, **extra.pop("items"))
+        )
     return dataclasses.replace(schema, **extra)
 
 

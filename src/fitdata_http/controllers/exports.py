@@ -18,9 +18,11 @@ from typing import Annotated, Any
 
 import attrs
 from litestar import Controller, Request, get, post
-from litestar.params import Body, Parameter
+from litestar.params import Parameter
 
 from fitdata_core.model.jobs import ExportJob, ExportStatus
+from fitdata_core.model.organizations import MembershipStatus, Role
+from fitdata_core.rules.export_fields import EXPORT_FIELDS
 from fitdata_core.usecases import exports
 from fitdata_http.client_address import client_address
 from fitdata_http.contract import answers
@@ -29,6 +31,7 @@ from fitdata_http.envelope import Envelope, ok, paged
 from fitdata_http.idempotency import IdempotencyDep
 from fitdata_http.openapi import BEARER
 from fitdata_http.params import ORG_PATH, Limit, Offset, parse_uuid, read_body
+from fitdata_http.schemas import json_body, limits
 
 __all__ = ["ExportJobResponse", "ExportQueued", "ExportRequest", "ExportsController"]
 
@@ -80,9 +83,16 @@ class ExportRequest:
     """The optional body of an export request (read with the shared
     :func:`~fitdata_http.params.read_body`, so a bad field is a 400 naming it)."""
 
-    roles: list[str] | None = None
-    statuses: list[str] | None = None
-    fields: list[str] | None = None
+    roles: list[str] | None = attrs.field(
+        default=None, metadata=limits(items={"enum": [role.value for role in Role]})
+    )
+    statuses: list[str] | None = attrs.field(
+        default=None,
+        metadata=limits(items={"enum": [status.value for status in MembershipStatus]}),
+    )
+    fields: list[str] | None = attrs.field(
+        default=None, metadata=limits(items={"enum": list(EXPORT_FIELDS)})
+    )
 
 
 _REQUEST_HELP = (
@@ -110,7 +120,7 @@ class ExportsController(Controller):
         actor: ActorDep,
         org_id: OrgIdDep,
         idempotency: IdempotencyDep,
-        data: Annotated[dict[str, Any] | None, Body(description=_REQUEST_HELP)] = None,
+        data: Annotated[dict[str, Any] | None, json_body(ExportRequest, _REQUEST_HELP)] = None,
     ) -> Envelope:
         wanted = read_body({} if data is None else data, ExportRequest)
 
