@@ -14,7 +14,9 @@ place (``fitdata_http.errors``); workers treat :class:`Unavailable` as retryable
     │   └── FeatureNotInTier       403  the org's platform tier lacks a feature
     ├── NotFound                   404
     ├── Conflict                   409
-    │   └── IllegalTransition      409  a state machine refused a move
+    │   ├── IllegalTransition      409  a state machine refused a move
+    │   └── IdempotencyKeyInUse    409  a request with the same Idempotency-Key is still running
+    ├── IdempotencyKeyReused       422  an Idempotency-Key sent again with a different request
     ├── PayloadTooLarge            413
     ├── RateLimited                429  carries ``retry_after`` seconds
     ├── CredentialsUnreadable      409  a stored secret no configured key opens (names the key id)
@@ -41,6 +43,8 @@ __all__ = [
     "DatabaseUnavailable",
     "FeatureNotInTier",
     "FitdataError",
+    "IdempotencyKeyInUse",
+    "IdempotencyKeyReused",
     "IllegalTransition",
     "InvalidInput",
     "MailUnavailable",
@@ -130,6 +134,20 @@ class IllegalTransition(Conflict):
         self.machine = machine
         self.current = current
         self.target = target
+
+
+class IdempotencyKeyInUse(Conflict):
+    """The first request sent with this ``Idempotency-Key`` has not finished yet: retry
+    shortly and get its answer (HTTP 409)."""
+
+    default_code = "IDEMPOTENCY_KEY_IN_USE"
+
+
+class IdempotencyKeyReused(FitdataError):
+    """An ``Idempotency-Key`` already used for a different request (another body, route or
+    caller) within its retention window (HTTP 422)."""
+
+    default_code = "IDEMPOTENCY_KEY_REUSED"
 
 
 class PayloadTooLarge(FitdataError):

@@ -21,6 +21,7 @@ from fitdata_core.services import Services
 from fitdata_http.auth import authenticate_declared_actor, provide_actor
 from fitdata_http.bodies import FitdataRequest
 from fitdata_http.context import RUNTIME_KEY
+from fitdata_http.contract import complete_document
 from fitdata_http.controllers.admin import AdminBillingController
 from fitdata_http.controllers.analytics import AnalyticsController
 from fitdata_http.controllers.billing import BillingController
@@ -38,6 +39,7 @@ from fitdata_http.controllers.imports import ImportsController, LeadsController
 from fitdata_http.controllers.members import MembersController
 from fitdata_http.controllers.webhooks import WebhooksController
 from fitdata_http.errors import handle_exception
+from fitdata_http.idempotency import IDEMPOTENCY_DEPENDENCY, provide_idempotency
 from fitdata_http.openapi import openapi_config
 from fitdata_http.params import provide_org_id
 from fitdata_http.request_log import RequestLogMiddleware
@@ -97,6 +99,7 @@ def create_app(
             "services": Provide(provide_services),
             "actor": Provide(provide_actor),
             "org_id": Provide(provide_org_id),
+            IDEMPOTENCY_DEPENDENCY: Provide(provide_idempotency),
         },
         # Authentication first, then the body (read by FitdataRequest when arguments are
         # gathered, after every guard): an anonymous caller never reaches the JSON parser.
@@ -111,6 +114,8 @@ def create_app(
         logging_config=None,
         debug=False,
     )
+    # Success envelopes and problem responses, for every route, before the document is served.
+    complete_document(app)
     # Outermost layer, so unknown paths and mapped errors are logged with their final status.
     app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
     return app

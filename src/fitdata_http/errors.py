@@ -14,6 +14,8 @@ errors, Litestar's own, and the unexpected) leaves through here::
     NotFound                         404
     Conflict                         409
       IllegalTransition              409
+      IdempotencyKeyInUse            409
+    IdempotencyKeyReused             422
     PayloadTooLarge                  413
     RateLimited                      429   (+ ``Retry-After``)
     CredentialsUnreadable            409   (names the key id and what to do)
@@ -71,6 +73,7 @@ _STATUS: dict[type[core.FitdataError], int] = {
     core.PermissionDenied: 403,
     core.NotFound: 404,
     core.Conflict: 409,
+    core.IdempotencyKeyReused: 422,
     core.PayloadTooLarge: 413,
     core.RateLimited: 429,
     core.CredentialsUnreadable: 409,

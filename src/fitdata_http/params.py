@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Annotated, Any, TypeVar
 
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import Parameter, QueryParameter
 
 from fitdata_adapters.converter import FieldError, InvalidFields, structure
 from fitdata_core.errors import InvalidInput
@@ -116,7 +116,14 @@ def parse_low_profile_id(value: str, field: str = LOW_PROFILE_ID_FIELD) -> str:
     return trimmed
 
 
-async def provide_org_id(orgId: FromPath[str], actor: NamedDependency[Actor]) -> str:
+OrgIdPath = Annotated[
+    str, Parameter(schema_extra={"format": "uuid"}, description="The organization's id (a UUID).")
+]
+"""The ``orgId`` path parameter as documented; :func:`parse_org_id` enforces it (400 naming
+``orgId``, as the API always answered)."""
+
+
+async def provide_org_id(orgId: OrgIdPath, actor: NamedDependency[Actor]) -> str:
     """Litestar dependency: the validated ``orgId`` path parameter as ``org_id``.
 
     It depends on ``actor`` so an anonymous caller gets 401 before any 400 about the path:

@@ -8,6 +8,8 @@ attrs class the handler structures it into instead, with the converter's camelCa
 
 from __future__ import annotations
 
+import collections.abc
+import dataclasses
 import datetime as dt
 import types
 import typing
@@ -21,7 +23,37 @@ from litestar.params import BodyKwarg
 
 from fitdata_adapters.converter import to_camel
 
-__all__ = ["json_body", "schema_of"]
+__all__ = ["LIMITS", "json_body", "limits", "response_schema_of", "schema_of"]
+
+LIMITS = "fitdata_openapi_limits"
+
+
+def limits(**schema: Any) -> dict[str, Any]:
+    """A body field's documented limits, as ``attrs.field(metadata=limits(max_length=200))``
+    (keywords of :class:`~litestar.openapi.spec.Schema`), from the same constants the rules
+    check, so the document and the check cannot drift apart."""
+    return {LIMITS: schema}
+
+
+def _limited(schema: Schema, extra: dict[str, Any] | None) -> Schema:
+    """``schema`` with ``extra`` limits applied (to the non-null option of a nullable one)."""
+    if not extra:
+        return schema
+    if schema.one_of:
+        return Schema(
+            one_of=[
+                _limited(o, extra) if isinstance(o, Schema) and o.type != OpenAPIType.NULL else o
+                for o in schema.one_of
+            ]
+        )
+    if schema.type == OpenAPIType.ARRAY and isinstance(schema.items, Schema) and "items" in extra:
+        # Limits on the items of a list: ``limits(items={"enum": [...]})``.
+        extra = dict(extra)
+        schema = dataclasses.replace(
+            schema, items=dataclasses.replace(schema.items, **extra.pop("items"))
+        )
+    return dataclasses.replace(schema, **extra)
+
 
 _SIMPLE: dict[Any, Schema] = {
     str: Schema(type=OpenAPIType.STRING),
@@ -57,13 +89,45 @@ def schema_of(tp: Any) -> Schema:
     return Schema()
 
 
+def response_schema_of(tp: Any) -> Schema:
+    """The JSON schema of ``tp`` as the converter writes it in an answer: decimals are
+    strings, every field of an attrs class is present (``null`` when absent)."""
+    if tp is Decimal:
+        return Schema(type=OpenAPIType.STRING, description="A decimal number, every digit kept.")
+    if tp in _SIMPLE or tp is Any:
+        return _SIMPLE.get(tp, Schema())
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return schema_of(tp)
+    if isinstance(tp, type) and attrs.has(tp):
+        hints = typing.get_type_hints(tp)
+        names = [(to_camel(f.name), f.name) for f in attrs.fields(tp)]
+        return Schema(
+            type=OpenAPIType.OBJECT,
+            properties={camel: response_schema_of(hints[name]) for camel, name in names},
+            required=[camel for camel, _ in names],
+            description=(tp.__doc__ or "").strip().splitlines()[0] if tp.__doc__ else None,
+        )
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [response_schema_of(arg) for arg in args if arg is not type(None)]
+        if type(None) in args:
+            options.append(Schema(type=OpenAPIType.NULL))
+        return options[0] if len(options) == 1 else Schema(one_of=options)
+    if origin in (list, tuple, frozenset, set) and args:
+        return Schema(type=OpenAPIType.ARRAY, items=response_schema_of(args[0]))
+    if origin in (dict, collections.abc.Mapping) or tp is dict:
+        return Schema(type=OpenAPIType.OBJECT)
+    return Schema()
+
+
 def _object_schema(cls: type) -> Schema:
     hints = typing.get_type_hints(cls)
     properties: dict[str, Schema | Any] = {}
     required: list[str] = []
     for field in attrs.fields(cls):
         name = to_camel(field.name)
-        properties[name] = schema_of(hints[field.name])
+        properties[name] = _limited(schema_of(hints[field.name]), field.metadata.get(LIMITS))
         if field.default is attrs.NOTHING:
             required.append(name)
     return Schema(

@@ -366,6 +366,25 @@ outbox = sa.Table(
     sa.Index(None, "delivered_at", "created_at"),
 )
 
+# --- idempotency keys -----------------------------------------------------------------------
+
+# One row per organization and Idempotency-Key: the claim of the first request, then its
+# answer for retries (fitdata_core.usecases.idempotency). The primary key is what makes two
+# concurrent requests with the same key do the work once.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    _org_fk(),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    _created_at(),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("status_code", sa.Integer()),
+    sa.Column("response", sa.LargeBinary()),
+    sa.PrimaryKeyConstraint("organization_id", "key"),
+    sa.Index(None, "organization_id", "expires_at"),
+)
+
 # --- analytics read models -----------------------------------------------------------------
 
 member_payments = sa.Table(
@@ -441,6 +460,7 @@ __all__ = [
     "class_sessions",
     "courses",
     "export_jobs",
+    "idempotency_keys",
     "import_changes",
     "import_jobs",
     "import_provider_configs",

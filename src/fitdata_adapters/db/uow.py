@@ -27,6 +27,7 @@ from fitdata_adapters.db.repositories import (
     SqlBillingTransactionRepository,
     SqlCourseRepository,
     SqlExportJobRepository,
+    SqlIdempotencyKeyRepository,
     SqlImportJobRepository,
     SqlImportProviderConfigRepository,
     SqlLeadRepository,
@@ -72,6 +73,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(session)
         self.sealed_secrets = SqlSealedSecretRepository(session)
         self.imports = SqlImportData(session)
+        self.idempotency_keys = SqlIdempotencyKeyRepository(session)
 
     async def __aenter__(self) -> Self:
         if self._session.active:

@@ -43,6 +43,7 @@ from fitdata_core.model.organizations import (
 from fitdata_core.ports.infrastructure import Ciphertext, JobMessage
 from fitdata_core.ports.repositories import (
     MEMBER_ATTRIBUTES,
+    IdempotencyRecord,
     MemberFilter,
     Page,
     SealedSecret,
@@ -85,6 +86,7 @@ class _Tables:
     import_staged: dict[tuple[str, str, int], dict[str, Any]] = attrs.field(factory=dict)
     #: Import changes for undo, per job, in the order made.
     import_changes: dict[str, tuple[RowChange, ...]] = attrs.field(factory=dict)
+    idempotency_keys: dict[tuple[str, str], IdempotencyRecord] = attrs.field(factory=dict)
 
     def copy(self) -> _Tables:
         # Domain objects are frozen, so copying the containers is enough; outbox entries are
@@ -468,6 +470,42 @@ class _Subscriptions(_Repo):
                 del claims[org_id]
 
 
+class _IdempotencyKeys(_Repo):
+    async def add(self, record: IdempotencyRecord) -> None:
+        key = (record.organization_id, record.key)
+        _require_absent(self.t.idempotency_keys, key, "idempotency key")
+        self.t.idempotency_keys[key] = record
+
+    async def get(self, organization_id: str, key: str) -> IdempotencyRecord | None:
+        return self.t.idempotency_keys.get((organization_id, key))
+
+    async def complete(
+        self, organization_id: str, key: str, *, status_code: int, response: bytes
+    ) -> None:
+        found = self.t.idempotency_keys.get((organization_id, key))
+        if found is not None:
+            self.t.idempotency_keys[(organization_id, key)] = attrs.evolve(
+                found, status_code=status_code, response=response
+            )
+
+    async def delete(self, organization_id: str, key: str, *, created_at: datetime) -> bool:
+        found = self.t.idempotency_keys.get((organization_id, key))
+        if found is None or found.created_at != created_at:
+            return False
+        del self.t.idempotency_keys[(organization_id, key)]
+        return True
+
+    async def delete_expired(self, organization_id: str, *, now: datetime) -> int:
+        expired = [
+            k
+            for k, record in self.t.idempotency_keys.items()
+            if k[0] == organization_id and record.expires_at <= now
+        ]
+        for k in expired:
+            del self.t.idempotency_keys[k]
+        return len(expired)
+
+
 class _SealedSecrets(_Repo):
     def _all(self, kind: SecretKind) -> list[SealedSecret]:
         if kind is SecretKind.PROVIDER_CREDENTIALS:
@@ -664,6 +702,7 @@ class MemoryUnitOfWork:
         self.outbox = _Outbox(self)
         self.sealed_secrets = _SealedSecrets(self)
         self.imports = MemoryImportData(self)
+        self.idempotency_keys = _IdempotencyKeys(self)
 
     async def __aenter__(self) -> Self:
         if self._active:

@@ -43,6 +43,8 @@ __all__ = [
     "BillingTransactionRepository",
     "CourseRepository",
     "ExportJobRepository",
+    "IdempotencyKeyRepository",
+    "IdempotencyRecord",
     "ImportJobRepository",
     "ImportProviderConfigRepository",
     "LeadRepository",
@@ -470,6 +472,55 @@ class AnalyticsReader(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
+@attrs.frozen
+class IdempotencyRecord:
+    """A request made with an ``Idempotency-Key`` in an organization, and once it succeeded,
+    the answer to give its retries.
+
+    ``fingerprint`` identifies the request (caller, route and body): a retry must match it.
+    ``status_code`` and ``response`` stay ``None`` while the first request is at work.
+    """
+
+    organization_id: str
+    key: str
+    fingerprint: str
+    created_at: datetime
+    expires_at: datetime
+    status_code: int | None = None
+    response: bytes | None = None
+
+    @property
+    def completed(self) -> bool:
+        """Whether the first request finished and its answer is stored."""
+        return self.status_code is not None
+
+
+class IdempotencyKeyRepository(Protocol):
+    """Idempotency keys, unique per organization and key."""
+
+    async def add(self, record: IdempotencyRecord) -> None:
+        """Store a new claim. Raises ``Conflict`` when the organization already holds the key
+        (on Postgres a concurrent claim waits for the first to commit, then conflicts)."""
+        ...
+
+    async def get(self, organization_id: str, key: str) -> IdempotencyRecord | None: ...
+
+    async def complete(
+        self, organization_id: str, key: str, *, status_code: int, response: bytes
+    ) -> None:
+        """Store the answer of the claim's request."""
+        ...
+
+    async def delete(self, organization_id: str, key: str, *, created_at: datetime) -> bool:
+        """Remove the claim made at ``created_at`` (not a newer one under the same key);
+        whether it was there."""
+        ...
+
+    async def delete_expired(self, organization_id: str, *, now: datetime) -> int:
+        """Remove the organization's records whose ``expires_at`` has passed; how many."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction and its repositories: ``async with`` rolls back unless committed."""
 
@@ -526,6 +577,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def idempotency_keys(self) -> IdempotencyKeyRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -4,4 +4,4 @@ Import the area you need: ``from fitdata_core.usecases import billing, catalog, 
 members, organizations``; each module declares its public names in ``__all__``.
 """
 
-__all__ = ["billing", "catalog", "exports", "members", "organizations"]
+__all__ = ["billing", "catalog", "exports", "idempotency", "members", "organizations"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, post
 
 from fitdata_core.usecases import billing
+from fitdata_http.contract import answers
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok
 from fitdata_http.guards import requires_platform_admin
@@ -22,6 +23,8 @@ class AdminBillingController(Controller):
 
     @post(
         "/force-cancel",
+        status_code=200,
+        opt=answers(billing.BillingStatus),
         summary="Cancel the subscription now and move the org to lite (platform admin)",
     )
     async def force_cancel(

@@ -19,8 +19,10 @@ from fitdata_core.model.billing import BillingTransaction, TransactionKind, Tran
 from fitdata_core.model.tiers import PlatformTier
 from fitdata_core.money import Money
 from fitdata_core.usecases import billing
+from fitdata_http.contract import answers
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, created, ok, paged
+from fitdata_http.idempotency import IdempotencyDep
 from fitdata_http.openapi import BEARER
 from fitdata_http.params import ORG_PATH, Limit, Offset, parse_low_profile_id, read_body
 from fitdata_http.schemas import json_body
@@ -124,23 +126,40 @@ class BillingController(Controller):
     tags = ["billing"]  # noqa: RUF012 - Litestar reads these as class attributes
     security = BEARER
 
-    @get("/", summary="Billing status: tier, period, failures, cancellation, access (members)")
+    @get(
+        "/",
+        opt=answers(billing.BillingStatus),
+        summary="Billing status: tier, period, failures, cancellation, access (members)",
+    )
     async def status(self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep) -> Envelope:
         return ok(await billing.get_billing_status(services, actor, org_id))
 
-    @post("/checkout", summary="Start a Cardcom checkout for a paid tier (owner)")
+    @post(
+        "/checkout",
+        opt=answers(billing.CheckoutSession),
+        summary="Start a Cardcom checkout for a paid tier (owner)",
+    )
     async def checkout(
         self,
         services: ServicesDep,
         actor: ActorDep,
         org_id: OrgIdDep,
         data: Annotated[dict[str, Any], _CHECKOUT_BODY],
+        idempotency: IdempotencyDep,
     ) -> Envelope:
         body = read_body(data, ChosenTier)
-        session = await billing.start_checkout(services, actor, org_id, body.tier)
-        return created(session)
 
-    @post("/verify-checkout", summary="Verify a checkout with Cardcom after the redirect (owner)")
+        async def start() -> Envelope:
+            return created(await billing.start_checkout(services, actor, org_id, body.tier))
+
+        return await idempotency.run(start)
+
+    @post(
+        "/verify-checkout",
+        status_code=200,
+        opt=answers(billing.CheckoutVerification),
+        summary="Verify a checkout with Cardcom after the redirect (owner)",
+    )
     async def verify_checkout(
         self,
         services: ServicesDep,
@@ -153,7 +172,11 @@ class BillingController(Controller):
         verification = await billing.verify_checkout(services, actor, org_id, low_profile_id)
         return ok(verification)
 
-    @get("/transactions", summary="Payment history, newest first (members)")
+    @get(
+        "/transactions",
+        opt=answers(TransactionView, shape="page"),
+        summary="Payment history, newest first (members)",
+    )
     async def transactions(
         self,
         services: ServicesDep,
@@ -165,7 +188,11 @@ class BillingController(Controller):
         page = await billing.list_transactions(services, actor, org_id, limit=limit, offset=offset)
         return paged(page, TransactionView.of)
 
-    @get("/events", summary="Billing audit timeline, oldest first (members)")
+    @get(
+        "/events",
+        opt=answers(BillingEventView, shape="page"),
+        summary="Billing audit timeline, oldest first (members)",
+    )
     async def events(
         self,
         services: ServicesDep,
@@ -177,15 +204,29 @@ class BillingController(Controller):
         page = await billing.list_events(services, actor, org_id, limit=limit, offset=offset)
         return paged(page, BillingEventView.of)
 
-    @post("/cancel", summary="Cancel at the end of the paid period (owner)")
+    @post(
+        "/cancel",
+        status_code=200,
+        opt=answers(billing.BillingStatus),
+        summary="Cancel at the end of the paid period (owner)",
+    )
     async def cancel(self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep) -> Envelope:
         return ok(await billing.cancel_subscription(services, actor, org_id))
 
-    @post("/resume", summary="Undo a scheduled cancellation (owner)")
+    @post(
+        "/resume",
+        status_code=200,
+        opt=answers(billing.BillingStatus),
+        summary="Undo a scheduled cancellation (owner)",
+    )
     async def resume(self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep) -> Envelope:
         return ok(await billing.resume_subscription(services, actor, org_id))
 
-    @patch("/tier", summary="Change the tier: lite cancels at period end (owner)")
+    @patch(
+        "/tier",
+        opt=answers(billing.BillingStatus),
+        summary="Change the tier: lite cancels at period end (owner)",
+    )
     async def change_tier(
         self,
         services: ServicesDep,

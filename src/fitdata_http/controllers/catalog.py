@@ -14,13 +14,14 @@ from typing import Annotated, Any
 import attrs
 from litestar import Controller, get, post
 
-from fitdata_core.model.catalog import PlanKind
+from fitdata_core.model.catalog import Course, Location, Plan, PlanKind
 from fitdata_core.usecases import catalog
+from fitdata_http.contract import answers
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, created, ok
 from fitdata_http.openapi import BEARER
 from fitdata_http.params import ORG_PATH, read_body
-from fitdata_http.schemas import json_body
+from fitdata_http.schemas import json_body, limits
 
 __all__ = [
     "CoursesController",
@@ -32,31 +33,43 @@ __all__ = [
 ]
 
 
+# Names are trimmed, then 1 to MAX_NAME_LENGTH characters: at least one non-blank one.
+_NAME = limits(min_length=1, max_length=catalog.MAX_NAME_LENGTH, pattern=r"\S")
+
+
 @attrs.frozen
 class NewPlan:
     """``{name, kind: membership|class_pack, price, sessionCount?, validityDays?}``."""
 
-    name: str
+    name: str = attrs.field(metadata=_NAME)
     kind: PlanKind
     price: Decimal
-    session_count: int | None = None
-    validity_days: int | None = None
+    session_count: int | None = attrs.field(
+        default=None, metadata=limits(minimum=1, maximum=catalog.MAX_SESSION_COUNT)
+    )
+    validity_days: int | None = attrs.field(
+        default=None, metadata=limits(minimum=1, maximum=catalog.MAX_VALIDITY_DAYS)
+    )
 
 
 @attrs.frozen
 class NewCourse:
     """``{name, description?}``."""
 
-    name: str
-    description: str | None = None
+    name: str = attrs.field(metadata=_NAME)
+    description: str | None = attrs.field(
+        default=None, metadata=limits(max_length=catalog.MAX_DESCRIPTION_LENGTH)
+    )
 
 
 @attrs.frozen
 class NewLocation:
     """``{name, address?}``."""
 
-    name: str
-    address: str | None = None
+    name: str = attrs.field(metadata=_NAME)
+    address: str | None = attrs.field(
+        default=None, metadata=limits(max_length=catalog.MAX_ADDRESS_LENGTH)
+    )
 
 
 _NEW_PLAN = json_body(
@@ -83,13 +96,13 @@ class PlansController(Controller):
     tags = ["catalog"]  # noqa: RUF012 - Litestar reads these as class attributes
     security = BEARER
 
-    @get("/", summary="List plans (any active member)")
+    @get("/", summary="List plans (any active member)", opt=answers(Plan, shape="list"))
     async def list_plans(
         self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep
     ) -> Envelope:
         return ok(await catalog.list_plans(services, actor, org_id))
 
-    @post("/", summary="Create a plan (owner, admin)")
+    @post("/", summary="Create a plan (owner, admin)", opt=answers(Plan))
     async def create_plan(
         self,
         services: ServicesDep,
@@ -116,13 +129,21 @@ class CoursesController(Controller):
     tags = ["catalog"]  # noqa: RUF012 - Litestar reads these as class attributes
     security = BEARER
 
-    @get("/", summary="List courses (needs the courses feature)")
+    @get(
+        "/",
+        summary="List courses (needs the courses feature)",
+        opt=answers(Course, shape="list"),
+    )
     async def list_courses(
         self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep
     ) -> Envelope:
         return ok(await catalog.list_courses(services, actor, org_id))
 
-    @post("/", summary="Create a course (owner, admin; needs the courses feature)")
+    @post(
+        "/",
+        summary="Create a course (owner, admin; needs the courses feature)",
+        opt=answers(Course),
+    )
     async def create_course(
         self,
         services: ServicesDep,
@@ -142,13 +163,21 @@ class LocationsController(Controller):
     tags = ["catalog"]  # noqa: RUF012 - Litestar reads these as class attributes
     security = BEARER
 
-    @get("/", summary="List locations (any active member)")
+    @get(
+        "/",
+        summary="List locations (any active member)",
+        opt=answers(Location, shape="list"),
+    )
     async def list_locations(
         self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep
     ) -> Envelope:
         return ok(await catalog.list_locations(services, actor, org_id))
 
-    @post("/", summary="Create a location (owner, admin; a second one needs multiple_locations)")
+    @post(
+        "/",
+        summary="Create a location (owner, admin; a second one needs multiple_locations)",
+        opt=answers(Location),
+    )
     async def create_location(
         self,
         services: ServicesDep,

@@ -22,6 +22,7 @@ from fitdata_core.errors import ProviderError
 from fitdata_core.model.billing import TransactionStatus
 from fitdata_core.services import Services
 from fitdata_core.usecases import billing
+from fitdata_http.contract import answers
 from fitdata_http.deps import ServicesDep
 from fitdata_http.errors import status_for
 from fitdata_http.pages import Page
@@ -109,6 +110,8 @@ class CheckoutReturnController(Controller):
         "/checkout-return",
         summary="Where Cardcom sends the payer back: verifies and reports in HTML (public)",
         media_type=MediaType.HTML,
+        # A bad or unknown reference is a 400 page; Cardcom or our database down, a 503 page.
+        opt=answers(errors=(400,), error_media=(MediaType.HTML.value,)),
     )
     async def checkout_return(
         self, services: ServicesDep, request: Request[Any, Any, Any]

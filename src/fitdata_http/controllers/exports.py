@@ -18,15 +18,20 @@ from typing import Annotated, Any
 
 import attrs
 from litestar import Controller, Request, get, post
-from litestar.params import Body, FromPath
+from litestar.params import Parameter
 
 from fitdata_core.model.jobs import ExportJob, ExportStatus
+from fitdata_core.model.organizations import MembershipStatus, Role
+from fitdata_core.rules.export_fields import EXPORT_FIELDS
 from fitdata_core.usecases import exports
 from fitdata_http.client_address import client_address
+from fitdata_http.contract import answers
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok, paged
+from fitdata_http.idempotency import IdempotencyDep
 from fitdata_http.openapi import BEARER
 from fitdata_http.params import ORG_PATH, Cursor, Limit, Offset, parse_uuid, read_body
+from fitdata_http.schemas import json_body, limits
 
 __all__ = ["ExportJobResponse", "ExportQueued", "ExportRequest", "ExportsController"]
 
@@ -78,9 +83,16 @@ class ExportRequest:
     """The optional body of an export request (read with the shared
     :func:`~fitdata_http.params.read_body`, so a bad field is a 400 naming it)."""
 
-    roles: list[str] | None = None
-    statuses: list[str] | None = None
-    fields: list[str] | None = None
+    roles: list[str] | None = attrs.field(
+        default=None, metadata=limits(items={"enum": [role.value for role in Role]})
+    )
+    statuses: list[str] | None = attrs.field(
+        default=None,
+        metadata=limits(items={"enum": [status.value for status in MembershipStatus]}),
+    )
+    fields: list[str] | None = attrs.field(
+        default=None, metadata=limits(items={"enum": list(EXPORT_FIELDS)})
+    )
 
 
 _REQUEST_HELP = (
@@ -98,6 +110,7 @@ class ExportsController(Controller):
     @post(
         "/members",
         status_code=202,
+        opt=answers(ExportQueued, rate_limited=True),
         summary="Queue a members CSV export (owner, admin; 10 a minute per caller and address)",
     )
     async def export_members(
@@ -106,21 +119,30 @@ class ExportsController(Controller):
         services: ServicesDep,
         actor: ActorDep,
         org_id: OrgIdDep,
-        data: Annotated[dict[str, Any] | None, Body(description=_REQUEST_HELP)] = None,
+        idempotency: IdempotencyDep,
+        data: Annotated[dict[str, Any] | None, json_body(ExportRequest, _REQUEST_HELP)] = None,
     ) -> Envelope:
         wanted = read_body({} if data is None else data, ExportRequest)
-        job_id = await exports.request_member_export(
-            services,
-            actor,
-            org_id,
-            roles=wanted.roles,
-            statuses=wanted.statuses,
-            fields=wanted.fields,
-            client_ip=client_address(request),
-        )
-        return ok(ExportQueued(job_id), status_code=202)
 
-    @get("/jobs", summary="List export jobs, newest first (owner, admin)")
+        async def queue() -> Envelope:
+            job_id = await exports.request_member_export(
+                services,
+                actor,
+                org_id,
+                roles=wanted.roles,
+                statuses=wanted.statuses,
+                fields=wanted.fields,
+                client_ip=client_address(request),
+            )
+            return ok(ExportQueued(job_id), status_code=202)
+
+        return await idempotency.run(queue)
+
+    @get(
+        "/jobs",
+        summary="List export jobs, newest first (owner, admin)",
+        opt=answers(ExportJobResponse, shape="page"),
+    )
     async def list_jobs(
         self,
         services: ServicesDep,
@@ -137,6 +159,7 @@ class ExportsController(Controller):
 
     @get(
         "/jobs/{jobId:str}",
+        opt=answers(ExportJobResponse),
         summary="One export job; a completed one carries a freshly signed downloadUrl",
     )
     async def get_job(
@@ -144,7 +167,9 @@ class ExportsController(Controller):
         services: ServicesDep,
         actor: ActorDep,
         org_id: OrgIdDep,
-        jobId: FromPath[str],
+        jobId: Annotated[
+            str, Parameter(schema_extra={"format": "uuid"}, description="The job's id (a UUID).")
+        ],
     ) -> Envelope:
         # Job ids are UUIDs: anything else is a mistyped link, told as such (not a 404).
         job_id = parse_uuid(jobId, "jobId")

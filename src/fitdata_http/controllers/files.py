@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
+from litestar.enums import MediaType
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
@@ -20,6 +21,8 @@ from fitdata_adapters.storage.keys import attachment_disposition
 from fitdata_adapters.storage.local import LocalFolderStorage
 from fitdata_core.errors import PermissionDenied
 from fitdata_http.context import runtime_of
+from fitdata_http.contract import answers
+from fitdata_http.errors import PROBLEM_JSON
 from fitdata_http.pages import Page, prefers_html
 
 __all__ = ["FilesController"]
@@ -40,6 +43,8 @@ class FilesController(Controller):
     @get(
         "/{key:path}",
         summary="Download a stored file through a signed link",
+        # A bad or expired link: problem details, or a short page for a browser.
+        opt=answers(errors=(403,), error_media=(PROBLEM_JSON, MediaType.HTML.value)),
     )
     async def download(
         self,

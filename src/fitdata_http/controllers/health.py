@@ -11,6 +11,7 @@ from litestar import Controller, Request, get
 from fitdata_adapters.bootstrap import Runtime
 from fitdata_adapters.logging import get_logger
 from fitdata_http.context import request_id_of, runtime_of
+from fitdata_http.contract import answers
 from fitdata_http.envelope import Envelope, ok
 from fitdata_http.errors import Problem, problem_response
 
@@ -55,11 +56,11 @@ class HealthController(Controller):
     path = "/"
     tags = ["health"]  # noqa: RUF012 - Litestar reads these as class attributes
 
-    @get("/healthz", summary="Liveness: the process answers (no I/O)")
+    @get("/healthz", opt=answers(), summary="Liveness: the process answers (no I/O)")
     async def healthz(self) -> Envelope:
         return ok({"status": "ok"})
 
-    @get("/readyz", summary="Readiness: the database and the queue are reachable")
+    @get("/readyz", opt=answers(), summary="Readiness: the database and the queue are reachable")
     async def readyz(self, request: Request[Any, Any, Any]) -> Envelope:
         runtime = runtime_of(request)
         redis_url = runtime.settings.redis_url

@@ -19,6 +19,7 @@ from litestar.params import QueryParameter
 from fitdata_core.model.organizations import MemberProfile, MemberRow, MembershipStatus, Role
 from fitdata_core.ports.repositories import MemberFilter
 from fitdata_core.usecases import members
+from fitdata_http.contract import answers
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, paged
 from fitdata_http.openapi import BEARER
@@ -106,7 +107,11 @@ class MembersController(Controller):
     tags = ["members"]  # noqa: RUF012 - Litestar reads these as class attributes
     security = BEARER
 
-    @get("/", summary="List the organization's members (owner, admin, coach)")
+    @get(
+        "/",
+        summary="List the organization's members (owner, admin, coach)",
+        opt=answers(MemberView, shape="page"),
+    )
     async def list_members(
         self,
         services: ServicesDep,

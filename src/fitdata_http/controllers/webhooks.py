@@ -70,6 +70,7 @@ class WebhooksController(Controller):
 
     @post(
         "/cardcom",
+        status_code=200,
         summary="Cardcom payment notification (public; verified with Cardcom, never trusted)",
     )
     async def cardcom(

@@ -12,6 +12,7 @@ from fitdata_adapters.db.repositories.catalog import (
     SqlLocationRepository,
     SqlPlanRepository,
 )
+from fitdata_adapters.db.repositories.idempotency import SqlIdempotencyKeyRepository
 from fitdata_adapters.db.repositories.jobs import (
     SqlExportJobRepository,
     SqlImportJobRepository,
@@ -32,6 +33,7 @@ __all__ = [
     "SqlBillingTransactionRepository",
     "SqlCourseRepository",
     "SqlExportJobRepository",
+    "SqlIdempotencyKeyRepository",
     "SqlImportJobRepository",
     "SqlImportProviderConfigRepository",
     "SqlLeadRepository",
