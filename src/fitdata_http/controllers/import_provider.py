@@ -92,7 +92,7 @@ class ImportProviderController(Controller):
     security = BEARER
 
     @post("/", summary="Store the Arbox credentials (owner, admin); replaces the stored ones")
-    async def save(
+    async def save_import_provider_config(
         self,
         services: ServicesDep,
         actor: ActorDep,
@@ -128,6 +128,8 @@ class ImportProviderController(Controller):
         return created(ProviderConfigResponse.of(view))
 
     @get("/", summary="Metadata of the stored Arbox credentials (owner, admin); no secret")
-    async def describe(self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep) -> Envelope:
+    async def get_import_provider_config(
+        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep
+    ) -> Envelope:
         view = await get_provider_config(services, actor, org_id)
         return ok(ProviderConfigResponse.of(view))

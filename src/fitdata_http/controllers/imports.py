@@ -203,7 +203,7 @@ class ImportsController(Controller):
     security = BEARER
 
     @post("/", status_code=202, summary="Start an import (owner, admin; one at a time)")
-    async def start(
+    async def start_import(
         self,
         services: ServicesDep,
         actor: ActorDep,
@@ -215,7 +215,7 @@ class ImportsController(Controller):
         return ok(ImportQueued(job_id), status_code=202)
 
     @get("/jobs", summary="List import jobs, newest first (owner, admin)")
-    async def list_jobs(
+    async def list_import_jobs(
         self,
         services: ServicesDep,
         actor: ActorDep,
@@ -227,7 +227,7 @@ class ImportsController(Controller):
         return paged(page, ImportJobView.of)
 
     @get("/jobs/{jobId:str}", summary="One import job: status, progress, results, errors")
-    async def get_job(
+    async def get_import_job(
         self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: FromPath[str]
     ) -> Envelope:
         job = await imports.get_import_job(services, actor, org_id, parse_uuid(jobId, "jobId"))
@@ -238,7 +238,7 @@ class ImportsController(Controller):
         status_code=200,
         summary="Cancel a pending or running import (what landed stays)",
     )
-    async def cancel_job(
+    async def cancel_import_job(
         self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: FromPath[str]
     ) -> Envelope:
         job = await imports.cancel_import(services, actor, org_id, parse_uuid(jobId, "jobId"))
@@ -249,7 +249,7 @@ class ImportsController(Controller):
         status_code=200,
         summary="Undo a completed import (rows changed since are listed, not touched)",
     )
-    async def undo_job(
+    async def undo_import_job(
         self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: FromPath[str]
     ) -> Envelope:
         report = await imports.undo_import(services, actor, org_id, parse_uuid(jobId, "jobId"))
