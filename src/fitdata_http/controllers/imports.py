@@ -21,8 +21,10 @@ from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, Import
 from fitdata_core.ports.providers import SourceCredentials
 from fitdata_core.usecases import imports
 from fitdata_core.usecases.imports import ImportRequest, UndoReport
+from fitdata_http.contract import answers
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok, paged
+from fitdata_http.idempotency import IdempotencyDep
 from fitdata_http.openapi import BEARER
 from fitdata_http.params import ORG_PATH, Limit, Offset, parse_uuid, read_body
 from fitdata_http.schemas import json_body
@@ -202,17 +204,28 @@ class ImportsController(Controller):
     tags = ["imports"]  # noqa: RUF012 - Litestar reads these as class attributes
     security = BEARER
 
-    @post("/", status_code=202, summary="Start an import (owner, admin; one at a time)")
+    @post(
+        "/",
+        status_code=202,
+        opt=answers(ImportQueued, rate_limited=True),
+        summary="Start an import (owner, admin; one at a time)",
+    )
     async def start_import(
         self,
         services: ServicesDep,
         actor: ActorDep,
         org_id: OrgIdDep,
+        idempotency: IdempotencyDep,
         data: Annotated[dict[str, Any], _NEW_IMPORT],
     ) -> Envelope:
         body = read_body(data, NewImport)
-        job_id = await imports.start_import(services, actor, org_id, body.request())
-        return ok(ImportQueued(job_id), status_code=202)
+
+        async def start() -> Envelope:
+            job_id = await imports.start_import(services, actor, org_id, body.request())
+            return ok(ImportQueued(job_id), status_code=202)
+
+        # A retried request with the same Idempotency-Key gets the first job, not a 409.
+        return await idempotency.run(start)
 
     @get("/jobs", summary="List import jobs, newest first (owner, admin)")
     async def list_import_jobs(
