@@ -7,9 +7,14 @@ engine until none is left), once from scratch and once again with the same sourc
 identical re-import, which must write nothing). Each import runs in a fresh subprocess so its
 peak RSS is its own. It prints wall time, rows/s, the queue messages used and the peak RSS.
 
-The source here is in memory; the Arbox sandbox over HTTP adds its own per-request cost.
+With ``--source arbox`` the members come from the project's Arbox sandbox over HTTP instead
+(run in the parent process, ``--latency-ms`` per request, the generated gym of that size): the
+child bootstraps with ``FITDATA_ARBOX_BASE_URL`` pointing at it and imports plans and members
+on the Management path (login and both reports; plans, and with ``--enrich`` the per-member
+details, from the Business API), as an owner's migration does.
 
     uv run python bench/import_engine.py
+    uv run python bench/import_engine.py --source arbox --sizes 1500 --enrich
     uv run python bench/import_engine.py --sizes 1500,20000 --latency-ms 0
     uv run python bench/import_engine.py --database-url postgresql://postgres@127.0.0.1/postgres
 """
@@ -32,7 +37,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the test suite's Postgres provisionin
 
 
 async def _one_import(
-    database_url: str, size: int, latency_ms: float, enrich: bool
+    database_url: str, size: int, latency_ms: float, enrich: bool, arbox_url: str | None = None
 ) -> dict[str, Any]:
     import sqlalchemy as sa
 
@@ -41,28 +46,39 @@ async def _one_import(
     from fitdata_adapters.memory import MemoryJobQueue
     from fitdata_adapters.memory.member_source import MemoryMemberSource
     from fitdata_adapters.settings import Settings
-    from fitdata_core.ports.providers import SourceMemberDetail
+    from fitdata_core.ports.providers import MemberSource, SourceCredentials, SourceMemberDetail
     from fitdata_core.services import Actor
     from fitdata_core.usecases.imports import ImportRequest, start_import
     from support.fakes import NoPayments
     from support.imports import API_KEY, PLANS, drain, job_of, members
 
-    settings = Settings.from_env(
-        {
-            "FITDATA_MODE": "embedded",
-            "FITDATA_DATA_DIR": str(ROOT / "var" / "bench-imports"),
-            "FITDATA_DATABASE_URL": database_url,
-            "FITDATA_JWT_SECRET": "bench-imports-secret-long-enough-for-hs256",
-        }
-    )
-    rows = members(size)
-    source = MemoryMemberSource(
-        plans=PLANS,
-        members=rows,
-        details=[SourceMemberDetail(r.external_id, city="Haifa") for r in rows],
-        page_size=500,
-        latency=latency_ms / 1000,
-    )
+    env = {
+        "FITDATA_MODE": "embedded",
+        "FITDATA_DATA_DIR": str(ROOT / "var" / "bench-imports"),
+        "FITDATA_DATABASE_URL": database_url,
+        "FITDATA_JWT_SECRET": "bench-imports-secret-long-enough-for-hs256",
+    }
+    source: MemberSource | None = None
+    credentials = API_KEY
+    if arbox_url is None:
+        rows = members(size)
+        source = MemoryMemberSource(
+            plans=PLANS,
+            members=rows,
+            details=[SourceMemberDetail(r.external_id, city="Haifa") for r in rows],
+            page_size=500,
+            latency=latency_ms / 1000,
+        )
+    else:
+        from fitdata_adapters.arbox_sandbox import SandboxConfig
+
+        # The composition root builds the real ArboxSource for this origin.
+        env["FITDATA_ARBOX_BASE_URL"] = arbox_url
+        sandbox = SandboxConfig()
+        credentials = SourceCredentials(
+            api_key=sandbox.api_key, email=sandbox.email, password=sandbox.password
+        )
+    settings = Settings.from_env(env)
     runtime = bootstrap(
         settings,
         payment_gateway=NoPayments(),
@@ -81,7 +97,10 @@ async def _one_import(
             ).one()
         started = time.perf_counter()
         job_id = await start_import(
-            svc, Actor(owner_id[0]), owner_id[1], ImportRequest(credentials=API_KEY, enrich=enrich)
+            svc,
+            Actor(owner_id[0]),
+            owner_id[1],
+            ImportRequest(credentials=credentials, enrich=enrich),
         )
         messages = await drain(svc, limit=100_000)
         elapsed = time.perf_counter() - started
@@ -98,11 +117,17 @@ async def _one_import(
 
 
 def _child(args: argparse.Namespace) -> None:
-    result = asyncio.run(_one_import(args.child_url, args.child_size, args.latency_ms, args.enrich))
+    result = asyncio.run(
+        _one_import(
+            args.child_url, args.child_size, args.latency_ms, args.enrich, args.child_arbox_url
+        )
+    )
     print(json.dumps(result))
 
 
-def _run_child(url: str, size: int, latency_ms: float, enrich: bool) -> dict[str, Any]:
+def _run_child(
+    url: str, size: int, latency_ms: float, enrich: bool, arbox_url: str | None = None
+) -> dict[str, Any]:
     command = [
         sys.executable,
         __file__,
@@ -115,6 +140,8 @@ def _run_child(url: str, size: int, latency_ms: float, enrich: bool) -> dict[str
     ]
     if enrich:
         command.append("--enrich")
+    if arbox_url is not None:
+        command += ["--child-arbox-url", arbox_url]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
@@ -139,13 +166,28 @@ def _seed_gym(url: str) -> None:
     asyncio.run(seed())
 
 
+def _start_arbox(size: int, latency_ms: float) -> Any:
+    """The sandbox serving a generated gym of ``size`` members, in this (parent) process, so
+    the import's peak RSS is the importer's own."""
+    from fitdata_adapters.arbox_sandbox import SandboxConfig, SandboxThread
+
+    return SandboxThread(SandboxConfig(members=size, latency_ms=latency_ms)).start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="a Postgres server (user may CREATE DATABASE)")
     parser.add_argument("--sizes", default="1500,100000", help="member counts, comma-separated")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="per source request")
     parser.add_argument("--enrich", action="store_true", help="also run the enrichment phase")
+    parser.add_argument(
+        "--source",
+        choices=("memory", "arbox"),
+        default="memory",
+        help="memory: an in-memory source; arbox: the Arbox sandbox over HTTP (Management path)",
+    )
     parser.add_argument("--child-url", help=argparse.SUPPRESS)
+    parser.add_argument("--child-arbox-url", help=argparse.SUPPRESS)
     parser.add_argument("--child-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_url:
@@ -162,25 +204,33 @@ def main() -> None:
         service = provision_postgres()
         server_url = service.url
     mode = "with enrichment" if args.enrich else "without enrichment"
+    described = (
+        "the Arbox sandbox over HTTP, Management path"
+        if args.source == "arbox"
+        else "in-memory source, pages of 500"
+    )
     print(
-        f"fitdata import-engine benchmark: in-memory source, pages of 500, "
-        f"+{args.latency_ms:g} ms per request, {mode}"
+        f"fitdata import-engine benchmark: {described}, +{args.latency_ms:g} ms per request, {mode}"
     )
     try:
         for size in (int(s) for s in args.sizes.split(",")):
             name = unique_database_name("fitdata_bench")
             url = create_database(server_url, name)
+            arbox = _start_arbox(size, args.latency_ms) if args.source == "arbox" else None
             try:
                 upgrade(url)
                 _seed_gym(url)
                 for label in ("first import", "identical re-import"):
-                    r = _run_child(url, size, args.latency_ms, args.enrich)
+                    arbox_url = None if arbox is None else arbox.base_url
+                    r = _run_child(url, size, args.latency_ms, args.enrich, arbox_url)
                     print(
                         f"  {size:>7} members, {label:<19}: {r['status']} in {r['seconds']:.1f} s "
                         f"({size / r['seconds']:,.0f} rows/s), {r['messages']} queue messages, "
                         f"peak RSS {r['rss_mb']:.0f} MB, members {r['members']}"
                     )
             finally:
+                if arbox is not None:
+                    arbox.stop()
                 drop_database(server_url, name)
     finally:
         if service is not None:

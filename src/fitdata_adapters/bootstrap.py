@@ -184,8 +184,16 @@ def _remember_port(sandbox: SandboxThread) -> None:
 
 
 def _member_source(settings: Settings, closers: list[Closer]) -> MemberSource:
-    """Arbox at ``FITDATA_ARBOX_BASE_URL`` (its public origin by default)."""
+    """Arbox at ``FITDATA_ARBOX_BASE_URL`` (its public origin by default in production); in
+    embedded mode without it, the project's Arbox sandbox in process (started on first use)."""
     from fitdata_adapters.arbox import ArboxSource
+
+    if settings.uses_arbox_sandbox:
+        from fitdata_adapters.arbox_sandbox.embedded import EmbeddedArboxSource
+
+        embedded = EmbeddedArboxSource()
+        closers.append(embedded.aclose)
+        return embedded
 
     source = ArboxSource(base_url=settings.arbox_base_url)
     closers.append(source.aclose)

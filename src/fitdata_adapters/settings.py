@@ -122,6 +122,12 @@ class Settings:
         return self.cardcom_base_url is None
 
     @property
+    def uses_arbox_sandbox(self) -> bool:
+        """Embedded mode with no ``FITDATA_ARBOX_BASE_URL``: imports read the in-process
+        Arbox sandbox. Production always uses the configured (or real) origin."""
+        return not self.is_production and "ARBOX_BASE_URL" not in self.configured
+
+    @property
     def is_production(self) -> bool:
         return self.mode is RunMode.PRODUCTION
 
@@ -177,6 +183,12 @@ class Settings:
             ),
             "credential keys "
             + ("from FITDATA_CREDENTIAL_KEYS" if self.credential_keys else "local key file"),
+            "imports "
+            + (
+                "embedded Arbox sandbox (1,500 demo members, started on first import)"
+                if self.uses_arbox_sandbox
+                else f"Arbox {_redact_url(self.arbox_base_url)}"
+            ),
         ]
 
     @classmethod

@@ -22,6 +22,9 @@ def create_sandbox_app(sandbox: ArboxSandbox | SandboxConfig | None = None) -> L
         route_handlers=[*API_HANDLERS, *CONTROL_HANDLERS],
         dependencies={"sandbox": Provide(provide_sandbox, sync_to_thread=False)},
         openapi_config=None,
+        # The host process owns logging: Litestar's default config would add a root handler
+        # bound to whatever sys.stderr is when the app is built (e.g. a CLI's capture).
+        logging_config=None,
     )
     app.state.sandbox = engine
     return app

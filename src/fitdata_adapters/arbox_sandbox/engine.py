@@ -44,7 +44,7 @@ class SandboxConfig:
     """
 
     api_key: str = "arbox-sandbox-key"
-    email: str = "owner@arbox-sandbox.test"
+    email: str = "owner@arbox-sandbox.example.com"
     password: str = "arbox-sandbox-password"  # noqa: S105 - the sandbox's own demo login
     members: int = 0
     seed: int = 1

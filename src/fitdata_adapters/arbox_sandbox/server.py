@@ -98,6 +98,9 @@ class SandboxThread:
         config = uvicorn.Config(
             create_sandbox_app(self.sandbox),
             log_level="warning",
+            # The host process owns logging: uvicorn's own dictConfig would replace its
+            # handlers (and bind them to whatever sys.stderr is now, e.g. a CLI capture).
+            log_config=None,
             access_log=False,
             lifespan="on",
             ws="none",

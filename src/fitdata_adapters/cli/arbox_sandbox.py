@@ -21,7 +21,7 @@ def sandbox_arbox(
     ] = "arbox-sandbox-key",
     email: Annotated[
         str, typer.Option(help="The Management login's email.")
-    ] = "owner@arbox-sandbox.test",
+    ] = "owner@arbox-sandbox.example.com",
     password: Annotated[
         str, typer.Option(help="The Management login's password.")
     ] = "arbox-sandbox-password",  # noqa: S107 - the sandbox's own demo login

@@ -39,6 +39,8 @@ from fitdata_core.model.organizations import MemberProfile, MembershipStatus, Ro
 from fitdata_core.money import Money
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.catalog import create_location, create_plan, list_locations, list_plans
+from fitdata_core.usecases.imports.credentials import ARBOX
+from fitdata_core.usecases.imports.provider_config import save_provider_config
 from fitdata_core.usecases.organizations import NewMember, add_member, create_organization
 
 DEMO_ORG_NAME = "Demo Gym · fitdata"
@@ -311,6 +313,27 @@ def _activity(
     )
 
 
+async def _store_sandbox_credentials(svc: Services, owner: Actor, org_id: str) -> None:
+    """Store the embedded Arbox sandbox's API key and login as the demo gym's provider
+    credentials, so an Arbox import works right after ``make run`` (docs/imports.md). Left
+    alone when the gym already has credentials: the owner may have entered others."""
+    from fitdata_adapters.arbox_sandbox.embedded import embedded_credentials
+
+    async with svc.uow(read_only=True) as uow:
+        stored = await uow.provider_configs.get_active(org_id, ARBOX)
+    if stored is not None:
+        return
+    credentials = embedded_credentials()
+    await save_provider_config(
+        svc,
+        owner,
+        org_id,
+        api_key=credentials.api_key,
+        email=credentials.email,
+        password=credentials.password,
+    )
+
+
 async def seed_demo(
     runtime: Runtime, *, member_count: int = DEFAULT_MEMBER_COUNT, seed: int = DEMO_SEED
 ) -> DemoGym:
@@ -381,6 +404,9 @@ async def seed_demo(
         # list and the analytics for empty tables (seconds instead of milliseconds). VACUUM
         # too, so the analytics' index-only scans are index-only from the first request.
         await analyze_tables(engine, SEEDED_TABLES, vacuum=True)
+
+    if runtime.settings.uses_arbox_sandbox:
+        await _store_sandbox_credentials(runtime.services, owner, org_id)
 
     logins = tuple(
         DemoLogin(role=role, email=email, user_id=user_ids[email])

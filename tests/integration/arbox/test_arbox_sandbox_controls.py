@@ -167,7 +167,7 @@ def test_fitdata_sandbox_arbox_serves_a_generated_gym() -> None:
 
         async def fetch() -> int:
             credentials = SourceCredentials(
-                email="owner@arbox-sandbox.test", password="arbox-sandbox-password"
+                email="owner@arbox-sandbox.example.com", password="arbox-sandbox-password"
             )
             async with ArboxSource(base_url=base) as source:
                 return sum([len(page) async for page in source.fetch_members(credentials)])

@@ -1,8 +1,8 @@
 """``fitdata import arbox`` and ``fitdata import status``, embedded (SQLite, no Redis).
 
-This build's member source is the stand-in that refuses (the Arbox adapter is wired in
-separately), so a waited-for import ends failed: that exercises the whole path (start, the
-engine run in process, the failure report and the exit code) without a network.
+Without ``FITDATA_ARBOX_BASE_URL`` the member source is the in-process Arbox sandbox (its
+1,500 generated members), so both a refused key and the demo's stored credentials run the
+whole path (start, the engine run in process, the report and the exit code) without a network.
 """
 
 from __future__ import annotations
@@ -52,5 +52,23 @@ def test_wait_runs_the_engine_here_and_exits_1_when_the_job_fails() -> None:
     assert outcome.exit_code == 1, outcome.stderr
     report = outcome.json()
     assert report["status"] == "failed"
-    assert "arbox" in report["errorMessage"].lower()
+    # Embedded without FITDATA_ARBOX_BASE_URL: the in-process Arbox sandbox refuses the key.
+    assert "401" in report["errorMessage"]
     assert "k-secret" not in outcome.stdout + outcome.stderr
+    assert "k-secret" not in outcome.stdout + outcome.stderr
+
+
+def test_after_the_demo_an_import_with_the_stored_credentials_brings_the_sandbox_gym() -> None:
+    """The newcomer's path: ``fitdata demo``, then ``fitdata import arbox --org ID --wait``."""
+    demo = run_cli(["demo", "--members", "5", "--json"])
+    assert demo.exit_code == 0, demo.stderr
+    org = demo.json()["org_id"]
+    outcome = run_cli(
+        ["import", "arbox", "--org", org, "--members", "--no-enrich", "--wait", "--json"]
+    )
+    assert outcome.exit_code == 0, outcome.stderr
+    report = outcome.json()
+    assert report["status"] == "completed", report
+    assert report["results"]["members"]["created"] == 1499
+    assert report["results"]["members"]["failed"] == 1
+    assert "arbox-sandbox-password" not in outcome.stdout + outcome.stderr

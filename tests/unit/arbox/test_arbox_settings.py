@@ -44,3 +44,15 @@ def test_a_trailing_slash_is_ignored(tmp_path: Path, given: str, expected: str) 
 def test_anything_but_an_origin_is_refused(tmp_path: Path, given: str) -> None:
     with pytest.raises(ConfigurationError, match="FITDATA_ARBOX_BASE_URL must be an origin"):
         settings(tmp_path, FITDATA_ARBOX_BASE_URL=given)
+
+
+def test_embedded_without_an_origin_uses_the_in_process_sandbox(tmp_path: Path) -> None:
+    assert settings(tmp_path).uses_arbox_sandbox is True
+    given = settings(tmp_path, FITDATA_ARBOX_BASE_URL="http://127.0.0.1:8200")
+    assert given.uses_arbox_sandbox is False
+
+
+def test_production_never_uses_the_sandbox(tmp_path: Path) -> None:
+    production = settings(tmp_path, FITDATA_MODE="production")
+    assert production.uses_arbox_sandbox is False
+    assert production.arbox_base_url == "https://arboxserver.arboxapp.com"

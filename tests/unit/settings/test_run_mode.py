@@ -119,6 +119,7 @@ def test_the_connections_are_described_without_secrets(tmp_path: Path) -> None:
     assert "SMTP smtp://***@smtp.internal:587" in lines
     assert "S3 bucket fitdata-exports at https://r2.example.com" in lines
     assert "Cardcom https://secure.cardcom.solutions" in lines
+    assert "Arbox https://arboxserver.arboxapp.com" in lines  # production: the real origin
     for secret in (*SECRETS, EVERY_PROVIDER["FITDATA_CREDENTIAL_KEYS"]):
         assert secret not in lines
 
@@ -130,3 +131,4 @@ def test_embedded_connections_name_the_local_stand_ins(tmp_path: Path) -> None:
     assert "outbox folder" in lines
     assert "embedded Cardcom sandbox" in lines
     assert "local key file" in lines
+    assert "embedded Arbox sandbox" in lines

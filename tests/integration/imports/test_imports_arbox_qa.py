@@ -1,0 +1,353 @@
+"""The Arbox QA rows (issue 9, "Proof"): over HTTP, on Postgres, against the project's Arbox
+sandbox over real sockets.
+
+One sandbox thread serves the whole module (reset before each test). Each test bootstraps a
+runtime whose ``FITDATA_ARBOX_BASE_URL`` is the sandbox, so the ``ArboxSource`` under test is
+the one the composition root builds; imports start through the API and the queued jobs run
+as a worker would (:func:`support.imports.drain`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import sqlalchemy as sa
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from fitdata_adapters.arbox import ArboxSource
+from fitdata_adapters.arbox_sandbox import (
+    FIRST_MEMBER_ID,
+    PLANS,
+    UNKNOWN_PLAN_NAME,
+    SandboxConfig,
+    SandboxThread,
+    expected_counts,
+    generate_dataset,
+)
+from fitdata_adapters.bootstrap import Runtime, bootstrap, import_policy
+from fitdata_adapters.db import tables as t
+from fitdata_adapters.memory import MemoryJobQueue
+from fitdata_adapters.settings import Settings
+from fitdata_adapters.tokens import issue_token
+from fitdata_core.model.organizations import Role
+from fitdata_core.usecases.organizations import NewMember, add_member, create_organization
+from fitdata_http import create_app
+from support.fakes import NoPayments
+from support.imports import drain
+
+pytestmark = pytest.mark.integration
+
+Client = AsyncTestClient[Litestar]
+JWT_SECRET = "integration-arbox-qa-jwt-secret-long-enough-for-hs256"
+SANDBOX = SandboxConfig()  # its default API key and login
+API_KEY = {"arboxApiKey": SANDBOX.api_key}
+LOGIN = {"arboxEmail": SANDBOX.email, "arboxPassword": SANDBOX.password}
+EVERYTHING = {"plans": True, "members": True, "leads": True}
+
+
+@pytest.fixture(scope="module")
+def arbox() -> Iterator[SandboxThread]:
+    with SandboxThread(SANDBOX) as thread:
+        yield thread
+
+
+@attrs.define
+class World:
+    runtime: Runtime
+    client: Client
+    arbox: SandboxThread
+    org_id: str
+    owner: dict[str, str]
+    coach: dict[str, str]
+
+    @property
+    def base(self) -> str:
+        return f"/organizations/{self.org_id}/import"
+
+    async def run(self, **body: Any) -> dict[str, Any]:
+        payload = {"source": "arbox", "entities": EVERYTHING, "enrich": False, **body}
+        response = await self.client.post(self.base, json=payload, headers=self.owner)
+        assert response.status_code == 202, response.text
+        await drain(self.runtime.services)
+        job = await self.client.get(
+            f"{self.base}/jobs/{response.json()['data']['jobId']}", headers=self.owner
+        )
+        assert job.status_code == 200, job.text
+        return dict(job.json()["data"])
+
+    async def members(self) -> dict[str, dict[str, Any]]:
+        """Every member of the gym by email, through the member list."""
+        found: dict[str, dict[str, Any]] = {}
+        offset = 0
+        while True:
+            page = await self.client.get(
+                f"/organizations/{self.org_id}/members?limit=100&offset={offset}",
+                headers=self.owner,
+            )
+            assert page.status_code == 200, page.text
+            rows = page.json()["data"]
+            found.update({row["email"]: row for row in rows})
+            offset += len(rows)
+            if not rows or offset >= page.json()["meta"]["total"]:
+                return found
+
+    async def count(self, table: sa.Table) -> int:
+        async with self.runtime.engine.connect() as conn:
+            query = sa.select(sa.func.count()).select_from(table)
+            return int((await conn.execute(query)).scalar_one())
+
+
+def _bearer(user_id: str) -> dict[str, str]:
+    jwt = issue_token(JWT_SECRET, user_id, now=datetime.now(UTC), ttl=timedelta(minutes=30))
+    return {"Authorization": f"Bearer {jwt}"}
+
+
+@pytest.fixture
+async def world(tmp_path: Path, clean_pg_url: str, arbox: SandboxThread) -> AsyncIterator[World]:
+    arbox.sandbox.reset()
+    settings = Settings.from_env(
+        {
+            "FITDATA_MODE": "embedded",
+            "FITDATA_DATA_DIR": str(tmp_path),
+            "FITDATA_DATABASE_URL": clean_pg_url,
+            "FITDATA_JWT_SECRET": JWT_SECRET,
+            "FITDATA_ARBOX_BASE_URL": arbox.base_url,
+        }
+    )
+    runtime = bootstrap(
+        settings,
+        payment_gateway=NoPayments(),
+        queue=MemoryJobQueue(),
+        imports=attrs.evolve(import_policy(settings), retry_delays=(0, 0)),
+    )
+    assert isinstance(runtime.services.member_source, ArboxSource)  # the real adapter
+    svc = runtime.services
+    org = await create_organization(svc, name="Arbox QA Gym", owner_email="owner@qa-gym.io")
+    coach = await add_member(
+        svc, org_id=org.id, member=NewMember(email="coach@qa-gym.io", role=Role.COACH)
+    )
+    async with svc.uow() as uow:
+        owner = await uow.users.get_by_email("owner@qa-gym.io")
+    assert owner is not None
+    try:
+        async with AsyncTestClient(app=create_app(runtime)) as client:
+            yield World(runtime, client, arbox, org.id, _bearer(owner.id), _bearer(coach.id))
+    finally:
+        await runtime.aclose()
+
+
+def _email(row: dict[str, Any]) -> str:
+    return str(row["email"]).strip().lower()
+
+
+STAFF = 2  # the owner and the coach are members of the gym too
+
+
+async def test_business_api_creates_plans_first_then_members(world: World) -> None:
+    """QA: Arbox (Business API), API key only: plans are created first, members second."""
+    data = world.arbox.sandbox.generate(60)
+    job = await world.run(**API_KEY)
+    assert job["status"] == "completed", job
+    assert job["results"]["plans"]["created"] == len(PLANS)
+    active = len(data.users)  # the Business API lists active members only
+    members = job["results"]["members"]
+    assert members["created"] + members["failed"] == active
+    assert members["failed"] == 1  # the one malformed email
+    endpoints = [c.endpoint for c in world.arbox.sandbox.calls if c.status == 200]
+    assert endpoints.index("membershipTypes") < endpoints.index("users")
+    assert not {"login", "activeMembersReport"} & set(endpoints)
+    listed = await world.members()
+    assert len(listed) == active - 1 + STAFF
+    assert await world.count(t.plans) == len(PLANS)
+    async with world.runtime.engine.connect() as conn:
+        query = sa.select(sa.func.count()).where(t.memberships.c.plan_id.is_not(None))
+        planned = (await conn.execute(query)).scalar_one()
+    assert planned == active - 1  # every imported member is linked to its plan by name
+
+
+async def test_management_api_merges_reports_active_wins_inactive_kept(world: World) -> None:
+    """QA: Arbox (Management API), email + password: a member in both reports is active, one
+    only in the inactive report gets the ``inactive`` status."""
+    data = world.arbox.sandbox.generate(60)
+    counts = expected_counts(60)
+    job = await world.run(**LOGIN, entities={"members": True})
+    assert job["status"] == "completed", job
+    members = job["results"]["members"]
+    assert members["created"] == 60 - 1
+    assert members["failed"] == 1
+    endpoints = {c.endpoint for c in world.arbox.sandbox.calls}
+    assert {"login", "activeMembersReport", "inactiveMembersReport"} <= endpoints
+    listed = await world.members()
+    in_both = FIRST_MEMBER_ID + 25  # generated index 25 is in both reports
+    both_email = next(_email(r) for r in data.active_report if r["user_fk"] == in_both)
+    assert listed[both_email]["status"] == "active"
+    inactive_emails = {_email(r) for r in data.inactive_report} - {
+        _email(r) for r in data.active_report
+    }
+    assert len(inactive_emails) == counts["inactive_only"]
+    assert {listed[e]["status"] for e in inactive_emails} == {"inactive"}
+    active = [m for m in listed.values() if m["role"] == "member" and m["status"] == "active"]
+    assert len(active) == counts["active_only"] + counts["in_both_reports"] - 1  # malformed
+
+
+async def test_bad_password_fails_the_job_citing_401(world: World) -> None:
+    """QA: Arbox login fails (bad password): the job fails citing 401 and nothing lands."""
+    world.arbox.sandbox.generate(10)
+    job = await world.run(arboxEmail=SANDBOX.email, arboxPassword="wrong-password")
+    assert job["status"] == "failed"
+    assert "401" in job["errorMessage"]
+    assert "re-enter" in job["errorMessage"]
+    assert "wrong-password" not in str(job)
+    assert await world.count(t.memberships) == STAFF
+
+
+async def test_1500_members_with_one_malformed_email_land_1499(world: World) -> None:
+    """QA: 1,500 members, one with a malformed email: 1,499 land, the one is in ``errors``."""
+    data = world.arbox.sandbox.generate(1500)
+    job = await world.run(**API_KEY, **LOGIN, entities={"plans": True, "members": True})
+    assert job["status"] == "completed", job
+    assert job["results"]["members"] == {
+        "created": 1499,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "failed": 1,
+    }
+    malformed = str(expected_counts(1500)["malformed_email_member"])
+    errors = [e for e in job["errors"] if e["severity"] == "error"]
+    assert [(e["sourceId"], e["field"]) for e in errors] == [(malformed, "email")]
+    assert "@@" in errors[0]["email"]
+    listed = await world.client.get(
+        f"/organizations/{world.org_id}/members?limit=1", headers=world.owner
+    )
+    assert listed.json()["meta"]["total"] == 1499 + STAFF
+    assert len(data.details) == 1500
+
+
+async def test_whitelist_of_two_emails_only_those_get_memberships(world: World) -> None:
+    """QA: a whitelist of two emails: only those two get memberships, the others are skipped."""
+    data = world.arbox.sandbox.generate(40)
+    chosen = [_email(data.active_report[0]), _email(data.active_report[3])]
+    job = await world.run(
+        **LOGIN, entities={"members": True}, emailWhitelist=[chosen[0].upper(), chosen[1]]
+    )
+    assert job["status"] == "completed", job
+    members = job["results"]["members"]
+    assert members["created"] == 2
+    assert members["skipped"] + members["failed"] == 40 - 2
+    listed = await world.members()
+    assert sorted(e for e, m in listed.items() if m["role"] == "member") == sorted(chosen)
+
+
+async def test_same_import_twice_creates_no_duplicates_and_is_all_unchanged(world: World) -> None:
+    """QA: idempotency: the same import run twice duplicates no user and reports everything
+    ``unchanged`` the second time."""
+    world.arbox.sandbox.generate(80)
+    first = await world.run(**API_KEY, **LOGIN)
+    users, memberships, leads = (
+        await world.count(t.users),
+        await world.count(t.memberships),
+        await world.count(t.leads),
+    )
+    second = await world.run(**API_KEY, **LOGIN)
+    assert second["status"] == "completed", second
+    for entity in ("plans", "members", "leads"):
+        result = second["results"][entity]
+        assert result["created"] == result["updated"] == 0, (entity, result)
+        assert result["unchanged"] == first["results"][entity]["created"], entity
+    assert (
+        await world.count(t.users),
+        await world.count(t.memberships),
+        await world.count(t.leads),
+    ) == (users, memberships, leads)
+
+
+async def test_enrichment_fills_profile_fields_shown_in_the_member_list(world: World) -> None:
+    """QA: enrichment fills the profile fields the reports lack (address, city, zip code,
+    emergency contact) from ``users/{id}``, and the member list shows them."""
+    data = world.arbox.sandbox.generate(20)
+    job = await world.run(**API_KEY, **LOGIN, entities={"members": True}, enrich=True)
+    assert job["status"] == "completed", job
+    assert job["results"]["enrichment"]["updated"] >= 19 - 1
+    details = [c for c in world.arbox.sandbox.calls if c.endpoint == "users/{id}"]
+    assert len(details) >= 19
+    listed = await world.members()
+    for index in (0, 5, 12):
+        detail = data.details[str(FIRST_MEMBER_ID + index)]
+        profile = listed[_email(detail)]["profile"]
+        assert profile is not None
+        assert profile["address"] == detail["address"]
+        assert profile["city"] == detail["city"]
+        assert profile["zipCode"] == detail["zip_code"]
+        assert profile["emergencyContactName"] == detail["emergency_contact_name"]
+
+
+async def test_empty_arbox_completes_with_zeros(world: World) -> None:
+    """QA: an empty Arbox account: the job completes at once with zeros."""
+    world.arbox.sandbox.set_data(plans=[])  # the reset sandbox serves no members
+    job = await world.run(**API_KEY, **LOGIN)
+    assert job["status"] == "completed", job
+    assert all(sum(result.values()) == 0 for result in job["results"].values()), job
+    assert await world.count(t.memberships) == STAFF
+
+
+async def test_a_429_then_success_is_retried(world: World) -> None:
+    """QA: Arbox answers 429 (with Retry-After) and then succeeds: the call is retried and
+    the import completes."""
+    world.arbox.sandbox.generate(30)
+    world.arbox.sandbox.fail_next(429, endpoint="users", retry_after=0)
+    job = await world.run(**API_KEY, entities={"members": True})
+    assert job["status"] == "completed", job
+    users_calls = [c for c in world.arbox.sandbox.calls if c.endpoint == "users"]
+    assert users_calls[0].status == 429
+    assert users_calls[0].injected
+    assert users_calls[1].status == 200
+    results = job["results"]["members"]
+    assert results["created"] + results["failed"] == len(generate_dataset(30).users)
+
+
+async def test_leads_land_in_the_leads_list(world: World) -> None:
+    """QA: Arbox leads land in ``GET /leads`` (staff may list them)."""
+    data = world.arbox.sandbox.generate(100)
+    job = await world.run(**API_KEY, entities={"leads": True})
+    assert job["status"] == "completed", job
+    assert job["results"]["leads"]["created"] == len(data.leads) == 5
+    response = await world.client.get(
+        f"/organizations/{world.org_id}/leads?limit=100", headers=world.coach
+    )
+    assert response.status_code == 200, response.text
+    listed = response.json()["data"]
+    assert len(listed) == 5
+    with_email = sorted(_email(x) for x in data.leads if x["email"])
+    assert sorted(x["email"] for x in listed if x["email"]) == with_email
+
+
+async def test_unknown_membership_type_gives_a_membership_without_plan_and_a_warning(
+    world: World,
+) -> None:
+    """QA: a member whose ``membership_type_name`` matches no plan gets a membership without
+    a plan and a warning naming the plan name."""
+    data = world.arbox.sandbox.generate(120)
+    unknown = [r for r in data.users if r["membership_type_name"] == UNKNOWN_PLAN_NAME]
+    assert unknown  # the generator gives index 13 (and every 97th after) an unknown plan
+    job = await world.run(**API_KEY, entities={"plans": True, "members": True})
+    assert job["status"] == "completed", job
+    warnings = [e for e in job["errors"] if e["field"] == "plan_name"]
+    assert {w["sourceId"] for w in warnings} == {str(r["user_id"]) for r in unknown}
+    assert all(UNKNOWN_PLAN_NAME in w["reason"] for w in warnings)
+    assert all(w["severity"] == "warning" for w in warnings)
+    async with world.runtime.engine.connect() as conn:
+        plan_ids = (
+            await conn.execute(
+                sa.select(t.memberships.c.plan_id)
+                .join(t.users, t.users.c.id == t.memberships.c.user_id)
+                .where(t.users.c.email.in_([_email(r) for r in unknown]))
+            )
+        ).all()
+    assert [row.plan_id for row in plan_ids] == [None] * len(unknown)
