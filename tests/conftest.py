@@ -11,12 +11,14 @@ Nothing is started unless a test asks for it, so unit tests never need a server.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from fitdata_adapters.db.migrate import upgrade
 from support.databases import (
@@ -27,6 +29,13 @@ from support.databases import (
     unique_database_name,
 )
 from support.services import provision_postgres, provision_redis
+
+# CI replays the same examples every run (a property that fails there fails every time, and
+# is not a coin toss), with no per-example deadline on a shared machine; locally hypothesis
+# keeps exploring new examples.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

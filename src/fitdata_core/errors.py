@@ -35,6 +35,7 @@ Messages never contain secrets: adapters build them from what is safe to show.
 from __future__ import annotations
 
 __all__ = [
+    "DATABASE_CONTENTION",
     "AuthenticationRequired",
     "BusinessRuleViolation",
     "ConfigurationError",
@@ -192,8 +193,15 @@ class Unavailable(FitdataError):
     default_code = "UNAVAILABLE"
 
 
+#: The code of a :class:`DatabaseUnavailable` raised because the database rolled a transaction
+#: back to break a deadlock or a serialization conflict: running the unit of work again may
+#: succeed at once.
+DATABASE_CONTENTION = "DATABASE_CONTENTION"
+
+
 class DatabaseUnavailable(Unavailable):
-    """The database did not answer or lost the connection; retryable (HTTP 503)."""
+    """The database did not answer or lost the connection; retryable (HTTP 503). ``code`` is
+    :data:`DATABASE_CONTENTION` when it rolled the transaction back to break a deadlock."""
 
     default_code = "DATABASE_UNAVAILABLE"
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from fitdata_adapters.db.tables import metadata
-from fitdata_core.errors import Conflict, DatabaseUnavailable
+from fitdata_core.errors import DATABASE_CONTENTION, Conflict, DatabaseUnavailable
 
 _MESSAGES: dict[str, str] = {
     "uq_users_email": "A user with this email already exists.",
@@ -32,6 +32,8 @@ _MESSAGES: dict[str, str] = {
 }
 
 _FOREIGN_KEY_MESSAGE = "The change refers to a record that does not exist."
+# Postgres rolled the transaction back to break a deadlock, or a serialization conflict.
+_CONTENTION_STATES = frozenset({"40P01", "40001"})
 
 
 def _unique_keys() -> dict[tuple[str, frozenset[str]], str]:
@@ -83,6 +85,11 @@ def database_unavailable() -> Iterator[None]:
     try:
         yield
     except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError) as exc:
+        if getattr(getattr(exc, "orig", None), "sqlstate", None) in _CONTENTION_STATES:
+            raise DatabaseUnavailable(
+                "Concurrent requests collided in the database; try again.",
+                code=DATABASE_CONTENTION,
+            ) from exc
         raise DatabaseUnavailable("The database is unavailable; try again later.") from exc
 
 

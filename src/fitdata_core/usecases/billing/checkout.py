@@ -8,7 +8,13 @@ from typing import Any
 import attrs
 
 from fitdata_core.access import Action
-from fitdata_core.errors import BusinessRuleViolation, Conflict, InvalidInput
+from fitdata_core.errors import (
+    DATABASE_CONTENTION,
+    BusinessRuleViolation,
+    Conflict,
+    DatabaseUnavailable,
+    InvalidInput,
+)
 from fitdata_core.model.billing import (
     BillingTransaction,
     PlatformSubscription,
@@ -142,6 +148,23 @@ async def start_checkout(
         metadata={"tier": tier.value, "paymentPageUrl": page.url},
         low_profile_id=page.low_profile_id,
     )
+    # Contention between checkouts of two tiers can deadlock in Postgres (see lock_checkouts);
+    # the loser's transaction is rolled back whole, so deciding again is safe.
+    for attempt in range(1, _CONTENTION_ATTEMPTS + 1):
+        try:
+            return await _record_checkout(svc, org_id, tier, txn, now)
+        except DatabaseUnavailable as exc:
+            if exc.code != DATABASE_CONTENTION or attempt == _CONTENTION_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+_CONTENTION_ATTEMPTS = 3
+
+
+async def _record_checkout(
+    svc: Services, org_id: str, tier: PlatformTier, txn: BillingTransaction, now: datetime
+) -> CheckoutSession:
     async with svc.uow() as uow:
         # Two quick clicks (or twenty) may all have reached the gateway. They queue on the
         # organization's checkout lock, so each decides on what the one before it committed:
