@@ -2,33 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from types import TracebackType
-from typing import Self
-
-import uvicorn
-
 from fitdata_adapters.cardcom_sandbox.app import SandboxApp, create_sandbox_app
 from fitdata_adapters.cardcom_sandbox.config import SandboxConfig
 from fitdata_adapters.cardcom_sandbox.engine import CardcomSandbox
-
-_STARTUP_TIMEOUT_SECONDS = 10.0
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit this; without it small keep-alive responses wait ~40 ms
-    # for a delayed ACK (Nagle), which would swamp the latency a benchmark configures.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
+from fitdata_adapters.sandbox_server import ThreadedServer, serve_forever
 
 
 def run_sandbox(
@@ -40,13 +17,10 @@ def run_sandbox(
 ) -> None:
     """Serve the sandbox (``app``, else one built from ``config``) until interrupted: what
     ``fitdata sandbox cardcom --port N`` runs."""
-    sock = _bind(host, port)
-    app = app or create_sandbox_app(config)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="info"))
-    server.run(sockets=[sock])
+    serve_forever(app or create_sandbox_app(config), host, port)
 
 
-class SandboxThread:
+class SandboxThread(ThreadedServer):
     """The sandbox on ``host`` (a free port by default) in a daemon thread.
 
     ::
@@ -66,82 +40,16 @@ class SandboxThread:
         """``port`` 0 takes a free one; with ``any_port_if_taken`` a busy ``port`` is only a
         preference (the embedded sandbox asks for the port it had before a restart)."""
         self.config = config or SandboxConfig()
-        self._any_port_if_taken = any_port_if_taken
         self.app: SandboxApp = create_sandbox_app(self.config)
-        self._host = host
-        self._port = port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._bound_port: int | None = None
+        super().__init__(
+            self.app,
+            name="Cardcom sandbox",
+            host=host,
+            port=port,
+            any_port_if_taken=any_port_if_taken,
+        )
 
     @property
     def sandbox(self) -> CardcomSandbox:
         """The engine, for in-process inspection (state is owned by the server thread)."""
         return self.app.sandbox
-
-    @property
-    def port(self) -> int:
-        if self._bound_port is None:
-            raise RuntimeError("the sandbox is not running")
-        return self._bound_port
-
-    @property
-    def base_url(self) -> str:
-        """``http://host:port`` of the running sandbox (no trailing slash)."""
-        return f"http://{self._host}:{self.port}"
-
-    def start(self) -> Self:
-        """Bind, start serving and return once the server accepts connections."""
-        if self._thread is not None:
-            raise RuntimeError("the sandbox is already running")
-        try:
-            sock = _bind(self._host, self._port)
-        except OSError:
-            if not (self._port and self._any_port_if_taken):
-                raise
-            sock = _bind(self._host, 0)
-        self._bound_port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            ws="none",
-            # Hanging calls (fault injection) must not hold shutdown for long.
-            timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="cardcom-sandbox", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + _STARTUP_TIMEOUT_SECONDS
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                sock.close()
-                raise RuntimeError("the Cardcom sandbox did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and wait for the thread to end."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
-        self._bound_port = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
