@@ -112,6 +112,9 @@ def test_a_generated_client_type_checks_and_works(tmp_path: Path, seeded: Seeded
             "-m",
             "mypy",
             "--strict",
+            # The script is what a consumer writes and what must type-check; the generator's
+            # own code is followed for its types, but its internals are not ours to judge.
+            "--follow-imports=silent",
             "--no-incremental",
             "--cache-dir",
             str(tmp_path / ".mypy_cache"),
