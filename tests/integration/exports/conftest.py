@@ -25,10 +25,14 @@ from exports_live import (
 )
 
 from fitdata_adapters.bootstrap import bootstrap
+from fitdata_adapters.db.engine import create_engine
 from fitdata_adapters.db.migrate import upgrade
+from fitdata_adapters.db.uow import SqlUnitOfWorkFactory
 from fitdata_adapters.demo.seed import seed_demo
+from fitdata_adapters.memory import MemoryUnitOfWorkFactory
 from fitdata_adapters.queue.local import LocalJobQueue
 from fitdata_core.model.organizations import Role
+from fitdata_core.ports.repositories import UnitOfWorkFactory
 from support.databases import create_database, drop_database, unique_database_name
 from support.fakes import NoPayments
 
@@ -144,3 +148,19 @@ def live_app(
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=30) as client:
         yield client
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+async def uow_factory(
+    request: pytest.FixtureRequest, exports_db_url: str
+) -> AsyncIterator[UnitOfWorkFactory]:
+    """Units of work on each backend in turn: memory, a migrated SQLite file, and Postgres."""
+    if request.param == "memory":
+        yield MemoryUnitOfWorkFactory()
+        return
+    url = exports_db_url if request.param == "postgres" else request.getfixturevalue("sqlite_url")
+    engine = create_engine(url)
+    try:
+        yield SqlUnitOfWorkFactory(engine)
+    finally:
+        await engine.dispose()

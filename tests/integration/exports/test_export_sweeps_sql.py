@@ -4,15 +4,12 @@ and partial files of killed exports removed from a real local storage folder."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from fitdata_adapters.clock import ManualClock
-from fitdata_adapters.db.engine import create_engine
-from fitdata_adapters.db.uow import SqlUnitOfWorkFactory
 from fitdata_adapters.memory import (
     MemoryUnitOfWorkFactory,
     memory_services,
@@ -34,21 +31,6 @@ from support import builders
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2001, 7, 1, 12, 0, tzinfo=UTC)  # long before any other test's jobs
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-async def uow_factory(
-    request: pytest.FixtureRequest, exports_db_url: str
-) -> AsyncIterator[UnitOfWorkFactory]:
-    if request.param == "memory":
-        yield MemoryUnitOfWorkFactory()
-        return
-    url = exports_db_url if request.param == "postgres" else request.getfixturevalue("sqlite_url")
-    engine = create_engine(url)
-    try:
-        yield SqlUnitOfWorkFactory(engine)
-    finally:
-        await engine.dispose()
 
 
 class _Unused:

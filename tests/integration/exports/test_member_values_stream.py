@@ -5,14 +5,10 @@ itself) is byte for byte what the core's CSV encoder makes of those values."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fitdata_adapters.db.engine import create_engine
-from fitdata_adapters.db.uow import SqlUnitOfWorkFactory
-from fitdata_adapters.memory import MemoryUnitOfWorkFactory
 from fitdata_core.model.organizations import MembershipStatus, Role
 from fitdata_core.ports.repositories import (
     MEMBER_ATTRIBUTES,
@@ -26,21 +22,6 @@ from support import builders
 pytestmark = pytest.mark.integration
 
 JOINED = datetime(2025, 7, 1, 9, 30, 15, 123456, tzinfo=UTC)
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-async def uow_factory(
-    request: pytest.FixtureRequest, exports_db_url: str
-) -> AsyncIterator[UnitOfWorkFactory]:
-    if request.param == "memory":
-        yield MemoryUnitOfWorkFactory()
-        return
-    url = exports_db_url if request.param == "postgres" else request.getfixturevalue("sqlite_url")
-    engine = create_engine(url)
-    try:
-        yield SqlUnitOfWorkFactory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def _gym(uow_factory: UnitOfWorkFactory) -> str:

@@ -17,7 +17,7 @@ from fitdata_adapters.db import tables as t
 from fitdata_adapters.db.engine import create_engine, create_sync_engine
 from fitdata_adapters.db.uow import SqlUnitOfWorkFactory
 from fitdata_adapters.mail.memory import MemoryMailer
-from fitdata_adapters.memory import MemoryUnitOfWorkFactory, memory_services
+from fitdata_adapters.memory import memory_services
 from fitdata_adapters.storage.memory import MemoryStorage
 from fitdata_core.model.jobs import ExportJob, ExportStatus
 from fitdata_core.model.organizations import MembershipStatus, Role
@@ -36,21 +36,6 @@ from support import builders
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2001, 6, 1, 12, 0, tzinfo=UTC)  # long before any other test's jobs
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-async def uow_factory(
-    request: pytest.FixtureRequest, exports_db_url: str
-) -> AsyncIterator[UnitOfWorkFactory]:
-    if request.param == "memory":
-        yield MemoryUnitOfWorkFactory()
-        return
-    url = exports_db_url if request.param == "postgres" else request.getfixturevalue("sqlite_url")
-    engine = create_engine(url)
-    try:
-        yield SqlUnitOfWorkFactory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def _job(uow_factory: UnitOfWorkFactory, org_id: str, **kw: object) -> ExportJob:
