@@ -211,6 +211,7 @@ async def upload_csv(
         **_file_config(key, filename, sheet, found),
         "suggestedMapping": found.answer.get("suggestedMapping"),
         "uploadedOn": now.date().isoformat(),
+        "awaitingConfirmation": True,
     }
     job = ImportJob(
         id=job_id,
@@ -283,6 +284,7 @@ async def confirm_csv(
             "columnMapping": mapping.to_json(),
             "entities": wanted,
             "confirmed": True,
+            "awaitingConfirmation": False,
         }
         job = attrs.evolve(job, config=config, dry_run=dry_run, lease_until=now + svc.imports.lease)
         await uow.import_jobs.update(job)
@@ -345,6 +347,11 @@ async def csv_rejects(
             f"CSV import job {job_id} has not run: confirm its mapping first.",
             code="IMPORT_NOT_RUN",
         )
+    if not (job.config.get("file") or {}).get("key"):
+        raise Conflict(
+            f"CSV import job {job_id} kept no file to read its rejects from.",
+            code="IMPORT_NO_FILE",
+        )
 
     async def encoded() -> AsyncIterator[bytes]:
         async for text in _rejects_lines(svc, job):
@@ -378,6 +385,11 @@ async def retry_failed(
         raise Conflict(
             f"CSV import job {job_id} has not finished; retry its failed rows once it has.",
             code="IMPORT_NOT_FINISHED",
+        )
+    if not (parent.config.get("file") or {}).get("key"):
+        raise Conflict(
+            f"CSV import job {job_id} kept no file to read its failed rows from.",
+            code="IMPORT_NO_FILE",
         )
     entities = dict(parent.config.get("entities") or {})
     headers = list(parent.config.get("headers") or [])

@@ -3,7 +3,8 @@
 A CSV job's ``config`` holds, from the upload: ``file`` (``key`` in object storage,
 ``filename``, ``sheet``), ``headers``, ``headersFingerprint``, ``dateOrders`` and the
 ``suggestedMapping``; and from the confirm: ``columnMapping``, ``entities`` and
-``confirmed: true``. Until confirmed the job is pending but no work: the engine leaves it
+``confirmed: true`` (``awaitingConfirmation`` is true from one to the other). Until
+confirmed the job is pending but no work: the engine leaves it
 alone, and ends it as stale once its preview lease runs out.
 
 The engine's stage steps read the stored file through ``svc.import_files`` a batch at a time
@@ -41,7 +42,7 @@ def awaiting_confirmation(job: ImportJob) -> bool:
     return (
         job.source is ImportSource.CSV
         and job.status is ImportStatus.PENDING
-        and not job.config.get("confirmed")
+        and bool(job.config.get("awaitingConfirmation"))
     )
 
 
