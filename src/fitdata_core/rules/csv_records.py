@@ -24,7 +24,7 @@ import attrs
 from fitdata_core.model.imports import ImportEntity, RowProblem, Severity
 from fitdata_core.money import Money
 from fitdata_core.ports.providers import SourceLead, SourceMember, SourcePlan
-from fitdata_core.rules.csv_mapping import MappedRecord
+from fitdata_core.rules.csv_mapping import MappedRecord, describe_fix
 from fitdata_core.rules.import_values import (
     LeadRecord,
     MemberRecord,
@@ -70,9 +70,23 @@ def _value_problems(record: MappedRecord, entity: ImportEntity) -> list[RowProbl
     ]
 
 
-def _named(problems: Iterable[RowProblem], record: MappedRecord) -> list[RowProblem]:
+def _named(
+    problems: Iterable[RowProblem], record: MappedRecord, entity: ImportEntity
+) -> list[RowProblem]:
     # The value rules name a row by the source's external id; a CSV row goes by its number.
-    return [attrs.evolve(p, source_id=row_id(record)) for p in problems]
+    # A value the CSV rules had to fix (Excel's lost leading zero...) counts as a warning.
+    fixed = [
+        RowProblem(
+            entity,
+            f"{column}: {describe_fix(kind)}.",
+            Severity.WARNING,
+            row_id(record),
+            record.values.get("email"),
+            column,
+        )
+        for column, kind in record.fixes
+    ]
+    return [attrs.evolve(p, source_id=row_id(record)) for p in problems] + fixed
 
 
 def csv_member_record(
@@ -100,7 +114,7 @@ def csv_member_record(
         membership_end=values.get("membershipEnd"),
     )
     found, checked = member_record(member, today=today)
-    return found, _named(checked, record)
+    return found, _named(checked, record, ImportEntity.MEMBERS)
 
 
 def csv_lead_record(record: MappedRecord) -> tuple[LeadRecord | None, list[RowProblem]]:
@@ -132,7 +146,7 @@ def csv_lead_record(record: MappedRecord) -> tuple[LeadRecord | None, list[RowPr
         source="csv",
     )
     found, checked = lead_record(lead)
-    return found, _named(checked, record)
+    return found, _named(checked, record, ImportEntity.LEADS)
 
 
 def _number(value: str | None, cast: type[int] | type[Decimal]) -> int | Decimal | None:
@@ -187,7 +201,7 @@ def csv_plan_record(record: MappedRecord) -> tuple[PlanRecord | None, list[RowPr
         period_months=None if months is None else int(months),
     )
     found, checked = plan_record(plan)
-    return found, problems + _named(checked, record)
+    return found, problems + _named(checked, record, ImportEntity.PLANS)
 
 
 def rejected(record: MappedRecord, *, members: bool, leads: bool, today: date) -> list[RowProblem]:

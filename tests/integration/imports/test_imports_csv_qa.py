@@ -484,6 +484,18 @@ async def test_excel_leading_zero_phones_are_restored(world: World) -> None:
     members = await world.members()
     assert members["a@gym.example"]["phone"] == "+972541234567"
     assert members["b@gym.example"]["phone"] == "+972527654321"
+    # The fix is counted as a warning, naming the row and column.
+    assert job["warningCount"] == 1
+    assert job["errors"] == [
+        {
+            "entity": "members",
+            "severity": "warning",
+            "sourceId": "row 2",
+            "email": "a@gym.example",
+            "field": "Phone",
+            "reason": "Phone: restored the leading zero Excel dropped.",
+        }
+    ]
 
 
 async def test_dd_mm_dates_are_read_day_first(world: World) -> None:
