@@ -9,15 +9,24 @@ job endpoints (list, get, cancel, undo) are the ones of ``/import/jobs``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import attrs
 from litestar import Controller, Request, get, post
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
 from fitdata_core.usecases.imports import csv_files
-from fitdata_http.contract import answers
+from fitdata_http.contract import answers, download_errors
 from fitdata_http.controllers.imports import ImportEntities, ImportQueued
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok
@@ -99,6 +108,32 @@ _SHEET = Annotated[
 ]
 
 
+@dataclass
+class _FileUploadOperation(Operation):
+    """The upload's operation, with the multipart body it reads from the stream documented
+    (Litestar cannot see a body the handler parses itself)."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            content={
+                "multipart/form-data": OpenAPIMediaType(
+                    schema=Schema(
+                        type=OpenAPIType.OBJECT,
+                        properties={
+                            "file": Schema(
+                                type=OpenAPIType.STRING,
+                                format=OpenAPIFormat.BINARY,
+                                description="The .csv or .xlsx file.",
+                            )
+                        },
+                        required=["file"],
+                    )
+                )
+            },
+        )
+
+
 class CsvImportsController(Controller):
     path = ORG_PATH + "/import"
     tags = ["imports"]  # noqa: RUF012 - Litestar reads these as class attributes
@@ -117,6 +152,7 @@ class CsvImportsController(Controller):
         ),
         # The cap is this route's own, counted as the body streams in (a 400 naming it).
         request_max_body_size=None,
+        operation_class=_FileUploadOperation,
     )
     async def upload_csv(
         self,
@@ -186,6 +222,7 @@ class CsvImportsController(Controller):
     @get(
         "/jobs/{jobId:str}/rejects",
         media_type=CSV_MEDIA_TYPE,
+        opt=download_errors(409),
         summary="Download a CSV import's failed rows as CSV, with an `error` column",
     )
     async def download_import_rejects(
