@@ -663,3 +663,42 @@ async def test_concurrent_confirms_queue_the_job_once(world: World) -> None:
     job = await world.job(answer["jobId"])
     assert job["status"] == "completed"
     assert job["results"]["members"]["created"] == 3
+
+
+async def test_a_job_taken_over_elsewhere_rereads_the_file_without_duplicates(
+    world: World,
+) -> None:
+    """The continuation runs where the first slice's open file is not (another process): it
+    re-reads the stored file, skips the pages the checkpoint says were staged, and every row
+    lands once."""
+    from fitdata_core.usecases.imports import engine
+
+    text = rows_csv(230) + "broken-email,X,Y,,\r\n"
+    answer = await world.uploaded(text)
+    assert (await world.confirm(answer["jobId"], answer["suggestedMapping"])).status_code == 202
+    svc = world.runtime.services
+    small = attrs.evolve(svc, imports=attrs.evolve(svc.imports, slice_batches=3, batch_size=50))
+    await run_import(small, answer["jobId"], owner="first-worker")
+    async with svc.uow() as uow:
+        job = await uow.import_jobs.get(answer["jobId"])
+    assert job is not None
+    assert job.checkpoint["members.pages"] == 3  # three pages staged, the rest not read
+    engine._OPEN_PAGES.clear()  # the first worker's process is gone
+    while True:
+        done = await run_import(small, answer["jobId"])
+        if done is None or not done.is_active:
+            break
+    final = await world.job(answer["jobId"])
+    assert final["status"] == "completed"
+    assert final["results"]["members"] == {
+        "created": 230,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "failed": 1,
+    }
+    assert final["progress"]["members"] == {"processed": 231, "total": 231}
+    async with world.runtime.engine.connect() as conn:
+        query = sa.select(sa.func.count()).where(t.memberships.c.organization_id == world.org_id)
+        memberships = (await conn.execute(query)).scalar_one()
+    assert memberships == 230 + 2  # each row once, and the gym's owner and coach
