@@ -351,6 +351,8 @@ async def test_an_upload_never_confirmed_is_cancelled_by_the_next_upload(world: 
     second = await world.uploaded(rows_csv(3))
     assert (await world.job(first["jobId"]))["status"] == "cancelled"
     assert (await world.job(second["jobId"]))["status"] == "pending"
+    # The replaced upload's file is gone from storage; the new one is kept.
+    assert stored_files(world.runtime.settings.data_dir) == [len(rows_csv(3))]
     detail = _problem(await world.confirm(first["jobId"], first["suggestedMapping"]), 409)
     assert "is cancelled" in detail
 

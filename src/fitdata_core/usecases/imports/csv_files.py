@@ -22,6 +22,7 @@ The flow (the spec's "Imports — CSV"):
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
@@ -30,7 +31,7 @@ from typing import Any
 import attrs
 
 from fitdata_core.access import Action
-from fitdata_core.errors import Conflict, InvalidInput, NotFound
+from fitdata_core.errors import Conflict, InvalidInput, NotFound, Unavailable
 from fitdata_core.job_names import IMPORT_RUN
 from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, ImportStatus
 from fitdata_core.ports.import_files import FileAnalysis
@@ -167,6 +168,7 @@ async def _add_job(svc: Services, actor: Actor, job: ImportJob, *, queue: bool) 
     """Add ``job`` in one unit of work: stale unconfirmed uploads of the org cancelled, 409
     for any other active import, and (``queue``) its first engine message in the outbox."""
     now = svc.clock.now()
+    replaced: list[str] = []
     async with svc.uow() as uow:
         await authorize(uow, actor, job.organization_id, Action.IMPORT)
         for other in await uow.import_jobs.find_active(job.organization_id):
@@ -174,6 +176,7 @@ async def _add_job(svc: Services, actor: Actor, job: ImportJob, *, queue: bool) 
                 raise Conflict(ACTIVE_IMPORT_MESSAGE, code="IMPORT_ACTIVE")
             stale, _ = other.cancel(now)
             await uow.import_jobs.update(stale)
+            replaced.append(str((other.config.get("file") or {}).get("key") or ""))
         try:
             await uow.import_jobs.add(job)
         except Conflict as exc:  # a concurrent upload won the org's one active slot
@@ -181,6 +184,11 @@ async def _add_job(svc: Services, actor: Actor, job: ImportJob, *, queue: bool) 
         if queue:
             await uow.outbox.add(svc.job(IMPORT_RUN, job_id=job.id))
         await uow.commit()
+    for key in filter(None, replaced):
+        # A replaced upload was never confirmed: nothing will read its file again. A file
+        # left behind (storage down) is harmless; the new upload stands.
+        with contextlib.suppress(Unavailable):
+            await svc.storage.delete(key)
 
 
 async def upload_csv(
