@@ -704,3 +704,97 @@ async def test_a_job_taken_over_elsewhere_rereads_the_file_without_duplicates(
         query = sa.select(sa.func.count()).where(t.memberships.c.organization_id == world.org_id)
         memberships = (await conn.execute(query)).scalar_one()
     assert memberships == 230 + 2  # each row once, and the gym's owner and coach
+
+
+async def test_plans_and_members_from_one_file(world: World) -> None:
+    text = (
+        "Email,Plan,Price\r\n"
+        "a@gym.example,Monthly,₪300\r\n"
+        "b@gym.example,Monthly,300\r\n"
+        'c@gym.example,Yearly,"3,000"\r\n'
+    )
+    answer = await world.uploaded(text)
+    mapping = answer["suggestedMapping"]
+    assert mapping == {
+        "memberFields": {"Email": "email", "Plan": "planName"},
+        "planFields": {"Plan": "name", "Price": "price"},
+    }
+    everything = {"members": True, "plans": True, "leads": False}
+    assert (await world.confirm(answer["jobId"], mapping, everything)).status_code == 202
+    await drain(world.runtime.services)
+    job = await world.job(answer["jobId"])
+    assert job["status"] == "completed"
+    assert job["results"]["plans"]["created"] == 2
+    assert job["results"]["members"]["created"] == 3
+    assert job["warningCount"] == 0  # every member found its plan
+    plans = await world.client.get(f"/organizations/{world.org_id}/plans", headers=world.owner)
+    prices = {p["name"]: p["price"] for p in plans.json()["data"]}
+    assert set(prices) == {"Monthly", "Yearly"}
+    assert "3000" in str(prices["Yearly"])
+
+
+async def test_leads_from_a_file_need_an_email_or_a_phone(world: World) -> None:
+    text = (
+        "Name,Phone,Email\r\nAvi Cohen,0541234567,\r\nNo Contact,,\r\nBat Levi,,bat@gym.example\r\n"
+    )
+    answer = await world.uploaded(text)
+    leads_only = {"members": False, "plans": False, "leads": True}
+    response = await world.confirm(answer["jobId"], answer["suggestedMapping"], leads_only)
+    assert response.status_code == 202, response.text
+    await drain(world.runtime.services)
+    job = await world.job(answer["jobId"])
+    assert job["results"]["leads"]["created"] == 2
+    assert job["results"]["leads"]["failed"] == 1
+    leads = await world.client.get(f"/organizations/{world.org_id}/leads", headers=world.owner)
+    found = {(row["firstName"], row["phone"], row["email"]) for row in leads.json()["data"]}
+    assert found == {("Avi", "+972541234567", None), ("Bat", None, "bat@gym.example")}
+    rejects = await world.client.get(f"{world.base}/jobs/{job['id']}/rejects", headers=world.owner)
+    rows = list(csv.reader(io.StringIO(rejects.content.decode("utf-8-sig"))))
+    assert rows[1:] == [["No Contact", "", "", "A lead needs an email address or a phone number."]]
+
+
+async def test_an_upload_never_confirmed_ends_as_stale_after_its_preview_lease(
+    world: World,
+) -> None:
+    from fitdata_core.usecases.imports import take_over_imports
+
+    answer = await world.uploaded(rows_csv(2))
+    assert await take_over_imports(world.runtime.services) == []  # its lease runs 24 hours
+    async with world.runtime.engine.begin() as conn:
+        await conn.execute(
+            t.import_jobs.update()
+            .where(t.import_jobs.c.id == answer["jobId"])
+            .values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    assert await take_over_imports(world.runtime.services) == [answer["jobId"]]
+    await drain(world.runtime.services)
+    job = await world.job(answer["jobId"])
+    assert job["status"] == "cancelled"
+    assert job["results"] == {}  # nothing ran
+    assert (await world.upload(rows_csv(1))).status_code == 200  # the org may import again
+
+
+async def test_rejects_and_retry_of_an_arbox_job_are_409(world: World) -> None:
+    from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, ImportStatus
+
+    svc = world.runtime.services
+    async with svc.uow() as uow:
+        owner = (await uow.users.get_by_email("owner@csv-gym.io")).id  # type: ignore[union-attr]
+        job = ImportJob(
+            id="5b0e4c1e-2222-4333-8444-955566667777",
+            organization_id=world.org_id,
+            source=ImportSource.ARBOX,
+            status=ImportStatus.COMPLETED,
+            phase=ImportPhase.DONE,
+            config={},
+            started_by=owner,
+            created_at=datetime.now(UTC),
+        )
+        await uow.import_jobs.add(job)
+        await uow.commit()
+    rejects = await world.client.get(f"{world.base}/jobs/{job.id}/rejects", headers=world.owner)
+    assert "for CSV imports only" in _problem(rejects, 409)
+    retry = await world.client.post(
+        f"{world.base}/jobs/{job.id}/retry-failed", json={}, headers=world.owner
+    )
+    assert "for CSV imports only" in _problem(retry, 409)

@@ -388,7 +388,14 @@ async def retry_failed(
     """
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.IMPORT)
-        parent = await _csv_job(uow, org_id, job_id, for_update=False)
+        parent = await uow.import_jobs.get(job_id)
+    if parent is None or parent.organization_id != org_id:
+        raise NotFound(f"Import job {job_id} not found.")
+    if parent.source is not ImportSource.CSV:
+        raise Conflict(
+            "Failed rows are retried for CSV imports only; run the Arbox import again instead.",
+            code="IMPORT_NO_FILE",
+        )
     if parent.is_active or not parent.config.get("confirmed"):
         raise Conflict(
             f"CSV import job {job_id} has not finished; retry its failed rows once it has.",
