@@ -250,6 +250,7 @@ def import_policy(settings: Settings) -> ImportPolicy:
         lease=timedelta(seconds=settings.import_lease_seconds),
         slice_seconds=float(settings.import_slice_seconds),
         rate_limit_per_minute=settings.import_rate_limit_per_minute,
+        max_upload_bytes=settings.import_max_upload_bytes,
     )
 
 
@@ -278,6 +279,7 @@ def bootstrap(
     not given. In production mode nothing is built until every real provider is configured
     (:meth:`Settings.require_production_ready`).
     """
+    from fitdata_adapters.csv_import.files import StoredImportFiles
     from fitdata_adapters.data_dir import prepare_locations
     from fitdata_adapters.db.analytics import SqlAnalyticsReader
     from fitdata_adapters.db.engine import engine_from_settings
@@ -296,11 +298,12 @@ def bootstrap(
     prepare_locations(settings)
     closers: list[Closer] = []
     engine = engine_from_settings(settings)
+    storage = storage if storage is not None else _storage(settings)
     services = Services(
         uow=uow if uow is not None else SqlUnitOfWorkFactory(engine),
         clock=clock if clock is not None else SystemClock(),
         ids=ids if ids is not None else UuidFactory(),
-        storage=storage if storage is not None else _storage(settings),
+        storage=storage,
         mailer=mailer if mailer is not None else _mailer(settings),
         cipher=cipher if cipher is not None else _cipher(settings),
         rate_limiter=(
@@ -314,6 +317,7 @@ def bootstrap(
             member_source if member_source is not None else _member_source(settings, closers)
         ),
         analytics=analytics if analytics is not None else SqlAnalyticsReader(engine),
+        import_files=StoredImportFiles(storage),
         billing=billing,
         exports=exports,
         imports=imports,

@@ -107,6 +107,7 @@ class Settings:
     import_batch_size: int = 1000
     import_slice_seconds: int = 20
     import_rate_limit_per_minute: int = 10
+    import_max_upload_bytes: int = 5 * 1024 * 1024
 
     def __repr__(self) -> str:  # settings hold secrets; never print them
         return (
@@ -243,6 +244,9 @@ class Settings:
             import_batch_size=env.integer("IMPORT_BATCH_SIZE", 1000, minimum=1),
             import_slice_seconds=env.integer("IMPORT_SLICE_SECONDS", 20, minimum=1),
             import_rate_limit_per_minute=env.integer("IMPORT_RATE_LIMIT_PER_MINUTE", 10),
+            import_max_upload_bytes=env.integer(
+                "IMPORT_MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1
+            ),
         )
 
 

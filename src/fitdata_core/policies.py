@@ -111,3 +111,7 @@ class ImportPolicy:
     enrich_concurrency: int = attrs.field(default=16, validator=_at_least_one)
     #: Import requests per organization per minute.
     rate_limit_per_minute: int = attrs.field(default=10, validator=_at_least_one)
+    #: The largest CSV or Excel file an upload takes over HTTP (the CLI has no cap).
+    max_upload_bytes: int = attrs.field(default=5 * 1024 * 1024, validator=_at_least_one)
+    #: How long an upload waits for its mapping to be confirmed before it is stale.
+    preview_lease: timedelta = timedelta(hours=24)

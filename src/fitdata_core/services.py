@@ -10,6 +10,7 @@ import attrs
 
 from fitdata_core.policies import BillingPolicy, ExportPolicy, ImportPolicy
 from fitdata_core.ports.clock import Clock, IdFactory
+from fitdata_core.ports.import_files import ImportFiles
 from fitdata_core.ports.infrastructure import (
     CredentialCipher,
     ErrorReporter,
@@ -51,6 +52,7 @@ class Services:
     payment_gateway: PaymentGateway
     member_source: MemberSource
     analytics: AnalyticsReader
+    import_files: ImportFiles
     # The settings use cases obey, typed; the defaults are the service's own.
     billing: BillingPolicy = attrs.field(factory=BillingPolicy)
     exports: ExportPolicy = attrs.field(factory=ExportPolicy)

@@ -31,6 +31,7 @@ from fitdata_http.controllers.catalog import (
     PlansController,
 )
 from fitdata_http.controllers.checkout_return import CheckoutReturnController
+from fitdata_http.controllers.csv_imports import CsvImportsController
 from fitdata_http.controllers.exports import ExportsController
 from fitdata_http.controllers.files import FilesController
 from fitdata_http.controllers.health import HealthController
@@ -61,6 +62,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     AdminBillingController,
     ImportProviderController,
     ImportsController,
+    CsvImportsController,
     LeadsController,
 ]
 

@@ -40,7 +40,7 @@ from fitdata_http.auth import needs_actor
 from fitdata_http.errors import PROBLEM_JSON
 from fitdata_http.schemas import response_schema_of
 
-__all__ = ["PROBLEM_SCHEMA", "answers", "complete_document"]
+__all__ = ["PROBLEM_SCHEMA", "answers", "complete_document", "download_errors"]
 
 PROBLEM_SCHEMA = "Problem"
 _OPT_DATA = "fitdata_data"
@@ -80,6 +80,12 @@ def answers(
         _OPT_RATE_LIMITED: rate_limited,
         _OPT_ERROR_MEDIA: tuple(error_media),
     }
+
+
+def download_errors(*statuses: int) -> dict[str, Any]:
+    """The ``opt`` of a route that answers a file, not a JSON envelope (its media type is the
+    handler's own): only its error statuses beyond the derived ones."""
+    return {_OPT_ERRORS: tuple(statuses)}
 
 
 def _problem_schema() -> Schema:

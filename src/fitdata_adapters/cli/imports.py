@@ -1,16 +1,22 @@
-"""``fitdata import ...``: start an Arbox import for a gym and follow its job.
+"""``fitdata import ...``: start an Arbox or CSV/Excel import for a gym and follow its job.
 
 The command acts as the organization's owner (the operator at the terminal runs the import
 on the gym's behalf). Without ``--wait`` it prints the job id and leaves the job to the
 workers (or to ``fitdata serve``'s in-process worker when embedded). With ``--wait`` it
 follows the job to its end (a progress bar on a terminal) and exits non-zero when it fails;
 in embedded mode (no Redis) it runs the engine itself, in this process.
+
+``fitdata import csv`` goes the way of the HTTP upload (the file kept in object storage, a
+preview, a confirmed mapping, the same engine), without the upload's size cap: it prints
+the detected format and the suggested mapping, then runs with ``--mapping`` or the suggestion.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,7 +33,9 @@ from fitdata_core.services import Actor, Services
 
 __all__ = ["import_app", "job_summary"]
 
-import_app = typer.Typer(help="Imports: start one, follow its job.", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Imports (Arbox, CSV/Excel): start one, follow its job.", no_args_is_help=True
+)
 
 EXIT_JOB_FAILED = 1
 POLL_SECONDS = 1.0
@@ -190,6 +198,122 @@ def import_arbox(
         emit({"jobId": outcome}, as_json=as_json, plain=outcome)
         return
     emit(job_summary(outcome), as_json=as_json, plain=_plain(outcome))
+    if outcome.status is ImportStatus.FAILED:
+        raise typer.Exit(EXIT_JOB_FAILED)
+
+
+_CHUNK_BYTES = 1024 * 1024
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := await asyncio.to_thread(handle.read, _CHUNK_BYTES):
+            yield chunk
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    """A mapping file: the upload's ``suggestedMapping`` shape, or ``{"columnMapping": ...}``."""
+    try:
+        raw = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        fail(f"--mapping {path}: not a readable JSON file ({exc}).")
+    if isinstance(raw, dict) and "columnMapping" in raw:
+        raw = raw["columnMapping"]
+    if not isinstance(raw, dict):
+        fail(f'--mapping {path}: expected {{"memberFields": {{"<csv header>": "<field>"}}}}.')
+    return raw
+
+
+def _plain_preview(preview: dict[str, Any]) -> str:
+    detected = preview["detected"]
+    lines = [
+        f"{preview['totalRows']} rows; detected: "
+        + ", ".join(f"{k}={v}" for k, v in detected.items() if v is not None),
+        "suggested mapping:",
+    ]
+    for section, fields in preview["suggestedMapping"].items():
+        lines += [f"  {section}: {header!r} -> {field}" for header, field in fields.items()]
+    lines += [f"warning: {w}" for w in preview["warnings"]]
+    return "\n".join(lines)
+
+
+@import_app.command("csv")
+def import_csv(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="The .csv or .xlsx file to import."),
+    ],
+    org: Annotated[str, typer.Option("--org", help="The organization's id.")],
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            exists=True,
+            dir_okay=False,
+            help='A JSON file {"memberFields": {"<csv header>": "<field>"}, "planFields": {}}'
+            " (default: the suggested mapping).",
+        ),
+    ] = None,
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="The workbook sheet (default: the first).")
+    ] = None,
+    leads: Annotated[bool, typer.Option("--leads", help="Import the rows as leads.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Run it all, write nothing.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the job to its end.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import a CSV or Excel file into --org: members (and plans when the mapping prices
+    them; with --leads, leads instead of members).
+
+    Prints the detected format and the suggested mapping, then runs the import with --mapping
+    (or the suggestion). Prints the job id, or with --wait the job's outcome (exit 1 when it
+    failed). No size cap on this path.
+    """
+    from fitdata_core.usecases.imports import csv_files
+
+    chosen = None if mapping is None else _read_mapping(mapping)
+    with reported_errors():
+        settings = load_settings()
+        migrate(settings)
+
+        async def main() -> tuple[dict[str, Any], ImportJob | str]:
+            async with open_runtime(settings) as runtime:
+                svc = runtime.services
+                actor = await _owner_of(svc, org)
+                upload = await csv_files.upload_csv(
+                    svc, actor, org, filename=file.name, chunks=_file_chunks(file), sheet=sheet
+                )
+                preview = {"jobId": upload.job_id, **upload.preview}
+                if not as_json:
+                    note(_plain_preview(preview))
+                column_mapping = chosen or dict(upload.preview["suggestedMapping"])
+                plan_fields = column_mapping.get("planFields") or {}
+                entities = {
+                    "members": not leads,
+                    "leads": leads,
+                    "plans": {"name", "price"} <= set(plan_fields.values()),
+                }
+                job_id = await csv_files.confirm_csv(
+                    svc,
+                    actor,
+                    org,
+                    upload.job_id,
+                    column_mapping=column_mapping,
+                    entities=entities,
+                    dry_run=dry_run,
+                )
+                if not wait:
+                    return preview, job_id
+                show_bar = sys.stderr.isatty() and not as_json
+                return preview, await _follow(svc, settings, job_id, show_bar=show_bar)
+
+        preview, outcome = asyncio.run(main())
+    if isinstance(outcome, str):
+        if settings.is_embedded_queue:
+            note("Queued: `fitdata serve` runs it (or use --wait to run it here).")
+        emit({"jobId": outcome, "preview": preview}, as_json=as_json, plain=outcome)
+        return
+    emit({**job_summary(outcome), "preview": preview}, as_json=as_json, plain=_plain(outcome))
     if outcome.status is ImportStatus.FAILED:
         raise typer.Exit(EXIT_JOB_FAILED)
 

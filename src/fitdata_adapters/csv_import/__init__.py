@@ -12,6 +12,7 @@ The rules (field vocabulary, mapping suggestion and validation, value fixes) are
 in ``fitdata_core.rules`` (``import_fields``, ``csv_mapping``, ``csv_values``, ``csv_table``).
 """
 
+from fitdata_adapters.csv_import.files import StoredImportFiles
 from fitdata_adapters.csv_import.pipeline import (
     Analysis,
     RecordStream,
@@ -26,6 +27,7 @@ __all__ = [
     "Detected",
     "RecordStream",
     "Source",
+    "StoredImportFiles",
     "Table",
     "analyse",
     "import_records",

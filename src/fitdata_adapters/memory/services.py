@@ -14,6 +14,7 @@ from typing import Any
 
 from fitdata_adapters.clock import ManualClock, UuidFactory
 from fitdata_adapters.crypto.keyring import KeyringCipher
+from fitdata_adapters.csv_import.files import StoredImportFiles
 from fitdata_adapters.mail.memory import MemoryMailer
 from fitdata_adapters.memory.infrastructure import MemoryErrorReporter, MemoryRateLimiter
 from fitdata_adapters.memory.uow import MemoryUnitOfWorkFactory
@@ -64,11 +65,12 @@ def memory_services(
     ``clock`` is given), memory storage and mail, a fresh credential key, the default
     policies, and a payment gateway that fails the test if it is used."""
     clock = clock if clock is not None else ManualClock(MEMORY_EPOCH)
+    storage = storage if storage is not None else MemoryStorage(clock=clock)
     return Services(
         uow=uow if uow is not None else MemoryUnitOfWorkFactory(),
         clock=clock,
         ids=ids if ids is not None else UuidFactory(),
-        storage=storage if storage is not None else MemoryStorage(clock=clock),
+        storage=storage,
         mailer=mailer if mailer is not None else MemoryMailer(),
         cipher=(
             cipher if cipher is not None else KeyringCipher.from_spec(KeyringCipher.generate_spec())
@@ -78,6 +80,7 @@ def memory_services(
         payment_gateway=payment_gateway if payment_gateway is not None else _NoPaymentGateway(),
         member_source=member_source if member_source is not None else UnavailableMemberSource(),
         analytics=analytics if analytics is not None else UnavailableAnalytics(),
+        import_files=StoredImportFiles(storage),
         billing=billing if billing is not None else BillingPolicy(),
         exports=exports if exports is not None else ExportPolicy(),
         imports=imports if imports is not None else ImportPolicy(),

@@ -46,6 +46,7 @@ __all__ = [
     "RowMapper",
     "ValueProblem",
     "date_orders",
+    "describe_fix",
     "headers_fingerprint",
     "normalize_header",
     "recall_mapping",
@@ -469,6 +470,11 @@ _FIX_WORDS: Mapping[FixKind, str] = {
     FixKind.DATE_TWO_DIGIT_YEAR: "completed a two-digit year",
     FixKind.DATE_EXCEL_SERIAL: "converted an Excel day number to a date",
 }
+
+
+def describe_fix(kind: FixKind) -> str:
+    """What a fix did, in words ("restored the leading zero Excel dropped")."""
+    return _FIX_WORDS[kind]
 
 
 @attrs.define

@@ -20,6 +20,13 @@ upload or confirm time, ``COPY`` on Postgres) stages them with the same records
 (``{"members.fetched": 1, "members.rows": n, "members.seen": n}``, likewise ``plans.*`` and
 ``leads.*``, and its row problems in the report): the engine then only applies.
 
+A CSV or Excel upload (``source="csv"``) is read by the stage steps themselves: its pages are
+the stored file's rows under the confirmed mapping (``svc.import_files``, see
+:mod:`~fitdata_core.usecases.imports.csv_source`), checked by
+:mod:`~fitdata_core.rules.csv_records`, so a taken-over job re-reads the file and skips the
+pages its checkpoint says were staged. An upload not confirmed yet is no work: a worker that
+meets it after its preview lease cancels it as stale.
+
 A queue message (``import_run``) runs one *slice*: at most ``slice_batches`` steps or
 ``slice_seconds``, then hands the job off and queues its own continuation through the outbox,
 so no message outlives the queue's time limit and a 1,000-row batch never costs more than one
@@ -77,7 +84,9 @@ from fitdata_core.rules.import_values import (
     plan_record,
 )
 from fitdata_core.services import Services
+from fitdata_core.usecases.imports import csv_source
 from fitdata_core.usecases.imports.credentials import resolve_source_credentials
+from fitdata_core.usecases.imports.csv_source import awaiting_confirmation
 
 log = logging.getLogger("fitdata.imports")
 
@@ -222,6 +231,14 @@ class _Run:
             job = await uow.import_jobs.get_for_update(self.job_id)
             if job is None or not job.is_active or not job.lease_free_for(self.owner, now):
                 return None
+            if awaiting_confirmation(job):
+                # An upload nobody confirmed: not work yet. Woken after its preview lease, it
+                # is stale and ends (the org may import again).
+                job, _ = job.cancel(now)
+                await uow.import_jobs.update(job)
+                await uow.commit()
+                _log(job, "cancelled: the upload was never confirmed")
+                return None
             took_over = job.lease_owner not in (None, self.owner)
             if job.status is ImportStatus.PENDING:
                 job, _ = job.start(now)
@@ -314,6 +331,8 @@ class _Run:
                 staged = await uow.imports.staged(job.id, "plans", from_seq=0, limit=10_000)
             records = [PlanRecord.from_dict(data) for _, data in staged]
             rows = len(records)
+        elif job.source is ImportSource.CSV:
+            rows, records, problems = await csv_source.plans(self.svc, job)
         else:
             plans = await self.svc.member_source.fetch_plans(await self.credentials(job))
             rows = len(plans)
@@ -356,13 +375,17 @@ class _Run:
         checkpoint says were staged."""
         done = job.checkpoint.get(f"{entity}.pages", 0)
         if self._pages is None or self._pages_entity != entity or self._pages_read != done:
-            credentials = await self.credentials(job)
-            source = self.svc.member_source
-            pages: AsyncIterator[Sequence[Any]] = (
-                source.fetch_members(credentials)
-                if entity == "members"
-                else source.fetch_leads(credentials)
-            )
+            pages: AsyncIterator[Sequence[Any]]
+            if job.source is ImportSource.CSV:
+                pages = csv_source.pages(self.svc, job, self.settings.batch_size)
+            else:
+                credentials = await self.credentials(job)
+                source = self.svc.member_source
+                pages = (
+                    source.fetch_members(credentials)
+                    if entity == "members"
+                    else source.fetch_leads(credentials)
+                )
             self._pages, self._pages_entity, self._pages_read = pages, entity, 0
             while self._pages_read < done:
                 try:
@@ -390,6 +413,8 @@ class _Run:
             self._pages = None  # a broken iterator is re-opened on the retry
             raise
         whitelist = _whitelist(job) if entity is ImportEntity.MEMBERS else None
+        if job.source is ImportSource.CSV:
+            check = csv_source.check(entity, today=csv_source.today_of(job, self.now().date()))
         async with self.svc.uow() as uow:
             job = await self._locked(uow)
             cp = job.checkpoint

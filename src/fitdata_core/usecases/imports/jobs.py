@@ -70,7 +70,8 @@ class ImportRequest:
         return config
 
 
-async def _rate_limit(svc: Services, org_id: str) -> None:
+async def check_import_rate_limit(svc: Services, org_id: str) -> None:
+    """429 once the org made too many import requests this minute (503 if Redis is down)."""
     limit = svc.imports.rate_limit_per_minute
     verdict = await svc.rate_limiter.hit(
         f"import:{org_id}", limit=limit, window_seconds=RATE_LIMIT_WINDOW_SECONDS
@@ -99,7 +100,7 @@ async def start_import(svc: Services, actor: Actor, org_id: str, request: Import
     if not (request.plans or request.members or request.leads):
         raise InvalidInput("entities must ask for members, plans or leads.", field="entities")
     credentials = await resolve_source_credentials(svc, org_id, request.credentials)
-    await _rate_limit(svc, org_id)
+    await check_import_rate_limit(svc, org_id)
     now = svc.clock.now()
     job = ImportJob(
         id=svc.ids.new_id(),
@@ -208,6 +209,7 @@ __all__ = [
     "RATE_LIMIT_WINDOW_SECONDS",
     "ImportRequest",
     "cancel_import",
+    "check_import_rate_limit",
     "get_import_job",
     "list_import_jobs",
     "list_leads",

@@ -1,0 +1,95 @@
+"""Import files kept in object storage, read with this package's reader (``svc.import_files``).
+
+The stored object is copied to a temporary file first (the reader needs a seekable file: it
+samples the start to detect the format, then streams), and the reading runs in a worker
+thread a page at a time, so a large file neither holds the event loop nor fills memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import date
+from itertools import islice
+from pathlib import Path
+
+from fitdata_adapters.csv_import.pipeline import analyse, read_records
+from fitdata_core.ports.import_files import FileAnalysis
+from fitdata_core.ports.infrastructure import ObjectStorage
+from fitdata_core.rules.csv_mapping import ColumnMapping, MappedRecord
+from fitdata_core.rules.csv_values import DateOrder
+
+__all__ = ["StoredImportFiles"]
+
+
+class StoredImportFiles:
+    """An :class:`~fitdata_core.ports.import_files.ImportFiles` over ``storage``."""
+
+    def __init__(self, storage: ObjectStorage) -> None:
+        self._storage = storage
+
+    @asynccontextmanager
+    async def _local_copy(self, key: str) -> AsyncIterator[Path]:
+        handle, name = tempfile.mkstemp(prefix="fitdata-import-")
+        path = Path(name)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                async for chunk in self._storage.read(key):
+                    out.write(chunk)
+            yield path
+        finally:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+
+    async def analyse(
+        self,
+        key: str,
+        *,
+        filename: str,
+        sheet: str | None,
+        today: date,
+        remembered: object = None,
+    ) -> FileAnalysis:
+        async with self._local_copy(key) as path:
+            found = await asyncio.to_thread(
+                analyse, path, filename=filename, sheet=sheet, today=today, remembered=remembered
+            )
+        answer = found.to_config()
+        orders = {h: DateOrder(v) for h, v in dict(answer.pop("dateOrders")).items()}  # type: ignore[call-overload]
+        return FileAnalysis(headers=found.headers, answer=answer, date_orders=orders)
+
+    async def pages(
+        self,
+        key: str,
+        *,
+        filename: str,
+        sheet: str | None,
+        mapping: ColumnMapping,
+        orders: Mapping[str, DateOrder],
+        today: date,
+        plans: bool = False,
+        page_size: int = 1000,
+    ) -> AsyncIterator[Sequence[MappedRecord]]:
+        async with self._local_copy(key) as path:
+            stream = read_records(
+                path,
+                mapping,
+                orders=orders,
+                today=today,
+                filename=filename,
+                sheet=sheet,
+                plans=plans,
+            )
+            rows: Iterator[MappedRecord] = iter(stream)
+            try:
+                while True:
+                    page = await asyncio.to_thread(lambda: list(islice(rows, page_size)))
+                    if not page:
+                        return
+                    yield page
+            finally:
+                close = getattr(rows, "close", None)
+                if close is not None:
+                    close()
