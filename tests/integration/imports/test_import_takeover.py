@@ -52,7 +52,9 @@ async def main() -> None:
     source = MemoryMemberSource(
         plans=PLANS, members=members({MEMBERS}), page_size=250, latency=0.05
     )
-    policy = attrs.evolve(import_policy(settings), batch_size=250, slice_seconds=2.0)
+    policy = attrs.evolve(
+        import_policy(settings), batch_size=250, set_batch_size=250, slice_seconds=2.0
+    )
     runtime = bootstrap(settings, payment_gateway=NoPayments(), queue=MemoryJobQueue(),
                         member_source=source, imports=policy)
     while True:  # one call per queue message the worker would get
@@ -78,7 +80,7 @@ def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
 async def runtime(tmp_path: Path, clean_pg_url: str) -> AsyncIterator[Runtime]:
     settings = Settings.from_env(_env(tmp_path, clean_pg_url))
     source = MemoryMemberSource(plans=PLANS, members=members(MEMBERS), page_size=250)
-    policy = attrs.evolve(import_policy(settings), batch_size=250)
+    policy = attrs.evolve(import_policy(settings), batch_size=250, set_batch_size=250)
     rt = bootstrap(
         settings,
         payment_gateway=NoPayments(),

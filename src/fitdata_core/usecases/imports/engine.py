@@ -446,6 +446,26 @@ class _Run:
         async with self.svc.uow() as uow:
             job = await self._locked(uow)
             start = job.checkpoint.get("members.applied", 0)
+            applied = None
+            if not job.dry_run:
+                applied = await uow.imports.apply_staged_members(
+                    job.id,
+                    job.organization_id,
+                    from_seq=start,
+                    limit=self.settings.set_batch_size,
+                    source=job.source.value,
+                    now=self.now(),
+                )
+            if applied is not None:
+                # The database applied the batch itself, by the same rules (set-based).
+                end = applied.end if applied.rows else job.checkpoint.get("members.rows", 0)
+                report = job.report.with_batch(
+                    ImportEntity.MEMBERS, applied.tally, applied.problems, processed=applied.rows
+                )
+                job, _ = job.record_batch(self.now(), report, {"members.applied": end})
+                job = await self._save(uow, job)
+                _log(job, "batch", entity="members", rows=applied.rows, **applied.tally.to_dict())
+                return
             staged = await uow.imports.staged(
                 job.id, "members", from_seq=start, limit=self.settings.batch_size
             )
