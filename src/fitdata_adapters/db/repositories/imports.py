@@ -405,14 +405,17 @@ class SqlImportData(SqlRepository):
         c = t.import_changes
         rows = await self._db.all(sa.select(c).where(c.c.job_id == job_id).order_by(c.c.id))
         return [
-            RowChange(
-                entity=r["entity"],
-                key=r["row_key"],
-                action=r["action"],
-                after=dict(r["after_values"]),
-                before=None if r["before_values"] is None else dict(r["before_values"]),
-            )
+            change
             for r in rows
+            for change in pg_member_apply.expand_change(
+                RowChange(
+                    entity=r["entity"],
+                    key=r["row_key"],
+                    action=r["action"],
+                    after=dict(r["after_values"]),
+                    before=None if r["before_values"] is None else dict(r["before_values"]),
+                )
+            )
         ]
 
     def _where(

@@ -38,11 +38,15 @@ from fitdata_core.rules.import_merge import (
     ENRICH_FIELDS,
     UPDATED,
     AppliedMembers,
+    RowChange,
     duplicate_email,
     unknown_plan,
 )
 
 _RACE = "Another writer added the same rows meanwhile; the batch is retried."
+
+#: The undo log's entity for a member whose user, membership and profile a batch created.
+NEW_MEMBER = "member"
 
 # The staged record's fields (MemberRecord.to_dict()) with their SQL types.
 _RECORD = (
@@ -239,31 +243,52 @@ _PROFILE_NEW = _object(
 )
 
 # One row per change, in the order the Python rules record them: per source row, the user,
-# then the membership, then the profile.
+# then the membership, then the profile. A member new in every way (user, membership and
+# profile created: most rows of a first import) is one row of its own kind, ``NEW_MEMBER``,
+# that :func:`expand_change` reads back as those three changes: a third of the undo log's
+# writes.
 _CHANGES = f"""
 INSERT INTO import_changes (job_id, entity, row_key, action, before_values, after_values)
 SELECT :job, entity, row_key, action, before_values, after_values FROM (
-    SELECT seq, 0 AS k, 'user' AS entity, user_id AS row_key, '{CREATED}' AS action,
-        CAST(NULL AS jsonb) AS before_values, {_USER_NEW} AS after_values
+    SELECT seq, 0 AS k, '{NEW_MEMBER}' AS entity, user_id AS row_key, '{CREATED}' AS action,
+        CAST(NULL AS jsonb) AS before_values,
+        jsonb_build_object(
+            'user', {_USER_NEW}, 'membership_id', membership_id,
+            'membership', {_MEMBERSHIP_NEW}, 'profile', {_PROFILE_NEW}
+        ) AS after_values
     FROM import_batch WHERE NOT dup AND u_id IS NULL
     UNION ALL
     SELECT seq, 0, 'user', u_id, '{UPDATED}', {_USER_BEFORE}, {_USER_AFTER}
     FROM import_batch WHERE user_changed
     UNION ALL
     SELECT seq, 1, 'membership', membership_id, '{CREATED}', NULL, {_MEMBERSHIP_NEW}
-    FROM import_batch WHERE NOT dup AND m_id IS NULL
+    FROM import_batch WHERE NOT dup AND m_id IS NULL AND u_id IS NOT NULL
     UNION ALL
     SELECT seq, 1, 'membership', m_id, '{UPDATED}', {_MEMBERSHIP_BEFORE}, {_MEMBERSHIP_AFTER}
     FROM import_batch WHERE membership_changed
     UNION ALL
     SELECT seq, 2, 'profile', user_id, '{CREATED}', NULL, {_PROFILE_NEW}
-    FROM import_batch WHERE NOT dup AND NOT p_exists
+    FROM import_batch WHERE NOT dup AND NOT p_exists AND u_id IS NOT NULL
     UNION ALL
     SELECT seq, 2, 'profile', u_id, '{UPDATED}', {_PROFILE_BEFORE}, {_PROFILE_AFTER}
     FROM import_batch WHERE profile_changed
 ) AS c
 ORDER BY seq, k
 """  # noqa: S608 - built from constants; values are bound parameters
+
+
+def expand_change(change: RowChange) -> list[RowChange]:
+    """The changes one undo-log row stands for: a ``NEW_MEMBER`` row is three (user,
+    membership, profile created); any other row is itself."""
+    if change.entity != NEW_MEMBER:
+        return [change]
+    after = change.after
+    return [
+        RowChange("user", change.key, CREATED, dict(after["user"])),
+        RowChange("membership", str(after["membership_id"]), CREATED, dict(after["membership"])),
+        RowChange("profile", change.key, CREATED, dict(after["profile"])),
+    ]
+
 
 _COUNTS = """
 SELECT
@@ -276,7 +301,12 @@ SELECT
         AND (user_changed OR membership_changed OR profile_changed OR NOT p_exists)
     ) AS updated,
     count(*) FILTER (WHERE NOT dup AND m_id IS NULL AND u_id IS NULL) AS new_users,
-    count(*) FILTER (WHERE NOT dup AND m_id IS NULL) AS new_memberships
+    count(*) FILTER (WHERE NOT dup AND m_id IS NULL) AS new_memberships,
+    count(*) FILTER (WHERE NOT dup AND NOT p_exists) AS new_profiles,
+    count(*) FILTER (WHERE user_changed) AS changed_users,
+    count(*) FILTER (WHERE membership_changed) AS changed_memberships,
+    count(*) FILTER (WHERE profile_changed) AS changed_profiles,
+    count(*) FILTER (WHERE dup OR plan_missing) AS problems
 FROM import_batch
 """
 
@@ -315,10 +345,12 @@ async def decide(
         {"job": job_id, "org": org_id, "lo": from_seq, "lim": limit, "source": source, "now": now},
     )
     await batch.run(_BATCH)
-    # The planner knows nothing of a fresh temporary table; a few ms buy index joins.
-    await batch.run("ANALYZE import_batch")
     counts = (await batch.run(_COUNTS)).mappings().one()
     batch.counts = {k: int(v) for k, v in counts.items()}
+    if any(batch.counts[k] for k in ("changed_users", "changed_memberships", "changed_profiles")):
+        # The planner knows nothing of a fresh temporary table; an update joining it to a
+        # big table needs its row count to pick the index.
+        await batch.run("ANALYZE import_batch")
     return batch
 
 
@@ -329,21 +361,31 @@ async def write(batch: Batch) -> AppliedMembers:
     if counts["rows"] == 0:
         await batch.run("DROP TABLE import_batch")
         return AppliedMembers(rows=0, end=int(batch.params["lo"]), tally=Tally())
-    if (await batch.run(_NEW_USERS)).rowcount != counts["new_users"]:
+    # A statement with nothing to do is skipped: an identical re-import is two statements.
+    if counts["new_users"] and (await batch.run(_NEW_USERS)).rowcount != counts["new_users"]:
         raise Conflict(_RACE)
-    await batch.run(_CHANGED_USERS)
-    if (await batch.run(_NEW_MEMBERSHIPS)).rowcount != counts["new_memberships"]:
+    if counts["changed_users"]:
+        await batch.run(_CHANGED_USERS)
+    new_memberships = counts["new_memberships"]
+    if new_memberships and (await batch.run(_NEW_MEMBERSHIPS)).rowcount != new_memberships:
         raise Conflict(_RACE)
-    await batch.run(_CHANGED_MEMBERSHIPS)
-    await batch.run(_NEW_PROFILES)
-    await batch.run(_CHANGED_PROFILES)
-    await batch.run(_CHANGES)
-    problems = [
-        duplicate_email(r["external_id"], r["email"])
-        if r["dup"]
-        else unknown_plan(r["external_id"], r["email"], r["plan_name"])
-        for r in (await batch.run(_PROBLEMS)).mappings()
-    ]
+    if counts["changed_memberships"]:
+        await batch.run(_CHANGED_MEMBERSHIPS)
+    if counts["new_profiles"]:
+        await batch.run(_NEW_PROFILES)
+    if counts["changed_profiles"]:
+        await batch.run(_CHANGED_PROFILES)
+    changed = sum(counts[k] for k in ("changed_users", "changed_memberships", "changed_profiles"))
+    if new_memberships or counts["new_profiles"] or changed:
+        await batch.run(_CHANGES)
+    problems = []
+    if counts["problems"]:
+        problems = [
+            duplicate_email(r["external_id"], r["email"])
+            if r["dup"]
+            else unknown_plan(r["external_id"], r["email"], r["plan_name"])
+            for r in (await batch.run(_PROBLEMS)).mappings()
+        ]
     await batch.run("DROP TABLE import_batch")
     rows = counts["rows"]
     created, updated, skipped = counts["created"], counts["updated"], counts["skipped"]
