@@ -98,6 +98,9 @@ class ImportPolicy:
 
     #: Rows per batch (one transaction each); at most 1,000.
     batch_size: int = attrs.field(default=1000, validator=_batch_size)
+    #: Rows per batch where the database applies staged members itself (Postgres): a step
+    #: is still one transaction with its checkpoint, a few hundred milliseconds.
+    set_batch_size: int = attrs.field(default=10_000, validator=_at_least_one)
     #: A running job's lease; another worker takes the job over once it ends unrenewed.
     lease: timedelta = timedelta(seconds=30)
     #: One queue message runs at most this many batches...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -14,6 +15,7 @@ from fitdata_core.money import Money
 from fitdata_core.rules.import_merge import (
     ENRICH_FIELDS,
     TRACKED_FIELDS,
+    AppliedMembers,
     ExistingMember,
     LeadWrites,
     MemberWrites,
@@ -114,6 +116,18 @@ class MemoryImportData:
         return found
 
     # --- writes ---------------------------------------------------------------------------
+
+    async def apply_staged_members(
+        self,
+        job_id: str,
+        org_id: str,
+        *,
+        from_seq: int,
+        limit: int,
+        source: str,
+        now: datetime,
+    ) -> AppliedMembers | None:
+        return None  # the engine decides in Python (the reference rules)
 
     async def write_members(self, writes: MemberWrites) -> None:
         taken = {u.email_normalized for u in self.t.users.values()}

@@ -14,11 +14,13 @@ same apply step takes it from there.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from fitdata_core.model.catalog import Lead, Plan
 from fitdata_core.model.organizations import MemberProfile
 from fitdata_core.rules.import_merge import (
+    AppliedMembers,
     ExistingMember,
     LeadWrites,
     MemberWrites,
@@ -81,6 +83,24 @@ class ImportDataRepository(Protocol):
         ``Conflict`` when a row appeared meanwhile (a user signed up with the same email):
         the caller retries the batch, which then sees it.
         """
+        ...
+
+    async def apply_staged_members(
+        self,
+        job_id: str,
+        org_id: str,
+        *,
+        from_seq: int,
+        limit: int,
+        source: str,
+        now: datetime,
+    ) -> AppliedMembers | None:
+        """Apply up to ``limit`` staged member rows (``seq >= from_seq``) in the database
+        itself: decide by the rules of :func:`~fitdata_core.rules.import_merge.merge_members`,
+        write users, memberships, profiles and the undo log set-based, and say what was done.
+        None when this backend has no such path (the engine then reads the rows, decides in
+        Python and writes with :meth:`write_members`). Raises ``Conflict`` like
+        :meth:`write_members`."""
         ...
 
     async def write_plans(self, writes: PlanWrites) -> None: ...

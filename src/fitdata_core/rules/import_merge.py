@@ -144,6 +144,42 @@ def _updated(entity: str, key: str, before: Any, after: Any, fields: Sequence[st
     return RowChange(entity, key, UPDATED, _values(after, fields), _values(before, fields))
 
 
+def duplicate_email(external_id: str | None, email: str) -> RowProblem:
+    """The warning for a member row whose email an earlier row of the batch had."""
+    return RowProblem(
+        ImportEntity.MEMBERS,
+        "The same email appears twice in the source; the first row was imported.",
+        Severity.WARNING,
+        external_id,
+        email,
+        "email",
+    )
+
+
+def unknown_plan(external_id: str | None, email: str, plan_name: str) -> RowProblem:
+    """The warning for a member row naming a plan the organization does not have."""
+    return RowProblem(
+        ImportEntity.MEMBERS,
+        f"No plan named {plan_name!r}; the membership has no plan.",
+        Severity.WARNING,
+        external_id,
+        email,
+        "plan_name",
+    )
+
+
+@attrs.frozen
+class AppliedMembers:
+    """What a backend that applies staged members itself (set-based, by the rules of
+    :func:`merge_members`) did with one batch: the rows it took (``rows``, up to staged seq
+    ``end``), the counts and the row problems, in source order."""
+
+    rows: int
+    end: int
+    tally: Tally
+    problems: list[RowProblem] = attrs.field(factory=list)
+
+
 def merge_members(
     org_id: str,
     records: Sequence[MemberRecord],
@@ -165,16 +201,7 @@ def merge_members(
     for record in records:
         if record.email in seen:
             tally["skipped"] += 1
-            out.problems.append(
-                RowProblem(
-                    ImportEntity.MEMBERS,
-                    "The same email appears twice in the source; the first row was imported.",
-                    Severity.WARNING,
-                    record.external_id,
-                    record.email,
-                    "email",
-                )
-            )
+            out.problems.append(duplicate_email(record.external_id, record.email))
             continue
         seen.add(record.email)
         plan_id = None
@@ -182,14 +209,7 @@ def merge_members(
             plan_id = plan_ids.get(record.plan_name)
             if plan_id is None:
                 out.problems.append(
-                    RowProblem(
-                        ImportEntity.MEMBERS,
-                        f"No plan named {record.plan_name!r}; the membership has no plan.",
-                        Severity.WARNING,
-                        record.external_id,
-                        record.email,
-                        "plan_name",
-                    )
+                    unknown_plan(record.external_id, record.email, record.plan_name)
                 )
         outcome = _merge_member(
             org_id, record, existing.get(record.email), plan_id, source, now, new_id, out
@@ -458,11 +478,13 @@ __all__ = [
     "ENRICH_FIELDS",
     "TRACKED_FIELDS",
     "UPDATED",
+    "AppliedMembers",
     "ExistingMember",
     "LeadWrites",
     "MemberWrites",
     "PlanWrites",
     "RowChange",
+    "duplicate_email",
     "enrich_profile",
     "lead_key",
     "merge_leads",
@@ -470,4 +492,5 @@ __all__ = [
     "merge_plans",
     "plain",
     "plan_values",
+    "unknown_plan",
 ]

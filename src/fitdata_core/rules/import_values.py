@@ -61,7 +61,20 @@ class MemberRecord:
     end_date: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {**attrs.asdict(self), "status": self.status.value}
+        # Spelled out rather than attrs.asdict: a CSV import stages a million of these.
+        return {
+            "external_id": self.external_id,
+            "email": self.email,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "phone": self.phone,
+            "status": self.status.value,
+            "birth_date": self.birth_date,
+            "gender": self.gender,
+            "plan_name": self.plan_name,
+            "start_date": self.start_date,
+            "end_date": self.end_date,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MemberRecord:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import attrs
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -13,6 +14,7 @@ from fitdata_core.model.imports import Severity
 from fitdata_core.model.organizations import MembershipStatus
 from fitdata_core.ports.providers import SourceLead, SourceMember
 from fitdata_core.rules.import_values import (
+    MemberRecord,
     import_email,
     import_phone,
     lead_record,
@@ -110,3 +112,28 @@ def test_lead_rules(lead: SourceLead, ok: bool) -> None:
     record, problems = lead_record(lead)
     assert (record is not None) is ok
     assert bool(problems) is not ok
+
+
+_TEXT = st.none() | st.text(max_size=6)
+
+
+@given(
+    record=st.builds(
+        MemberRecord,
+        external_id=st.text(max_size=6),
+        email=st.text(max_size=6),
+        first_name=_TEXT,
+        last_name=_TEXT,
+        phone=_TEXT,
+        status=st.sampled_from(list(MembershipStatus)),
+        birth_date=_TEXT,
+        gender=_TEXT,
+        plan_name=_TEXT,
+        start_date=_TEXT,
+        end_date=_TEXT,
+    )
+)
+def test_a_member_record_stages_every_field_and_reads_back_the_same(record: MemberRecord) -> None:
+    data = record.to_dict()
+    assert data == {**attrs.asdict(record), "status": record.status.value}
+    assert MemberRecord.from_dict(data) == record

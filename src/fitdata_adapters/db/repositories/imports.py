@@ -10,7 +10,9 @@ batch applied twice (a take-over after a crash) writes nothing the second time.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from fitdata_adapters.db import tables as t
 from fitdata_adapters.db.errors import translate_errors
-from fitdata_adapters.db.repositories import pg_bulk
+from fitdata_adapters.db.repositories import pg_bulk, pg_member_apply
 from fitdata_adapters.db.repositories.base import SqlRepository
 from fitdata_adapters.db.repositories.catalog import _lead, _lead_values, _plan, _plan_values
 from fitdata_adapters.db.repositories.organizations import (
@@ -36,6 +38,7 @@ from fitdata_core.model.organizations import MemberProfile, Membership, normaliz
 from fitdata_core.rules.import_merge import (
     ENRICH_FIELDS,
     TRACKED_FIELDS,
+    AppliedMembers,
     ExistingMember,
     LeadWrites,
     MemberWrites,
@@ -128,14 +131,18 @@ class SqlImportData(SqlRepository):
     async def stage(
         self, job_id: str, entity: str, rows: Sequence[tuple[int, Mapping[str, Any]]]
     ) -> None:
-        if rows:
-            values = [
-                {"job_id": job_id, "entity": entity, "seq": s, "data": dict(d)} for s, d in rows
-            ]
-            if self._db.is_postgres:
-                await pg_bulk.insert_rows(self._db, t.import_staging, values)
-            else:
-                await self._many(t.import_staging.insert(), values)
+        if not rows:
+            return
+        if self._db.is_postgres:
+            await pg_bulk.copy_rows(
+                self._db,
+                t.import_staging,
+                ("job_id", "entity", "seq", "data"),
+                ((job_id, entity, s, json.dumps(d, default=str)) for s, d in rows),
+            )
+            return
+        values = [{"job_id": job_id, "entity": entity, "seq": s, "data": dict(d)} for s, d in rows]
+        await self._many(t.import_staging.insert(), values)
 
     async def staged(
         self, job_id: str, entity: str, *, from_seq: int, limit: int
@@ -234,6 +241,27 @@ class SqlImportData(SqlRepository):
         return found
 
     # --- writes ---------------------------------------------------------------------------
+
+    async def apply_staged_members(
+        self,
+        job_id: str,
+        org_id: str,
+        *,
+        from_seq: int,
+        limit: int,
+        source: str,
+        now: datetime,
+    ) -> AppliedMembers | None:
+        if not self._db.is_postgres:
+            return None  # SQLite: the engine decides in Python and writes with write_members
+        batch = await pg_member_apply.decide(
+            self._db, job_id, org_id, from_seq=from_seq, limit=limit, source=source, now=now
+        )
+        return await self._write_decided(batch)
+
+    async def _write_decided(self, batch: pg_member_apply.Batch) -> AppliedMembers:
+        """The writes of a decided batch (a seam: a test races a sign-up in before them)."""
+        return await pg_member_apply.write(batch)
 
     async def write_members(self, writes: MemberWrites) -> None:
         await self._insert_new(t.users, [_user_values(u) for u in writes.new_users], ["email"])
@@ -377,14 +405,17 @@ class SqlImportData(SqlRepository):
         c = t.import_changes
         rows = await self._db.all(sa.select(c).where(c.c.job_id == job_id).order_by(c.c.id))
         return [
-            RowChange(
-                entity=r["entity"],
-                key=r["row_key"],
-                action=r["action"],
-                after=dict(r["after_values"]),
-                before=None if r["before_values"] is None else dict(r["before_values"]),
-            )
+            change
             for r in rows
+            for change in pg_member_apply.expand_change(
+                RowChange(
+                    entity=r["entity"],
+                    key=r["row_key"],
+                    action=r["action"],
+                    after=dict(r["after_values"]),
+                    before=None if r["before_values"] is None else dict(r["before_values"]),
+                )
+            )
         ]
 
     def _where(

@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 
 from fitdata_adapters.db.repositories.base import SqlSession
 from fitdata_adapters.db.types import UtcDateTime
+from fitdata_core.errors import Conflict, DatabaseUnavailable
 
 
 def _pg_type(column: sa.Column[Any]) -> str:
@@ -142,3 +144,26 @@ async def update_rows(
         f"WHERE {match} AND ({changed})"
     )
     await db.execute(sa.text(sql).bindparams(**source.params))
+
+
+async def copy_rows(
+    db: SqlSession, table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Load ``rows`` (values in ``columns`` order) with ``COPY … FROM STDIN``, in the unit of
+    work's transaction: the fastest way into a table, a few microseconds a row whatever the
+    chunk size. JSON columns take the value already encoded (a ``str``)."""
+    names = ", ".join(_checked(table, columns))
+    conn = await db.conn.get_raw_connection()
+    raw = conn.driver_connection
+    assert raw is not None  # an open unit of work's connection
+    try:
+        async with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                await copy.write_row(row)
+    except psycopg.errors.IntegrityError as exc:
+        raise Conflict("Some of the rows are there already.") from exc
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable("The database is unavailable; try again later.") from exc

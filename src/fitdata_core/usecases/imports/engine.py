@@ -141,6 +141,45 @@ def _log(job: ImportJob, event: str, **fields: Any) -> None:
     log.info("import %s", event, extra=extra)
 
 
+_END: Any = object()
+
+
+class _ReadAhead:
+    """A source listing that asks for its next page as soon as it hands one out, so the
+    source's latency (a request per page) overlaps the staging of the page in hand instead
+    of adding to it. One page ahead at most: memory stays a page."""
+
+    def __init__(self, pages: AsyncIterator[Sequence[Any]]) -> None:
+        self._pages = pages
+        self._ahead: asyncio.Task[Any] | None = None
+
+    async def _fetch(self) -> Any:
+        try:
+            return await anext(self._pages)
+        except StopAsyncIteration:
+            return _END
+
+    def __aiter__(self) -> _ReadAhead:
+        return self
+
+    async def __anext__(self) -> Sequence[Any]:
+        ahead, self._ahead = self._ahead, None
+        page = await (ahead if ahead is not None else self._fetch())
+        if page is _END:
+            raise StopAsyncIteration
+        self._ahead = asyncio.ensure_future(self._fetch())
+        # A page fetched ahead that nobody asks for (cancel, hand-off elsewhere) must not
+        # log "exception never retrieved": its failure counts when it is asked for.
+        self._ahead.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return page  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Stop reading ahead (the listing is abandoned)."""
+        if self._ahead is not None:
+            self._ahead.cancel()
+            self._ahead = None
+
+
 @attrs.define
 class _OpenPages:
     """A source listing left open by a slice, for the continuation to go on reading."""
@@ -175,6 +214,11 @@ class _Run:
         kept = _OPEN_PAGES.pop(job_id, None)
         if kept is not None and kept.loop is asyncio.get_running_loop():
             self._pages, self._pages_entity, self._pages_read = kept.pages, kept.entity, kept.read
+
+    def _drop_pages(self) -> None:
+        if isinstance(self._pages, _ReadAhead):
+            self._pages.close()
+        self._pages = None
 
     def keep_pages(self) -> None:
         """Leave the open listing for this job's continuation (see :data:`_OPEN_PAGES`)."""
@@ -376,12 +420,13 @@ class _Run:
         done = job.checkpoint.get(f"{entity}.pages", 0)
         if self._pages is None or self._pages_entity != entity or self._pages_read != done:
             pages: AsyncIterator[Sequence[Any]]
+            self._drop_pages()
             if job.source is ImportSource.CSV:
                 pages = csv_source.pages(self.svc, job, self.settings.batch_size)
             else:
                 credentials = await self.credentials(job)
                 source = self.svc.member_source
-                pages = (
+                pages = _ReadAhead(
                     source.fetch_members(credentials)
                     if entity == "members"
                     else source.fetch_leads(credentials)
@@ -410,7 +455,7 @@ class _Run:
         try:
             page = await self._next_page(job, name)
         except BaseException:
-            self._pages = None  # a broken iterator is re-opened on the retry
+            self._drop_pages()  # a broken iterator is re-opened on the retry
             raise
         whitelist = _whitelist(job) if entity is ImportEntity.MEMBERS else None
         if job.source is ImportSource.CSV:
@@ -419,7 +464,7 @@ class _Run:
             job = await self._locked(uow)
             cp = job.checkpoint
             if cp.get(f"{name}.pages", 0) != self._pages_read - (0 if page is None else 1):
-                self._pages = None  # someone else staged meanwhile; re-read from the checkpoint
+                self._drop_pages()  # someone else staged meanwhile; re-read from the checkpoint
                 return
             if page is None:
                 report = job.report.with_total(entity, cp.get(f"{name}.seen", 0))
@@ -471,6 +516,26 @@ class _Run:
         async with self.svc.uow() as uow:
             job = await self._locked(uow)
             start = job.checkpoint.get("members.applied", 0)
+            applied = None
+            if not job.dry_run:
+                applied = await uow.imports.apply_staged_members(
+                    job.id,
+                    job.organization_id,
+                    from_seq=start,
+                    limit=self.settings.set_batch_size,
+                    source=job.source.value,
+                    now=self.now(),
+                )
+            if applied is not None:
+                # The database applied the batch itself, by the same rules (set-based).
+                end = applied.end if applied.rows else job.checkpoint.get("members.rows", 0)
+                report = job.report.with_batch(
+                    ImportEntity.MEMBERS, applied.tally, applied.problems, processed=applied.rows
+                )
+                job, _ = job.record_batch(self.now(), report, {"members.applied": end})
+                job = await self._save(uow, job)
+                _log(job, "batch", entity="members", rows=applied.rows, **applied.tally.to_dict())
+                return
             staged = await uow.imports.staged(
                 job.id, "members", from_seq=start, limit=self.settings.batch_size
             )
