@@ -1,152 +1,28 @@
-"""The Arbox QA rows (issue 9, "Proof"): over HTTP, on Postgres, against the project's Arbox
-sandbox over real sockets.
+"""The Arbox QA rows: over HTTP, on Postgres, against the project's Arbox sandbox over real
+sockets.
 
-One sandbox thread serves the whole module (reset before each test). Each test bootstraps a
-runtime whose ``FITDATA_ARBOX_BASE_URL`` is the sandbox, so the ``ArboxSource`` under test is
-the one the composition root builds; imports start through the API and the queued jobs run
-as a worker would (:func:`support.imports.drain`).
+The sandbox and the world are the folder's fixtures (``conftest.py``, ``support.arbox_world``):
+the ``ArboxSource`` under test is the one the composition root builds; imports start through
+the API and the queued jobs run as a worker would.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
-
-import attrs
 import pytest
 import sqlalchemy as sa
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-from fitdata_adapters.arbox import ArboxSource
 from fitdata_adapters.arbox_sandbox import (
     FIRST_MEMBER_ID,
     PLANS,
     UNKNOWN_PLAN_NAME,
-    SandboxConfig,
-    SandboxThread,
     expected_counts,
     generate_dataset,
 )
-from fitdata_adapters.bootstrap import Runtime, bootstrap, import_policy
 from fitdata_adapters.db import tables as t
-from fitdata_adapters.memory import MemoryJobQueue
-from fitdata_adapters.settings import Settings
-from fitdata_adapters.tokens import issue_token
-from fitdata_core.model.organizations import Role
-from fitdata_core.usecases.organizations import NewMember, add_member, create_organization
-from fitdata_http import create_app
-from support.fakes import NoPayments
-from support.imports import drain
+from support.arbox_world import API_KEY, LOGIN, SANDBOX, STAFF, World
+from support.arbox_world import email_of as _email
 
 pytestmark = pytest.mark.integration
-
-Client = AsyncTestClient[Litestar]
-JWT_SECRET = "integration-arbox-qa-jwt-secret-long-enough-for-hs256"
-SANDBOX = SandboxConfig()  # its default API key and login
-API_KEY = {"arboxApiKey": SANDBOX.api_key}
-LOGIN = {"arboxEmail": SANDBOX.email, "arboxPassword": SANDBOX.password}
-EVERYTHING = {"plans": True, "members": True, "leads": True}
-
-
-@pytest.fixture(scope="module")
-def arbox() -> Iterator[SandboxThread]:
-    with SandboxThread(SANDBOX) as thread:
-        yield thread
-
-
-@attrs.define
-class World:
-    runtime: Runtime
-    client: Client
-    arbox: SandboxThread
-    org_id: str
-    owner: dict[str, str]
-    coach: dict[str, str]
-
-    @property
-    def base(self) -> str:
-        return f"/organizations/{self.org_id}/import"
-
-    async def run(self, **body: Any) -> dict[str, Any]:
-        payload = {"source": "arbox", "entities": EVERYTHING, "enrich": False, **body}
-        response = await self.client.post(self.base, json=payload, headers=self.owner)
-        assert response.status_code == 202, response.text
-        await drain(self.runtime.services)
-        job = await self.client.get(
-            f"{self.base}/jobs/{response.json()['data']['jobId']}", headers=self.owner
-        )
-        assert job.status_code == 200, job.text
-        return dict(job.json()["data"])
-
-    async def members(self) -> dict[str, dict[str, Any]]:
-        """Every member of the gym by email, through the member list."""
-        found: dict[str, dict[str, Any]] = {}
-        offset = 0
-        while True:
-            page = await self.client.get(
-                f"/organizations/{self.org_id}/members?limit=100&offset={offset}",
-                headers=self.owner,
-            )
-            assert page.status_code == 200, page.text
-            rows = page.json()["data"]
-            found.update({row["email"]: row for row in rows})
-            offset += len(rows)
-            if not rows or offset >= page.json()["meta"]["total"]:
-                return found
-
-    async def count(self, table: sa.Table) -> int:
-        async with self.runtime.engine.connect() as conn:
-            query = sa.select(sa.func.count()).select_from(table)
-            return int((await conn.execute(query)).scalar_one())
-
-
-def _bearer(user_id: str) -> dict[str, str]:
-    jwt = issue_token(JWT_SECRET, user_id, now=datetime.now(UTC), ttl=timedelta(minutes=30))
-    return {"Authorization": f"Bearer {jwt}"}
-
-
-@pytest.fixture
-async def world(tmp_path: Path, clean_pg_url: str, arbox: SandboxThread) -> AsyncIterator[World]:
-    arbox.sandbox.reset()
-    settings = Settings.from_env(
-        {
-            "FITDATA_MODE": "embedded",
-            "FITDATA_DATA_DIR": str(tmp_path),
-            "FITDATA_DATABASE_URL": clean_pg_url,
-            "FITDATA_JWT_SECRET": JWT_SECRET,
-            "FITDATA_ARBOX_BASE_URL": arbox.base_url,
-        }
-    )
-    runtime = bootstrap(
-        settings,
-        payment_gateway=NoPayments(),
-        queue=MemoryJobQueue(),
-        imports=attrs.evolve(import_policy(settings), retry_delays=(0, 0)),
-    )
-    assert isinstance(runtime.services.member_source, ArboxSource)  # the real adapter
-    svc = runtime.services
-    org = await create_organization(svc, name="Arbox QA Gym", owner_email="owner@qa-gym.io")
-    coach = await add_member(
-        svc, org_id=org.id, member=NewMember(email="coach@qa-gym.io", role=Role.COACH)
-    )
-    async with svc.uow() as uow:
-        owner = await uow.users.get_by_email("owner@qa-gym.io")
-    assert owner is not None
-    try:
-        async with AsyncTestClient(app=create_app(runtime)) as client:
-            yield World(runtime, client, arbox, org.id, _bearer(owner.id), _bearer(coach.id))
-    finally:
-        await runtime.aclose()
-
-
-def _email(row: dict[str, Any]) -> str:
-    return str(row["email"]).strip().lower()
-
-
-STAFF = 2  # the owner and the coach are members of the gym too
 
 
 async def test_business_api_creates_plans_first_then_members(world: World) -> None:

@@ -47,6 +47,7 @@ import attrs
 
 from fitdata_core.errors import (
     Conflict,
+    CredentialsUnreadable,
     IllegalTransition,
     InvalidInput,
     ProviderAuthError,
@@ -586,6 +587,10 @@ class _Run:
                 raise
             except ProviderAuthError as exc:
                 raise _Fatal(MESSAGE_AUTH) from exc
+            except CredentialsUnreadable as exc:
+                # The stored secret's key left the keyring: the message names it and says
+                # what to do; no retry opens it.
+                raise _Fatal(exc.message) from exc
             except IllegalTransition:
                 raise
             except (Unavailable, Conflict) as exc:
