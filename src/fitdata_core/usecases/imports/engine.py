@@ -79,6 +79,7 @@ from fitdata_core.rules.import_values import (
 )
 from fitdata_core.services import Services
 from fitdata_core.usecases.imports.credentials import resolve_source_credentials
+from fitdata_core.usecases.imports.member_fields import keep_member_fields
 
 log = logging.getLogger("fitdata.imports")
 
@@ -119,6 +120,12 @@ def _whitelist(job: ImportJob) -> frozenset[str] | None:
     if not emails:
         return None
     return frozenset(str(e).strip().lower() for e in emails)
+
+
+def _written(job: ImportJob) -> tuple[str, ...] | None:
+    """The member fields the job writes (its ``memberFields``); None: every field."""
+    fields = job.config.get("memberFields")
+    return None if fields is None else tuple(fields)
 
 
 # Attributes every log record has: an ``extra`` field of the same name is renamed.
@@ -391,6 +398,7 @@ class _Run:
             self._pages = None  # a broken iterator is re-opened on the retry
             raise
         whitelist = _whitelist(job) if entity is ImportEntity.MEMBERS else None
+        written = _written(job) if entity is ImportEntity.MEMBERS else None
         async with self.svc.uow() as uow:
             job = await self._locked(uow)
             cp = job.checkpoint
@@ -411,6 +419,8 @@ class _Run:
                 if whitelist is not None and _email_of(item) not in whitelist:
                     skipped += 1
                     continue
+                if written is not None:
+                    item = keep_member_fields(item, written)
                 record, found = check(item)
                 problems += found
                 if record is None:
