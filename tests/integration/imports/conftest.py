@@ -22,3 +22,13 @@ def arbox() -> Iterator[SandboxThread]:
 async def world(tmp_path: Path, clean_pg_url: str, arbox: SandboxThread) -> AsyncIterator[World]:
     async with arbox_world(tmp_path, clean_pg_url, arbox) as found:
         yield found
+
+
+@pytest.fixture
+async def one_step_world(
+    tmp_path: Path, clean_pg_url: str, arbox: SandboxThread
+) -> AsyncIterator[World]:
+    """A world whose queue messages run one step each, so a test can act between steps
+    (``run_import`` runs one)."""
+    async with arbox_world(tmp_path, clean_pg_url, arbox, slice_batches=1) as found:
+        yield found

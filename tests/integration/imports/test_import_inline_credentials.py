@@ -5,31 +5,19 @@ from it in the same commit that ends the job, however it ends, and never stored 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from fitdata_adapters.arbox_sandbox import SandboxThread
 from fitdata_adapters.db import tables as t
 from fitdata_core.usecases.imports import run_import
-from support.arbox_world import API_KEY, LOGIN, SANDBOX, World, arbox_world
+from support.arbox_world import API_KEY, LOGIN, SANDBOX, World
 from support.imports import drain
 
 pytestmark = pytest.mark.integration
 
 SECRETS = (SANDBOX.api_key, SANDBOX.password)
-
-
-@pytest.fixture
-async def one_step_world(
-    tmp_path: Path, clean_pg_url: str, arbox: SandboxThread
-) -> AsyncIterator[World]:
-    """A world whose queue messages run one step each, so a test can act between steps."""
-    async with arbox_world(tmp_path, clean_pg_url, arbox, slice_batches=1) as found:
-        yield found
 
 
 async def _sealed(world: World, job_id: str) -> tuple[str | None, bytes | None]:

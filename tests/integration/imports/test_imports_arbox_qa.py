@@ -8,6 +8,9 @@ the API and the queued jobs run as a worker would.
 
 from __future__ import annotations
 
+import time
+from decimal import Decimal
+
 import pytest
 import sqlalchemy as sa
 
@@ -19,8 +22,12 @@ from fitdata_adapters.arbox_sandbox import (
     generate_dataset,
 )
 from fitdata_adapters.db import tables as t
+from fitdata_core.model.organizations import Role
+from fitdata_core.usecases.imports import run_import
+from fitdata_core.usecases.organizations import NewMember, add_member
 from support.arbox_world import API_KEY, LOGIN, SANDBOX, STAFF, World
 from support.arbox_world import email_of as _email
+from support.imports import drain
 
 pytestmark = pytest.mark.integration
 
@@ -227,3 +234,121 @@ async def test_unknown_membership_type_gives_a_membership_without_plan_and_a_war
             )
         ).all()
     assert [row.plan_id for row in plan_ids] == [None] * len(unknown)
+
+
+async def test_business_api_job_lands_in_progress_and_a_second_trigger_gets_409(
+    one_step_world: World,
+) -> None:
+    """QA: Arbox (Business API), API key only: the job lands ``in_progress``; a trigger while
+    it runs gets 409 "Active import already exists"; once it ended another one may start."""
+    world = one_step_world
+    world.arbox.sandbox.generate(30)
+    job_id = await world.start(**API_KEY, entities={"plans": True, "members": True})
+    await run_import(world.runtime.services, job_id)  # one message, one step: the plans
+    running = await world.job(job_id)
+    again = await world.client.post(
+        world.base,
+        json={"source": "arbox", "entities": {"members": True}, **API_KEY},
+        headers=world.owner,
+    )
+    await drain(world.runtime.services)
+    done = await world.job(job_id)
+    after = await world.client.post(
+        world.base,
+        json={"source": "arbox", "entities": {"members": True}, **API_KEY},
+        headers=world.owner,
+    )
+
+    # Plans first: they have landed, no member has yet.
+    assert (running["status"], running["phase"]) == ("in_progress", "members")
+    assert running["results"]["plans"]["created"] == len(PLANS)
+    assert running["results"].get("members", {}).get("created", 0) == 0
+    assert again.status_code == 409, again.text
+    assert again.json()["detail"] == "Active import already exists"
+    assert done["status"] == "completed", done
+    assert after.status_code == 202, after.text
+
+
+async def test_management_api_fetches_both_reports_in_parallel(world: World) -> None:
+    """QA: Arbox (Management API): after the login, the active and inactive reports are
+    fetched in parallel: with 3 s per request the members take about two requests' time
+    (login, then both reports at once), not three."""
+    world.arbox.sandbox.generate(20)
+    world.arbox.sandbox.set_latency(3000)
+    started = time.monotonic()
+    job = await world.run(**LOGIN, entities={"members": True})
+    elapsed = time.monotonic() - started
+    assert job["status"] == "completed", job
+    reports = [c.endpoint for c in world.arbox.sandbox.calls if c.endpoint.endswith("Report")]
+    assert sorted(reports) == ["activeMembersReport", "inactiveMembersReport"]
+    assert 6.0 <= elapsed < 8.5, elapsed  # serial reports would take 9 s and more
+
+
+async def test_a_member_whose_email_differs_in_case_is_the_same_row(world: World) -> None:
+    """QA: idempotency: a member stored as ``dana@…`` and sent by Arbox as ``DANA@…`` is the
+    same row: updated, not duplicated."""
+    svc = world.runtime.services
+    await add_member(
+        svc,
+        org_id=world.org_id,
+        member=NewMember(email="dana.levi@case-gym.io", role=Role.MEMBER, first_name="D"),
+    )
+    users = await world.count(t.users)
+    world.arbox.sandbox.set_data(
+        active_report=[
+            {"user_fk": 77, "email": "DANA.Levi@Case-Gym.IO", "first_name": "Dana"},
+        ],
+        inactive_report=[],
+    )
+    job = await world.run(**LOGIN, entities={"members": True})
+    assert job["status"] == "completed", job
+    assert job["results"]["members"]["created"] == 0
+    assert job["results"]["members"]["updated"] == 1
+    assert await world.count(t.users) == users
+    listed = await world.members()
+    assert listed["dana.levi@case-gym.io"]["firstName"] == "Dana"
+    assert "DANA.Levi@Case-Gym.IO" not in listed
+
+
+async def test_a_plan_with_the_same_name_is_updated_not_duplicated(world: World) -> None:
+    """QA: idempotency: a plan that exists by name is updated (its new price), not added."""
+    world.arbox.sandbox.generate(10)
+    first = await world.run(**API_KEY, entities={"plans": True})
+    assert first["results"]["plans"]["created"] == len(PLANS)
+    changed = [dict(PLANS[0], price="999.00"), *PLANS[1:]]
+    world.arbox.sandbox.set_data(plans=changed)
+    second = await world.run(**API_KEY, entities={"plans": True})
+    assert second["status"] == "completed", second
+    assert second["results"]["plans"]["updated"] == 1
+    assert second["results"]["plans"]["unchanged"] == len(PLANS) - 1
+    assert second["results"]["plans"]["created"] == 0
+    assert await world.count(t.plans) == len(PLANS)
+    async with world.runtime.engine.connect() as conn:
+        price = (
+            await conn.execute(
+                sa.select(t.plans.c.price_amount).where(
+                    t.plans.c.name == PLANS[0]["membership_type_name"]
+                )
+            )
+        ).scalar_one()
+    assert price == Decimal("999.00")
+
+
+async def test_every_phase_transition_is_logged_with_the_job_and_org(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """QA: observability: every phase transition (and every batch) is logged naming the job
+    and the organization."""
+    world.arbox.sandbox.generate(20)
+    with caplog.at_level("INFO", logger="fitdata.imports"):
+        job = await world.run(**API_KEY, **LOGIN, enrich=True)
+    assert job["status"] == "completed", job
+    records = [r for r in caplog.records if r.name == "fitdata.imports"]
+    phases = [r.__dict__["phase"] for r in records if r.getMessage() == "import phase"]
+    assert phases == ["plans", "members", "leads", "enrich"]
+    batches = {r.__dict__["entity"] for r in records if r.getMessage() == "import batch"}
+    assert batches == {"plans", "members", "leads", "enrichment"}
+    assert records[-1].getMessage() == "import completed"
+    assert all(
+        (r.__dict__["job_id"], r.__dict__["org_id"]) == (job["id"], world.org_id) for r in records
+    )
