@@ -168,7 +168,9 @@ class ReportSpool:
                             db.executemany("INSERT OR IGNORE INTO members VALUES (?, ?, ?)", batch)
                             batch.clear()
                 except UnicodeDecodeError as exc:
-                    raise wire.WireError("a report answer is not UTF-8 text") from exc
+                    raise wire.WireError(f"the {report} report is not UTF-8 text") from exc
+                except wire.WireError as exc:
+                    raise wire.WireError(f"the {report} report: {exc}") from exc
                 db.executemany("INSERT OR IGNORE INTO members VALUES (?, ?, ?)", batch)
         db.commit()
         self.path(ACTIVE).unlink()

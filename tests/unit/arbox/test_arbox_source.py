@@ -401,5 +401,6 @@ async def test_a_report_that_is_not_an_array_or_not_json_is_a_provider_error(
             activeMembersReport=[httpx.Response(200, content=body)],
             inactiveMembersReport=[httpx.Response(200, json=[])],
         )
-        with pytest.raises(ProviderError, match="report has an unexpected shape"):
+        with pytest.raises(ProviderError, match="report has an unexpected shape") as caught:
             await collect(make_source(fake).fetch_members(LOGIN_ONLY))
+        assert "the active report" in caught.value.message
