@@ -141,3 +141,32 @@ async def test_a_key_dropped_without_rotating_fails_the_import_naming_it(
         assert secret not in repr(failed)
         assert secret not in refused.text
     assert not arbox.sandbox.calls  # nothing reached Arbox without credentials
+
+
+async def test_an_inline_credentials_job_whose_key_was_dropped_fails_naming_it(
+    tmp_path: Path, database_url: str, arbox: SandboxThread
+) -> None:
+    """Inline credentials live sealed on their job only; a job left queued while its key was
+    dropped fails saying which key, instead of a 500 or a silent retry loop."""
+    arbox.sandbox.reset()
+    inline = {
+        "arboxApiKey": SANDBOX.api_key,
+        "arboxEmail": SANDBOX.email,
+        "arboxPassword": SANDBOX.password,
+    }
+    async with running(tmp_path, database_url, K1, arbox.base_url) as (runtime, client):
+        gym = await make_gym(runtime)
+        queued = await client.post(
+            _import_url(gym),
+            json={"source": "arbox", "entities": {"members": True}, "enrich": False, **inline},
+            headers=gym.headers(Role.OWNER),
+        )
+    assert queued.status_code == 202, queued.text
+    async with running(tmp_path, database_url, K2, arbox.base_url) as (runtime, client):
+        await drain(runtime.services)
+        failed = await _job(client, gym, queued.json()["data"]["jobId"])
+    assert failed["status"] == "failed", failed
+    assert "'k1'" in failed["errorMessage"]
+    assert "Re-enter the credentials" in failed["errorMessage"]
+    assert not [s for s in inline.values() if s in repr(failed)]
+    assert not arbox.sandbox.calls
