@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import IO, Any, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -25,6 +25,7 @@ import structlog
 from tenacity import RetryCallState
 
 from fitdata_adapters.arbox import wire
+from fitdata_adapters.arbox.reports import ACTIVE, INACTIVE, ReportSpool
 from fitdata_adapters.arbox.retry import (
     DEFAULT_RETRY_POLICY,
     RetryableAnswer,
@@ -50,17 +51,6 @@ REENTER = "Re-enter the Arbox credentials in the import settings."
 DEFAULT_REPORT_CHUNK = 1000
 
 T = TypeVar("T")
-
-
-def _chunks(items: Iterable[T], size: int) -> Iterable[list[T]]:
-    chunk: list[T] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 class _Secrets:
@@ -234,8 +224,7 @@ class ArboxSource:
         """Every member, each once: both Management reports merged when a login is given
         (chunks of at most ``report_chunk_size``), else the Business API's pages."""
         if credentials.has_management_login:
-            merged = await self._management_members(credentials)
-            for chunk in _chunks(merged, self._report_chunk_size):
+            async for chunk in self._management_members(credentials):
                 yield chunk
             return
         self._require_api_key(credentials, "members")
@@ -352,27 +341,63 @@ class ArboxSource:
                 return
             number += 1
 
-    async def _management_members(self, credentials: SourceCredentials) -> list[SourceMember]:
-        """Log in, fetch both reports concurrently and merge them (active wins)."""
+    async def _management_members(
+        self, credentials: SourceCredentials
+    ) -> AsyncIterator[list[SourceMember]]:
+        """Log in, download both reports concurrently to disk, merge them there (active
+        wins) and hand the members out in chunks: memory stays flat in the member count
+        (:mod:`~fitdata_adapters.arbox.reports`)."""
         secrets = _Secrets(credentials)
         session = _ManagementSession(self, credentials, secrets)
-        await session.token()  # log in once, before the two reports ask concurrently
-        active, inactive = await _both(
-            self._report(session, secrets, wire.PATH_ACTIVE_REPORT, "activeMembersReport"),
-            self._report(session, secrets, wire.PATH_INACTIVE_REPORT, "inactiveMembersReport"),
-        )
-        merged = wire.merge_reports(active, inactive)
-        _log.info(
-            "arbox.reports_merged",
-            active_rows=len(active),
-            inactive_rows=len(inactive),
-            members=len(merged),
-        )
-        return list(merged.values())
+        spool = ReportSpool()
+        try:
+            await session.token()  # log in once, before the two reports ask concurrently
+            with spool.file(ACTIVE) as active, spool.file(INACTIVE) as inactive:
+                await _both(
+                    self._report(
+                        session, secrets, wire.PATH_ACTIVE_REPORT, "activeMembersReport", active
+                    ),
+                    self._report(
+                        session,
+                        secrets,
+                        wire.PATH_INACTIVE_REPORT,
+                        "inactiveMembersReport",
+                        inactive,
+                    ),
+                )
+            try:
+                counts = await asyncio.to_thread(spool.merge)
+            except wire.WireError as exc:
+                raise ProviderError(
+                    PROVIDER, f"a members report has an unexpected shape ({exc})"
+                ) from exc
+            _log.info(
+                "arbox.reports_merged",
+                active_rows=counts.active_rows,
+                inactive_rows=counts.inactive_rows,
+                members=counts.members,
+            )
+            position = 0
+            while True:
+                chunk, position = await asyncio.to_thread(
+                    spool.read, position, self._report_chunk_size
+                )
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            spool.close()
 
     async def _report(
-        self, session: _ManagementSession, secrets: _Secrets, path: str, endpoint: str
-    ) -> list[Any]:
+        self,
+        session: _ManagementSession,
+        secrets: _Secrets,
+        path: str,
+        endpoint: str,
+        sink: IO[bytes],
+    ) -> None:
+        """Stream one report's answer into ``sink`` (logging in again once if the session
+        expired)."""
         while True:  # ends: renew() raises on the second expiry
             token, generation = await session.token()
             body = await self._request(
@@ -384,16 +409,12 @@ class ArboxSource:
                 headers={**wire.MANAGEMENT_HEADERS, wire.HEADER_TOKEN: token},
                 json_body={},
                 unauthorized_is_none=True,
+                sink=sink,
             )
             if body is _UNAUTHORIZED:
                 await session.renew(generation, endpoint)
                 continue
-            try:
-                return wire.read_report(body)
-            except wire.WireError as exc:
-                raise ProviderError(
-                    PROVIDER, f"{endpoint} has an unexpected shape ({exc})"
-                ) from exc
+            return
 
     # ------------------------------------------------------------------ transport
 
@@ -410,8 +431,11 @@ class ArboxSource:
         json_body: Any = None,
         not_found_is_none: bool = False,
         unauthorized_is_none: bool = False,
+        sink: IO[bytes] | None = None,
     ) -> Any:
-        """One call with retries; returns the decoded JSON body.
+        """One call with retries; returns the decoded JSON body, or with ``sink`` writes a
+        successful answer's body there as it arrives and returns ``None`` (a retry starts the
+        file again).
 
         401/403 raise ``ProviderAuthError`` (``refused`` says what was refused), or return
         ``_UNAUTHORIZED`` when ``unauthorized_is_none`` (the caller logs in again); 404 returns
@@ -428,9 +452,17 @@ class ArboxSource:
             nonlocal attempts
             attempts += 1
             started = time.perf_counter()
-            response = await self._http.request(
-                method, url, content=content, headers=request_headers, params=params
-            )
+            if sink is None:
+                response = await self._http.request(
+                    method, url, content=content, headers=request_headers, params=params
+                )
+            else:
+                response = await self._stream(
+                    self._http.build_request(
+                        method, url, content=content, headers=request_headers, params=params
+                    ),
+                    sink,
+                )
             _log.debug(
                 "arbox.call",
                 endpoint=endpoint,
@@ -484,9 +516,28 @@ class ArboxSource:
                 f"{endpoint} connection failed ({type(exc).__name__}); gave up after"
                 f" {_attempts(attempts)}",
             ) from exc
+        if sink is not None and response.is_success:
+            return None
         return self._read(
             response, endpoint, secrets, refused, not_found_is_none, unauthorized_is_none
         )
+
+    async def _stream(self, request: httpx.Request, sink: IO[bytes]) -> httpx.Response:
+        """Send ``request``; a successful answer's body goes to ``sink`` (from its start),
+        any other answer is read into the response as usual."""
+        response = await self._http.send(request, stream=True)
+        try:
+            if response.is_success:
+                sink.seek(0)
+                sink.truncate()
+                async for block in response.aiter_bytes():
+                    sink.write(block)
+                sink.flush()
+            else:
+                await response.aread()
+        finally:
+            await response.aclose()
+        return response
 
     def _read(
         self,

@@ -36,6 +36,7 @@ __all__ = [
     "ImportsController",
     "LeadView",
     "LeadsController",
+    "MemberFields",
     "NewImport",
     "UndoView",
 ]
@@ -50,6 +51,30 @@ class ImportEntities:
     leads: bool = False
 
 
+@attrs.frozen
+class MemberFields:
+    """``memberFields``: the member fields the import writes (``true``). A field ``false`` or
+    left out is treated as not given: it never overwrites a stored value. Without
+    ``memberFields`` every field is written; the email and the status always are."""
+
+    first_name: bool | None = None
+    last_name: bool | None = None
+    phone: bool | None = None
+    birth_date: bool | None = None
+    gender: bool | None = None
+    plan_name: bool | None = None
+    membership_start: bool | None = None
+    membership_end: bool | None = None
+
+    def flags(self) -> dict[str, bool]:
+        """The flags as the request gave them (camelCase names, the ones given)."""
+        given = {name: getattr(self, attribute) for name, attribute in _MEMBER_FIELDS.items()}
+        return {name: value for name, value in given.items() if value is not None}
+
+
+_MEMBER_FIELDS = imports.MEMBER_FIELD_ATTRIBUTES
+
+
 @attrs.frozen(repr=False)
 class NewImport:
     """The spec's ImportConfigDto plus ``dryRun`` and ``enrich``."""
@@ -59,7 +84,7 @@ class NewImport:
     arbox_api_key: str | None = None
     arbox_email: str | None = None
     arbox_password: str | None = None
-    member_fields: dict[str, Any] | None = None
+    member_fields: MemberFields | None = None
     email_whitelist: list[str] | None = None
     dry_run: bool = False
     enrich: bool = True
@@ -81,7 +106,7 @@ class NewImport:
             members=self.entities.members,
             leads=self.entities.leads,
             credentials=inline,
-            member_fields=self.member_fields,
+            member_fields=None if self.member_fields is None else self.member_fields.flags(),
             email_whitelist=None if self.email_whitelist is None else tuple(self.email_whitelist),
             dry_run=self.dry_run,
             enrich=self.enrich,
@@ -194,8 +219,12 @@ _NEW_IMPORT = json_body(
     '`source` is "arbox"; `entities` names what to import (`members`, `plans`, `leads`). '
     "Credentials: `arboxApiKey` (Business API) and/or `arboxEmail` + `arboxPassword` "
     "(Management API), used for this import only; without them the stored provider config "
-    "is used. `emailWhitelist` limits which members are imported. `dryRun` runs everything "
-    "and writes nothing; `enrich` (default true) fills profile details per member.",
+    'is used. `memberFields` (flags, e.g. `{"firstName": true, "phone": true}`) limits '
+    "which member fields are written: a field not set to true never overwrites a stored value; "
+    "without it every field is written (the email and status always are). `emailWhitelist` "
+    "limits which members get memberships (the others are counted as skipped; plans and leads "
+    "are not filtered). `dryRun` runs everything and writes nothing; `enrich` (default true) "
+    "fills profile details per member.",
 )
 
 
@@ -218,6 +247,9 @@ class ImportsController(Controller):
         idempotency: IdempotencyDep,
         data: Annotated[dict[str, Any], _NEW_IMPORT],
     ) -> Envelope:
+        if isinstance(data, dict) and data.get("memberFields") is not None:
+            # Before structuring: an unknown field gets the list of the allowed ones.
+            imports.written_member_fields(data["memberFields"])
         body = read_body(data, NewImport)
 
         async def start() -> Envelope:

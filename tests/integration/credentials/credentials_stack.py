@@ -38,16 +38,20 @@ K1 = KeyringCipher.generate_spec("k1")
 K2 = KeyringCipher.generate_spec("k2")
 
 
-def settings_for(data_dir: Path, database_url: str, keys: str) -> Settings:
-    return Settings.from_env(
-        {
-            "FITDATA_MODE": "embedded",
-            "FITDATA_DATA_DIR": str(data_dir),
-            "FITDATA_DATABASE_URL": database_url,
-            "FITDATA_JWT_SECRET": JWT_SECRET,
-            "FITDATA_CREDENTIAL_KEYS": keys,
-        }
-    )
+def settings_for(
+    data_dir: Path, database_url: str, keys: str, arbox_url: str | None = None
+) -> Settings:
+    """Embedded settings with keyring ``keys``; imports read Arbox at ``arbox_url`` if given."""
+    env = {
+        "FITDATA_MODE": "embedded",
+        "FITDATA_DATA_DIR": str(data_dir),
+        "FITDATA_DATABASE_URL": database_url,
+        "FITDATA_JWT_SECRET": JWT_SECRET,
+        "FITDATA_CREDENTIAL_KEYS": keys,
+    }
+    if arbox_url is not None:
+        env["FITDATA_ARBOX_BASE_URL"] = arbox_url
+    return Settings.from_env(env)
 
 
 def bearer(user_id: str) -> dict[str, str]:
@@ -84,11 +88,12 @@ async def make_gym(runtime: Runtime, name: str = "Acre CrossFit") -> Gym:
 
 @asynccontextmanager
 async def running(
-    tmp_path: Path, database_url: str, keys: str
+    tmp_path: Path, database_url: str, keys: str, arbox_url: str | None = None
 ) -> AsyncIterator[tuple[Runtime, Client]]:
-    """A runtime with keyring ``keys`` over ``database_url``, and a client of its app."""
+    """A runtime with keyring ``keys`` over ``database_url`` (its imports reading Arbox at
+    ``arbox_url``, if given), and a client of its app."""
     runtime = bootstrap(
-        settings_for(tmp_path, database_url, keys),
+        settings_for(tmp_path, database_url, keys, arbox_url),
         payment_gateway=NoPayments(),
         queue=MemoryJobQueue(),
     )

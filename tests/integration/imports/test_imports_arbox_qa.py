@@ -1,152 +1,35 @@
-"""The Arbox QA rows (issue 9, "Proof"): over HTTP, on Postgres, against the project's Arbox
-sandbox over real sockets.
+"""The Arbox QA rows: over HTTP, on Postgres, against the project's Arbox sandbox over real
+sockets.
 
-One sandbox thread serves the whole module (reset before each test). Each test bootstraps a
-runtime whose ``FITDATA_ARBOX_BASE_URL`` is the sandbox, so the ``ArboxSource`` under test is
-the one the composition root builds; imports start through the API and the queued jobs run
-as a worker would (:func:`support.imports.drain`).
+The sandbox and the world are the folder's fixtures (``conftest.py``, ``support.arbox_world``):
+the ``ArboxSource`` under test is the one the composition root builds; imports start through
+the API and the queued jobs run as a worker would.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+import time
+from decimal import Decimal
 
-import attrs
 import pytest
 import sqlalchemy as sa
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-from fitdata_adapters.arbox import ArboxSource
 from fitdata_adapters.arbox_sandbox import (
     FIRST_MEMBER_ID,
     PLANS,
     UNKNOWN_PLAN_NAME,
-    SandboxConfig,
-    SandboxThread,
     expected_counts,
     generate_dataset,
 )
-from fitdata_adapters.bootstrap import Runtime, bootstrap, import_policy
 from fitdata_adapters.db import tables as t
-from fitdata_adapters.memory import MemoryJobQueue
-from fitdata_adapters.settings import Settings
-from fitdata_adapters.tokens import issue_token
 from fitdata_core.model.organizations import Role
-from fitdata_core.usecases.organizations import NewMember, add_member, create_organization
-from fitdata_http import create_app
-from support.fakes import NoPayments
+from fitdata_core.usecases.imports import run_import
+from fitdata_core.usecases.organizations import NewMember, add_member
+from support.arbox_world import API_KEY, LOGIN, SANDBOX, STAFF, World
+from support.arbox_world import email_of as _email
 from support.imports import drain
 
 pytestmark = pytest.mark.integration
-
-Client = AsyncTestClient[Litestar]
-JWT_SECRET = "integration-arbox-qa-jwt-secret-long-enough-for-hs256"
-SANDBOX = SandboxConfig()  # its default API key and login
-API_KEY = {"arboxApiKey": SANDBOX.api_key}
-LOGIN = {"arboxEmail": SANDBOX.email, "arboxPassword": SANDBOX.password}
-EVERYTHING = {"plans": True, "members": True, "leads": True}
-
-
-@pytest.fixture(scope="module")
-def arbox() -> Iterator[SandboxThread]:
-    with SandboxThread(SANDBOX) as thread:
-        yield thread
-
-
-@attrs.define
-class World:
-    runtime: Runtime
-    client: Client
-    arbox: SandboxThread
-    org_id: str
-    owner: dict[str, str]
-    coach: dict[str, str]
-
-    @property
-    def base(self) -> str:
-        return f"/organizations/{self.org_id}/import"
-
-    async def run(self, **body: Any) -> dict[str, Any]:
-        payload = {"source": "arbox", "entities": EVERYTHING, "enrich": False, **body}
-        response = await self.client.post(self.base, json=payload, headers=self.owner)
-        assert response.status_code == 202, response.text
-        await drain(self.runtime.services)
-        job = await self.client.get(
-            f"{self.base}/jobs/{response.json()['data']['jobId']}", headers=self.owner
-        )
-        assert job.status_code == 200, job.text
-        return dict(job.json()["data"])
-
-    async def members(self) -> dict[str, dict[str, Any]]:
-        """Every member of the gym by email, through the member list."""
-        found: dict[str, dict[str, Any]] = {}
-        offset = 0
-        while True:
-            page = await self.client.get(
-                f"/organizations/{self.org_id}/members?limit=100&offset={offset}",
-                headers=self.owner,
-            )
-            assert page.status_code == 200, page.text
-            rows = page.json()["data"]
-            found.update({row["email"]: row for row in rows})
-            offset += len(rows)
-            if not rows or offset >= page.json()["meta"]["total"]:
-                return found
-
-    async def count(self, table: sa.Table) -> int:
-        async with self.runtime.engine.connect() as conn:
-            query = sa.select(sa.func.count()).select_from(table)
-            return int((await conn.execute(query)).scalar_one())
-
-
-def _bearer(user_id: str) -> dict[str, str]:
-    jwt = issue_token(JWT_SECRET, user_id, now=datetime.now(UTC), ttl=timedelta(minutes=30))
-    return {"Authorization": f"Bearer {jwt}"}
-
-
-@pytest.fixture
-async def world(tmp_path: Path, clean_pg_url: str, arbox: SandboxThread) -> AsyncIterator[World]:
-    arbox.sandbox.reset()
-    settings = Settings.from_env(
-        {
-            "FITDATA_MODE": "embedded",
-            "FITDATA_DATA_DIR": str(tmp_path),
-            "FITDATA_DATABASE_URL": clean_pg_url,
-            "FITDATA_JWT_SECRET": JWT_SECRET,
-            "FITDATA_ARBOX_BASE_URL": arbox.base_url,
-        }
-    )
-    runtime = bootstrap(
-        settings,
-        payment_gateway=NoPayments(),
-        queue=MemoryJobQueue(),
-        imports=attrs.evolve(import_policy(settings), retry_delays=(0, 0)),
-    )
-    assert isinstance(runtime.services.member_source, ArboxSource)  # the real adapter
-    svc = runtime.services
-    org = await create_organization(svc, name="Arbox QA Gym", owner_email="owner@qa-gym.io")
-    coach = await add_member(
-        svc, org_id=org.id, member=NewMember(email="coach@qa-gym.io", role=Role.COACH)
-    )
-    async with svc.uow() as uow:
-        owner = await uow.users.get_by_email("owner@qa-gym.io")
-    assert owner is not None
-    try:
-        async with AsyncTestClient(app=create_app(runtime)) as client:
-            yield World(runtime, client, arbox, org.id, _bearer(owner.id), _bearer(coach.id))
-    finally:
-        await runtime.aclose()
-
-
-def _email(row: dict[str, Any]) -> str:
-    return str(row["email"]).strip().lower()
-
-
-STAFF = 2  # the owner and the coach are members of the gym too
 
 
 async def test_business_api_creates_plans_first_then_members(world: World) -> None:
@@ -351,3 +234,121 @@ async def test_unknown_membership_type_gives_a_membership_without_plan_and_a_war
             )
         ).all()
     assert [row.plan_id for row in plan_ids] == [None] * len(unknown)
+
+
+async def test_business_api_job_lands_in_progress_and_a_second_trigger_gets_409(
+    one_step_world: World,
+) -> None:
+    """QA: Arbox (Business API), API key only: the job lands ``in_progress``; a trigger while
+    it runs gets 409 "Active import already exists"; once it ended another one may start."""
+    world = one_step_world
+    world.arbox.sandbox.generate(30)
+    job_id = await world.start(**API_KEY, entities={"plans": True, "members": True})
+    await run_import(world.runtime.services, job_id)  # one message, one step: the plans
+    running = await world.job(job_id)
+    again = await world.client.post(
+        world.base,
+        json={"source": "arbox", "entities": {"members": True}, **API_KEY},
+        headers=world.owner,
+    )
+    await drain(world.runtime.services)
+    done = await world.job(job_id)
+    after = await world.client.post(
+        world.base,
+        json={"source": "arbox", "entities": {"members": True}, **API_KEY},
+        headers=world.owner,
+    )
+
+    # Plans first: they have landed, no member has yet.
+    assert (running["status"], running["phase"]) == ("in_progress", "members")
+    assert running["results"]["plans"]["created"] == len(PLANS)
+    assert running["results"].get("members", {}).get("created", 0) == 0
+    assert again.status_code == 409, again.text
+    assert again.json()["detail"] == "Active import already exists"
+    assert done["status"] == "completed", done
+    assert after.status_code == 202, after.text
+
+
+async def test_management_api_fetches_both_reports_in_parallel(world: World) -> None:
+    """QA: Arbox (Management API): after the login, the active and inactive reports are
+    fetched in parallel: with 3 s per request the members take about two requests' time
+    (login, then both reports at once), not three."""
+    world.arbox.sandbox.generate(20)
+    world.arbox.sandbox.set_latency(3000)
+    started = time.monotonic()
+    job = await world.run(**LOGIN, entities={"members": True})
+    elapsed = time.monotonic() - started
+    assert job["status"] == "completed", job
+    reports = [c.endpoint for c in world.arbox.sandbox.calls if c.endpoint.endswith("Report")]
+    assert sorted(reports) == ["activeMembersReport", "inactiveMembersReport"]
+    assert 6.0 <= elapsed < 8.5, elapsed  # serial reports would take 9 s and more
+
+
+async def test_a_member_whose_email_differs_in_case_is_the_same_row(world: World) -> None:
+    """QA: idempotency: a member stored as ``dana@…`` and sent by Arbox as ``DANA@…`` is the
+    same row: updated, not duplicated."""
+    svc = world.runtime.services
+    await add_member(
+        svc,
+        org_id=world.org_id,
+        member=NewMember(email="dana.levi@case-gym.io", role=Role.MEMBER, first_name="D"),
+    )
+    users = await world.count(t.users)
+    world.arbox.sandbox.set_data(
+        active_report=[
+            {"user_fk": 77, "email": "DANA.Levi@Case-Gym.IO", "first_name": "Dana"},
+        ],
+        inactive_report=[],
+    )
+    job = await world.run(**LOGIN, entities={"members": True})
+    assert job["status"] == "completed", job
+    assert job["results"]["members"]["created"] == 0
+    assert job["results"]["members"]["updated"] == 1
+    assert await world.count(t.users) == users
+    listed = await world.members()
+    assert listed["dana.levi@case-gym.io"]["firstName"] == "Dana"
+    assert "DANA.Levi@Case-Gym.IO" not in listed
+
+
+async def test_a_plan_with_the_same_name_is_updated_not_duplicated(world: World) -> None:
+    """QA: idempotency: a plan that exists by name is updated (its new price), not added."""
+    world.arbox.sandbox.generate(10)
+    first = await world.run(**API_KEY, entities={"plans": True})
+    assert first["results"]["plans"]["created"] == len(PLANS)
+    changed = [dict(PLANS[0], price="999.00"), *PLANS[1:]]
+    world.arbox.sandbox.set_data(plans=changed)
+    second = await world.run(**API_KEY, entities={"plans": True})
+    assert second["status"] == "completed", second
+    assert second["results"]["plans"]["updated"] == 1
+    assert second["results"]["plans"]["unchanged"] == len(PLANS) - 1
+    assert second["results"]["plans"]["created"] == 0
+    assert await world.count(t.plans) == len(PLANS)
+    async with world.runtime.engine.connect() as conn:
+        price = (
+            await conn.execute(
+                sa.select(t.plans.c.price_amount).where(
+                    t.plans.c.name == PLANS[0]["membership_type_name"]
+                )
+            )
+        ).scalar_one()
+    assert price == Decimal("999.00")
+
+
+async def test_every_phase_transition_is_logged_with_the_job_and_org(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """QA: observability: every phase transition (and every batch) is logged naming the job
+    and the organization."""
+    world.arbox.sandbox.generate(20)
+    with caplog.at_level("INFO", logger="fitdata.imports"):
+        job = await world.run(**API_KEY, **LOGIN, enrich=True)
+    assert job["status"] == "completed", job
+    records = [r for r in caplog.records if r.name == "fitdata.imports"]
+    phases = [r.__dict__["phase"] for r in records if r.getMessage() == "import phase"]
+    assert phases == ["plans", "members", "leads", "enrich"]
+    batches = {r.__dict__["entity"] for r in records if r.getMessage() == "import batch"}
+    assert batches == {"plans", "members", "leads", "enrichment"}
+    assert records[-1].getMessage() == "import completed"
+    assert all(
+        (r.__dict__["job_id"], r.__dict__["org_id"]) == (job["id"], world.org_id) for r in records
+    )

@@ -371,3 +371,36 @@ async def test_secrets_stay_out_of_reprs_and_logs(
 def test_page_size_is_bounded_by_arbox_limit() -> None:
     with pytest.raises(ValueError, match="page_size"):
         ArboxSource(page_size=501)
+
+
+async def test_a_report_that_fails_then_answers_is_streamed_once_whole(
+    make_source: Callable[..., ArboxSource],
+) -> None:
+    fake = FakeArbox(
+        login=login_ok,
+        activeMembersReport=[
+            httpx.Response(500, json={"error": "busy"}),
+            httpx.Response(200, json=[{"user_fk": 1, "email": "a1@x.test"}]),
+        ],
+        inactiveMembersReport=[httpx.Response(200, json=[{"user_fk": 2}])],
+    )
+    pages = await collect(make_source(fake).fetch_members(LOGIN_ONLY))
+    assert [(m.external_id, m.active) for page in pages for m in page] == [
+        ("1", True),
+        ("2", False),
+    ]
+    assert len(fake.calls_to("activeMembersReport")) == 2
+
+
+async def test_a_report_that_is_not_an_array_or_not_json_is_a_provider_error(
+    make_source: Callable[..., ArboxSource],
+) -> None:
+    for body in (b"<html>maintenance</html>", b'{"rows": []}', b'[{"user_fk": 1}'):
+        fake = FakeArbox(
+            login=login_ok,
+            activeMembersReport=[httpx.Response(200, content=body)],
+            inactiveMembersReport=[httpx.Response(200, json=[])],
+        )
+        with pytest.raises(ProviderError, match="report has an unexpected shape") as caught:
+            await collect(make_source(fake).fetch_members(LOGIN_ONLY))
+        assert "the active report" in caught.value.message

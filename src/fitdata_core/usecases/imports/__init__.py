@@ -17,10 +17,15 @@ from fitdata_core.usecases.imports.jobs import (
     start_import,
     undo_import,
 )
+from fitdata_core.usecases.imports.member_fields import (
+    MEMBER_FIELD_ATTRIBUTES,
+    written_member_fields,
+)
 from fitdata_core.usecases.imports.undo import UndoConflict, UndoReport
 
 __all__ = [
     "ACTIVE_IMPORT_MESSAGE",
+    "MEMBER_FIELD_ATTRIBUTES",
     "MESSAGE_AUTH",
     "ImportRequest",
     "UndoConflict",
@@ -34,4 +39,5 @@ __all__ = [
     "start_import",
     "take_over_imports",
     "undo_import",
+    "written_member_fields",
 ]

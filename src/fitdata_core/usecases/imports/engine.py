@@ -54,6 +54,7 @@ import attrs
 
 from fitdata_core.errors import (
     Conflict,
+    CredentialsUnreadable,
     IllegalTransition,
     InvalidInput,
     ProviderAuthError,
@@ -87,6 +88,7 @@ from fitdata_core.services import Services
 from fitdata_core.usecases.imports import csv_source
 from fitdata_core.usecases.imports.credentials import resolve_source_credentials
 from fitdata_core.usecases.imports.csv_source import awaiting_confirmation
+from fitdata_core.usecases.imports.member_fields import keep_member_fields
 
 log = logging.getLogger("fitdata.imports")
 
@@ -127,6 +129,12 @@ def _whitelist(job: ImportJob) -> frozenset[str] | None:
     if not emails:
         return None
     return frozenset(str(e).strip().lower() for e in emails)
+
+
+def _written(job: ImportJob) -> tuple[str, ...] | None:
+    """The member fields the job writes (its ``memberFields``); None: every field."""
+    fields = job.config.get("memberFields")
+    return None if fields is None else tuple(fields)
 
 
 # Attributes every log record has: an ``extra`` field of the same name is renamed.
@@ -460,6 +468,12 @@ class _Run:
         whitelist = _whitelist(job) if entity is ImportEntity.MEMBERS else None
         if job.source is ImportSource.CSV:
             check = csv_source.check(entity, today=csv_source.today_of(job, self.now().date()))
+        # ``memberFields`` belongs to a provider import; a CSV file's mapping says what it writes.
+        written = (
+            _written(job)
+            if entity is ImportEntity.MEMBERS and job.source is not ImportSource.CSV
+            else None
+        )
         async with self.svc.uow() as uow:
             job = await self._locked(uow)
             cp = job.checkpoint
@@ -480,6 +494,8 @@ class _Run:
                 if whitelist is not None and _email_of(item) not in whitelist:
                     skipped += 1
                     continue
+                if written is not None:
+                    item = keep_member_fields(item, written)
                 record, found = check(item)
                 problems += found
                 if record is None:
@@ -676,6 +692,10 @@ class _Run:
                 raise
             except ProviderAuthError as exc:
                 raise _Fatal(MESSAGE_AUTH) from exc
+            except CredentialsUnreadable as exc:
+                # The stored secret's key left the keyring: the message names it and says
+                # what to do; no retry opens it.
+                raise _Fatal(exc.message) from exc
             except IllegalTransition:
                 raise
             except (Unavailable, Conflict) as exc:

@@ -9,7 +9,7 @@ concurrent requests (a unique index on Postgres and SQLite). The job and its fir
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -29,6 +29,7 @@ from fitdata_core.usecases.imports.credentials import (
     resolve_source_credentials,
 )
 from fitdata_core.usecases.imports.engine import job_credentials_context
+from fitdata_core.usecases.imports.member_fields import written_member_fields
 from fitdata_core.usecases.imports.undo import UndoReport, undo_changes
 from fitdata_core.usecases.members import check_paging
 
@@ -46,7 +47,8 @@ class ImportRequest:
     members: bool = True
     leads: bool = False
     credentials: SourceCredentials | None = None
-    member_fields: dict[str, Any] | None = None
+    #: The request's ``memberFields`` flags (see :mod:`.member_fields`); None: every field.
+    member_fields: Mapping[str, Any] | None = None
     email_whitelist: tuple[str, ...] | None = None
     dry_run: bool = False
     enrich: bool = True
@@ -63,8 +65,8 @@ class ImportRequest:
             "source": self.source.value,
             "entities": {"plans": self.plans, "members": self.members, "leads": self.leads},
         }
-        if self.member_fields:
-            config["memberFields"] = self.member_fields
+        if self.member_fields is not None:
+            config["memberFields"] = list(written_member_fields(self.member_fields))
         if self.email_whitelist is not None:
             config["emailWhitelist"] = sorted({e.strip().lower() for e in self.email_whitelist})
         return config
@@ -99,6 +101,8 @@ async def start_import(svc: Services, actor: Actor, org_id: str, request: Import
         )
     if not (request.plans or request.members or request.leads):
         raise InvalidInput("entities must ask for members, plans or leads.", field="entities")
+    if request.member_fields is not None:
+        written_member_fields(request.member_fields)  # 400 naming the allowed fields
     credentials = await resolve_source_credentials(svc, org_id, request.credentials)
     await check_import_rate_limit(svc, org_id)
     now = svc.clock.now()
