@@ -798,3 +798,29 @@ async def test_rejects_and_retry_of_an_arbox_job_are_409(world: World) -> None:
         f"{world.base}/jobs/{job.id}/retry-failed", json={}, headers=world.owner
     )
     assert "for CSV imports only" in _problem(retry, 409)
+
+
+async def test_an_upload_racing_a_confirm_never_cancels_a_confirmed_job(world: World) -> None:
+    """Either the confirm wins (202, the job runs, the upload is 409) or the upload does (the
+    job is cancelled, the confirm is 409): never a 202 for a job then cancelled."""
+    for _ in range(3):
+        answer = await world.uploaded(rows_csv(2))
+        confirm, upload = await asyncio.gather(
+            world.confirm(answer["jobId"], answer["suggestedMapping"]),
+            world.upload(rows_csv(3)),
+        )
+        job = await world.job(answer["jobId"])
+        if confirm.status_code == 202:
+            assert upload.status_code == 409, upload.text
+            assert job["status"] == "pending"
+            assert job["config"]["confirmed"] is True
+            await drain(world.runtime.services)
+            assert (await world.job(answer["jobId"]))["status"] == "completed"
+        else:
+            assert "is cancelled" in _problem(confirm, 409)
+            assert upload.status_code == 200, upload.text
+            assert job["status"] == "cancelled"
+            cancel = await world.client.delete(
+                f"{world.base}/jobs/{upload.json()['data']['jobId']}", headers=world.owner
+            )
+            assert cancel.status_code == 200, cancel.text

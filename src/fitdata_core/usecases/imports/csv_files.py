@@ -171,7 +171,12 @@ async def _add_job(svc: Services, actor: Actor, job: ImportJob, *, queue: bool) 
     replaced: list[str] = []
     async with svc.uow() as uow:
         await authorize(uow, actor, job.organization_id, Action.IMPORT)
-        for other in await uow.import_jobs.find_active(job.organization_id):
+        for found in await uow.import_jobs.find_active(job.organization_id):
+            # Locked and read again: a confirm racing this upload either lands first (then
+            # this is a 409) or waits and finds the job cancelled (its 409).
+            other = await uow.import_jobs.get_for_update(found.id)
+            if other is None or not other.is_active:
+                continue
             if not csv_source.awaiting_confirmation(other):
                 raise Conflict(ACTIVE_IMPORT_MESSAGE, code="IMPORT_ACTIVE")
             stale, _ = other.cancel(now)
