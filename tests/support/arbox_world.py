@@ -23,6 +23,7 @@ from fitdata_adapters.memory import MemoryJobQueue
 from fitdata_adapters.settings import Settings
 from fitdata_adapters.tokens import issue_token
 from fitdata_core.model.organizations import Role
+from fitdata_core.ports.repositories import UnitOfWorkFactory
 from fitdata_core.usecases.organizations import NewMember, add_member, create_organization
 from fitdata_http import create_app
 from support.fakes import NoPayments
@@ -97,10 +98,16 @@ def bearer(user_id: str) -> dict[str, str]:
 
 @asynccontextmanager
 async def arbox_world(
-    tmp_path: Path, database_url: str, arbox: SandboxThread, **policy: Any
+    tmp_path: Path,
+    database_url: str,
+    arbox: SandboxThread,
+    *,
+    uow: UnitOfWorkFactory | None = None,
+    **policy: Any,
 ) -> AsyncIterator[World]:
     """A fresh world over ``database_url`` (emptied by the caller) and the reset sandbox;
-    ``policy`` overrides the import policy's fields (``slice_batches=1``...)."""
+    ``uow`` replaces the unit-of-work factory, ``policy`` overrides the import policy's
+    fields (``slice_batches=1``...)."""
     arbox.sandbox.reset()
     settings = Settings.from_env(
         {
@@ -115,6 +122,7 @@ async def arbox_world(
         settings,
         payment_gateway=NoPayments(),
         queue=MemoryJobQueue(),
+        uow=uow,
         imports=attrs.evolve(import_policy(settings), **{"retry_delays": (0, 0), **policy}),
     )
     assert isinstance(runtime.services.member_source, ArboxSource)  # the real adapter

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -18,15 +19,18 @@ from fitdata_adapters.arbox_sandbox import (
     FIRST_MEMBER_ID,
     PLANS,
     UNKNOWN_PLAN_NAME,
+    SandboxThread,
     expected_counts,
     generate_dataset,
 )
 from fitdata_adapters.db import tables as t
+from fitdata_adapters.db.engine import create_engine
 from fitdata_core.model.organizations import Role
 from fitdata_core.usecases.imports import run_import
 from fitdata_core.usecases.organizations import NewMember, add_member
-from support.arbox_world import API_KEY, LOGIN, SANDBOX, STAFF, World
+from support.arbox_world import API_KEY, LOGIN, SANDBOX, STAFF, World, arbox_world
 from support.arbox_world import email_of as _email
+from support.import_races import SIGNED_UP_ID, RacingFactory, SignUpFirst
 from support.imports import drain
 
 pytestmark = pytest.mark.integration
@@ -352,3 +356,35 @@ async def test_every_phase_transition_is_logged_with_the_job_and_org(
     assert all(
         (r.__dict__["job_id"], r.__dict__["org_id"]) == (job["id"], world.org_id) for r in records
     )
+
+
+async def test_a_unique_violation_in_a_member_batch_is_retried_and_succeeds(
+    tmp_path: Path, clean_pg_url: str, arbox: SandboxThread
+) -> None:
+    """QA: negative/robustness: a member batch hits a unique violation (someone signs up
+    with an imported email between the batch's read and its write): the batch is retried
+    and the import completes, linking that person instead of duplicating them."""
+    SignUpFirst.raced = False
+    SignUpFirst.python = False
+    engine = create_engine(clean_pg_url)
+    try:
+        async with arbox_world(tmp_path, clean_pg_url, arbox, uow=RacingFactory(engine)) as world:
+            world.arbox.sandbox.generate(40)
+            users = await world.count(t.users)
+            job = await world.run(**LOGIN, entities={"members": True})
+            after = await world.count(t.users)
+            async with engine.connect() as conn:
+                linked = (
+                    await conn.execute(
+                        sa.select(sa.func.count())
+                        .select_from(t.memberships)
+                        .where(t.memberships.c.user_id == SIGNED_UP_ID)
+                    )
+                ).scalar_one()
+    finally:
+        await engine.dispose()
+    assert SignUpFirst.raced
+    assert job["status"] == "completed", job
+    assert job["results"]["members"]["created"] == 40 - 1  # the malformed email fails
+    assert after == users + 40 - 1  # the signed-up person is one of them, once
+    assert linked == 1
