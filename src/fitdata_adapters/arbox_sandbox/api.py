@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -67,6 +68,7 @@ async def _serve(
     paged: bool = False,
 ) -> Answer:
     """Latency, then an injected failure if one is queued, then the real answer."""
+    received_at = time.monotonic()
     if sandbox.latency_seconds:
         await asyncio.sleep(sandbox.latency_seconds)
     page = request.query_params.get("page") if paged else None
@@ -78,6 +80,7 @@ async def _serve(
         status=0,
         page=int(page) if page and page.isdigit() else None,
         limit=int(limit) if limit and limit.isdigit() else None,
+        received_at=received_at,
     )
     failure = sandbox.take_failure(endpoint)
     if failure is not None:

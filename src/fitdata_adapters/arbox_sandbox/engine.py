@@ -80,6 +80,9 @@ class CallRecord:
     page: int | None = None
     limit: int | None = None
     injected: bool = False
+    #: When the request arrived (``time.monotonic()``, before the latency): two calls whose
+    #: arrivals are closer than the latency were in flight at the same time.
+    received_at: float = 0.0
 
     def to_json(self) -> JsonObject:
         return attrs.asdict(self)
