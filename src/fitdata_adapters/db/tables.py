@@ -334,7 +334,8 @@ platform_billing_transactions = sa.Table(
     sa.UniqueConstraint("low_profile_id"),
     sa.UniqueConstraint("external_uniq_id"),
     sa.Index(None, "status", "created_at"),
-    sa.Index(None, "organization_id", "created_at"),
+    # Newest first after a (created_at, id) key: one range however deep the page (keyset).
+    sa.Index(None, "organization_id", "created_at", "id"),
 )
 
 billing_events = sa.Table(

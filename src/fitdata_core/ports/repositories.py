@@ -56,6 +56,7 @@ __all__ = [
     "OrganizationRepository",
     "OutboxRepository",
     "Page",
+    "PlacedEvent",
     "PlanRepository",
     "SealedSecret",
     "SealedSecretRepository",
@@ -86,6 +87,15 @@ class Page(Generic[T]):
     limit: int
     offset: int | None
     next_cursor: str | None = None
+
+
+@attrs.frozen
+class PlacedEvent:
+    """A recorded domain event with its place in its org's timeline: ``position`` grows with
+    every event recorded, so "after this position" is the keyset of the timeline's pages."""
+
+    position: int
+    event: DomainEvent
 
 
 MEMBER_ATTRIBUTES: frozenset[str] = frozenset(
@@ -421,8 +431,18 @@ class BillingTransactionRepository(Protocol):
     async def get_by_low_profile_id(self, low_profile_id: str) -> BillingTransaction | None: ...
     async def update(self, txn: BillingTransaction) -> None: ...
     async def list_for_org(
-        self, org_id: str, *, limit: int, offset: int
-    ) -> Page[BillingTransaction]: ...
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> Page[BillingTransaction]:
+        """Newest first (``created_at``, then id, descending). With ``after`` (a
+        ``(created_at, id)`` key) the page starts after that key, ``offset`` is ignored and
+        ``total`` is not counted."""
+        ...
+
     async def list_by_status(
         self,
         status: TransactionStatus,
@@ -443,6 +463,13 @@ class BillingEventRepository(Protocol):
         ...
 
     async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]: ...
+    async def list_placed(
+        self, org_id: str, *, limit: int, offset: int = 0, after: int | None = None
+    ) -> Page[PlacedEvent]:
+        """The timeline in the order things were recorded, each event with its position. With
+        ``after`` (a position) the page starts after it, ``offset`` is ignored and ``total``
+        is not counted."""
+        ...
 
 
 class OutboxRepository(Protocol):
