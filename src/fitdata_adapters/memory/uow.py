@@ -343,6 +343,17 @@ class _Leads(_Repo):
     async def list_for_org(self, org_id: str) -> list[Lead]:
         return _of_org(self.t.leads.values(), org_id, lambda x: (x.created_at, x.id))
 
+    async def list_page(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> Page[Lead]:
+        leads = await self.list_for_org(org_id)
+        return _page_after(leads, limit, offset, after, lambda x, key: (x.created_at, x.id) > key)
+
 
 def _newest_first(items: Iterable[T]) -> list[T]:
     return sorted(items, key=lambda j: (getattr(j, "created_at"), getattr(j, "id")), reverse=True)  # noqa: B009
@@ -406,9 +417,16 @@ class _ImportJobs(_Repo):
     async def update(self, job: ImportJob) -> None:
         self.t.import_jobs[job.id] = job
 
-    async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[ImportJob]:
+    async def list_for_org(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> Page[ImportJob]:
         jobs = _newest_first(j for j in self.t.import_jobs.values() if j.organization_id == org_id)
-        return _page(jobs, limit, offset)
+        return _page_after(jobs, limit, offset, after, lambda j, key: (j.created_at, j.id) < key)
 
     async def find_active(self, org_id: str) -> list[ImportJob]:
         return _newest_first(

@@ -276,6 +276,18 @@ class LeadRepository(Protocol):
     async def update(self, lead: Lead) -> None: ...
     async def get_by_email(self, org_id: str, email: str) -> Lead | None: ...
     async def list_for_org(self, org_id: str) -> list[Lead]: ...
+    async def list_page(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> Page[Lead]:
+        """Oldest first (``created_at``, then id). With ``after`` (a ``(created_at, id)``
+        key) the page starts after that key, ``offset`` is ignored and ``total`` is not
+        counted."""
+        ...
 
 
 class ExportJobRepository(Protocol):
@@ -318,7 +330,19 @@ class ImportJobRepository(Protocol):
     async def get(self, job_id: str) -> ImportJob | None: ...
     async def get_for_update(self, job_id: str) -> ImportJob | None: ...
     async def update(self, job: ImportJob) -> None: ...
-    async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[ImportJob]: ...
+    async def list_for_org(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> Page[ImportJob]:
+        """Newest first (``created_at``, then id, descending). With ``after`` (a
+        ``(created_at, id)`` key) the page starts after that key, ``offset`` is ignored and
+        ``total`` is not counted."""
+        ...
+
     async def find_active(self, org_id: str) -> list[ImportJob]: ...
 
     async def list_lease_ended(self, now: datetime, *, limit: int) -> list[ImportJob]:

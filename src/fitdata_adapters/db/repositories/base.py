@@ -101,12 +101,27 @@ async def fetch_page(
     return Page(items=[convert(row) for row in rows], total=total, limit=limit, offset=offset)
 
 
-def older_than(table: sa.Table, created_at: datetime, item_id: str) -> sa.ColumnElement[bool]:
-    """Rows after ``(created_at, item_id)`` in newest-first order (``created_at``, then id,
-    descending), as one row comparison (a range on an (organization_id, created_at, id)
-    index); the values are bound with the columns' types so the UTC datetime type stores them
-    as it stores the column."""
-    return sa.tuple_(table.c.created_at, table.c.id) < sa.tuple_(
+def _key_of(table: sa.Table, created_at: datetime, item_id: str) -> tuple[Any, Any]:
+    # Bound with the columns' types, so the UTC datetime type stores the value as it stores
+    # the column.
+    return (
         sa.bindparam(None, created_at, type_=table.c.created_at.type),
         sa.bindparam(None, item_id, type_=table.c.id.type),
+    )
+
+
+def older_than(table: sa.Table, created_at: datetime, item_id: str) -> sa.ColumnElement[bool]:
+    """Rows after ``(created_at, item_id)`` in newest-first order (``created_at``, then id,
+    descending), as one row comparison: a range on an (organization_id, created_at, id)
+    index."""
+    return sa.tuple_(table.c.created_at, table.c.id) < sa.tuple_(
+        *_key_of(table, created_at, item_id)
+    )
+
+
+def newer_than(table: sa.Table, created_at: datetime, item_id: str) -> sa.ColumnElement[bool]:
+    """Rows after ``(created_at, item_id)`` in oldest-first order (``created_at``, then id),
+    as one row comparison: a range on an (organization_id, created_at, id) index."""
+    return sa.tuple_(table.c.created_at, table.c.id) > sa.tuple_(
+        *_key_of(table, created_at, item_id)
     )

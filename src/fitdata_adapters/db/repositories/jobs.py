@@ -210,7 +210,14 @@ class SqlImportJobRepository(SqlRepository):
             t.import_jobs.update().where(t.import_jobs.c.id == job.id).values(_import_values(job))
         )
 
-    async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[ImportJob]:
+    async def list_for_org(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> Page[ImportJob]:
         i = t.import_jobs
         return await fetch_page(
             self._db,
@@ -219,6 +226,7 @@ class SqlImportJobRepository(SqlRepository):
             _import,
             limit=limit,
             offset=offset,
+            after=older_than(i, *after) if after is not None else None,
         )
 
     async def find_active(self, org_id: str) -> list[ImportJob]:

@@ -1,5 +1,6 @@
-"""Keyset paging of the billing lists over HTTP, on Postgres and SQLite through the real
-composition root: the payment history (newest first) and the billing timeline (oldest first).
+"""Keyset paging over HTTP, on Postgres and SQLite through the real composition root, of the
+lists that were paged by offset only: the payment history and import jobs (newest first),
+the billing timeline and leads (oldest first).
 
 Walking ``meta.nextCursor`` from the first page visits every row once and in order, also
 when rows are written between two pages; the total is counted on the first page only; the
@@ -21,6 +22,7 @@ from fitdata_adapters.bootstrap import Runtime, bootstrap
 from fitdata_adapters.memory import MemoryJobQueue
 from fitdata_adapters.settings import Settings
 from fitdata_adapters.tokens import issue_token
+from fitdata_core.model.jobs import ImportPhase, ImportStatus
 from fitdata_core.paging import encode_cursor, encode_position_cursor, encode_time_cursor
 from fitdata_core.usecases.organizations import create_organization
 from fitdata_http import create_app
@@ -32,6 +34,7 @@ pytestmark = pytest.mark.integration
 Client = AsyncTestClient[Litestar]
 JWT_SECRET = "integration-http-jwt-secret-long-enough-for-hs256"
 T0 = datetime(2026, 5, 1, 9, tzinfo=UTC)
+DONE = {"status": ImportStatus.COMPLETED, "phase": ImportPhase.DONE}
 
 
 @pytest.fixture(params=["postgres", "sqlite"])
@@ -65,12 +68,33 @@ async def client(runtime: Runtime) -> AsyncIterator[Client]:
 
 async def _gym(runtime: Runtime, name: str) -> tuple[str, dict[str, str]]:
     """A new org and its owner's Authorization header."""
+    org_id, _, headers = await _gym_with_owner(runtime, name)
+    return org_id, headers
+
+
+async def _gym_with_owner(runtime: Runtime, name: str) -> tuple[str, str, dict[str, str]]:
     org = await create_organization(runtime.services, name=name, owner_email=f"owner@{name}.io")
     async with runtime.services.uow() as uow:
         owner = await uow.users.get_by_email(f"owner@{name}.io")
     assert owner is not None
     jwt = issue_token(JWT_SECRET, owner.id, now=datetime.now(UTC), ttl=timedelta(minutes=5))
-    return org.id, {"Authorization": f"Bearer {jwt}"}
+    return org.id, owner.id, {"Authorization": f"Bearer {jwt}"}
+
+
+async def _walk(
+    client: Client, url: str, headers: dict[str, str], limit: int
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The ids of every item from the first page on by ``meta.nextCursor``, and each meta."""
+    ids: list[str] = []
+    metas: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": limit}
+    while True:
+        page = await _page(client, url, headers, **params)
+        ids += [item["id"] for item in page["data"]]
+        metas.append(page["meta"])
+        if page["meta"]["nextCursor"] is None:
+            return ids, metas
+        params = {"limit": limit, "cursor": page["meta"]["nextCursor"]}
 
 
 async def _add_transactions(runtime: Runtime, org_id: str, minutes: list[float]) -> list[str]:
@@ -178,19 +202,55 @@ async def test_the_timeline_walks_oldest_first_by_cursor_while_events_are_record
     assert by_offset["meta"]["total"] == recorded
 
 
+async def test_import_jobs_walk_newest_first_and_leads_oldest_first_by_cursor(
+    client: Client, runtime: Runtime
+) -> None:
+    org_id, owner_id, owner = await _gym_with_owner(runtime, "ashdod")
+    other_id, other_owner_id, _ = await _gym_with_owner(runtime, "dimona")
+    # Ties on created_at on both lists: the id breaks them, so none is lost at a page edge.
+    minutes = [0, 1, 1, 2, 3, 3, 4]
+    async with runtime.services.uow() as uow:
+        # Finished ones: an org has at most one active import.
+        jobs = [
+            builders.import_job(org_id, owner_id, created_at=T0 + timedelta(minutes=m), **DONE)
+            for m in minutes
+        ]
+        leads = [builders.lead(org_id, created_at=T0 + timedelta(minutes=m)) for m in minutes]
+        for job in jobs:
+            await uow.import_jobs.add(job)
+        for lead in leads:
+            await uow.leads.add(lead)
+        await uow.import_jobs.add(builders.import_job(other_id, other_owner_id, created_at=T0))
+        await uow.leads.add(builders.lead(other_id, created_at=T0))
+        await uow.commit()
+
+    job_ids, job_metas = await _walk(client, f"/organizations/{org_id}/import/jobs", owner, 2)
+    lead_ids, lead_metas = await _walk(client, f"/organizations/{org_id}/leads", owner, 3)
+
+    assert job_ids == [j.id for j in sorted(jobs, key=lambda j: (j.created_at, j.id))][::-1]
+    assert lead_ids == [x.id for x in sorted(leads, key=lambda x: (x.created_at, x.id))]
+    assert [m["total"] for m in job_metas] == [7, None, None, None]
+    assert [m["total"] for m in lead_metas] == [7, None, None]
+    by_offset = await _page(client, f"/organizations/{org_id}/leads", owner, limit=2, offset=5)
+    assert [x["id"] for x in by_offset["data"]] == lead_ids[5:]
+    assert by_offset["meta"] == {"total": 7, "limit": 2, "offset": 5, "nextCursor": None}
+
+
 @pytest.mark.parametrize(
     ("route", "cursor", "extra"),
     [
-        ("transactions", "%%%", {}),
-        ("transactions", encode_cursor("yesterday", "x"), {}),
-        ("transactions", encode_cursor("2026-05-01T09:00:00", "x"), {}),  # no time zone
-        ("transactions", encode_position_cursor(3), {}),  # the timeline's kind of cursor
-        ("transactions", encode_time_cursor(T0, "x"), {"offset": 2}),
-        ("events", "x" * 1025, {}),
-        ("events", encode_time_cursor(T0, "x"), {}),  # the history's kind of cursor
-        ("events", encode_cursor("-1"), {}),
-        ("events", encode_cursor("9" * 40), {}),  # beyond any 64-bit id
-        ("events", encode_cursor("\u0663"), {}),  # a digit, but not an ASCII one
+        ("billing/transactions", "%%%", {}),
+        ("billing/transactions", encode_cursor("yesterday", "x"), {}),
+        ("billing/transactions", encode_cursor("2026-05-01T09:00:00", "x"), {}),  # no time zone
+        ("billing/transactions", encode_position_cursor(3), {}),  # the timeline's kind of cursor
+        ("billing/transactions", encode_time_cursor(T0, "x"), {"offset": 2}),
+        ("billing/events", "x" * 1025, {}),
+        ("billing/events", encode_time_cursor(T0, "x"), {}),  # the history's kind of cursor
+        ("billing/events", encode_cursor("-1"), {}),
+        ("billing/events", encode_cursor("9" * 40), {}),  # beyond any 64-bit id
+        ("billing/events", encode_cursor("\u0663"), {}),  # a digit, but not an ASCII one
+        ("import/jobs", encode_cursor("yesterday", "x"), {}),
+        ("leads", encode_position_cursor(3), {}),
     ],
 )
 async def test_a_cursor_we_did_not_issue_is_a_400_naming_it(
@@ -198,7 +258,7 @@ async def test_a_cursor_we_did_not_issue_is_a_400_naming_it(
 ) -> None:
     org_id, owner = await _gym(runtime, "nazareth")
     response = await client.get(
-        f"/organizations/{org_id}/billing/{route}",
+        f"/organizations/{org_id}/{route}",
         params={"cursor": cursor, **extra},
         headers=owner,
     )
