@@ -1,10 +1,10 @@
 """Keyset paging: the opaque ``cursor`` a client passes back to get the next page.
 
 A cursor is the sort key of the last item of a page (for members ``(email, membership id)``,
-for jobs and billing transactions ``(created_at, id)``, for the billing timeline the entry's
-position) as base64url JSON. The next page is "the items after that key",
-which the database answers from an index however deep in the list it is, where ``OFFSET``
-reads and throws away every row before it.
+for jobs, leads and billing transactions ``(created_at, id)``, for the billing timeline the
+entry's position) as base64url JSON. The next page is "the items after that key", which the
+database answers from an index however deep in the list it is, where ``OFFSET`` reads and
+throws away every row before it.
 
 A cursor is not signed: a client that edits one can only move its own position in a list it
 may read anyway. Anything that does not decode to a key of the right shape is a 400 naming
