@@ -380,7 +380,13 @@ class SqlBillingEventRepository(SqlRepository):
         self, org_id: str, *, limit: int, offset: int = 0, after: int | None = None
     ) -> Page[PlacedEvent]:
         """The row id is the position: ids grow with every insert, and the
-        (organization_id, id) index serves "this org's events after id N" as one range."""
+        (organization_id, id) index serves "this org's events after id N" as one range.
+
+        On Postgres ids are taken at insert and become visible at commit: an event whose
+        transaction commits after a later-numbered one of the same org was read could be
+        passed by a reader in between. Writers that hold the org's subscription row lock
+        (activation, cancellation, renewal) commit in id order; two writers of one org
+        without it, racing a reader, are the case this does not cover."""
         e = t.billing_events
         return await fetch_page(
             self._db,
