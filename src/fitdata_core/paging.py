@@ -1,9 +1,10 @@
 """Keyset paging: the opaque ``cursor`` a client passes back to get the next page.
 
 A cursor is the sort key of the last item of a page (for members ``(email, membership id)``,
-for jobs ``(created_at, id)``) as base64url JSON. The next page is "the items after that key",
-which the database answers from an index however deep in the list it is, where ``OFFSET``
-reads and throws away every row before it.
+for jobs, leads and billing transactions ``(created_at, id)``, for the billing timeline the
+entry's position) as base64url JSON. The next page is "the items after that key", which the
+database answers from an index however deep in the list it is, where ``OFFSET`` reads and
+throws away every row before it.
 
 A cursor is not signed: a client that edits one can only move its own position in a list it
 may read anyway. Anything that does not decode to a key of the right shape is a 400 naming
@@ -28,8 +29,10 @@ __all__ = [
     "CURSOR_FIELD",
     "MAX_CURSOR_LENGTH",
     "decode_cursor",
+    "decode_position_cursor",
     "decode_time_cursor",
     "encode_cursor",
+    "encode_position_cursor",
     "encode_time_cursor",
     "with_next_cursor",
 ]
@@ -89,6 +92,24 @@ def decode_time_cursor(cursor: str) -> tuple[datetime, str]:
     if at.tzinfo is None:
         raise _invalid()
     return at, item_id
+
+
+def encode_position_cursor(position: int) -> str:
+    """The cursor of an item sorted by its position in an append-only list."""
+    return encode_cursor(str(position))
+
+
+# Positions are 64-bit row ids: a longer number came from no row of ours (and would overflow
+# the database's integer before it could match one).
+_MAX_POSITION_DIGITS = 18
+
+
+def decode_position_cursor(cursor: str) -> int:
+    """The position in a cursor from :func:`encode_position_cursor`; 400 otherwise."""
+    (text,) = decode_cursor(cursor, 1)
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_POSITION_DIGITS:
+        raise _invalid()
+    return int(text)
 
 
 def with_next_cursor(page: Page[T], limit: int, cursor_of: Callable[[T], str]) -> Page[T]:

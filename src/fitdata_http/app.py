@@ -16,6 +16,7 @@ from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 
 from fitdata_adapters.bootstrap import Runtime
+from fitdata_adapters.lean_litestar import LeanLitestar
 from fitdata_adapters.storage.local import LocalFolderStorage
 from fitdata_core.services import Services
 from fitdata_http.auth import authenticate_declared_actor, provide_actor
@@ -95,7 +96,7 @@ def create_app(
         handlers.append(FilesController)
     handlers.extend(extra_route_handlers)
 
-    app = Litestar(
+    app = LeanLitestar(
         route_handlers=handlers,
         dependencies={
             "services": Provide(provide_services),

@@ -114,13 +114,25 @@ def _problem_schema() -> Schema:
     )
 
 
+def _or_null(schema: Schema) -> Schema:
+    return Schema(one_of=[schema, Schema(type=OpenAPIType.NULL)])
+
+
+# ``total`` and ``offset`` are null on a page asked for by cursor (keyset pages count
+# nothing); ``nextCursor`` is null on the last page.
 _META = Schema(
     type=OpenAPIType.OBJECT,
-    required=["total", "limit", "offset"],
+    required=["total", "limit", "offset", "nextCursor"],
     properties={
-        "total": Schema(type=OpenAPIType.INTEGER, minimum=0),
+        "total": _or_null(Schema(type=OpenAPIType.INTEGER, minimum=0)),
         "limit": Schema(type=OpenAPIType.INTEGER, minimum=1),
-        "offset": Schema(type=OpenAPIType.INTEGER, minimum=0),
+        "offset": _or_null(Schema(type=OpenAPIType.INTEGER, minimum=0)),
+        "nextCursor": _or_null(
+            Schema(
+                type=OpenAPIType.STRING,
+                description="Pass as ?cursor= to get the next page (keyset paging).",
+            )
+        ),
     },
 )
 

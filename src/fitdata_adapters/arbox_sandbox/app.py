@@ -8,6 +8,7 @@ from litestar.di import Provide
 from fitdata_adapters.arbox_sandbox.api import API_HANDLERS
 from fitdata_adapters.arbox_sandbox.control import CONTROL_HANDLERS
 from fitdata_adapters.arbox_sandbox.engine import ArboxSandbox, SandboxConfig
+from fitdata_adapters.lean_litestar import LeanLitestar
 
 
 def create_sandbox_app(sandbox: ArboxSandbox | SandboxConfig | None = None) -> Litestar:
@@ -18,7 +19,7 @@ def create_sandbox_app(sandbox: ArboxSandbox | SandboxConfig | None = None) -> L
     def provide_sandbox() -> ArboxSandbox:
         return engine
 
-    app = Litestar(
+    app = LeanLitestar(
         route_handlers=[*API_HANDLERS, *CONTROL_HANDLERS],
         dependencies={"sandbox": Provide(provide_sandbox, sync_to_thread=False)},
         openapi_config=None,

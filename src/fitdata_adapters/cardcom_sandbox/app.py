@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from litestar import Litestar
 from litestar.di import Provide
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -11,6 +10,7 @@ from fitdata_adapters.cardcom_sandbox.config import SandboxConfig
 from fitdata_adapters.cardcom_sandbox.control import CONTROL_HANDLERS
 from fitdata_adapters.cardcom_sandbox.engine import CardcomSandbox
 from fitdata_adapters.cardcom_sandbox.page import show_page, submit_page
+from fitdata_adapters.lean_litestar import LeanLitestar
 
 
 class SandboxApp:
@@ -41,7 +41,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> SandboxApp:
     def provide_sandbox() -> CardcomSandbox:
         return sandbox
 
-    app = Litestar(
+    app = LeanLitestar(
         route_handlers=[*API_HANDLERS, show_page, submit_page, *CONTROL_HANDLERS],
         dependencies={"sandbox": Provide(provide_sandbox, sync_to_thread=False)},
         on_shutdown=[sandbox.shutdown],

@@ -171,7 +171,8 @@ leads = sa.Table(
     sa.Column("external_id", sa.String(200)),
     _created_at(),
     sa.Index(None, "organization_id", "email_normalized"),
-    sa.Index(None, "organization_id", "created_at"),
+    # Oldest first after a (created_at, id) key: one range however deep the page (keyset).
+    sa.Index(None, "organization_id", "created_at", "id"),
 )
 
 # --- exports and imports -------------------------------------------------------------------
@@ -226,7 +227,8 @@ import_jobs = sa.Table(
     # One-off credentials of the request, sealed for the job's worker; erased at the end.
     sa.Column("credentials_key_id", sa.String(64)),
     sa.Column("credentials_sealed", sa.LargeBinary()),
-    sa.Index(None, "organization_id", "created_at"),
+    # Newest first after a (created_at, id) key: one range however deep the page (keyset).
+    sa.Index(None, "organization_id", "created_at", "id"),
     sa.Index(None, "organization_id", "status"),
     sa.Index(None, "status", "lease_until"),
     # At most one active import per organization, even under concurrent requests.
@@ -334,7 +336,8 @@ platform_billing_transactions = sa.Table(
     sa.UniqueConstraint("low_profile_id"),
     sa.UniqueConstraint("external_uniq_id"),
     sa.Index(None, "status", "created_at"),
-    sa.Index(None, "organization_id", "created_at"),
+    # Newest first after a (created_at, id) key: one range however deep the page (keyset).
+    sa.Index(None, "organization_id", "created_at", "id"),
 )
 
 billing_events = sa.Table(

@@ -46,6 +46,7 @@ from fitdata_core.ports.repositories import (
     IdempotencyRecord,
     MemberFilter,
     Page,
+    PlacedEvent,
     SealedSecret,
     SecretKind,
     member_attribute,
@@ -54,6 +55,7 @@ from fitdata_core.rules.csv_format import encode_csv_rows
 from fitdata_core.rules.import_merge import RowChange
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 @attrs.define
@@ -108,6 +110,21 @@ def _page(items: Sequence[T], limit: int, offset: int) -> Page[T]:
     return Page(
         items=list(items[offset : offset + limit]), total=len(items), limit=limit, offset=offset
     )
+
+
+def _page_after(
+    items: Sequence[T],
+    limit: int,
+    offset: int,
+    after: K | None,
+    sorts_after: Callable[[T, K], bool],
+) -> Page[T]:
+    """The page at ``offset`` with a total; or, with ``after`` (a keyset), the items that
+    sort after it, without a total or an offset, as the SQL repositories answer."""
+    if after is None:
+        return _page(items, limit, offset)
+    later = [item for item in items if sorts_after(item, after)]
+    return Page(items=later[:limit], total=None, limit=limit, offset=None)
 
 
 def _require_absent(table: dict[Any, Any], key: Any, what: str) -> None:
@@ -326,6 +343,17 @@ class _Leads(_Repo):
     async def list_for_org(self, org_id: str) -> list[Lead]:
         return _of_org(self.t.leads.values(), org_id, lambda x: (x.created_at, x.id))
 
+    async def list_page(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> Page[Lead]:
+        leads = await self.list_for_org(org_id)
+        return _page_after(leads, limit, offset, after, lambda x, key: (x.created_at, x.id) > key)
+
 
 def _newest_first(items: Iterable[T]) -> list[T]:
     return sorted(items, key=lambda j: (getattr(j, "created_at"), getattr(j, "id")), reverse=True)  # noqa: B009
@@ -389,9 +417,16 @@ class _ImportJobs(_Repo):
     async def update(self, job: ImportJob) -> None:
         self.t.import_jobs[job.id] = job
 
-    async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[ImportJob]:
+    async def list_for_org(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> Page[ImportJob]:
         jobs = _newest_first(j for j in self.t.import_jobs.values() if j.organization_id == org_id)
-        return _page(jobs, limit, offset)
+        return _page_after(jobs, limit, offset, after, lambda j, key: (j.created_at, j.id) < key)
 
     async def find_active(self, org_id: str) -> list[ImportJob]:
         return _newest_first(
@@ -609,10 +644,15 @@ class _Transactions(_Repo):
         self.t.transactions[txn.id] = txn
 
     async def list_for_org(
-        self, org_id: str, *, limit: int, offset: int
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
     ) -> Page[BillingTransaction]:
         txns = _newest_first(t for t in self.t.transactions.values() if t.organization_id == org_id)
-        return _page(txns, limit, offset)
+        return _page_after(txns, limit, offset, after, lambda t, key: (t.created_at, t.id) < key)
 
     async def list_by_status(
         self,
@@ -645,6 +685,17 @@ class _BillingEvents(_Repo):
     async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]:
         events = [e for o, e in self.t.billing_events if o == org_id]
         return _page(events, limit, offset)
+
+    async def list_placed(
+        self, org_id: str, *, limit: int, offset: int = 0, after: int | None = None
+    ) -> Page[PlacedEvent]:
+        # The place in the platform-wide list is the position, as the SQL row id is.
+        placed = [
+            PlacedEvent(position, event)
+            for position, (o, event) in enumerate(self.t.billing_events, start=1)
+            if o == org_id
+        ]
+        return _page_after(placed, limit, offset, after, lambda p, key: p.position > key)
 
 
 class _Outbox(_Repo):

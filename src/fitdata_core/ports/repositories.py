@@ -56,6 +56,7 @@ __all__ = [
     "OrganizationRepository",
     "OutboxRepository",
     "Page",
+    "PlacedEvent",
     "PlanRepository",
     "SealedSecret",
     "SealedSecretRepository",
@@ -86,6 +87,15 @@ class Page(Generic[T]):
     limit: int
     offset: int | None
     next_cursor: str | None = None
+
+
+@attrs.frozen
+class PlacedEvent:
+    """A recorded domain event with its place in its org's timeline: ``position`` grows with
+    every event recorded, so "after this position" is the keyset of the timeline's pages."""
+
+    position: int
+    event: DomainEvent
 
 
 MEMBER_ATTRIBUTES: frozenset[str] = frozenset(
@@ -266,6 +276,18 @@ class LeadRepository(Protocol):
     async def update(self, lead: Lead) -> None: ...
     async def get_by_email(self, org_id: str, email: str) -> Lead | None: ...
     async def list_for_org(self, org_id: str) -> list[Lead]: ...
+    async def list_page(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> Page[Lead]:
+        """Oldest first (``created_at``, then id). With ``after`` (a ``(created_at, id)``
+        key) the page starts after that key, ``offset`` is ignored and ``total`` is not
+        counted."""
+        ...
 
 
 class ExportJobRepository(Protocol):
@@ -308,7 +330,19 @@ class ImportJobRepository(Protocol):
     async def get(self, job_id: str) -> ImportJob | None: ...
     async def get_for_update(self, job_id: str) -> ImportJob | None: ...
     async def update(self, job: ImportJob) -> None: ...
-    async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[ImportJob]: ...
+    async def list_for_org(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> Page[ImportJob]:
+        """Newest first (``created_at``, then id, descending). With ``after`` (a
+        ``(created_at, id)`` key) the page starts after that key, ``offset`` is ignored and
+        ``total`` is not counted."""
+        ...
+
     async def find_active(self, org_id: str) -> list[ImportJob]: ...
 
     async def list_lease_ended(self, now: datetime, *, limit: int) -> list[ImportJob]:
@@ -421,8 +455,18 @@ class BillingTransactionRepository(Protocol):
     async def get_by_low_profile_id(self, low_profile_id: str) -> BillingTransaction | None: ...
     async def update(self, txn: BillingTransaction) -> None: ...
     async def list_for_org(
-        self, org_id: str, *, limit: int, offset: int
-    ) -> Page[BillingTransaction]: ...
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> Page[BillingTransaction]:
+        """Newest first (``created_at``, then id, descending). With ``after`` (a
+        ``(created_at, id)`` key) the page starts after that key, ``offset`` is ignored and
+        ``total`` is not counted."""
+        ...
+
     async def list_by_status(
         self,
         status: TransactionStatus,
@@ -443,6 +487,13 @@ class BillingEventRepository(Protocol):
         ...
 
     async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]: ...
+    async def list_placed(
+        self, org_id: str, *, limit: int, offset: int = 0, after: int | None = None
+    ) -> Page[PlacedEvent]:
+        """The timeline in the order things were recorded, each event with its position. With
+        ``after`` (a position) the page starts after it, ``offset`` is ignored and ``total``
+        is not counted."""
+        ...
 
 
 class OutboxRepository(Protocol):

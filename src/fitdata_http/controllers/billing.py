@@ -24,7 +24,14 @@ from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, created, ok, paged
 from fitdata_http.idempotency import IdempotencyDep
 from fitdata_http.openapi import BEARER
-from fitdata_http.params import ORG_PATH, Limit, Offset, parse_low_profile_id, read_body
+from fitdata_http.params import (
+    ORG_PATH,
+    Cursor,
+    Limit,
+    Offset,
+    parse_low_profile_id,
+    read_body,
+)
 from fitdata_http.schemas import json_body
 
 __all__ = [
@@ -184,8 +191,11 @@ class BillingController(Controller):
         org_id: OrgIdDep,
         limit: Limit = 20,
         offset: Offset = 0,
+        cursor: Cursor = None,
     ) -> Envelope:
-        page = await billing.list_transactions(services, actor, org_id, limit=limit, offset=offset)
+        page = await billing.list_transactions(
+            services, actor, org_id, limit=limit, offset=offset, cursor=cursor
+        )
         return paged(page, TransactionView.of)
 
     @get(
@@ -200,8 +210,11 @@ class BillingController(Controller):
         org_id: OrgIdDep,
         limit: Limit = 50,
         offset: Offset = 0,
+        cursor: Cursor = None,
     ) -> Envelope:
-        page = await billing.list_events(services, actor, org_id, limit=limit, offset=offset)
+        page = await billing.list_events(
+            services, actor, org_id, limit=limit, offset=offset, cursor=cursor
+        )
         return paged(page, BillingEventView.of)
 
     @post(

@@ -26,7 +26,7 @@ from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok, paged
 from fitdata_http.idempotency import IdempotencyDep
 from fitdata_http.openapi import BEARER
-from fitdata_http.params import ORG_PATH, Limit, Offset, parse_uuid, read_body
+from fitdata_http.params import ORG_PATH, Cursor, Limit, Offset, parse_uuid, read_body
 from fitdata_http.schemas import json_body
 
 __all__ = [
@@ -267,8 +267,11 @@ class ImportsController(Controller):
         org_id: OrgIdDep,
         limit: Limit = 50,
         offset: Offset = 0,
+        cursor: Cursor = None,
     ) -> Envelope:
-        page = await imports.list_import_jobs(services, actor, org_id, limit=limit, offset=offset)
+        page = await imports.list_import_jobs(
+            services, actor, org_id, limit=limit, offset=offset, cursor=cursor
+        )
         return paged(page, ImportJobView.of)
 
     @get("/jobs/{jobId:str}", summary="One import job: status, progress, results, errors")
@@ -314,6 +317,9 @@ class LeadsController(Controller):
         org_id: OrgIdDep,
         limit: Limit = 50,
         offset: Offset = 0,
+        cursor: Cursor = None,
     ) -> Envelope:
-        page = await imports.list_leads(services, actor, org_id, limit=limit, offset=offset)
+        page = await imports.list_leads(
+            services, actor, org_id, limit=limit, offset=offset, cursor=cursor
+        )
         return paged(page, LeadView.of)

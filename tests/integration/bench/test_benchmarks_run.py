@@ -140,3 +140,24 @@ def test_api_benchmark_serves_every_row_without_errors(postgres_server_url: str)
     # each load row reports its requests and no errors.
     assert "   20    0 " in out
     assert "    3    0 " in out
+
+
+def test_billing_pages_benchmark_reads_a_deep_cursor_page_from_the_index(
+    postgres_server_url: str,
+) -> None:
+    out = _run(
+        "billing_pages.py",
+        "--database-url",
+        postgres_server_url,
+        "--rows",
+        "18002",
+        "--orgs",
+        "2",
+        "--repeats",
+        "1",
+    )
+    assert "payment history of one org among 2, 18,002 transactions" in out
+    for row in ("first page:", "OFFSET 9000:", "cursor after row 9,000:", "count (offset pages"):
+        assert row in out, row
+    cursor_page = out.split("cursor after row 9,000:")[1].split("count (offset pages")[0]
+    assert "ix_platform_billing_transactions_organization_id_created_at_id" in cursor_page

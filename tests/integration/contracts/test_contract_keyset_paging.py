@@ -1,5 +1,5 @@
-"""Contract: keyset paging of the member and export job lists, through the use cases, on
-every backend (memory, SQLite, Postgres).
+"""Contract: keyset paging of the member, export job and billing lists, through the use
+cases, on every backend (memory, SQLite, Postgres).
 
 Walking ``next_cursor`` from the first page must visit every member exactly once and in
 order, also when members join between two pages; the total is counted on the first page
@@ -19,6 +19,7 @@ from fitdata_core.model.organizations import Role
 from fitdata_core.paging import encode_cursor
 from fitdata_core.ports.repositories import MemberFilter, UnitOfWorkFactory
 from fitdata_core.services import Actor, Services
+from fitdata_core.usecases.billing.status import list_events, list_transactions
 from fitdata_core.usecases.exports.jobs import list_export_jobs
 from fitdata_core.usecases.members import list_members
 from support import builders
@@ -179,4 +180,45 @@ async def test_export_jobs_walk_newest_first_by_cursor(uow_factory: UnitOfWorkFa
     assert seen == expected
     with pytest.raises(InvalidInput) as caught:
         await list_export_jobs(svc, owner, org_id, cursor=encode_cursor("yesterday", "x"))
+    assert caught.value.field == "cursor"
+
+
+async def test_billing_lists_walk_by_cursor_on_every_backend(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    svc, owner, org_id = await _gym(uow_factory, [])
+    other = await seed_org(uow_factory)
+    start = datetime(2026, 5, 1, 9, tzinfo=UTC)
+    async with uow_factory() as uow:
+        txns = [
+            builders.transaction(org_id, created_at=start + timedelta(minutes=n))
+            for n in (0, 1, 1, 2, 3)
+        ]
+        for txn in txns:
+            await uow.billing_transactions.add(txn)
+        await uow.billing_events.add_many(org_id, [builders.event(org_id, f"e{n}") for n in (0, 1)])
+        await uow.billing_events.add(other.id, builders.event(other.id, "elsewhere"))
+        await uow.billing_events.add_many(org_id, [builders.event(org_id, f"e{n}") for n in (2, 3)])
+        await uow.commit()
+
+    first = await list_transactions(svc, owner, org_id, limit=2)
+    seen = [t.id for t in first.items]
+    cursor = first.next_cursor
+    while cursor is not None:
+        page = await list_transactions(svc, owner, org_id, limit=2, cursor=cursor)
+        assert (page.total, page.offset) == (None, None)
+        seen += [t.id for t in page.items]
+        cursor = page.next_cursor
+    events = await list_events(svc, owner, org_id, limit=3)
+    assert events.next_cursor is not None
+    rest = await list_events(svc, owner, org_id, limit=3, cursor=events.next_cursor)
+
+    assert first.total == 5
+    assert seen == [t.id for t in sorted(txns, key=lambda t: (t.created_at, t.id), reverse=True)]
+    assert [e.name for e in events.items] == ["e0", "e1", "e2"]
+    assert events.total == 4
+    assert [e.name for e in rest.items] == ["e3"]
+    assert (rest.total, rest.next_cursor) == (None, None)
+    with pytest.raises(InvalidInput) as caught:
+        await list_events(svc, owner, org_id, cursor=encode_cursor("e3"))
     assert caught.value.field == "cursor"

@@ -15,7 +15,17 @@ import pytest
 
 import fitdata_http
 
-HEAVY = ("alembic", "mako", "redis", "dramatiq", "litestar", "sqlalchemy", "uvicorn")
+HEAVY = (
+    "alembic",
+    "mako",
+    "redis",
+    "dramatiq",
+    "psycopg",
+    "aiosmtplib",
+    "litestar",
+    "sqlalchemy",
+    "uvicorn",
+)
 
 
 def _loaded_after(statement: str) -> set[str]:
@@ -39,6 +49,9 @@ def test_serving_loads_neither_the_migration_machinery_nor_redis_nor_dramatiq() 
     loaded = _loaded_after("import fitdata_adapters.cli.app, fitdata_http.cli, fitdata_http.serve")
     assert {"litestar", "sqlalchemy", "uvicorn"} <= loaded  # the check sees imports at all
     assert loaded.isdisjoint({"alembic", "mako", "redis", "dramatiq"})
+    # Loaded where Postgres or SMTP is used, not by every server (the member CSV engine's
+    # COPY path, the SMTP mailer).
+    assert loaded.isdisjoint({"psycopg", "aiosmtplib"})
 
 
 @pytest.mark.parametrize("name", fitdata_http.__all__)

@@ -82,7 +82,11 @@ def test_pages_and_lists_have_their_envelopes(document: dict[str, Any]) -> None:
 
     assert page["required"] == ["data", "meta"]
     assert page["properties"]["data"]["items"]["properties"]["email"] == {"type": "string"}
-    assert page["properties"]["meta"]["required"] == ["total", "limit", "offset"]
+    meta = page["properties"]["meta"]
+    assert meta["required"] == ["total", "limit", "offset", "nextCursor"]
+    # A cursor page counts nothing and has no offset; the last page has no next cursor.
+    for nullable in ("total", "offset", "nextCursor"):
+        assert {"type": "null"} in meta["properties"][nullable]["oneOf"]
     assert listed["required"] == ["data"]
     assert listed["properties"]["data"]["items"]["properties"]["price"]["required"] == [
         "amount",

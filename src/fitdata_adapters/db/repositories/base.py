@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -98,3 +99,29 @@ async def fetch_page(
     total = await db.count(statement)
     rows = await db.all(statement.order_by(*order_by).limit(limit).offset(offset))
     return Page(items=[convert(row) for row in rows], total=total, limit=limit, offset=offset)
+
+
+def _key_of(table: sa.Table, created_at: datetime, item_id: str) -> tuple[Any, Any]:
+    # Bound with the columns' types, so the UTC datetime type stores the value as it stores
+    # the column.
+    return (
+        sa.bindparam(None, created_at, type_=table.c.created_at.type),
+        sa.bindparam(None, item_id, type_=table.c.id.type),
+    )
+
+
+def older_than(table: sa.Table, created_at: datetime, item_id: str) -> sa.ColumnElement[bool]:
+    """Rows after ``(created_at, item_id)`` in newest-first order (``created_at``, then id,
+    descending), as one row comparison: a range on an (organization_id, created_at, id)
+    index."""
+    return sa.tuple_(table.c.created_at, table.c.id) < sa.tuple_(
+        *_key_of(table, created_at, item_id)
+    )
+
+
+def newer_than(table: sa.Table, created_at: datetime, item_id: str) -> sa.ColumnElement[bool]:
+    """Rows after ``(created_at, item_id)`` in oldest-first order (``created_at``, then id),
+    as one row comparison: a range on an (organization_id, created_at, id) index."""
+    return sa.tuple_(table.c.created_at, table.c.id) > sa.tuple_(
+        *_key_of(table, created_at, item_id)
+    )

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fitdata_adapters.db import tables as t
-from fitdata_adapters.db.repositories.base import SqlRepository, fetch_page
+from fitdata_adapters.db.repositories.base import SqlRepository, fetch_page, older_than
 from fitdata_core.events import DomainEvent
 from fitdata_core.model.billing import (
     BillingTransaction,
@@ -24,7 +24,7 @@ from fitdata_core.model.billing import (
 )
 from fitdata_core.model.tiers import PlatformTier
 from fitdata_core.money import Money
-from fitdata_core.ports.repositories import Page
+from fitdata_core.ports.repositories import Page, PlacedEvent
 
 # --- subscriptions -------------------------------------------------------------------------
 
@@ -278,7 +278,12 @@ class SqlBillingTransactionRepository(SqlRepository):
         await self._db.execute(_UPDATE_TXN, {**_transaction_values(txn), "txn_id": txn.id})
 
     async def list_for_org(
-        self, org_id: str, *, limit: int, offset: int
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
     ) -> Page[BillingTransaction]:
         b = t.platform_billing_transactions
         return await fetch_page(
@@ -288,6 +293,9 @@ class SqlBillingTransactionRepository(SqlRepository):
             _transaction,
             limit=limit,
             offset=offset,
+            # Newest first, so "after" is "older than": one range on the
+            # (organization_id, created_at, id) index however deep the page.
+            after=older_than(b, *after) if after is not None else None,
         )
 
     async def list_by_status(
@@ -323,6 +331,10 @@ def _event(row: Mapping[str, Any]) -> DomainEvent:
         occurred_at=row["occurred_at"],
         data=dict(row["data"]),
     )
+
+
+def _placed_event(row: Mapping[str, Any]) -> PlacedEvent:
+    return PlacedEvent(position=int(row["id"]), event=_event(row))
 
 
 def _event_values(org_id: str, event: DomainEvent) -> dict[str, Any]:
@@ -362,4 +374,26 @@ class SqlBillingEventRepository(SqlRepository):
             _event,
             limit=limit,
             offset=offset,
+        )
+
+    async def list_placed(
+        self, org_id: str, *, limit: int, offset: int = 0, after: int | None = None
+    ) -> Page[PlacedEvent]:
+        """The row id is the position: ids grow with every insert, and the
+        (organization_id, id) index serves "this org's events after id N" as one range.
+
+        On Postgres ids are taken at insert and become visible at commit: an event whose
+        transaction commits after a later-numbered one of the same org was read could be
+        passed by a reader in between. Writers that hold the org's subscription row lock
+        (activation, cancellation, renewal) commit in id order; two writers of one org
+        without it, racing a reader, are the case this does not cover."""
+        e = t.billing_events
+        return await fetch_page(
+            self._db,
+            sa.select(e).where(e.c.organization_id == org_id),
+            (e.c.id,),
+            _placed_event,
+            limit=limit,
+            offset=offset,
+            after=e.c.id > after if after is not None else None,
         )

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from fitdata_adapters.db import tables as t
-from fitdata_adapters.db.repositories.base import SqlRepository
+from fitdata_adapters.db.repositories.base import SqlRepository, fetch_page, newer_than
 from fitdata_core.model.catalog import Course, Lead, Location, Plan, PlanKind
 from fitdata_core.model.organizations import normalize_email
 from fitdata_core.money import Money
+from fitdata_core.ports.repositories import Page
 
 # --- plans ---------------------------------------------------------------------------------
 
@@ -198,3 +200,22 @@ class SqlLeadRepository(SqlRepository):
 
     async def list_for_org(self, org_id: str) -> list[Lead]:
         return [_lead(row) for row in await self._db.all(_oldest_first(t.leads, org_id))]
+
+    async def list_page(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> Page[Lead]:
+        leads = t.leads
+        return await fetch_page(
+            self._db,
+            sa.select(leads).where(leads.c.organization_id == org_id),
+            (leads.c.created_at, leads.c.id),
+            _lead,
+            limit=limit,
+            offset=offset,
+            after=newer_than(leads, *after) if after is not None else None,
+        )

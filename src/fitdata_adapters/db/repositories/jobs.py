@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from fitdata_adapters.db import tables as t
-from fitdata_adapters.db.repositories.base import SqlRepository, fetch_page
+from fitdata_adapters.db.repositories.base import SqlRepository, fetch_page, older_than
 from fitdata_core.model.imports import ImportReport
 from fitdata_core.model.jobs import (
     ACTIVE_IMPORT_STATUSES,
@@ -26,16 +26,6 @@ from fitdata_core.ports.repositories import Page
 
 def _newest_first(table: sa.Table) -> tuple[sa.ColumnElement[Any], ...]:
     return (table.c.created_at.desc(), table.c.id.desc())
-
-
-def _older_than(table: sa.Table, created_at: datetime, item_id: str) -> sa.ColumnElement[bool]:
-    """Rows after ``(created_at, item_id)`` in :func:`_newest_first` order, as one row
-    comparison (a range on the (organization_id, created_at, id) index); the values are bound
-    with the columns' types so the UTC datetime type stores them as it stores the column."""
-    return sa.tuple_(table.c.created_at, table.c.id) < sa.tuple_(
-        sa.bindparam(None, created_at, type_=table.c.created_at.type),
-        sa.bindparam(None, item_id, type_=table.c.id.type),
-    )
 
 
 # --- export jobs ---------------------------------------------------------------------------
@@ -114,7 +104,7 @@ class SqlExportJobRepository(SqlRepository):
             offset=offset,
             # Newest first, so "after" is "older than": an index range on
             # (organization_id, created_at, id).
-            after=_older_than(e, *after) if after is not None else None,
+            after=older_than(e, *after) if after is not None else None,
         )
 
     async def list_stale(self, started_before: datetime, *, limit: int) -> list[ExportJob]:
@@ -220,7 +210,14 @@ class SqlImportJobRepository(SqlRepository):
             t.import_jobs.update().where(t.import_jobs.c.id == job.id).values(_import_values(job))
         )
 
-    async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[ImportJob]:
+    async def list_for_org(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[datetime, str] | None = None,
+    ) -> Page[ImportJob]:
         i = t.import_jobs
         return await fetch_page(
             self._db,
@@ -229,6 +226,7 @@ class SqlImportJobRepository(SqlRepository):
             _import,
             limit=limit,
             offset=offset,
+            after=older_than(i, *after) if after is not None else None,
         )
 
     async def find_active(self, org_id: str) -> list[ImportJob]:

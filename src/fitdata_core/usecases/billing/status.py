@@ -17,6 +17,13 @@ from fitdata_core.model.billing import (
 )
 from fitdata_core.model.organizations import Organization
 from fitdata_core.model.tiers import PlatformTier
+from fitdata_core.paging import (
+    decode_position_cursor,
+    decode_time_cursor,
+    encode_position_cursor,
+    encode_time_cursor,
+    with_next_cursor,
+)
 from fitdata_core.ports.repositories import Page
 from fitdata_core.rules.billing_access import AccessState, access_state
 from fitdata_core.services import Actor, Services
@@ -126,20 +133,55 @@ async def read_status(svc: Services, org_id: str) -> BillingStatus:
 
 
 async def list_transactions(
-    svc: Services, actor: Actor, org_id: str, *, limit: int = 20, offset: int = 0
+    svc: Services,
+    actor: Actor,
+    org_id: str,
+    *,
+    limit: int = 20,
+    offset: int = 0,
+    cursor: str | None = None,
 ) -> Page[BillingTransaction]:
-    """The org's payment history, newest first."""
-    check_paging(limit, offset)
+    """The org's payment history, newest first.
+
+    Paged by ``offset`` (with a total) or by ``cursor`` (a previous page's ``next_cursor``,
+    no total), like :func:`fitdata_core.usecases.members.list_members`.
+    """
+    check_paging(limit, offset, cursor)
+    after = decode_time_cursor(cursor) if cursor is not None else None
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_BILLING)
-        return await uow.billing_transactions.list_for_org(org_id, limit=limit, offset=offset)
+        page = await uow.billing_transactions.list_for_org(
+            org_id, limit=limit + 1, offset=offset, after=after
+        )
+    return with_next_cursor(page, limit, lambda txn: encode_time_cursor(txn.created_at, txn.id))
 
 
 async def list_events(
-    svc: Services, actor: Actor, org_id: str, *, limit: int = 50, offset: int = 0
+    svc: Services,
+    actor: Actor,
+    org_id: str,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    cursor: str | None = None,
 ) -> Page[DomainEvent]:
-    """The org's billing audit timeline, in the order things happened."""
-    check_paging(limit, offset)
+    """The org's billing audit timeline, in the order things happened.
+
+    Paged by ``offset`` (with a total) or by ``cursor`` (a previous page's ``next_cursor``,
+    no total): events recorded after a page was read show up on later pages, never twice.
+    """
+    check_paging(limit, offset, cursor)
+    after = decode_position_cursor(cursor) if cursor is not None else None
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_BILLING)
-        return await uow.billing_events.list_for_org(org_id, limit=limit, offset=offset)
+        placed = await uow.billing_events.list_placed(
+            org_id, limit=limit + 1, offset=offset, after=after
+        )
+    page = with_next_cursor(placed, limit, lambda entry: encode_position_cursor(entry.position))
+    return Page(
+        items=[entry.event for entry in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+        next_cursor=page.next_cursor,
+    )

@@ -19,6 +19,7 @@ from fitdata_core.errors import Conflict, InvalidInput, NotFound, RateLimited
 from fitdata_core.job_names import IMPORT_RUN
 from fitdata_core.model.catalog import Lead
 from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, ImportStatus
+from fitdata_core.paging import decode_time_cursor, encode_time_cursor, with_next_cursor
 from fitdata_core.ports.providers import SourceCredentials
 from fitdata_core.ports.repositories import Page
 from fitdata_core.rules.import_merge import RowChange
@@ -146,13 +147,26 @@ async def start_import(svc: Services, actor: Actor, org_id: str, request: Import
 
 
 async def list_import_jobs(
-    svc: Services, actor: Actor, org_id: str, limit: int = 50, offset: int = 0
+    svc: Services,
+    actor: Actor,
+    org_id: str,
+    limit: int = 50,
+    offset: int = 0,
+    cursor: str | None = None,
 ) -> Page[ImportJob]:
-    """The organization's import jobs, newest first. Owners and admins only."""
-    check_paging(limit, offset)
+    """The organization's import jobs, newest first. Owners and admins only.
+
+    Paged by ``offset`` (with a total) or by ``cursor`` (a previous page's ``next_cursor``,
+    no total), like :func:`fitdata_core.usecases.members.list_members`.
+    """
+    check_paging(limit, offset, cursor)
+    after = decode_time_cursor(cursor) if cursor is not None else None
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.IMPORT)
-        return await uow.import_jobs.list_for_org(org_id, limit=limit, offset=offset)
+        page = await uow.import_jobs.list_for_org(
+            org_id, limit=limit + 1, offset=offset, after=after
+        )
+    return with_next_cursor(page, limit, lambda job: encode_time_cursor(job.created_at, job.id))
 
 
 async def get_import_job(svc: Services, actor: Actor, org_id: str, job_id: str) -> ImportJob:
@@ -198,14 +212,24 @@ async def undo_import(svc: Services, actor: Actor, org_id: str, job_id: str) -> 
 
 
 async def list_leads(
-    svc: Services, actor: Actor, org_id: str, limit: int = 50, offset: int = 0
+    svc: Services,
+    actor: Actor,
+    org_id: str,
+    limit: int = 50,
+    offset: int = 0,
+    cursor: str | None = None,
 ) -> Page[Lead]:
-    """The organization's leads (owners, admins and coaches)."""
-    check_paging(limit, offset)
+    """The organization's leads, oldest first (owners, admins and coaches).
+
+    Paged by ``offset`` (with a total) or by ``cursor`` (a previous page's ``next_cursor``,
+    no total), like :func:`fitdata_core.usecases.members.list_members`.
+    """
+    check_paging(limit, offset, cursor)
+    after = decode_time_cursor(cursor) if cursor is not None else None
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_MEMBERS)
-        leads = await uow.leads.list_for_org(org_id)
-    return Page(items=leads[offset : offset + limit], total=len(leads), limit=limit, offset=offset)
+        page = await uow.leads.list_page(org_id, limit=limit + 1, offset=offset, after=after)
+    return with_next_cursor(page, limit, lambda lead: encode_time_cursor(lead.created_at, lead.id))
 
 
 __all__ = [
