@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import attrs
 from litestar import Controller, get, patch, post
 
+from fitdata_core.access import Action
 from fitdata_core.events import DomainEvent
 from fitdata_core.model.billing import BillingTransaction, TransactionKind, TransactionStatus
 from fitdata_core.model.tiers import PlatformTier
@@ -152,7 +153,7 @@ class BillingController(Controller):
         async def start() -> Envelope:
             return created(await billing.start_checkout(services, actor, org_id, body.tier))
 
-        return await idempotency.run(start)
+        return await idempotency.run(start, Action.CHANGE_BILLING)
 
     @post(
         "/verify-checkout",

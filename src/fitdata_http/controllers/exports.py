@@ -20,6 +20,7 @@ import attrs
 from litestar import Controller, Request, get, post
 from litestar.params import Parameter
 
+from fitdata_core.access import Action
 from fitdata_core.model.jobs import ExportJob, ExportStatus
 from fitdata_core.model.organizations import MembershipStatus, Role
 from fitdata_core.rules.export_fields import EXPORT_FIELDS
@@ -136,7 +137,7 @@ class ExportsController(Controller):
             )
             return ok(ExportQueued(job_id), status_code=202)
 
-        return await idempotency.run(queue)
+        return await idempotency.run(queue, Action.EXPORT)
 
     @get(
         "/jobs",

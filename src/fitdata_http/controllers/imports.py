@@ -16,6 +16,7 @@ import attrs
 from litestar import Controller, delete, get, post
 from litestar.params import FromPath
 
+from fitdata_core.access import Action
 from fitdata_core.model.catalog import Lead
 from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, ImportStatus
 from fitdata_core.ports.providers import SourceCredentials
@@ -225,7 +226,7 @@ class ImportsController(Controller):
             return ok(ImportQueued(job_id), status_code=202)
 
         # A retried request with the same Idempotency-Key gets the first job, not a 409.
-        return await idempotency.run(start)
+        return await idempotency.run(start, Action.IMPORT)
 
     @get("/jobs", summary="List import jobs, newest first (owner, admin)")
     async def list_import_jobs(
