@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import types
 import typing
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -109,6 +110,8 @@ def response_schema_of(tp: Any) -> Schema:
         )
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
+    if origin is typing.Literal:
+        return Schema(type=OpenAPIType.STRING, enum=list(args))
     if origin in (typing.Union, types.UnionType):
         options = [response_schema_of(arg) for arg in args if arg is not type(None)]
         if type(None) in args:
@@ -116,8 +119,12 @@ def response_schema_of(tp: Any) -> Schema:
         return options[0] if len(options) == 1 else Schema(one_of=options)
     if origin in (list, tuple, frozenset, set) and args:
         return Schema(type=OpenAPIType.ARRAY, items=response_schema_of(args[0]))
-    if origin in (dict, collections.abc.Mapping) or tp is dict:
-        return Schema(type=OpenAPIType.OBJECT)
+    if origin in (dict, collections.abc.Mapping) and args:
+        # A mapping from names the payload defines (e.g. an analytics row's column keys).
+        return Schema(
+            type=OpenAPIType.OBJECT,
+            additional_properties=response_schema_of(args[-1]),
+        )
     return Schema()
 
 
@@ -138,8 +145,15 @@ def _object_schema(cls: type) -> Schema:
     )
 
 
-def json_body(cls: type, description: str | None = None) -> BodyKwarg:
-    """A body marker documenting ``cls`` (an attrs class) as the expected JSON object."""
+def json_body(
+    cls: type, description: str | None = None, *, constraints: Mapping[str, Any] | None = None
+) -> BodyKwarg:
+    """A body marker documenting ``cls`` (an attrs class) as the expected JSON object.
+
+    ``constraints`` adds rules across fields (keywords of
+    :class:`~litestar.openapi.spec.Schema`, e.g. ``any_of``), for bodies whose fields are
+    required together or in alternatives.
+    """
     schema = _object_schema(cls)
     return BodyKwarg(
         title=cls.__name__,
@@ -148,5 +162,6 @@ def json_body(cls: type, description: str | None = None) -> BodyKwarg:
             "properties": schema.properties,
             "required": schema.required,
             "additional_properties": False,
+            **(constraints or {}),
         },
     )

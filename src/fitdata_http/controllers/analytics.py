@@ -13,17 +13,19 @@ always a plain problem response, never a broken download.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import Annotated, cast
 
 import attrs
 from litestar import Controller, get
-from litestar.params import FromPath, QueryParameter
+from litestar.params import Parameter, QueryParameter
 from litestar.response import Stream
 
 from fitdata_core.errors import InvalidInput
-from fitdata_core.rules.analytics import TAB_COLUMNS, VALID_TABS
+from fitdata_core.rules.analytics import TAB_COLUMNS, AnalyticsTab
 from fitdata_core.rules.csv_format import encode_csv
 from fitdata_core.usecases.exports import AnalyticsTable, analytics_table
+from fitdata_http.contract import answers
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok
 from fitdata_http.openapi import BEARER
@@ -34,7 +36,8 @@ __all__ = ["AnalyticsController", "AnalyticsTabView", "parse_day"]
 # Litestar appends "; charset=utf-8" to text types itself.
 CSV_MEDIA_TYPE = "text/csv"
 
-_TAB_HELP = "One of: " + ", ".join(VALID_TABS) + "."
+_TAB_HELP = "The tab to compute."
+Tab = Annotated[AnalyticsTab, QueryParameter(description=_TAB_HELP)]
 From = Annotated[
     str | None,
     QueryParameter(name="from", description="First day, YYYY-MM-DD (default: 12 months back)."),
@@ -72,26 +75,31 @@ class ColumnView:
     header: str
 
 
+# One cell of a row: text, a count, or an amount (a decimal, written as a string).
+Cell = str | int | Decimal | None
+
+
 @attrs.frozen
 class AnalyticsTabView:
-    """One tab for the dashboard: its columns and its rows keyed by column key."""
+    """One tab for the dashboard: its columns, and its rows keyed by the columns' keys."""
 
-    tab: str
+    tab: AnalyticsTab
     start: date
     end: date
     columns: list[ColumnView]
-    rows: list[dict[str, Any]]
+    rows: list[dict[str, Cell]]
 
     @classmethod
     def of(cls, table: AnalyticsTable) -> AnalyticsTabView:
         columns = TAB_COLUMNS[table.tab]
         keys = [c.key for c in columns]
         return cls(
-            tab=table.tab.value,
+            tab=table.tab,
             start=table.start,
             end=table.end,
             columns=[ColumnView(c.key, c.header) for c in columns],
-            rows=[dict(zip(keys, row, strict=True)) for row in table.rows],
+            # The readers fill cells with text, counts and amounts only (see `Cell`).
+            rows=[cast(dict[str, Cell], dict(zip(keys, row, strict=True))) for row in table.rows],
         )
 
 
@@ -99,14 +107,12 @@ async def _table(
     services: ServicesDep,
     actor: ActorDep,
     org_id: str,
-    tab: str | None,
+    tab: AnalyticsTab,
     from_: str | None,
     to: str | None,
 ) -> AnalyticsTable:
     start, end = parse_day(from_, "from"), parse_day(to, "to")
-    if tab is None or not tab.strip():
-        raise InvalidInput(f"tab is required; valid tabs: {', '.join(VALID_TABS)}.", field="tab")
-    return await analytics_table(services, actor, org_id, tab.strip(), start, end)
+    return await analytics_table(services, actor, org_id, tab, start, end)
 
 
 class AnalyticsController(Controller):
@@ -124,7 +130,7 @@ class AnalyticsController(Controller):
         services: ServicesDep,
         actor: ActorDep,
         org_id: OrgIdDep,
-        tab: Annotated[str | None, QueryParameter(description=_TAB_HELP)] = None,
+        tab: Tab,
         from_: From = None,
         to: To = None,
     ) -> Stream:
@@ -140,13 +146,17 @@ class AnalyticsController(Controller):
             },
         )
 
-    @get("/{tab:str}", summary="One analytics tab as JSON rows (owner, admin)")
+    @get(
+        "/{tab:str}",
+        opt=answers(AnalyticsTabView),
+        summary="One analytics tab as JSON rows (owner, admin)",
+    )
     async def show_tab(
         self,
         services: ServicesDep,
         actor: ActorDep,
         org_id: OrgIdDep,
-        tab: FromPath[str],
+        tab: Annotated[AnalyticsTab, Parameter(description=_TAB_HELP)],
         from_: From = None,
         to: To = None,
     ) -> Envelope:

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import attrs
 from litestar import Controller, delete, get, post
-from litestar.params import FromPath
 
 from fitdata_core.access import Action
 from fitdata_core.model.catalog import Lead
@@ -27,7 +26,7 @@ from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok, paged
 from fitdata_http.idempotency import IdempotencyDep
 from fitdata_http.openapi import BEARER
-from fitdata_http.params import ORG_PATH, Limit, Offset, parse_uuid, read_body
+from fitdata_http.params import ORG_PATH, JobIdPath, Limit, Offset, parse_uuid, read_body
 from fitdata_http.schemas import json_body
 
 __all__ = [
@@ -228,7 +227,11 @@ class ImportsController(Controller):
         # A retried request with the same Idempotency-Key gets the first job, not a 409.
         return await idempotency.run(start, Action.IMPORT)
 
-    @get("/jobs", summary="List import jobs, newest first (owner, admin)")
+    @get(
+        "/jobs",
+        opt=answers(ImportJobView, shape="page"),
+        summary="List import jobs, newest first (owner, admin)",
+    )
     async def list_import_jobs(
         self,
         services: ServicesDep,
@@ -240,9 +243,13 @@ class ImportsController(Controller):
         page = await imports.list_import_jobs(services, actor, org_id, limit=limit, offset=offset)
         return paged(page, ImportJobView.of)
 
-    @get("/jobs/{jobId:str}", summary="One import job: status, progress, results, errors")
+    @get(
+        "/jobs/{jobId:str}",
+        opt=answers(ImportJobView),
+        summary="One import job: status, progress, results, errors",
+    )
     async def get_import_job(
-        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: FromPath[str]
+        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: JobIdPath
     ) -> Envelope:
         job = await imports.get_import_job(services, actor, org_id, parse_uuid(jobId, "jobId"))
         return ok(ImportJobView.of(job))
@@ -250,10 +257,11 @@ class ImportsController(Controller):
     @delete(
         "/jobs/{jobId:str}",
         status_code=200,
+        opt=answers(ImportJobView),
         summary="Cancel a pending or running import (what landed stays)",
     )
     async def cancel_import_job(
-        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: FromPath[str]
+        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: JobIdPath
     ) -> Envelope:
         job = await imports.cancel_import(services, actor, org_id, parse_uuid(jobId, "jobId"))
         return ok(ImportJobView.of(job))
@@ -261,10 +269,11 @@ class ImportsController(Controller):
     @post(
         "/jobs/{jobId:str}/undo",
         status_code=200,
+        opt=answers(UndoView),
         summary="Undo a completed import (rows changed since are listed, not touched)",
     )
     async def undo_import_job(
-        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: FromPath[str]
+        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: JobIdPath
     ) -> Envelope:
         report = await imports.undo_import(services, actor, org_id, parse_uuid(jobId, "jobId"))
         return ok(UndoView.of(report))
@@ -275,7 +284,11 @@ class LeadsController(Controller):
     tags = ["imports"]  # noqa: RUF012 - Litestar reads these as class attributes
     security = BEARER
 
-    @get("/", summary="List the organization's leads (owner, admin, coach)")
+    @get(
+        "/",
+        opt=answers(LeadView, shape="page"),
+        summary="List the organization's leads (owner, admin, coach)",
+    )
     async def list_leads(
         self,
         services: ServicesDep,
