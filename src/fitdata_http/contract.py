@@ -32,6 +32,7 @@ from litestar.openapi.spec import (
     OpenAPIType,
     Operation,
     Reference,
+    RequestBody,
     Schema,
 )
 from litestar.routes import HTTPRoute
@@ -167,7 +168,23 @@ def _error_statuses(handler: HTTPRouteHandler, path: str, operation: Operation) 
     return statuses
 
 
+def _tidy_optional_body(operation: Operation) -> None:
+    """An optional JSON body (``dict[str, Any] | None`` with :func:`~fitdata_http.schemas.
+    json_body`) is documented by Litestar as "any object, or null" beside the real properties;
+    keep the properties: an object of that shape, or null (no body)."""
+    body = operation.request_body
+    media = body.content.get("application/json") if isinstance(body, RequestBody) else None
+    schema = media.schema if media is not None else None
+    if not isinstance(schema, Schema) or not schema.properties or not schema.one_of:
+        return
+    kinds = {o.type for o in schema.one_of if isinstance(o, Schema)}
+    if kinds == {OpenAPIType.OBJECT, OpenAPIType.NULL}:
+        schema.one_of = None
+        schema.type = [OpenAPIType.OBJECT, OpenAPIType.NULL]
+
+
 def _complete_operation(handler: HTTPRouteHandler, path: str, operation: Operation) -> None:
+    _tidy_optional_body(operation)
     opt = handler.opt or {}
     responses = operation.responses if operation.responses is not None else {}
     problem = Reference(ref=f"#/components/schemas/{PROBLEM_SCHEMA}")

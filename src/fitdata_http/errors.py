@@ -31,6 +31,7 @@ which core errors build from safe values only. Every 503 carries ``Retry-After``
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Mapping
 from enum import Enum
@@ -166,6 +167,9 @@ def _core_problem(exc: core.FitdataError) -> Problem:
     return Problem(status, exc.code, exc.message, field=field, errors=errors, headers=headers)
 
 
+_MISSING_PARAMETER = re.compile(r"Missing required (\w+) parameter '([^']+)'")
+
+
 def _enum_in(annotation: Any) -> type[Enum] | None:
     """The enum a parameter's type holds (``Role``, ``list[Role] | None``...), if any."""
     if isinstance(annotation, type) and issubclass(annotation, Enum):
@@ -214,6 +218,11 @@ def _validation_problem(exc: ValidationException, handler: Any = None) -> Proble
             if message == "'data'":
                 message = "A JSON body is required."
         found.append(FieldProblem(key, message))
+    missing = _MISSING_PARAMETER.match(str(exc.detail or ""))
+    if not found and missing:
+        # Litestar says which parameter is missing only in its message (with the whole URL).
+        kind, name = missing.groups()
+        found.append(FieldProblem(name, f"is required (a {kind} parameter)"))
     if not found:
         return Problem(400, "VALIDATION_FAILED", "The request is not valid.")
     detail = "Invalid request: " + "; ".join(f"{p.field}: {p.message}" for p in found)

@@ -12,6 +12,7 @@ always a plain problem response, never a broken download.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, cast
@@ -37,12 +38,28 @@ __all__ = ["AnalyticsController", "AnalyticsTabView", "parse_day"]
 CSV_MEDIA_TYPE = "text/csv"
 
 _TAB_HELP = "The tab to compute."
+# The same bounds as the document states them: YYYY-MM-DD in the years 1900 to 2999 (and,
+# through `format: date`, a day the calendar has).
+_DAY_PATTERN = r"^(19[0-9]{2}|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+# The shape alone, so a day in another year hears which years are allowed.
+_DAY_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DAY = {"format": "date", "pattern": _DAY_PATTERN}
 Tab = Annotated[AnalyticsTab, QueryParameter(description=_TAB_HELP)]
 From = Annotated[
     str | None,
-    QueryParameter(name="from", description="First day, YYYY-MM-DD (default: 12 months back)."),
+    QueryParameter(
+        name="from",
+        description="First day, YYYY-MM-DD (default: 12 months back); on or before `to`.",
+        schema_extra=_DAY,
+    ),
 ]
-To = Annotated[str | None, QueryParameter(description="Last day, YYYY-MM-DD (default: today).")]
+To = Annotated[
+    str | None,
+    QueryParameter(
+        description="Last day, YYYY-MM-DD (default: today); at most 5 years after `from`.",
+        schema_extra=_DAY,
+    ),
+]
 
 
 # Days the figures can cover. Far-off years are refused up front: a range ending at
@@ -52,16 +69,20 @@ LAST_DAY = date(2999, 12, 31)
 
 
 def parse_day(value: str | None, field: str) -> date | None:
-    """``YYYY-MM-DD`` as a date; ``InvalidInput`` naming ``field`` otherwise."""
-    if value is None or not value.strip():
+    """``YYYY-MM-DD``, a day of the years 1900 to 2999 (what the document's pattern admits),
+    as a date; ``None`` when absent; ``InvalidInput`` naming ``field`` otherwise, a blank
+    value included."""
+    if value is None:
         return None
-    try:
-        day = date.fromisoformat(value.strip())
-    except ValueError:
+    day = None
+    if _DAY_SHAPE.fullmatch(value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            day = None  # a day the calendar does not have, e.g. 2026-02-30
+    if day is None:
         shown = value[:32].encode("unicode_escape").decode("ascii")
-        raise InvalidInput(
-            f'{field} must be a date as YYYY-MM-DD, got "{shown}".', field=field
-        ) from None
+        raise InvalidInput(f'{field} must be a date as YYYY-MM-DD, got "{shown}".', field=field)
     if not FIRST_DAY <= day <= LAST_DAY:
         raise InvalidInput(
             f"{field} must be between {FIRST_DAY} and {LAST_DAY}, got {day}.", field=field

@@ -43,6 +43,7 @@ __all__ = [
     "BillingEventData",
     "BillingEventView",
     "ChosenTier",
+    "PaidTier",
     "TransactionView",
     "VerifyCheckout",
 ]
@@ -56,6 +57,15 @@ class ChosenTier:
     """``{tier: lite|pro|elite}``."""
 
     tier: PlatformTier
+
+
+@attrs.frozen
+class PaidTier:
+    """``{tier: pro|elite}``: a tier to buy (lite is free: 400 ``FREE_TIER``)."""
+
+    tier: PlatformTier = attrs.field(
+        metadata=limits(enum=[t.value for t in PlatformTier if not t.is_free])
+    )
 
 
 @attrs.frozen
@@ -161,10 +171,10 @@ class BillingEventView:
         )
 
 
-_TIERS = ", ".join(t.value for t in PlatformTier)
+_PAID = ", ".join(t.value for t in PlatformTier if not t.is_free)
 _CHECKOUT_BODY = json_body(
-    ChosenTier,
-    f"The paid tier to buy ({_TIERS}); lite is free and is refused. A second call for the same "
+    PaidTier,
+    f"The paid tier to buy ({_PAID}); lite is free: 400 FREE_TIER. A second call for the same "
     "tier within 10 minutes returns the same payment page.",
 )
 _TIER_BODY = json_body(
@@ -208,7 +218,7 @@ class BillingController(Controller):
         data: Annotated[dict[str, Any], _CHECKOUT_BODY],
         idempotency: IdempotencyDep,
     ) -> Envelope:
-        body = read_body(data, ChosenTier)
+        body = read_body(data, PaidTier)
 
         async def start() -> Envelope:
             return created(await billing.start_checkout(services, actor, org_id, body.tier))

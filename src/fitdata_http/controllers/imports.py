@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import attrs
 from litestar import Controller, delete, get, post
+from litestar.openapi.spec import Schema
 
 from fitdata_core.access import Action
 from fitdata_core.model.catalog import Lead
@@ -27,7 +28,7 @@ from fitdata_http.envelope import Envelope, ok, paged
 from fitdata_http.idempotency import IdempotencyDep
 from fitdata_http.openapi import BEARER
 from fitdata_http.params import ORG_PATH, JobIdPath, Limit, Offset, parse_uuid, read_body
-from fitdata_http.schemas import json_body
+from fitdata_http.schemas import json_body, limits
 
 __all__ = [
     "ImportEntities",
@@ -54,8 +55,17 @@ class ImportEntities:
 class NewImport:
     """The spec's ImportConfigDto plus ``dryRun`` and ``enrich``."""
 
-    source: ImportSource
-    entities: ImportEntities
+    # Only Arbox here: CSV files have routes of their own.
+    source: ImportSource = attrs.field(metadata=limits(enum=[ImportSource.ARBOX.value]))
+    # At least one entity asked for.
+    entities: ImportEntities = attrs.field(
+        metadata=limits(
+            any_of=[
+                Schema(required=[name], properties={name: Schema(const=True)})
+                for name in ("members", "plans", "leads")
+            ]
+        )
+    )
     arbox_api_key: str | None = None
     arbox_email: str | None = None
     arbox_password: str | None = None
