@@ -11,7 +11,8 @@ limited, never as bad input). The few refusals of schema-valid requests that dep
 gym's state or on rules across parameters no JSON Schema can state are listed per operation
 in :data:`JUSTIFIED`, each with its reason; any other ``4xx`` to a valid request fails.
 Seeds are fixed (``derandomize``), so CI sees the same cases every run;
-``FITDATA_FUZZ_EXAMPLES`` sets the number of cases per operation (default 50).
+``FITDATA_FUZZ_EXAMPLES`` sets the number of cases per operation (default 50: about 1,500
+generated cases over the document's 34 operations, besides schemathesis's coverage cases).
 """
 
 from __future__ import annotations
@@ -157,6 +158,18 @@ def _justified(case: schemathesis.Case, response: Any) -> Refusal | None:
         if (refusal.code, refusal.field) == (code, field) and detail.startswith(refusal.detail):
             return refusal
     return None
+
+
+def test_every_justified_refusal_names_an_operation_of_the_document() -> None:
+    operations = {
+        f"{method.upper()} {path}"
+        for path, item in DOCUMENT["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+
+    assert set(JUSTIFIED) <= operations
+    assert all(refusal.why for refusals in JUSTIFIED.values() for refusal in refusals)
 
 
 def _negative_headers(case: schemathesis.Case) -> bool:
