@@ -116,6 +116,10 @@ def _str_in(value: object, _: type) -> str:
 
 
 def _int_in(value: object, _: type) -> int:
+    # JSON has one number type: 3.0 is the integer 3 (as JSON Schema's "integer" says), 3.5 is
+    # not a whole number.
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"must be a whole number, got {_type_name(value)}")
     return value

@@ -32,6 +32,7 @@ from litestar.openapi.spec import (
     OpenAPIType,
     Operation,
     Reference,
+    RequestBody,
     Schema,
 )
 from litestar.routes import HTTPRoute
@@ -48,6 +49,7 @@ _OPT_SHAPE = "fitdata_shape"
 _OPT_ERRORS = "fitdata_errors"
 _OPT_RATE_LIMITED = "fitdata_rate_limited"
 _OPT_ERROR_MEDIA = "fitdata_error_media"
+_OPT_MEDIA = "fitdata_media"
 
 _PHRASES = {
     400: "Bad input: a parameter, header or body the route does not accept (`field` names it)",
@@ -69,16 +71,22 @@ def answers(
     errors: Iterable[int] = (),
     rate_limited: bool = False,
     error_media: Iterable[str] = (PROBLEM_JSON,),
+    media: str | None = None,
 ) -> dict[str, Any]:
-    """A handler's ``opt``: its payload type ``data`` (``shape`` ``"one"``, ``"list"`` or
-    ``"page"``), error statuses beyond the derived ones, whether it is rate limited, and the
-    media types of its errors (problem details unless the route answers browsers too)."""
+    """A handler's ``opt``: its payload type ``data`` (``shape`` ``"one"``, ``"list"``,
+    ``"page"``, or ``"bare"`` for a body that is ``data`` itself, without the envelope), error
+    statuses beyond the derived ones, whether it is rate limited, and the media types of its
+    errors (problem details unless the route answers browsers too).
+
+    ``media`` is the success body's media type when it is not JSON (an HTML page, a file:
+    ``"*/*"`` when it depends on the file), described as text or bytes."""
     return {
         _OPT_DATA: data,
         _OPT_SHAPE: shape,
         _OPT_ERRORS: tuple(errors),
         _OPT_RATE_LIMITED: rate_limited,
         _OPT_ERROR_MEDIA: tuple(error_media),
+        _OPT_MEDIA: media,
     }
 
 
@@ -139,6 +147,8 @@ _META = Schema(
 
 def _envelope(data: Any, shape: str) -> Schema:
     item = response_schema_of(data) if data is not None else Schema()
+    if shape == "bare":
+        return item
     if shape == "one":
         return Schema(type=OpenAPIType.OBJECT, required=["data"], properties={"data": item})
     listed = Schema(type=OpenAPIType.ARRAY, items=item)
@@ -176,19 +186,37 @@ def _error_statuses(handler: HTTPRouteHandler, path: str, operation: Operation) 
     return statuses
 
 
+def _tidy_optional_body(operation: Operation) -> None:
+    """An optional JSON body (``dict[str, Any] | None`` with :func:`~fitdata_http.schemas.
+    json_body`) is documented by Litestar as "any object, or null" beside the real properties;
+    keep the properties: an object of that shape, or null (no body)."""
+    body = operation.request_body
+    media = body.content.get("application/json") if isinstance(body, RequestBody) else None
+    schema = media.schema if media is not None else None
+    if not isinstance(schema, Schema) or not schema.properties or not schema.one_of:
+        return
+    kinds = {o.type for o in schema.one_of if isinstance(o, Schema)}
+    if kinds == {OpenAPIType.OBJECT, OpenAPIType.NULL}:
+        schema.one_of = None
+        schema.type = [OpenAPIType.OBJECT, OpenAPIType.NULL]
+
+
 def _complete_operation(handler: HTTPRouteHandler, path: str, operation: Operation) -> None:
+    _tidy_optional_body(operation)
     opt = handler.opt or {}
     responses = operation.responses if operation.responses is not None else {}
     problem = Reference(ref=f"#/components/schemas/{PROBLEM_SCHEMA}")
     if _OPT_DATA in opt:
         success = str(handler.status_code)
+        media = opt.get(_OPT_MEDIA)
+        body = (
+            OpenAPIMediaType(schema=_envelope(opt[_OPT_DATA], opt[_OPT_SHAPE]))
+            if media is None
+            else OpenAPIMediaType(schema=_raw_body(media))
+        )
         responses[success] = OpenAPIResponse(
             description=_describe(responses.get(success)),
-            content={
-                "application/json": OpenAPIMediaType(
-                    schema=_envelope(opt[_OPT_DATA], opt[_OPT_SHAPE])
-                )
-            },
+            content={media or "application/json": body},
         )
     media_types = opt.get(_OPT_ERROR_MEDIA, (PROBLEM_JSON,))
     for status in sorted(_error_statuses(handler, path, operation)):
@@ -202,6 +230,13 @@ def _complete_operation(handler: HTTPRouteHandler, path: str, operation: Operati
             },
         )
     operation.responses = responses
+
+
+def _raw_body(media: str) -> Schema:
+    """A success body that is not JSON: text for text types, bytes otherwise."""
+    if media.startswith("text/"):
+        return Schema(type=OpenAPIType.STRING)
+    return Schema(type=OpenAPIType.STRING, format="binary")  # type: ignore[arg-type]
 
 
 def _describe(existing: Any) -> str:

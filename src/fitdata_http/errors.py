@@ -31,7 +31,10 @@ which core errors build from safe values only. Every 503 carries ``Retry-After``
 
 from __future__ import annotations
 
+import re
+import typing
 from collections.abc import Mapping
+from enum import Enum
 from http import HTTPStatus
 from typing import Any
 
@@ -164,8 +167,39 @@ def _core_problem(exc: core.FitdataError) -> Problem:
     return Problem(status, exc.code, exc.message, field=field, errors=errors, headers=headers)
 
 
-def _validation_problem(exc: ValidationException) -> Problem:
-    """Litestar's own validation failures (query, path, header, body), naming each field."""
+_MISSING_PARAMETER = re.compile(r"Missing required (\w+) parameter '([^']+)'")
+
+
+def _enum_in(annotation: Any) -> type[Enum] | None:
+    """The enum a parameter's type holds (``Role``, ``list[Role] | None``...), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _enum_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _allowed_values(handler: Any, key: str) -> str | None:
+    """``Allowed values: a, b.`` for the enum parameter ``key`` of ``handler``, so a client
+    that sent an unknown value hears which ones exist (Litestar's message only quotes it)."""
+    signature = getattr(handler, "parsed_fn_signature", None)
+    if signature is None:
+        return None
+    for name, field in signature.parameters.items():
+        kwarg = field.kwarg_definition
+        aliases = {name, getattr(kwarg, "query", None), getattr(kwarg, "header", None)}
+        if key in aliases:
+            enum_cls = _enum_in(field.annotation)
+            if enum_cls is not None:
+                return "Allowed values: " + ", ".join(str(m.value) for m in enum_cls) + "."
+    return None
+
+
+def _validation_problem(exc: ValidationException, handler: Any = None) -> Problem:
+    """Litestar's own validation failures (query, path, header, body), naming each field;
+    an unknown enum value also lists the allowed ones."""
     found: list[FieldProblem] = []
     extra = exc.extra if isinstance(exc.extra, list) else []
     for item in extra:
@@ -173,12 +207,22 @@ def _validation_problem(exc: ValidationException) -> Problem:
             continue
         key = str(item.get("key") or "")
         message = str(item.get("message") or "is not valid")
+        if message.startswith("Invalid enum value"):
+            allowed = _allowed_values(handler, key)
+            message = f"{message}. {allowed}" if allowed else message
+            if "," in message.partition(".")[0]:
+                message += f" Send several as repeated parameters ({key}=a&{key}=b)."
         if str(item.get("source")) == "body" and key == "data":
             # Litestar names the whole body "data" and reports a missing one as "'data'".
             key = "body"
             if message == "'data'":
                 message = "A JSON body is required."
         found.append(FieldProblem(key, message))
+    missing = _MISSING_PARAMETER.match(str(exc.detail or ""))
+    if not found and missing:
+        # Litestar says which parameter is missing only in its message (with the whole URL).
+        kind, name = missing.groups()
+        found.append(FieldProblem(name, f"is required (a {kind} parameter)"))
     if not found:
         return Problem(400, "VALIDATION_FAILED", "The request is not valid.")
     detail = "Invalid request: " + "; ".join(f"{p.field}: {p.message}" for p in found)
@@ -187,11 +231,11 @@ def _validation_problem(exc: ValidationException) -> Problem:
     )
 
 
-def _http_problem(exc: HTTPException) -> Problem:
+def _http_problem(exc: HTTPException, handler: Any = None) -> Problem:
     status = exc.status_code
     headers = dict(exc.headers or {})
     if isinstance(exc, ValidationException):
-        return _validation_problem(exc)
+        return _validation_problem(exc, handler)
     if isinstance(exc, ClientException) and isinstance(exc.__cause__, SerializationException):
         # Litestar's wrapping of a body that would not decode (msgspec's message varies).
         return Problem(400, "MALFORMED_JSON", "The request body is not valid JSON.")
@@ -206,12 +250,13 @@ def _http_problem(exc: HTTPException) -> Problem:
     return Problem(status, code, str(exc.detail or _phrase(status)), headers=headers)
 
 
-def problem_for(exc: BaseException) -> Problem:
-    """The problem a client sees for ``exc``. Never includes an unexpected error's message."""
+def problem_for(exc: BaseException, handler: Any = None) -> Problem:
+    """The problem a client sees for ``exc`` (raised on the way to ``handler``, the route
+    handler when known). Never includes an unexpected error's message."""
     if isinstance(exc, core.FitdataError):
         return _core_problem(exc)
     if isinstance(exc, HTTPException):
-        return _http_problem(exc)
+        return _http_problem(exc, handler)
     return Problem(500, "INTERNAL_ERROR", GENERIC_DETAIL, unexpected=True)
 
 
@@ -247,7 +292,7 @@ def problem_response(
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Litestar exception handler for every exception the app raises."""
-    problem = problem_for(exc)
+    problem = problem_for(exc, request.scope.get("route_handler"))
     request_id = request_id_of(request)
     if problem.unexpected:
         _log.error(

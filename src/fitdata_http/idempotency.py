@@ -6,7 +6,7 @@ through it::
     @post("/checkout", responses=IDEMPOTENT_RESPONSES)
     async def checkout(self, ..., idempotency: IdempotencyDep) -> Envelope:
         body = read_body(data, ChosenTier)
-        return await idempotency.run(lambda: start_checkout(...))
+        return await idempotency.run(lambda: start_checkout(...), Action.CHANGE_BILLING)
 
 The dependency declares the optional ``Idempotency-Key`` header (so the OpenAPI document
 lists it, with its limits, on every route that takes it). Without the header the work just
@@ -14,7 +14,9 @@ runs. With it, the first request claims the key in the organization and its succ
 answer is stored; a retry with the same key, caller, route and body within 24 hours gets that
 answer again (with ``Idempotent-Replayed: true``) and the work is not done twice; the same
 key with anything different is ``422 IDEMPOTENCY_KEY_REUSED``; a retry while the first is
-still running is ``409 IDEMPOTENCY_KEY_IN_USE``. The rules live in
+still running is ``409 IDEMPOTENCY_KEY_IN_USE``. The ``Action`` a route names is the right
+its use case requires; it is checked again before an answer is replayed, so a caller who lost
+the role or the membership since gets 403, never the stored answer. The rules live in
 :mod:`fitdata_core.usecases.idempotency`.
 """
 
@@ -31,6 +33,7 @@ from litestar.di import NamedDependency
 from litestar.params import HeaderParameter
 
 from fitdata_adapters.logging import get_logger
+from fitdata_core.access import Action
 from fitdata_core.ports.repositories import IdempotencyRecord
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases import idempotency as rules
@@ -84,15 +87,19 @@ class Idempotency:
     """What a handler runs its work through (see the module docstring)."""
 
     services: Services
+    actor: Actor
     org_id: str
     key: str | None
     fingerprint: str
 
-    async def run(self, work: Callable[[], Awaitable[Envelope]]) -> Envelope:
-        """The work's answer; or, for a retry of a finished request, the first answer."""
+    async def run(self, work: Callable[[], Awaitable[Envelope]], action: Action) -> Envelope:
+        """The work's answer; or, for a retry of a finished request, the first answer, once
+        the caller is found still allowed to perform ``action`` (the right ``work`` needs)."""
         if self.key is None:
             return await work()
-        claimed = await rules.claim(self.services, self.org_id, self.key, self.fingerprint)
+        claimed = await rules.claim(
+            self.services, self.actor, self.org_id, self.key, self.fingerprint, action
+        )
         if claimed.answer is not None:
             return Response(
                 content=msgspec.json.decode(claimed.answer.body),
@@ -133,6 +140,7 @@ async def provide_idempotency(
     body = await request.json() if key is not None else None
     return Idempotency(
         services=services,
+        actor=actor,
         org_id=org_id,
         key=key,
         fingerprint=_fingerprint(actor, request.method, request.url.path, body),

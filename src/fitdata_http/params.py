@@ -25,10 +25,13 @@ from fitdata_core.services import Actor
 from fitdata_core.usecases.members import MAX_PAGE_SIZE
 
 __all__ = [
+    "LOW_PROFILE_ID_PATTERN",
+    "MAX_LOW_PROFILE_ID_LENGTH",
     "MAX_OFFSET",
     "ORG_ID_PARAM",
     "ORG_PATH",
     "Cursor",
+    "JobIdPath",
     "Limit",
     "Offset",
     "is_low_profile_id",
@@ -70,7 +73,9 @@ Cursor = Annotated[
 # Cardcom's LowProfile ids are GUIDs; letters, digits, "-" and "_" up to the column's 100
 # characters also admit other test gateways' ids. Anything else cannot have been issued.
 LOW_PROFILE_ID_FIELD = "lowProfileId"
-_LOW_PROFILE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+MAX_LOW_PROFILE_ID_LENGTH = 100
+LOW_PROFILE_ID_PATTERN = rf"^[A-Za-z0-9_-]{{1,{MAX_LOW_PROFILE_ID_LENGTH}}}$"
+_LOW_PROFILE_ID = re.compile(LOW_PROFILE_ID_PATTERN)
 
 
 def _shown(value: str, limit: int = 64) -> str:
@@ -115,6 +120,12 @@ def parse_low_profile_id(value: str, field: str = LOW_PROFILE_ID_FIELD) -> str:
         )
     return trimmed
 
+
+JobIdPath = Annotated[
+    str, Parameter(schema_extra={"format": "uuid"}, description="The job's id (a UUID).")
+]
+"""A ``jobId`` path parameter as documented; :func:`parse_uuid` (field ``jobId``) enforces it:
+anything but a UUID is a mistyped link, told as such (400), not a 404."""
 
 OrgIdPath = Annotated[
     str, Parameter(schema_extra={"format": "uuid"}, description="The organization's id (a UUID).")

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import types
 import typing
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -39,6 +40,10 @@ def _limited(schema: Schema, extra: dict[str, Any] | None) -> Schema:
     """``schema`` with ``extra`` limits applied (to the non-null option of a nullable one)."""
     if not extra:
         return schema
+    if "one_of" in extra:
+        # The options spelled out whole (e.g. a decimal's text and number forms, limited
+        # differently).
+        return dataclasses.replace(schema, **extra)
     if schema.one_of:
         return Schema(
             one_of=[
@@ -86,6 +91,8 @@ def schema_of(tp: Any) -> Schema:
         return options[0] if len(options) == 1 else Schema(one_of=options)
     if origin in (list, tuple, frozenset, set) and args:
         return Schema(type=OpenAPIType.ARRAY, items=schema_of(args[0]))
+    if origin in (dict, collections.abc.Mapping) or tp is dict:
+        return Schema(type=OpenAPIType.OBJECT)
     return Schema()
 
 
@@ -109,16 +116,50 @@ def response_schema_of(tp: Any) -> Schema:
         )
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
+    if origin is typing.Literal:
+        return Schema(type=OpenAPIType.STRING, enum=list(args))
     if origin in (typing.Union, types.UnionType):
-        options = [response_schema_of(arg) for arg in args if arg is not type(None)]
-        if type(None) in args:
-            options.append(Schema(type=OpenAPIType.NULL))
+        options: list[Schema] = []
+        for arg in args:
+            option = Schema(type=OpenAPIType.NULL) if arg is type(None) else response_schema_of(arg)
+            # One option per JSON type (str and Decimal are both strings), so exactly one
+            # matches, as oneOf requires.
+            if option.type is None or all(o.type != option.type for o in options):
+                options.append(option)
         return options[0] if len(options) == 1 else Schema(one_of=options)
     if origin in (list, tuple, frozenset, set) and args:
         return Schema(type=OpenAPIType.ARRAY, items=response_schema_of(args[0]))
-    if origin in (dict, collections.abc.Mapping) or tp is dict:
-        return Schema(type=OpenAPIType.OBJECT)
+    if origin in (dict, collections.abc.Mapping) and args:
+        # A mapping from names the payload defines (e.g. an analytics row's column keys).
+        return Schema(
+            type=OpenAPIType.OBJECT,
+            additional_properties=response_schema_of(args[-1]),
+        )
     return Schema()
+
+
+# Request strings never hold NUL characters: no column can store them, and the body reader
+# refuses them (``params.read_body``). A field's own pattern is kept beside it.
+_NO_NUL = "^[^\\u0000]*$"
+_NOT_BLANK = r"\S"
+_NOT_BLANK_NO_NUL = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+
+
+def _without_nul(schema: Schema) -> Schema:
+    """``schema`` with every request string in it refusing NUL characters."""
+    if schema.one_of:
+        return dataclasses.replace(
+            schema, one_of=[_without_nul(o) if isinstance(o, Schema) else o for o in schema.one_of]
+        )
+    if schema.type == OpenAPIType.ARRAY and isinstance(schema.items, Schema):
+        return dataclasses.replace(schema, items=_without_nul(schema.items))
+    if schema.type != OpenAPIType.STRING or schema.enum or schema.format:
+        return schema
+    if schema.pattern is None:
+        return dataclasses.replace(schema, pattern=_NO_NUL)
+    if schema.pattern == _NOT_BLANK:
+        return dataclasses.replace(schema, pattern=_NOT_BLANK_NO_NUL)
+    return schema  # a pattern of its own (e.g. a character class) already leaves NUL out
 
 
 def _object_schema(cls: type) -> Schema:
@@ -127,7 +168,9 @@ def _object_schema(cls: type) -> Schema:
     required: list[str] = []
     for field in attrs.fields(cls):
         name = to_camel(field.name)
-        properties[name] = _limited(schema_of(hints[field.name]), field.metadata.get(LIMITS))
+        properties[name] = _without_nul(
+            _limited(schema_of(hints[field.name]), field.metadata.get(LIMITS))
+        )
         if field.default is attrs.NOTHING:
             required.append(name)
     return Schema(
@@ -138,8 +181,15 @@ def _object_schema(cls: type) -> Schema:
     )
 
 
-def json_body(cls: type, description: str | None = None) -> BodyKwarg:
-    """A body marker documenting ``cls`` (an attrs class) as the expected JSON object."""
+def json_body(
+    cls: type, description: str | None = None, *, constraints: Mapping[str, Any] | None = None
+) -> BodyKwarg:
+    """A body marker documenting ``cls`` (an attrs class) as the expected JSON object.
+
+    ``constraints`` adds rules across fields (keywords of
+    :class:`~litestar.openapi.spec.Schema`, e.g. ``any_of``), for bodies whose fields are
+    required together or in alternatives.
+    """
     schema = _object_schema(cls)
     return BodyKwarg(
         title=cls.__name__,
@@ -148,5 +198,6 @@ def json_body(cls: type, description: str | None = None) -> BodyKwarg:
             "properties": schema.properties,
             "required": schema.required,
             "additional_properties": False,
+            **(constraints or {}),
         },
     )

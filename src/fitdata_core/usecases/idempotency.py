@@ -2,9 +2,10 @@
 answer instead of doing the work twice.
 
 The caller (the HTTP edge) brings a ``fingerprint`` of the request (who sent it, to which
-route, with which body) and runs::
+route, with which body) and the :class:`~fitdata_core.access.Action` the route performs, and
+runs::
 
-    claimed = await claim(services, org_id, key, fingerprint)
+    claimed = await claim(services, actor, org_id, key, fingerprint, action)
     if claimed.answer is not None:
         return claimed.answer              # a retry: the first request's answer
     try:
@@ -23,6 +24,13 @@ Records are kept :data:`RETENTION` (24 hours) and then forgotten.
 
 Only successful answers are remembered: a request that failed (bad input, a refusal, an
 outage) did nothing, so its claim is released and a retry runs it again.
+
+The caller's right to ``action`` is checked on every claim, before anything is written or
+replayed: a stored answer (a checkout's payment page, an export's job id) belongs to the
+request that was allowed then, and a caller who has since lost the role or the membership
+gets the refusal a fresh request would get (403; 404 once the organization is gone), not
+the stored answer. It also keeps callers who may not act in an organization from holding
+keys in it.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from datetime import timedelta
 
 import attrs
 
+from fitdata_core.access import Action
 from fitdata_core.errors import (
     Conflict,
     IdempotencyKeyInUse,
@@ -39,7 +48,8 @@ from fitdata_core.errors import (
     InvalidInput,
 )
 from fitdata_core.ports.repositories import IdempotencyRecord
-from fitdata_core.services import Services
+from fitdata_core.services import Actor, Services
+from fitdata_core.usecases.common import authorize
 
 __all__ = [
     "CLAIM_LEASE",
@@ -105,13 +115,26 @@ async def _try_insert(services: Services, record: IdempotencyRecord) -> bool:
     return True
 
 
-async def claim(services: Services, org_id: str, key: str, fingerprint: str) -> Claim:
-    """Claim ``key`` in ``org_id`` for the request identified by ``fingerprint``.
+async def claim(
+    services: Services,
+    actor: Actor,
+    org_id: str,
+    key: str,
+    fingerprint: str,
+    action: Action,
+) -> Claim:
+    """Claim ``key`` in ``org_id`` for the request identified by ``fingerprint``, made by
+    ``actor`` to perform ``action``.
 
     Returns the first answer when this is a retry of a finished request, else the new claim.
-    Raises :class:`IdempotencyKeyReused` (422) when the key was used for another request,
+    Raises :class:`~fitdata_core.errors.PermissionDenied` (403) or
+    :class:`~fitdata_core.errors.NotFound` (404) when ``actor`` may not perform ``action`` in
+    ``org_id`` now (even if they could when the first answer was stored),
+    :class:`IdempotencyKeyReused` (422) when the key was used for another request,
     :class:`IdempotencyKeyInUse` (409) while the first request is still at work.
     """
+    async with services.uow(read_only=True) as uow:
+        await authorize(uow, actor, org_id, action)
     # Two rounds: the second follows a takeover of an expired or abandoned claim, which a
     # concurrent request may win instead (then its claim is what we find).
     for _ in range(2):

@@ -12,18 +12,21 @@ always a plain problem response, never a broken download.
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import Annotated, cast
 
 import attrs
 from litestar import Controller, get
-from litestar.params import FromPath, QueryParameter
+from litestar.params import Parameter, QueryParameter
 from litestar.response import Stream
 
 from fitdata_core.errors import InvalidInput
-from fitdata_core.rules.analytics import TAB_COLUMNS, VALID_TABS
+from fitdata_core.rules.analytics import TAB_COLUMNS, AnalyticsTab
 from fitdata_core.rules.csv_format import encode_csv
 from fitdata_core.usecases.exports import AnalyticsTable, analytics_table
+from fitdata_http.contract import answers
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok
 from fitdata_http.openapi import BEARER
@@ -34,12 +37,29 @@ __all__ = ["AnalyticsController", "AnalyticsTabView", "parse_day"]
 # Litestar appends "; charset=utf-8" to text types itself.
 CSV_MEDIA_TYPE = "text/csv"
 
-_TAB_HELP = "One of: " + ", ".join(VALID_TABS) + "."
+_TAB_HELP = "The tab to compute."
+# The same bounds as the document states them: YYYY-MM-DD in the years 1900 to 2999 (and,
+# through `format: date`, a day the calendar has).
+_DAY_PATTERN = r"^(19[0-9]{2}|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+# The shape alone, so a day in another year hears which years are allowed.
+_DAY_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DAY = {"format": "date", "pattern": _DAY_PATTERN}
+Tab = Annotated[AnalyticsTab, QueryParameter(description=_TAB_HELP)]
 From = Annotated[
     str | None,
-    QueryParameter(name="from", description="First day, YYYY-MM-DD (default: 12 months back)."),
+    QueryParameter(
+        name="from",
+        description="First day, YYYY-MM-DD (default: 12 months back); on or before `to`.",
+        schema_extra=_DAY,
+    ),
 ]
-To = Annotated[str | None, QueryParameter(description="Last day, YYYY-MM-DD (default: today).")]
+To = Annotated[
+    str | None,
+    QueryParameter(
+        description="Last day, YYYY-MM-DD (default: today); at most 5 years after `from`.",
+        schema_extra=_DAY,
+    ),
+]
 
 
 # Days the figures can cover. Far-off years are refused up front: a range ending at
@@ -49,16 +69,20 @@ LAST_DAY = date(2999, 12, 31)
 
 
 def parse_day(value: str | None, field: str) -> date | None:
-    """``YYYY-MM-DD`` as a date; ``InvalidInput`` naming ``field`` otherwise."""
-    if value is None or not value.strip():
+    """``YYYY-MM-DD``, a day of the years 1900 to 2999 (what the document's pattern admits),
+    as a date; ``None`` when absent; ``InvalidInput`` naming ``field`` otherwise, a blank
+    value included."""
+    if value is None:
         return None
-    try:
-        day = date.fromisoformat(value.strip())
-    except ValueError:
+    day = None
+    if _DAY_SHAPE.fullmatch(value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            day = None  # a day the calendar does not have, e.g. 2026-02-30
+    if day is None:
         shown = value[:32].encode("unicode_escape").decode("ascii")
-        raise InvalidInput(
-            f'{field} must be a date as YYYY-MM-DD, got "{shown}".', field=field
-        ) from None
+        raise InvalidInput(f'{field} must be a date as YYYY-MM-DD, got "{shown}".', field=field)
     if not FIRST_DAY <= day <= LAST_DAY:
         raise InvalidInput(
             f"{field} must be between {FIRST_DAY} and {LAST_DAY}, got {day}.", field=field
@@ -72,26 +96,31 @@ class ColumnView:
     header: str
 
 
+# One cell of a row: text, a count, or an amount (a decimal, written as a string).
+Cell = str | int | Decimal | None
+
+
 @attrs.frozen
 class AnalyticsTabView:
-    """One tab for the dashboard: its columns and its rows keyed by column key."""
+    """One tab for the dashboard: its columns, and its rows keyed by the columns' keys."""
 
-    tab: str
+    tab: AnalyticsTab
     start: date
     end: date
     columns: list[ColumnView]
-    rows: list[dict[str, Any]]
+    rows: list[dict[str, Cell]]
 
     @classmethod
     def of(cls, table: AnalyticsTable) -> AnalyticsTabView:
         columns = TAB_COLUMNS[table.tab]
         keys = [c.key for c in columns]
         return cls(
-            tab=table.tab.value,
+            tab=table.tab,
             start=table.start,
             end=table.end,
             columns=[ColumnView(c.key, c.header) for c in columns],
-            rows=[dict(zip(keys, row, strict=True)) for row in table.rows],
+            # The readers fill cells with text, counts and amounts only (see `Cell`).
+            rows=[cast(dict[str, Cell], dict(zip(keys, row, strict=True))) for row in table.rows],
         )
 
 
@@ -99,14 +128,12 @@ async def _table(
     services: ServicesDep,
     actor: ActorDep,
     org_id: str,
-    tab: str | None,
+    tab: AnalyticsTab,
     from_: str | None,
     to: str | None,
 ) -> AnalyticsTable:
     start, end = parse_day(from_, "from"), parse_day(to, "to")
-    if tab is None or not tab.strip():
-        raise InvalidInput(f"tab is required; valid tabs: {', '.join(VALID_TABS)}.", field="tab")
-    return await analytics_table(services, actor, org_id, tab.strip(), start, end)
+    return await analytics_table(services, actor, org_id, tab, start, end)
 
 
 class AnalyticsController(Controller):
@@ -124,7 +151,7 @@ class AnalyticsController(Controller):
         services: ServicesDep,
         actor: ActorDep,
         org_id: OrgIdDep,
-        tab: Annotated[str | None, QueryParameter(description=_TAB_HELP)] = None,
+        tab: Tab,
         from_: From = None,
         to: To = None,
     ) -> Stream:
@@ -140,13 +167,17 @@ class AnalyticsController(Controller):
             },
         )
 
-    @get("/{tab:str}", summary="One analytics tab as JSON rows (owner, admin)")
+    @get(
+        "/{tab:str}",
+        opt=answers(AnalyticsTabView),
+        summary="One analytics tab as JSON rows (owner, admin)",
+    )
     async def show_tab(
         self,
         services: ServicesDep,
         actor: ActorDep,
         org_id: OrgIdDep,
-        tab: FromPath[str],
+        tab: Annotated[AnalyticsTab, Parameter(description=_TAB_HELP)],
         from_: From = None,
         to: To = None,
     ) -> Envelope:

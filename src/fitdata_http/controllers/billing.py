@@ -8,12 +8,15 @@ is for any active member (P3), every change is for the owner (P1, P2, P4). Money
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar
 
 import attrs
 from litestar import Controller, get, patch, post
 
+from fitdata_core.access import Action
 from fitdata_core.events import DomainEvent
 from fitdata_core.model.billing import BillingTransaction, TransactionKind, TransactionStatus
 from fitdata_core.model.tiers import PlatformTier
@@ -25,6 +28,8 @@ from fitdata_http.envelope import Envelope, created, ok, paged
 from fitdata_http.idempotency import IdempotencyDep
 from fitdata_http.openapi import BEARER
 from fitdata_http.params import (
+    LOW_PROFILE_ID_PATTERN,
+    MAX_LOW_PROFILE_ID_LENGTH,
     ORG_PATH,
     Cursor,
     Limit,
@@ -32,15 +37,20 @@ from fitdata_http.params import (
     parse_low_profile_id,
     read_body,
 )
-from fitdata_http.schemas import json_body
+from fitdata_http.schemas import json_body, limits
 
 __all__ = [
     "BillingController",
+    "BillingEventData",
     "BillingEventView",
     "ChosenTier",
+    "PaidTier",
     "TransactionView",
     "VerifyCheckout",
 ]
+
+
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -51,10 +61,23 @@ class ChosenTier:
 
 
 @attrs.frozen
+class PaidTier:
+    """``{tier: pro|elite}``: a tier to buy (lite is free: 400 ``FREE_TIER``)."""
+
+    tier: PlatformTier = attrs.field(
+        metadata=limits(enum=[t.value for t in PlatformTier if not t.is_free])
+    )
+
+
+@attrs.frozen
 class VerifyCheckout:
     """``{lowProfileId}``: the id Cardcom put in the return URL (``lowprofilecode``)."""
 
-    low_profile_id: str
+    low_profile_id: str = attrs.field(
+        metadata=limits(
+            min_length=1, max_length=MAX_LOW_PROFILE_ID_LENGTH, pattern=LOW_PROFILE_ID_PATTERN
+        )
+    )
 
 
 @attrs.frozen
@@ -88,6 +111,46 @@ class TransactionView:
         )
 
 
+def _optional(value: Any, parse: Callable[[Any], T]) -> T | None:
+    return None if value is None else parse(value)
+
+
+@attrs.frozen
+class BillingEventData:
+    """What an audit event records; a field is null when the event does not carry it.
+
+    ``transaction.created``: kind, tier, amount; ``transaction.completed``: amount;
+    ``transaction.failed``/``cancelled``: reason; ``subscription.activated``: tier;
+    ``subscription.renewed``: periodEnd; ``subscription.payment_failed``: count, and reason and
+    nextAttemptAt while retries remain; ``subscription.cancelled``: reason;
+    ``organization.tier_changed``: fromTier, toTier.
+    """
+
+    kind: TransactionKind | None = None
+    tier: PlatformTier | None = None
+    amount: Decimal | None = None
+    reason: str | None = None
+    count: int | None = None
+    period_end: datetime | None = None
+    next_attempt_at: datetime | None = None
+    from_tier: PlatformTier | None = None
+    to_tier: PlatformTier | None = None
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> BillingEventData:
+        return cls(
+            kind=_optional(data.get("kind"), TransactionKind),
+            tier=_optional(data.get("tier"), PlatformTier),
+            amount=_optional(data.get("amount"), lambda v: Decimal(str(v))),
+            reason=_optional(data.get("reason"), str),
+            count=_optional(data.get("count"), int),
+            period_end=_optional(data.get("period_end"), datetime.fromisoformat),
+            next_attempt_at=_optional(data.get("next_attempt_at"), datetime.fromisoformat),
+            from_tier=_optional(data.get("from"), PlatformTier),
+            to_tier=_optional(data.get("to"), PlatformTier),
+        )
+
+
 @attrs.frozen
 class BillingEventView:
     """One entry of the billing audit timeline."""
@@ -96,7 +159,7 @@ class BillingEventView:
     aggregate: str
     aggregate_id: str
     occurred_at: datetime
-    data: dict[str, Any]
+    data: BillingEventData
 
     @classmethod
     def of(cls, event: DomainEvent) -> BillingEventView:
@@ -105,14 +168,14 @@ class BillingEventView:
             aggregate=event.aggregate,
             aggregate_id=event.aggregate_id,
             occurred_at=event.occurred_at,
-            data=dict(event.data),
+            data=BillingEventData.of(event.data),
         )
 
 
-_TIERS = ", ".join(t.value for t in PlatformTier)
+_PAID = ", ".join(t.value for t in PlatformTier if not t.is_free)
 _CHECKOUT_BODY = json_body(
-    ChosenTier,
-    f"The paid tier to buy ({_TIERS}); lite is free and is refused. A second call for the same "
+    PaidTier,
+    f"The paid tier to buy ({_PAID}); lite is free: 400 FREE_TIER. A second call for the same "
     "tier within 10 minutes returns the same payment page.",
 )
 _TIER_BODY = json_body(
@@ -123,8 +186,10 @@ _TIER_BODY = json_body(
 )
 _VERIFY_BODY = json_body(
     VerifyCheckout,
-    "`lowProfileId`: the LowProfile id (a UUID) from the `lowprofilecode` parameter of the "
-    "return URL. Blank, or anything that cannot be such an id, is a 400 naming the field.",
+    "`lowProfileId`: the LowProfile id from the `lowprofilecode` parameter of the return URL "
+    "(Cardcom issues UUIDs; letters, digits, `-` and `_`, at most "
+    f"{MAX_LOW_PROFILE_ID_LENGTH} characters). Blank, or anything that cannot be such an id, "
+    "is a 400 naming the field.",
 )
 
 
@@ -154,12 +219,12 @@ class BillingController(Controller):
         data: Annotated[dict[str, Any], _CHECKOUT_BODY],
         idempotency: IdempotencyDep,
     ) -> Envelope:
-        body = read_body(data, ChosenTier)
+        body = read_body(data, PaidTier)
 
         async def start() -> Envelope:
             return created(await billing.start_checkout(services, actor, org_id, body.tier))
 
-        return await idempotency.run(start)
+        return await idempotency.run(start, Action.CHANGE_BILLING)
 
     @post(
         "/verify-checkout",

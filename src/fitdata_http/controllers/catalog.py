@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import attrs
 from litestar import Controller, get, post
+from litestar.openapi.spec import OpenAPIType, Schema
 
 from fitdata_core.model.catalog import Course, Location, Plan, PlanKind
 from fitdata_core.usecases import catalog
@@ -37,13 +38,30 @@ __all__ = [
 _NAME = limits(min_length=1, max_length=catalog.MAX_NAME_LENGTH, pattern=r"\S")
 
 
+# A price as the money rules read it: text of digits with at most 2 significant decimals, or
+# a JSON number, 0 to MAX_PRICE in cents.
+_PRICE_TEXT = r"^0*[0-9]{1,10}(\.[0-9]{1,2}0*)?$"
+_PRICE = limits(
+    one_of=[
+        Schema(type=OpenAPIType.STRING, pattern=_PRICE_TEXT),
+        Schema(
+            type=OpenAPIType.NUMBER,
+            minimum=0,
+            maximum=float(catalog.MAX_PRICE),
+            multiple_of=0.01,
+        ),
+    ],
+    description="A decimal number of ILS; a string keeps every digit.",
+)
+
+
 @attrs.frozen
 class NewPlan:
     """``{name, kind: membership|class_pack, price, sessionCount?, validityDays?}``."""
 
     name: str = attrs.field(metadata=_NAME)
     kind: PlanKind
-    price: Decimal
+    price: Decimal = attrs.field(metadata=_PRICE)
     session_count: int | None = attrs.field(
         default=None, metadata=limits(minimum=1, maximum=catalog.MAX_SESSION_COUNT)
     )
@@ -77,6 +95,19 @@ _NEW_PLAN = json_body(
     f"`price` is a number or numeric string in ILS, 0 to {catalog.MAX_PRICE} with at most 2 "
     f"decimals; a class pack needs `sessionCount` (1 to {catalog.MAX_SESSION_COUNT}) and the "
     f"class_packs feature; `validityDays` is 1 to {catalog.MAX_VALIDITY_DAYS}.",
+    constraints={
+        "all_of": [
+            Schema(
+                schema_if=Schema(
+                    required=["kind"], properties={"kind": Schema(const=PlanKind.CLASS_PACK.value)}
+                ),
+                then=Schema(
+                    required=["sessionCount"],
+                    properties={"sessionCount": Schema(type=OpenAPIType.INTEGER)},
+                ),
+            )
+        ]
+    },
 )
 _NEW_COURSE = json_body(
     NewCourse,

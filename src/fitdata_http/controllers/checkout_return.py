@@ -111,7 +111,7 @@ class CheckoutReturnController(Controller):
         summary="Where Cardcom sends the payer back: verifies and reports in HTML (public)",
         media_type=MediaType.HTML,
         # A bad or unknown reference is a 400 page; Cardcom or our database down, a 503 page.
-        opt=answers(errors=(400,), error_media=(MediaType.HTML.value,)),
+        opt=answers(errors=(400,), error_media=(MediaType.HTML.value,), media=MediaType.HTML.value),
     )
     async def checkout_return(
         self, services: ServicesDep, request: Request[Any, Any, Any]

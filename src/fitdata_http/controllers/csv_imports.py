@@ -22,9 +22,10 @@ from litestar.openapi.spec import (
     RequestBody,
     Schema,
 )
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 from litestar.response import Stream
 
+from fitdata_core.access import Action
 from fitdata_core.usecases.imports import csv_files
 from fitdata_http.contract import answers, download_errors
 from fitdata_http.controllers.imports import ImportEntities, ImportQueued
@@ -32,7 +33,7 @@ from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok
 from fitdata_http.idempotency import IdempotencyDep
 from fitdata_http.openapi import BEARER
-from fitdata_http.params import ORG_PATH, parse_uuid, read_body
+from fitdata_http.params import ORG_PATH, JobIdPath, parse_uuid, read_body
 from fitdata_http.schemas import json_body
 from fitdata_http.uploads import open_upload
 
@@ -199,7 +200,7 @@ class CsvImportsController(Controller):
         actor: ActorDep,
         org_id: OrgIdDep,
         idempotency: IdempotencyDep,
-        jobId: FromPath[str],
+        jobId: JobIdPath,
         data: Annotated[dict[str, Any], _CONFIRM],
     ) -> Envelope:
         job_id = parse_uuid(jobId, "jobId")
@@ -217,7 +218,7 @@ class CsvImportsController(Controller):
             )
             return ok(ImportQueued(queued), status_code=202)
 
-        return await idempotency.run(confirm)
+        return await idempotency.run(confirm, Action.IMPORT)
 
     @get(
         "/jobs/{jobId:str}/rejects",
@@ -226,7 +227,7 @@ class CsvImportsController(Controller):
         summary="Download a CSV import's failed rows as CSV, with an `error` column",
     )
     async def download_import_rejects(
-        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: FromPath[str]
+        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: JobIdPath
     ) -> Stream:
         job_id = parse_uuid(jobId, "jobId")
         rows = await csv_files.csv_rejects(services, actor, org_id, job_id)
@@ -251,7 +252,7 @@ class CsvImportsController(Controller):
         actor: ActorDep,
         org_id: OrgIdDep,
         idempotency: IdempotencyDep,
-        jobId: FromPath[str],
+        jobId: JobIdPath,
         data: Annotated[dict[str, Any] | None, _RETRY] = None,
     ) -> Envelope:
         job_id = parse_uuid(jobId, "jobId")
@@ -270,4 +271,4 @@ class CsvImportsController(Controller):
             )
             return ok(ImportQueued(new_id), status_code=202)
 
-        return await idempotency.run(retry)
+        return await idempotency.run(retry, Action.IMPORT)

@@ -13,13 +13,14 @@ the connection's peer; ``X-Forwarded-For`` is believed only from the proxies nam
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
 import attrs
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
 
+from fitdata_core.access import Action
 from fitdata_core.model.jobs import ExportJob, ExportStatus
 from fitdata_core.model.organizations import MembershipStatus, Role
 from fitdata_core.rules.export_fields import EXPORT_FIELDS
@@ -30,10 +31,24 @@ from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok, paged
 from fitdata_http.idempotency import IdempotencyDep
 from fitdata_http.openapi import BEARER
-from fitdata_http.params import ORG_PATH, Cursor, Limit, Offset, parse_uuid, read_body
+from fitdata_http.params import (
+    ORG_PATH,
+    Cursor,
+    JobIdPath,
+    Limit,
+    Offset,
+    parse_uuid,
+    read_body,
+)
 from fitdata_http.schemas import json_body, limits
 
-__all__ = ["ExportJobResponse", "ExportQueued", "ExportRequest", "ExportsController"]
+__all__ = [
+    "ExportConfigView",
+    "ExportJobResponse",
+    "ExportQueued",
+    "ExportRequest",
+    "ExportsController",
+]
 
 
 @attrs.frozen
@@ -44,13 +59,30 @@ class ExportQueued:
 
 
 @attrs.frozen
+class ExportConfigView:
+    """What an export job was asked for: the filters and the columns (empty: all / default)."""
+
+    roles: list[Role]
+    statuses: list[MembershipStatus]
+    fields: list[str]
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> ExportConfigView:
+        return cls(
+            roles=[Role(value) for value in config.get("roles") or ()],
+            statuses=[MembershipStatus(value) for value in config.get("statuses") or ()],
+            fields=[str(value) for value in config.get("fields") or ()],
+        )
+
+
+@attrs.frozen
 class ExportJobResponse:
     """An export job as the API shows it; ``downloadUrl`` only once it completed."""
 
     id: str
     kind: str
     status: ExportStatus
-    config: dict[str, Any]
+    config: ExportConfigView
     started_by: str
     created_at: datetime
     started_at: datetime | None
@@ -66,7 +98,7 @@ class ExportJobResponse:
             id=job.id,
             kind=job.kind,
             status=job.status,
-            config=job.config,
+            config=ExportConfigView.of(job.config),
             started_by=job.started_by,
             created_at=job.created_at,
             started_at=job.started_at,
@@ -136,7 +168,7 @@ class ExportsController(Controller):
             )
             return ok(ExportQueued(job_id), status_code=202)
 
-        return await idempotency.run(queue)
+        return await idempotency.run(queue, Action.EXPORT)
 
     @get(
         "/jobs",
@@ -167,11 +199,8 @@ class ExportsController(Controller):
         services: ServicesDep,
         actor: ActorDep,
         org_id: OrgIdDep,
-        jobId: Annotated[
-            str, Parameter(schema_extra={"format": "uuid"}, description="The job's id (a UUID).")
-        ],
+        jobId: JobIdPath,
     ) -> Envelope:
-        # Job ids are UUIDs: anything else is a mistyped link, told as such (not a 404).
         job_id = parse_uuid(jobId, "jobId")
         view = await exports.get_export_job(services, actor, org_id, job_id)
         return ok(ExportJobResponse.of(view.job, view.download_url))

@@ -44,7 +44,8 @@ class FilesController(Controller):
         "/{key:path}",
         summary="Download a stored file through a signed link",
         # A bad or expired link: problem details, or a short page for a browser.
-        opt=answers(errors=(403,), error_media=(PROBLEM_JSON, MediaType.HTML.value)),
+        # The file itself: its media type follows its name.
+        opt=answers(errors=(403,), error_media=(PROBLEM_JSON, MediaType.HTML.value), media="*/*"),
     )
     async def download(
         self,

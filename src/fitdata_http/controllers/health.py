@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
+import attrs
 import sqlalchemy as sa
 from litestar import Controller, Request, get
 
@@ -52,15 +53,43 @@ async def _redis_up(url: str) -> bool:
     return True
 
 
+@attrs.frozen
+class Liveness:
+    """``{"status": "ok"}``: the process answers."""
+
+    status: Literal["ok"]
+
+
+@attrs.frozen
+class Checks:
+    """The state of each dependency (``embedded``: the in-process queue, up with the process)."""
+
+    database: Literal["up", "down"]
+    queue: Literal["up", "down", "embedded"]
+
+
+@attrs.frozen
+class Readiness:
+    """``{"status": "ready", "checks": {...}}``; when a dependency is down the answer is a 503
+    problem ``NOT_READY`` carrying the same ``checks``."""
+
+    status: Literal["ready"]
+    checks: Checks
+
+
 class HealthController(Controller):
     path = "/"
     tags = ["health"]  # noqa: RUF012 - Litestar reads these as class attributes
 
-    @get("/healthz", opt=answers(), summary="Liveness: the process answers (no I/O)")
+    @get("/healthz", opt=answers(Liveness), summary="Liveness: the process answers (no I/O)")
     async def healthz(self) -> Envelope:
         return ok({"status": "ok"})
 
-    @get("/readyz", opt=answers(), summary="Readiness: the database and the queue are reachable")
+    @get(
+        "/readyz",
+        opt=answers(Readiness),
+        summary="Readiness: the database and the queue are reachable",
+    )
     async def readyz(self, request: Request[Any, Any, Any]) -> Envelope:
         runtime = runtime_of(request)
         redis_url = runtime.settings.redis_url

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import attrs
 from litestar import Controller, get, post
+from litestar.openapi.spec import OpenAPIType, Schema
 
 from fitdata_adapters.logging import get_logger
 from fitdata_core.usecases.imports import credentials as creds
@@ -22,15 +23,41 @@ from fitdata_core.usecases.imports.provider_config import (
     get_provider_config,
     save_provider_config,
 )
+from fitdata_http.contract import answers
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, created, ok
 from fitdata_http.openapi import BEARER
 from fitdata_http.params import ORG_PATH, read_body
-from fitdata_http.schemas import json_body
+from fitdata_http.schemas import json_body, limits
 
 __all__ = ["ImportProviderController", "ProviderConfigResponse", "ProviderCredentials"]
 
 _log = get_logger("fitdata.http")
+
+
+_EMAIL = Schema(type=OpenAPIType.STRING, format="email")  # type: ignore[arg-type]
+
+
+def _given(*names: str) -> Schema:
+    """The fields ``names`` are given: present, and text that is not only spaces (the values
+    are trimmed, and a blank one counts as absent)."""
+    return Schema(
+        required=list(names),
+        properties={name: Schema(type=OpenAPIType.STRING, pattern=r"\S") for name in names},
+    )
+
+
+# The rules across fields, as the use case checks them: an API key or a whole login (400
+# naming apiKey otherwise), and never half a login (400 naming the missing half); an email
+# that is given is an email address.
+_CREDENTIAL_RULES: dict[str, Any] = {
+    "any_of": [_given("apiKey"), _given("email", "password")],
+    "all_of": [
+        Schema(schema_if=_given("email"), then=_given("password")),
+        Schema(schema_if=_given("password"), then=_given("email")),
+        Schema(schema_if=_given("email"), then=Schema(properties={"email": _EMAIL})),
+    ],
+}
 
 
 @attrs.frozen(repr=False)
@@ -38,9 +65,15 @@ class ProviderCredentials:
     """``{apiKey?, email?, password?}``: an API key (Business API), an email and a password
     (Management API), or all three."""
 
-    api_key: str | None = None
-    email: str | None = None
-    password: str | None = None
+    api_key: str | None = attrs.field(
+        default=None, metadata=limits(max_length=creds.MAX_API_KEY_LENGTH)
+    )
+    email: str | None = attrs.field(
+        default=None, metadata=limits(max_length=creds.MAX_EMAIL_LENGTH)
+    )
+    password: str | None = attrs.field(
+        default=None, metadata=limits(max_length=creds.MAX_PASSWORD_LENGTH)
+    )
 
     def __repr__(self) -> str:  # every field is a secret
         return "ProviderCredentials(<redacted>)"
@@ -82,7 +115,9 @@ _CREDENTIALS_BODY = json_body(
     ProviderCredentials,
     f"At least `apiKey`, or `email` and `password`. Values are trimmed; `apiKey` up to "
     f"{creds.MAX_API_KEY_LENGTH} characters, `email` up to {creds.MAX_EMAIL_LENGTH}, "
-    f"`password` up to {creds.MAX_PASSWORD_LENGTH}.",
+    f"`password` up to {creds.MAX_PASSWORD_LENGTH}. Neither an API key nor a whole login is "
+    "400 `INVALID_INPUT` naming `apiKey`; half a login is 400 naming the missing half.",
+    constraints=_CREDENTIAL_RULES,
 )
 
 
@@ -91,7 +126,11 @@ class ImportProviderController(Controller):
     tags = ["imports"]  # noqa: RUF012 - Litestar reads these as class attributes
     security = BEARER
 
-    @post("/", summary="Store the Arbox credentials (owner, admin); replaces the stored ones")
+    @post(
+        "/",
+        opt=answers(ProviderConfigResponse),
+        summary="Store the Arbox credentials (owner, admin); replaces the stored ones",
+    )
     async def save_import_provider_config(
         self,
         services: ServicesDep,
@@ -127,7 +166,11 @@ class ImportProviderController(Controller):
         )
         return created(ProviderConfigResponse.of(view))
 
-    @get("/", summary="Metadata of the stored Arbox credentials (owner, admin); no secret")
+    @get(
+        "/",
+        opt=answers(ProviderConfigResponse),
+        summary="Metadata of the stored Arbox credentials (owner, admin); no secret",
+    )
     async def get_import_provider_config(
         self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep
     ) -> Envelope:

@@ -14,8 +14,9 @@ from typing import Annotated, Any
 
 import attrs
 from litestar import Controller, delete, get, post
-from litestar.params import FromPath
+from litestar.openapi.spec import Schema
 
+from fitdata_core.access import Action
 from fitdata_core.model.catalog import Lead
 from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, ImportStatus
 from fitdata_core.ports.providers import SourceCredentials
@@ -26,8 +27,16 @@ from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok, paged
 from fitdata_http.idempotency import IdempotencyDep
 from fitdata_http.openapi import BEARER
-from fitdata_http.params import ORG_PATH, Cursor, Limit, Offset, parse_uuid, read_body
-from fitdata_http.schemas import json_body
+from fitdata_http.params import (
+    ORG_PATH,
+    Cursor,
+    JobIdPath,
+    Limit,
+    Offset,
+    parse_uuid,
+    read_body,
+)
+from fitdata_http.schemas import json_body, limits
 
 __all__ = [
     "ImportEntities",
@@ -79,8 +88,17 @@ _MEMBER_FIELDS = imports.MEMBER_FIELD_ATTRIBUTES
 class NewImport:
     """The spec's ImportConfigDto plus ``dryRun`` and ``enrich``."""
 
-    source: ImportSource
-    entities: ImportEntities
+    # Only Arbox here: CSV files have routes of their own.
+    source: ImportSource = attrs.field(metadata=limits(enum=[ImportSource.ARBOX.value]))
+    # At least one entity asked for.
+    entities: ImportEntities = attrs.field(
+        metadata=limits(
+            any_of=[
+                Schema(required=[name], properties={name: Schema(const=True)})
+                for name in ("members", "plans", "leads")
+            ]
+        )
+    )
     arbox_api_key: str | None = None
     arbox_email: str | None = None
     arbox_password: str | None = None
@@ -257,9 +275,13 @@ class ImportsController(Controller):
             return ok(ImportQueued(job_id), status_code=202)
 
         # A retried request with the same Idempotency-Key gets the first job, not a 409.
-        return await idempotency.run(start)
+        return await idempotency.run(start, Action.IMPORT)
 
-    @get("/jobs", summary="List import jobs, newest first (owner, admin)")
+    @get(
+        "/jobs",
+        opt=answers(ImportJobView, shape="page"),
+        summary="List import jobs, newest first (owner, admin)",
+    )
     async def list_import_jobs(
         self,
         services: ServicesDep,
@@ -274,9 +296,13 @@ class ImportsController(Controller):
         )
         return paged(page, ImportJobView.of)
 
-    @get("/jobs/{jobId:str}", summary="One import job: status, progress, results, errors")
+    @get(
+        "/jobs/{jobId:str}",
+        opt=answers(ImportJobView),
+        summary="One import job: status, progress, results, errors",
+    )
     async def get_import_job(
-        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: FromPath[str]
+        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: JobIdPath
     ) -> Envelope:
         job = await imports.get_import_job(services, actor, org_id, parse_uuid(jobId, "jobId"))
         return ok(ImportJobView.of(job))
@@ -284,10 +310,11 @@ class ImportsController(Controller):
     @delete(
         "/jobs/{jobId:str}",
         status_code=200,
+        opt=answers(ImportJobView),
         summary="Cancel a pending or running import (what landed stays)",
     )
     async def cancel_import_job(
-        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: FromPath[str]
+        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: JobIdPath
     ) -> Envelope:
         job = await imports.cancel_import(services, actor, org_id, parse_uuid(jobId, "jobId"))
         return ok(ImportJobView.of(job))
@@ -295,10 +322,11 @@ class ImportsController(Controller):
     @post(
         "/jobs/{jobId:str}/undo",
         status_code=200,
+        opt=answers(UndoView),
         summary="Undo a completed import (rows changed since are listed, not touched)",
     )
     async def undo_import_job(
-        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: FromPath[str]
+        self, services: ServicesDep, actor: ActorDep, org_id: OrgIdDep, jobId: JobIdPath
     ) -> Envelope:
         report = await imports.undo_import(services, actor, org_id, parse_uuid(jobId, "jobId"))
         return ok(UndoView.of(report))
@@ -309,7 +337,11 @@ class LeadsController(Controller):
     tags = ["imports"]  # noqa: RUF012 - Litestar reads these as class attributes
     security = BEARER
 
-    @get("/", summary="List the organization's leads (owner, admin, coach)")
+    @get(
+        "/",
+        opt=answers(LeadView, shape="page"),
+        summary="List the organization's leads (owner, admin, coach)",
+    )
     async def list_leads(
         self,
         services: ServicesDep,

@@ -23,7 +23,7 @@ from fitdata_http.contract import answers
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, paged
 from fitdata_http.openapi import BEARER
-from fitdata_http.params import ORG_PATH, Cursor, Limit, Offset, parse_enum_values
+from fitdata_http.params import ORG_PATH, Cursor, Limit, Offset
 
 __all__ = ["MemberProfileView", "MemberView", "MembersController"]
 
@@ -96,9 +96,10 @@ class MemberView:
         )
 
 
-_ROLE_HELP = "Filter by role (repeat or comma-separate): " + ", ".join(r.value for r in Role)
-_STATUS_HELP = "Filter by membership status (repeat or comma-separate): " + ", ".join(
-    s.value for s in MembershipStatus
+_ROLE_HELP = "Only members with one of these roles (repeat the parameter: ?role=owner&role=admin)."
+_STATUS_HELP = (
+    "Only members with one of these membership statuses (repeat the parameter: "
+    "?status=active&status=invited)."
 )
 
 
@@ -117,16 +118,15 @@ class MembersController(Controller):
         services: ServicesDep,
         actor: ActorDep,
         org_id: OrgIdDep,
-        role: Annotated[list[str] | None, QueryParameter(description=_ROLE_HELP)] = None,
-        status: Annotated[list[str] | None, QueryParameter(description=_STATUS_HELP)] = None,
+        role: Annotated[list[Role] | None, QueryParameter(description=_ROLE_HELP)] = None,
+        status: Annotated[
+            list[MembershipStatus] | None, QueryParameter(description=_STATUS_HELP)
+        ] = None,
         limit: Limit = 50,
         offset: Offset = 0,
         cursor: Cursor = None,
     ) -> Envelope:
-        member_filter = MemberFilter(
-            roles=parse_enum_values(role, Role, "role"),
-            statuses=parse_enum_values(status, MembershipStatus, "status"),
-        )
+        member_filter = MemberFilter(roles=frozenset(role or ()), statuses=frozenset(status or ()))
         page = await members.list_members(
             services, actor, org_id, member_filter, limit=limit, offset=offset, cursor=cursor
         )

@@ -30,6 +30,7 @@ from fitdata_core.usecases import billing
 from fitdata_core.usecases.billing import ActivationOutcome
 from fitdata_core.usecases.billing.emails import send_all
 from fitdata_http.bodies import decode_json_body, decode_text_body
+from fitdata_http.contract import answers
 from fitdata_http.deps import ServicesDep
 from fitdata_http.errors import Problem, problem_for, problem_response, status_for
 from fitdata_http.params import is_low_profile_id
@@ -64,6 +65,13 @@ def read_webhook_fields(content_type: str, raw: bytes) -> Mapping[str, Any]:
     return dict(parse_qsl(decode_text_body(raw).strip(), keep_blank_values=False))
 
 
+@attrs.frozen
+class WebhookAck:
+    """What Cardcom is told (no envelope): the notification's outcome."""
+
+    status: ActivationOutcome
+
+
 class WebhooksController(Controller):
     path = "/webhooks"
     tags = ["billing"]  # noqa: RUF012 - Litestar reads these as class attributes
@@ -71,6 +79,7 @@ class WebhooksController(Controller):
     @post(
         "/cardcom",
         status_code=200,
+        opt=answers(WebhookAck, shape="bare"),
         summary="Cardcom payment notification (public; verified with Cardcom, never trusted)",
     )
     async def cardcom(

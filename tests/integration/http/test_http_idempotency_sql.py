@@ -1,5 +1,6 @@
 """``Idempotency-Key`` over the real composition root (SQLite and Postgres): concurrent retries
-of one export do the work once, and a checkout retried with its key gets the same page."""
+of one export do the work once, a checkout retried with its key gets the same page, and a
+caller who lost the right since the first request gets the refusal, not the stored answer."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 import sqlalchemy as sa
 from litestar import Litestar
@@ -19,8 +21,11 @@ from fitdata_adapters.memory import MemoryJobQueue
 from fitdata_adapters.memory.payments import MemoryPaymentGateway
 from fitdata_adapters.settings import Settings
 from fitdata_adapters.tokens import issue_token
+from fitdata_core.access import Action
 from fitdata_core.errors import IdempotencyKeyInUse
-from fitdata_core.usecases.organizations import create_organization
+from fitdata_core.model.organizations import MembershipStatus, Role
+from fitdata_core.services import Actor
+from fitdata_core.usecases.organizations import NewMember, add_member, create_organization
 from fitdata_http import create_app
 from fitdata_http.envelope import Envelope, ok
 from fitdata_http.idempotency import Idempotency
@@ -143,7 +148,7 @@ async def test_a_retried_checkout_gets_the_same_page_and_the_key_is_stored_per_o
 async def test_racing_retries_on_postgres_do_the_work_once(runtime: Runtime) -> None:
     # Straight through the mechanism, so every retry truly overlaps the first (each claim on
     # its own pooled connection) while the work takes its time.
-    org_id, _ = await _owner(runtime)
+    org_id, owner = await _owner(runtime)
     done: list[int] = []
 
     async def work() -> Envelope:
@@ -152,16 +157,17 @@ async def test_racing_retries_on_postgres_do_the_work_once(runtime: Runtime) -> 
         return ok({"jobId": f"job-{len(done)}"}, status_code=202)
 
     def retry(key: str | None) -> Idempotency:
-        return Idempotency(runtime.services, org_id, key, fingerprint="same request")
+        return Idempotency(runtime.services, Actor(owner), org_id, key, fingerprint="same request")
 
     outcomes = await asyncio.gather(
-        *(retry("race").run(work) for _ in range(RETRIES)), return_exceptions=True
+        *(retry("race").run(work, Action.EXPORT) for _ in range(RETRIES)),
+        return_exceptions=True,
     )
     answered = [o for o in outcomes if not isinstance(o, BaseException)]
     waiting = [o for o in outcomes if isinstance(o, IdempotencyKeyInUse)]
-    replay = await retry("race").run(work)
+    replay = await retry("race").run(work, Action.EXPORT)
     # The same storm without a key runs the work every time: the race above is real.
-    await asyncio.gather(*(retry(None).run(work) for _ in range(RETRIES)))
+    await asyncio.gather(*(retry(None).run(work, Action.EXPORT) for _ in range(RETRIES)))
 
     assert len(answered) + len(waiting) == RETRIES, outcomes
     assert len(waiting) >= 1
@@ -169,3 +175,84 @@ async def test_racing_retries_on_postgres_do_the_work_once(runtime: Runtime) -> 
     assert replay.content == {"data": {"jobId": "job-1"}}
     assert replay.headers["Idempotent-Replayed"] == "true"
     assert len(done) == 1 + RETRIES
+
+
+async def _staff(runtime: Runtime, org_id: str, email: str, role: Role) -> str:
+    user = await add_member(runtime.services, org_id=org_id, member=NewMember(email, role))
+    return user.id
+
+
+async def _demote(
+    runtime: Runtime, org_id: str, user_id: str, role: Role, status: MembershipStatus
+) -> None:
+    async with runtime.services.uow() as uow:
+        membership = await uow.memberships.get(org_id, user_id)
+        assert membership is not None
+        await uow.memberships.update(attrs.evolve(membership, role=role, status=status))
+        await uow.commit()
+
+
+# Each idempotent route, and how its caller loses the right between the first request and the
+# retry: the checkout's owner is made an admin, the export's admin a coach, and the import's
+# admin is suspended (still an admin, but no longer an active member).
+LOST_RIGHTS = [
+    pytest.param(
+        "/billing/checkout",
+        {"tier": "pro"},
+        Role.OWNER,
+        (Role.ADMIN, MembershipStatus.ACTIVE),
+        "Only the organization owner can change billing.",
+        id="checkout",
+    ),
+    pytest.param(
+        "/export/members",
+        {},
+        Role.ADMIN,
+        (Role.COACH, MembershipStatus.ACTIVE),
+        "Only owners and admins can export data.",
+        id="export",
+    ),
+    pytest.param(
+        "/import",
+        {"source": "arbox", "entities": {"members": True}, "arboxApiKey": "arbox-key-0001"},
+        Role.ADMIN,
+        (Role.ADMIN, MembershipStatus.SUSPENDED),
+        "Only owners and admins can import data.",
+        id="import",
+    ),
+]
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize(("route", "body", "role", "lost", "refusal"), LOST_RIGHTS)
+async def test_a_replay_rechecks_the_callers_right(
+    client: Client,
+    runtime: Runtime,
+    route: str,
+    body: dict[str, object],
+    role: Role,
+    lost: tuple[Role, MembershipStatus],
+    refusal: str,
+) -> None:
+    org_id, owner = await _owner(runtime)
+    caller = owner if role is Role.OWNER else await _staff(runtime, org_id, "a@box.io", role)
+    headers = {**_bearer(caller), "Idempotency-Key": f"retry{route.replace('/', '-')}"}
+    url = f"/organizations/{org_id}{route}"
+
+    first = await client.post(url, json=body, headers=headers)
+    replay = await client.post(url, json=body, headers=headers)
+    await _demote(runtime, org_id, caller, *lost)
+    after = await client.post(url, json=body, headers=headers)
+
+    assert first.status_code in (201, 202), first.text
+    assert replay.status_code == first.status_code
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json() == first.json()
+    # The stored answer is still there, but it is not handed to a caller who may no longer
+    # ask for it: the same refusal as a fresh request, and nothing of the first answer.
+    assert after.status_code == 403, after.text
+    assert after.json()["code"] == "FORBIDDEN"
+    assert after.json()["detail"] == refusal
+    assert "Idempotent-Replayed" not in after.headers
+    assert "data" not in after.json()
+    assert await _count(runtime, "idempotency_keys", org_id) == 1

@@ -96,7 +96,7 @@ async def test_members_and_plans_over_sql(client: Client, runtime: Runtime) -> N
 
     everyone = await client.get(members_url, headers=_bearer(coach.id))
     suspended = await client.get(
-        members_url + "?status=suspended,cancelled&limit=1", headers=_bearer(coach.id)
+        members_url + "?status=suspended&status=cancelled&limit=1", headers=_bearer(coach.id)
     )
     created = await client.post(
         f"/organizations/{org.id}/plans",

@@ -33,8 +33,8 @@ from fitdata_client.api.billing import checkout
 from fitdata_client.api.exports import export_members
 from fitdata_client.api.members import list_members
 from fitdata_client.models import (
-    CheckoutChosenTier,
-    CheckoutChosenTierTier,
+    CheckoutPaidTier,
+    CheckoutPaidTierTier,
     CheckoutResponse201,
     ExportMembersResponse202,
     ListMembersResponse200,
@@ -53,7 +53,7 @@ def main() -> None:
     session = checkout.sync(
         org_id,
         client=client,
-        body=CheckoutChosenTier(tier=CheckoutChosenTierTier.PRO),
+        body=CheckoutPaidTier(tier=CheckoutPaidTierTier.PRO),
         idempotency_key=str(uuid.uuid4()),
     )
     assert isinstance(session, CheckoutResponse201), session

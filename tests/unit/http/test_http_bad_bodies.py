@@ -343,6 +343,11 @@ async def test_paging_beyond_its_range_is_400(
         ("to=0001-01-01", "to", "to must be between 1900-01-01 and 2999-12-31, got 0001-01-01."),
         ("from=2026-13-01", "from", 'from must be a date as YYYY-MM-DD, got "2026-13-01".'),
         ("from=%00", "from", 'from must be a date as YYYY-MM-DD, got "\\x00".'),
+        # Blank is not "absent", and only the extended form is a date here (as documented).
+        ("from=", "from", 'from must be a date as YYYY-MM-DD, got "".'),
+        ("to=%202026-01-01", "to", 'to must be a date as YYYY-MM-DD, got " 2026-01-01".'),
+        ("to=20260101", "to", 'to must be a date as YYYY-MM-DD, got "20260101".'),
+        ("from=2026-02-30", "from", 'from must be a date as YYYY-MM-DD, got "2026-02-30".'),
         ("from=2026-05-01&to=2026-01-01", "from", "from must be on or before to."),
     ],
 )
@@ -445,3 +450,31 @@ async def test_every_list_takes_up_to_200_and_refuses_201(
     assert largest.status_code == 200, largest.text
     assert largest.json()["meta"]["limit"] == 200
     assert_bad(beyond, "limit")
+
+
+@pytest.mark.parametrize(
+    ("route", "detail"),
+    [
+        ("analytics/export", "Invalid request: tab: is required (a query parameter)"),
+        (
+            "analytics/export?tab=revenue-forecast",
+            "Invalid request: tab: Invalid enum value 'revenue-forecast'. Allowed values: "
+            "revenue-summary, revenue-trend, plan-distribution, members-summary, "
+            "members-growth, popular-classes, class-utilization, workouts-summary.",
+        ),
+        (
+            "analytics/revenue-forecast",
+            "Invalid request: tab: Invalid enum value 'revenue-forecast'. Allowed values: "
+            "revenue-summary, revenue-trend, plan-distribution, members-summary, "
+            "members-growth, popular-classes, class-utilization, workouts-summary.",
+        ),
+    ],
+)
+async def test_a_missing_or_unknown_tab_is_400_naming_it(
+    client: Client, gym: Gym, route: str, detail: str
+) -> None:
+    response = await client.get(url(gym, route), headers=bearer(gym.owner))
+
+    body = assert_bad(response, "tab")
+    assert body["code"] == "VALIDATION_FAILED"
+    assert body["detail"].startswith(detail)

@@ -98,3 +98,123 @@ def test_the_csv_download_is_text_csv(document: dict[str, Any]) -> None:
     export = document["paths"]["/organizations/{orgId}/analytics/export"]["get"]["responses"]
 
     assert list(export["200"]["content"]) == ["text/csv"]
+
+
+def _walk(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every schema-like object in ``node`` with where it is."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        found.append((path, node))
+        for key, value in node.items():
+            found.extend(_walk(value, f"{path}/{key}"))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(_walk(value, f"{path}[{index}]"))
+    return found
+
+
+# Import jobs still report their progress, results and row problems as loose objects (their
+# shape follows the entities imported); everything else is typed.
+_LOOSE = ("/config", "/progress", "/results", "/errors/items", "/memberFields/oneOf[0]")
+
+
+def test_no_free_form_objects_are_left(document: dict[str, Any]) -> None:
+    loose = [
+        where
+        for where, node in _walk(document["paths"])
+        if node.get("type") == "object"
+        and not node.get("properties")
+        and node.get("additionalProperties") in (None, True, {})
+        and not ("/organizations/{orgId}/import" in where and where.endswith(_LOOSE))
+    ]
+
+    assert loose == []
+
+
+def _parameter(document: dict[str, Any], path: str, name: str) -> dict[str, Any]:
+    parameters = document["paths"][path]["get"]["parameters"]
+    return next(p for p in parameters if p["name"] == name)
+
+
+def test_member_filters_are_repeated_enum_parameters(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for name, enum in (("role", "Role"), ("status", "MembershipStatus")):
+        parameter = _parameter(document, "/organizations/{orgId}/members", name)
+        array = parameter["schema"]["oneOf"][0]
+
+        assert array["type"] == "array"
+        assert array["items"] == {"$ref": f"#/components/schemas/{enum}"}
+        assert parameter.get("style", "form") == "form"
+        assert parameter.get("explode", True) is True
+    assert schemas["Role"]["enum"] == ["owner", "admin", "coach", "member"]
+
+
+def test_the_analytics_tab_is_an_enum_and_days_are_dates(document: dict[str, Any]) -> None:
+    tabs = document["components"]["schemas"]["AnalyticsTab"]["enum"]
+    export = "/organizations/{orgId}/analytics/export"
+
+    assert "revenue-summary" in tabs
+    assert _parameter(document, export, "tab")["required"] is True
+    for path in (export, "/organizations/{orgId}/analytics/{tab}"):
+        schema = _parameter(document, path, "tab")["schema"]
+        assert schema["allOf"] == [{"$ref": "#/components/schemas/AnalyticsTab"}]
+    assert _parameter(document, export, "from")["schema"]["format"] == "date"
+
+
+def _body(document: dict[str, Any], path: str, method: str = "post") -> dict[str, Any]:
+    schema: dict[str, Any] = document["paths"][path][method]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]
+    return schema
+
+
+def test_low_profile_id_has_its_format(document: dict[str, Any]) -> None:
+    body = _body(document, "/organizations/{orgId}/billing/verify-checkout")
+
+    assert body["properties"]["lowProfileId"] == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 100,
+        "pattern": "^[A-Za-z0-9_-]{1,100}$",
+    }
+
+
+def test_checkout_offers_only_paid_tiers(document: dict[str, Any]) -> None:
+    body = _body(document, "/organizations/{orgId}/billing/checkout")
+
+    assert body["properties"]["tier"]["enum"] == ["pro", "elite"]
+
+
+def test_provider_config_states_its_rules_and_its_answer(document: dict[str, Any]) -> None:
+    path = "/organizations/{orgId}/import/provider-config"
+    body = _body(document, path)
+    answer = document["paths"][path]["post"]["responses"]["201"]["content"]["application/json"]
+
+    assert [branch["required"] for branch in body["anyOf"]] == [["apiKey"], ["email", "password"]]
+    assert body["properties"]["apiKey"]["oneOf"][0]["maxLength"] == 512
+    assert body["additionalProperties"] is False
+    assert "hasApiKey" in answer["schema"]["properties"]["data"]["properties"]
+
+
+def test_billing_events_carry_typed_data(document: dict[str, Any]) -> None:
+    responses = document["paths"]["/organizations/{orgId}/billing/events"]["get"]["responses"]
+    event = responses["200"]["content"]["application/json"]["schema"]["properties"]["data"]
+    data = event["items"]["properties"]["data"]
+
+    assert set(data["properties"]) == {
+        "kind",
+        "tier",
+        "amount",
+        "reason",
+        "count",
+        "periodEnd",
+        "nextAttemptAt",
+        "fromTier",
+        "toTier",
+    }
+
+
+def test_request_strings_refuse_nul_characters(document: dict[str, Any]) -> None:
+    name = _body(document, "/organizations/{orgId}/courses")["properties"]["name"]
+
+    assert "\\u0000" in name["pattern"]

@@ -244,3 +244,37 @@ def test_a_list_field_takes_an_array_only(value: object, shown: str) -> None:
         ("tags", f"must be an array, got {shown}")
     ]
     assert structure({"tags": ["a", "b"]}, _Tags) == _Tags(["a", "b"])
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [(Decimal("3"), 3), (Decimal("3.0"), 3), (Decimal("3E+2"), 300), (7, 7)],
+)
+def test_an_integral_json_number_is_an_integer(written: Decimal | int, expected: int) -> None:
+    # JSON has one number type; JSON Schema's "integer" admits 3.0, so the server does too.
+    body = {
+        "displayName": "x",
+        "colour": "red",
+        "unitPrice": "1",
+        "seatCount": written,
+        "isPublic": True,
+        "startsAt": "2026-03-01T10:00:00Z",
+    }
+
+    assert structure(body, Outer).seat_count == expected
+
+
+@pytest.mark.parametrize("written", [Decimal("2.5"), Decimal("NaN"), Decimal("Infinity"), True])
+def test_a_fraction_or_a_non_number_is_not_an_integer(written: object) -> None:
+    body = {
+        "displayName": "x",
+        "colour": "red",
+        "unitPrice": "1",
+        "seatCount": written,
+        "isPublic": True,
+        "startsAt": "2026-03-01T10:00:00Z",
+    }
+
+    with pytest.raises(InvalidFields) as caught:
+        structure(body, Outer)
+    assert caught.value.errors[0].field == "seatCount"
