@@ -140,3 +140,27 @@ def test_api_benchmark_serves_every_row_without_errors(postgres_server_url: str)
     # each load row reports its requests and no errors.
     assert "   20    0 " in out
     assert "    3    0 " in out
+
+
+def test_import_benchmark_runs_both_sources_and_a_re_import_writes_nothing(
+    postgres_server_url: str,
+) -> None:
+    out = _run(
+        "imports.py",
+        "--database-url",
+        postgres_server_url,
+        "--sizes",
+        "300",
+        "--enrich-sizes",
+        "",
+        "--latency-ms",
+        "0",
+        "--csv-sizes",
+        "2000",
+    )
+    assert out.count("completed in") == 4  # two Arbox runs, two CSV runs
+    assert "'unchanged': 300" in out
+    re_import = out.split("identical re-import")[-1]
+    assert "rows written 0," in re_import  # the engine's CSV re-import
+    assert "rows written 0;" in re_import  # the ceiling's
+    assert "engine/ceiling" in out
