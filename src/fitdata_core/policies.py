@@ -98,6 +98,9 @@ class ImportPolicy:
 
     #: Rows per batch (one transaction each); at most 1,000.
     batch_size: int = attrs.field(default=1000, validator=_batch_size)
+    #: Source rows staged per step: pages are gathered until this many (one transaction for
+    #: several small pages; a page is never split).
+    stage_rows: int = attrs.field(default=2000, validator=_at_least_one)
     #: Rows per batch where the database applies staged members itself (Postgres): a step
     #: is still one transaction with its checkpoint, a few hundred milliseconds.
     set_batch_size: int = attrs.field(default=10_000, validator=_at_least_one)

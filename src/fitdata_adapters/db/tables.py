@@ -243,6 +243,21 @@ import_jobs = sa.Table(
 
 # Source rows of an import, checked and normalised, waiting for their batch: keyed by
 # (job, entity, seq) so a batch is a seq range, and a CSV file can be bulk-loaded (COPY).
+# The fields of a staged member record (MemberRecord.to_dict()), each a column m_<name>.
+STAGED_MEMBER_FIELDS = (
+    "external_id",
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "status",
+    "birth_date",
+    "gender",
+    "plan_name",
+    "start_date",
+    "end_date",
+)
+
 import_staging = sa.Table(
     "import_staging",
     metadata,
@@ -254,7 +269,10 @@ import_staging = sa.Table(
     ),
     sa.Column("entity", sa.String(16), primary_key=True),
     sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
-    sa.Column("data", Json, nullable=False),
+    # A staged row of any shape; empty for a member record, which is kept in the typed
+    # ``m_<field>`` columns below (loaded by COPY and read by the set-based apply as is).
+    sa.Column("data", Json),
+    *(sa.Column(f"m_{name}", sa.Text()) for name in STAGED_MEMBER_FIELDS),
 )
 
 # What each import created or changed (tracked fields before and after), for undo.

@@ -3,7 +3,9 @@
 ``uow.imports`` implements it. The engine decides every write in pure code
 (:mod:`fitdata_core.rules.import_merge`); this port reads what a batch needs to decide in a
 few set-based queries, and writes the decisions in a few set-based statements (no statement
-per row), so a batch of 1,000 rows is a handful of round trips whatever the backend.
+per row), so a batch of 1,000 rows is a handful of round trips whatever the backend. A
+backend may also apply a range of staged members itself (``apply_staged_members``, the same
+rules in its own language), which spares the rows' round trip through Python.
 
 Staging: source rows, already checked and normalised, wait in a staging area keyed by
 ``(job, entity, seq)`` until a batch applies them. The Arbox source stages page by page; the

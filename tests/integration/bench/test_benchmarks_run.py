@@ -161,3 +161,27 @@ def test_billing_pages_benchmark_reads_a_deep_cursor_page_from_the_index(
         assert row in out, row
     cursor_page = out.split("cursor after row 9,000:")[1].split("count (offset pages")[0]
     assert "ix_platform_billing_transactions_organization_id_created_at_id" in cursor_page
+
+
+def test_import_benchmark_runs_both_sources_and_a_re_import_writes_nothing(
+    postgres_server_url: str,
+) -> None:
+    out = _run(
+        "imports.py",
+        "--database-url",
+        postgres_server_url,
+        "--sizes",
+        "300",
+        "--enrich-sizes",
+        "",
+        "--latency-ms",
+        "0",
+        "--csv-sizes",
+        "2000",
+    )
+    assert out.count("completed in") == 4  # two Arbox runs, two CSV runs
+    assert "'unchanged': 300" in out
+    re_import = out.split("identical re-import")[-1]
+    assert "rows written 0," in re_import  # the engine's CSV re-import
+    assert "rows written 0;" in re_import  # the ceiling's
+    assert "engine/ceiling" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import attrs
@@ -416,3 +417,17 @@ async def test_a_source_that_stages_its_own_rows_only_applies() -> None:
     assert done.results["plans"]["created"] == 1
     assert sum(done.report.tally(ImportEntity.ENRICHMENT).to_dict().values()) == 0
     assert done.report.warning_count == 0  # every member linked to the staged plan
+
+
+async def test_small_pages_are_staged_several_to_a_step(caplog: pytest.LogCaptureFixture) -> None:
+    source = MemoryMemberSource(members=members(2500), page_size=100)
+    svc = _svc(source, stage_rows=1000)
+    gym = await add_gym(svc)
+    job_id = await start_import(svc, gym.owner, gym.org_id, _request(plans=False))
+    caplog.set_level(logging.INFO, logger="fitdata.imports")
+    await drain(svc)
+    job = await job_of(svc, job_id)
+    assert job.results["members"]["created"] == 2500
+    staged = [r for r in caplog.records if r.getMessage() == "import staged"]
+    assert [r.rows for r in staged] == [1000, 1000, 500]  # type: ignore[attr-defined]
+    assert job.checkpoint["members.pages"] == 25

@@ -58,6 +58,17 @@ _TABLES: Mapping[str, sa.Table] = {
 _RACE = "Another writer added the same rows meanwhile; the batch is retried."
 
 
+_MEMBER_COLUMNS = tuple(f"m_{n}" for n in t.STAGED_MEMBER_FIELDS)
+_MEMBER_KEYS = frozenset(t.STAGED_MEMBER_FIELDS)
+
+
+def _member_shaped(data: Mapping[str, Any]) -> bool:
+    """A member record's dict (``MemberRecord.to_dict()``): kept in the typed columns."""
+    return data.keys() == _MEMBER_KEYS and all(
+        v is None or isinstance(v, str) for v in data.values()
+    )
+
+
 def _distinct(table: sa.Table, names: Sequence[str]) -> sa.ColumnElement[bool]:
     """Some column differs from its bound parameter (``b_<name>``)."""
     return sa.or_(*(table.c[n].is_distinct_from(sa.bindparam(f"b_{n}")) for n in names))
@@ -133,15 +144,48 @@ class SqlImportData(SqlRepository):
     ) -> None:
         if not rows:
             return
+        typed = [(s, d) for s, d in rows if entity == "members" and _member_shaped(d)]
+        other = [(s, d) for s, d in rows if not (entity == "members" and _member_shaped(d))]
         if self._db.is_postgres:
-            await pg_bulk.copy_rows(
-                self._db,
-                t.import_staging,
-                ("job_id", "entity", "seq", "data"),
-                ((job_id, entity, s, json.dumps(d, default=str)) for s, d in rows),
-            )
+            # COPY, a stream whatever the chunk size; member records in their own columns.
+            if typed:
+                await pg_bulk.copy_rows(
+                    self._db,
+                    t.import_staging,
+                    ("job_id", "entity", "seq", *_MEMBER_COLUMNS),
+                    (
+                        (job_id, entity, s, *(d[n] for n in t.STAGED_MEMBER_FIELDS))
+                        for s, d in typed
+                    ),
+                )
+            if other:
+                await pg_bulk.copy_rows(
+                    self._db,
+                    t.import_staging,
+                    ("job_id", "entity", "seq", "data"),
+                    ((job_id, entity, s, json.dumps(d, default=str)) for s, d in other),
+                )
             return
-        values = [{"job_id": job_id, "entity": entity, "seq": s, "data": dict(d)} for s, d in rows]
+        values = [
+            {
+                "job_id": job_id,
+                "entity": entity,
+                "seq": s,
+                "data": None,
+                **{f"m_{n}": d[n] for n in t.STAGED_MEMBER_FIELDS},
+            }
+            for s, d in typed
+        ]
+        values += [
+            {
+                "job_id": job_id,
+                "entity": entity,
+                "seq": s,
+                "data": dict(d),
+                **dict.fromkeys(_MEMBER_COLUMNS),
+            }
+            for s, d in other
+        ]
         await self._many(t.import_staging.insert(), values)
 
     async def staged(
@@ -149,12 +193,20 @@ class SqlImportData(SqlRepository):
     ) -> list[tuple[int, dict[str, Any]]]:
         s = t.import_staging
         rows = await self._db.all(
-            sa.select(s.c.seq, s.c.data)
+            sa.select(s.c.seq, s.c.data, *(s.c[c] for c in _MEMBER_COLUMNS))
             .where(s.c.job_id == job_id, s.c.entity == entity, s.c.seq >= from_seq)
             .order_by(s.c.seq)
             .limit(limit)
         )
-        return [(int(r["seq"]), dict(r["data"])) for r in rows]
+        return [
+            (
+                int(r["seq"]),
+                dict(r["data"])
+                if r["data"] is not None
+                else {n: r[f"m_{n}"] for n in t.STAGED_MEMBER_FIELDS},
+            )
+            for r in rows
+        ]
 
     async def drop_staged(
         self, job_id: str, *, entity: str | None = None, from_seq: int = 0

@@ -31,6 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from fitdata_adapters.db.repositories.base import SqlSession
+from fitdata_adapters.db.tables import STAGED_MEMBER_FIELDS
 from fitdata_core.errors import Conflict
 from fitdata_core.model.imports import Tally
 from fitdata_core.rules.import_merge import (
@@ -54,14 +55,19 @@ _RECORD = (
     "birth_date text, gender text, plan_name text, start_date text, end_date text"
 )
 
+# A member record is staged in typed columns (m_<field>); one staged as JSON is read from it.
+_STAGED = ", ".join(
+    f"CASE WHEN s.data IS NULL THEN s.m_{n} ELSE d.{n} END AS {n}" for n in STAGED_MEMBER_FIELDS
+)
+
 _ENRICH_OLD = ", ".join(f"p.{n} AS p_{n}" for n in ENRICH_FIELDS)
 
 _BATCH = f"""
 CREATE TEMPORARY TABLE import_batch ON COMMIT DROP AS
 WITH src AS (
-    SELECT s.seq, d.*
+    SELECT s.seq, {_STAGED}
     FROM import_staging AS s
-    CROSS JOIN LATERAL jsonb_to_record(s.data) AS d({_RECORD})
+    LEFT JOIN LATERAL jsonb_to_record(s.data) AS d({_RECORD}) ON s.data IS NOT NULL
     WHERE s.job_id = :job AND s.entity = 'members' AND s.seq >= :lo
     ORDER BY s.seq
     LIMIT :lim

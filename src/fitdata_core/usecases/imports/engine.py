@@ -11,7 +11,11 @@ Order of work (phases): plans (one step: upsert by name), members, leads, then t
 enrichment. Members and leads each take two kinds of steps: *stage* (one source page, checked
 and normalised by :mod:`~fitdata_core.rules.import_values`, into the staging area; bad rows
 are recorded as problems, the rest wait) and *apply* (up to ``batch_size`` staged rows,
-merged by :mod:`~fitdata_core.rules.import_merge` and written set-based).
+merged by :mod:`~fitdata_core.rules.import_merge` and written set-based). A backend that
+applies staged members itself (Postgres: ``uow.imports.apply_staged_members``, the same
+rules in SQL) takes ``set_batch_size`` rows a step instead, and no row comes back to Python.
+While a page is staged, the source's next page is already being fetched (one page ahead), so
+the source's latency overlaps the database work.
 
 A source that reads its rows itself (a CSV file, bulk-loaded into the staging table at
 upload or confirm time, ``COPY`` on Postgres) stages them with the same records
@@ -422,10 +426,12 @@ class _Run:
             job = await self._save(uow, job)
         _log(job, "batch", entity="plans", rows=rows, **tally.to_dict())
 
-    async def _next_page(self, job: ImportJob, entity: str) -> Sequence[Any] | None:
+    async def _next_page(
+        self, job: ImportJob, entity: str, *, taken: int = 0
+    ) -> Sequence[Any] | None:
         """The next source page of ``entity`` (None at the end), resuming after the pages the
-        checkpoint says were staged."""
-        done = job.checkpoint.get(f"{entity}.pages", 0)
+        checkpoint says were staged and the ``taken`` ones this step holds already."""
+        done = job.checkpoint.get(f"{entity}.pages", 0) + taken
         if self._pages is None or self._pages_entity != entity or self._pages_read != done:
             pages: AsyncIterator[Sequence[Any]]
             self._drop_pages()
@@ -460,11 +466,18 @@ class _Run:
         async with self.svc.uow(read_only=True) as uow:
             job = await uow.import_jobs.get(self.job_id)
         assert job is not None
+        # Pages until ``stage_rows`` rows (one transaction for several small pages), or the end.
+        taken: list[Sequence[Any]] = []
         try:
-            page = await self._next_page(job, name)
+            while sum(len(p) for p in taken) < self.settings.stage_rows:
+                page = await self._next_page(job, name, taken=len(taken))
+                if page is None:
+                    break
+                taken.append(page)
         except BaseException:
             self._drop_pages()  # a broken iterator is re-opened on the retry
             raise
+        items = [item for page in taken for item in page]
         whitelist = _whitelist(job) if entity is ImportEntity.MEMBERS else None
         if job.source is ImportSource.CSV:
             check = csv_source.check(entity, today=csv_source.today_of(job, self.now().date()))
@@ -477,10 +490,10 @@ class _Run:
         async with self.svc.uow() as uow:
             job = await self._locked(uow)
             cp = job.checkpoint
-            if cp.get(f"{name}.pages", 0) != self._pages_read - (0 if page is None else 1):
+            if cp.get(f"{name}.pages", 0) != self._pages_read - len(taken):
                 self._drop_pages()  # someone else staged meanwhile; re-read from the checkpoint
                 return
-            if page is None:
+            if not taken:
                 report = job.report.with_total(entity, cp.get(f"{name}.seen", 0))
                 job, _ = job.record_batch(self.now(), report, {f"{name}.fetched": 1})
                 await self._save(uow, job)
@@ -490,7 +503,7 @@ class _Run:
             rows: list[tuple[int, dict[str, Any]]] = []
             problems: list[RowProblem] = []
             skipped = failed = 0
-            for item in page:
+            for item in items:
                 if whitelist is not None and _email_of(item) not in whitelist:
                     skipped += 1
                     continue
@@ -513,13 +526,13 @@ class _Run:
                 self.now(),
                 report,
                 {
-                    f"{name}.pages": cp.get(f"{name}.pages", 0) + 1,
+                    f"{name}.pages": cp.get(f"{name}.pages", 0) + len(taken),
                     f"{name}.rows": seq + len(rows),
-                    f"{name}.seen": cp.get(f"{name}.seen", 0) + len(page),
+                    f"{name}.seen": cp.get(f"{name}.seen", 0) + len(items),
                 },
             )
             job = await self._save(uow, job)
-        _log(job, "staged", entity=name, rows=len(page), skipped=skipped, failed=failed)
+        _log(job, "staged", entity=name, rows=len(items), skipped=skipped, failed=failed)
 
     async def step_stage_members(self) -> None:
         today = self.now().date()
