@@ -24,7 +24,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
 
 from fitdata_adapters.db.repositories.base import SqlSession
@@ -152,6 +151,10 @@ async def copy_rows(
     """Load ``rows`` (values in ``columns`` order) with ``COPY … FROM STDIN``, in the unit of
     work's transaction: the fastest way into a table, a few microseconds a row whatever the
     chunk size. JSON columns take the value already encoded (a ``str``)."""
+    # Imported here: only the Postgres path loads the driver (an embedded, SQLite service
+    # never pays for it; its start-up test checks that).
+    import psycopg
+
     names = ", ".join(_checked(table, columns))
     conn = await db.conn.get_raw_connection()
     raw = conn.driver_connection

@@ -7,8 +7,8 @@ transactions and import jobs, oldest first for leads) as one index range, howeve
 page. The billing timeline needs no new index: ``billing_events (organization_id, id)``
 already serves "this org's events after id N".
 
-Revision ID: 0013
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02 04:30:00.000000
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,7 +3,7 @@ of their own (``data`` then empty), so the bulk load is a plain ``COPY`` of text
 the set-based apply reads columns instead of parsing JSON (about three times faster to load on
 Postgres than the same rows as JSONB). Rows of any other shape keep ``data``.
 
-Revision ID: 0010
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-02 04:50:00.000000
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0010"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
