@@ -179,6 +179,12 @@ class _Memberships(_Repo):
     async def update(self, membership: Membership) -> None:
         self.t.memberships[membership.id] = membership
 
+    async def active_owner_emails_of(
+        self, org_ids: Sequence[str], *, limit: int
+    ) -> dict[str, list[str]]:
+        found = {org_id: await self.active_owner_emails(org_id, limit=limit) for org_id in org_ids}
+        return {org_id: emails for org_id, emails in found.items() if emails}
+
     async def active_owner_emails(self, org_id: str, *, limit: int) -> list[str]:
         owners = MemberFilter(
             roles=frozenset({Role.OWNER}), statuses=frozenset({MembershipStatus.ACTIVE})
@@ -594,6 +600,9 @@ class _Transactions(_Repo):
         await self.add(txn)
         return True
 
+    async def add_many_if_new(self, txns: Sequence[BillingTransaction]) -> set[str]:
+        return {txn.id for txn in txns if await self.add_if_new(txn)}
+
     async def get(self, txn_id: str) -> BillingTransaction | None:
         return self.t.transactions.get(txn_id)
 
@@ -641,6 +650,9 @@ class _BillingEvents(_Repo):
 
     async def add_many(self, org_id: str, events: Sequence[DomainEvent]) -> None:
         self.t.billing_events.extend((org_id, event) for event in events)
+
+    async def add_for_orgs(self, entries: Sequence[tuple[str, DomainEvent]]) -> None:
+        self.t.billing_events.extend(entries)
 
     async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]:
         events = [e for o, e in self.t.billing_events if o == org_id]

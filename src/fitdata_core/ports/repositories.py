@@ -179,6 +179,14 @@ class MembershipRepository(Protocol):
         starts after that key, ``offset`` is ignored and ``total`` is not counted."""
         ...
 
+    async def active_owner_emails_of(
+        self, org_ids: Sequence[str], *, limit: int
+    ) -> dict[str, list[str]]:
+        """:meth:`active_owner_emails` of several organizations in one round trip: each
+        organization that has active owners maps to at most ``limit`` of them, in the same
+        order; one without any is left out."""
+        ...
+
     async def active_owner_emails(self, org_id: str, *, limit: int) -> list[str]:
         """The email addresses of the organization's active owners, ordered by email, at most
         ``limit``: who billing mail goes to, without counting or loading whole members."""
@@ -416,6 +424,11 @@ class BillingTransactionRepository(Protocol):
         other clash raises ``Conflict`` as :meth:`add` does."""
         ...
 
+    async def add_many_if_new(self, txns: Sequence[BillingTransaction]) -> set[str]:
+        """:meth:`add_if_new` of every transaction in one round trip: the ids of those
+        inserted (the others' ``external_uniq_id`` was taken, and nothing of them is written)."""
+        ...
+
     async def get(self, txn_id: str) -> BillingTransaction | None: ...
     async def get_for_update(self, txn_id: str) -> BillingTransaction | None: ...
     async def get_by_low_profile_id(self, low_profile_id: str) -> BillingTransaction | None: ...
@@ -440,6 +453,11 @@ class BillingEventRepository(Protocol):
     async def add(self, org_id: str, event: DomainEvent) -> None: ...
     async def add_many(self, org_id: str, events: Sequence[DomainEvent]) -> None:
         """Append ``events`` in their order (one round trip however many there are)."""
+        ...
+
+    async def add_for_orgs(self, entries: Sequence[tuple[str, DomainEvent]]) -> None:
+        """Append events of several organizations, each ``(org_id, event)``, in list order
+        (one round trip however many there are)."""
         ...
 
     async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]: ...

@@ -255,6 +255,16 @@ class SqlBillingTransactionRepository(SqlRepository):
         statement = _insert_txn_if_new(self._db.conn.dialect.name)
         return (await self._db.execute(statement, _transaction_values(txn))).first() is not None
 
+    async def add_many_if_new(self, txns: Sequence[BillingTransaction]) -> set[str]:
+        """The same statement with many rows: SQLAlchemy sends them as one multi-row
+        ``INSERT ... VALUES`` ("insertmanyvalues"), whose ``RETURNING`` names the rows
+        inserted; a taken external id returns nothing and aborts nothing."""
+        if not txns:
+            return set()
+        statement = _insert_txn_if_new(self._db.conn.dialect.name)
+        rows = await self._db.execute(statement, [_transaction_values(txn) for txn in txns])
+        return set(rows.scalars())
+
     async def _one(
         self, where: sa.ColumnElement[bool], *, lock: bool = False
     ) -> BillingTransaction | None:
@@ -352,6 +362,12 @@ class SqlBillingEventRepository(SqlRepository):
         if not events:
             return
         await self._db.execute(_INSERT_EVENT, [_event_values(org_id, e) for e in events])
+
+    async def add_for_orgs(self, entries: Sequence[tuple[str, DomainEvent]]) -> None:
+        """One ``executemany`` as :meth:`add_many`, the rows of several organizations."""
+        if not entries:
+            return
+        await self._db.execute(_INSERT_EVENT, [_event_values(o, e) for o, e in entries])
 
     async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]:
         e = t.billing_events

@@ -30,6 +30,14 @@ oldest due subscriptions in small batches for :data:`RENEWAL_CLAIM_LEASE`
 (``claim_due``), skipping the ones another sweeper holds, and drops its claims when it is done.
 A crashed sweeper's claims lapse with the lease. The claims only divide the work; the steps
 above still guarantee one charge per attempt whoever runs them.
+
+Step 1 runs for a whole claimed batch at once, in the claim's own unit of work: the claim
+returns the subscriptions locked and current, so the usual case (a due subscription with a
+card, not cancelling, not waiting for its next dunning attempt) records its pending attempt
+there, every attempt of the batch in one statement and their events in another; the owners'
+addresses for the receipts are looked up for the batch in one more (a few seconds before the
+mail goes out). Anything else (a cancellation or expiry, a dunning wait, an attempt recorded
+before) takes the one-subscription path above, which sorts it out under its own lock.
 """
 
 from __future__ import annotations
@@ -162,9 +170,13 @@ async def run_renewals(
     outcomes: list[RenewalOutcome] = []
 
     async def renew_claimed() -> None:
-        while (org_id := await claims.next()) is not None:
+        while (claimed := await claims.next()) is not None:
+            org_id = claimed if isinstance(claimed, str) else claimed.txn.organization_id
             try:
-                outcomes.append(await renew_subscription(svc, org_id, as_of))
+                if isinstance(claimed, str):
+                    outcomes.append(await renew_subscription(svc, org_id, as_of))
+                else:
+                    outcomes.append(await _charge(svc, claimed, as_of))
             except Exception as exc:  # one bad subscription must not stop the tick
                 svc.errors.capture_exception(exc, where="billing-renewals", organization_id=org_id)
                 outcomes.append(RenewalOutcome.ERRORS)
@@ -190,6 +202,8 @@ class _Claims:
     handed out, so a sweeper holds little more than it is working on and concurrent sweepers
     interleave on the oldest rows. At most ``budget`` in all (the per-run limit). Every batch
     gets its own lease, so a long sweep never claims rows with a lease already run out.
+    Each handed out as an attempt already recorded with the claim (see the module docstring)
+    or as an organization id for :func:`renew_subscription`.
     """
 
     def __init__(self, svc: Services, as_of: datetime, *, budget: int, batch: int) -> None:
@@ -197,14 +211,14 @@ class _Claims:
         self._as_of = as_of
         self._budget = budget
         self._batch = batch
-        self._queue: deque[str] = deque()
+        self._queue: deque[_Attempt | str] = deque()
         self._claimed: list[tuple[datetime, list[str]]] = []
         self._count = 0
         self._lock = asyncio.Lock()
         self._exhausted = False
 
-    async def next(self) -> str | None:
-        """The next claimed organization, claiming a new batch when none is left."""
+    async def next(self) -> _Attempt | str | None:
+        """The next claimed subscription, claiming a new batch when none is left."""
         async with self._lock:
             if not self._queue and not self._exhausted:
                 await self._claim()
@@ -221,11 +235,12 @@ class _Claims:
         until = now + RENEWAL_CLAIM_LEASE
         async with self._svc.uow() as uow:
             subs = await uow.subscriptions.claim_due(self._as_of, limit=size, now=now, until=until)
+            claimed = await _record_attempts(self._svc, uow, subs, self._as_of)
             await uow.commit()
         org_ids = [sub.organization_id for sub in subs]
         self._claimed.append((until, org_ids))
         self._count += len(org_ids)
-        self._queue.extend(org_ids)
+        self._queue.extend(claimed)
         if len(subs) < size:
             self._exhausted = True  # nothing more is due, or other sweepers hold the rest
 
@@ -244,9 +259,53 @@ class _Claims:
 
 @attrs.frozen
 class _Attempt:
+    """A pending renewal attempt recorded in step 1, ready to charge."""
+
     txn: BillingTransaction
     card: StoredCard
     repair: bool
+    #: The owners' addresses when looked up with the batch; None: look them up in step 3.
+    owners: tuple[str, ...] | None = None
+
+
+async def _record_attempts(
+    svc: Services, uow: UnitOfWork, claimed: list[PlatformSubscription], as_of: datetime
+) -> list[_Attempt | str]:
+    """Step 1 for a claimed batch, in the claim's unit of work (which holds the rows locked):
+    the usual attempts recorded together, the rest left to :func:`renew_subscription` (their
+    organization ids), in the claim's order."""
+    attempts = {
+        sub.organization_id: _new_attempt(svc, sub, as_of)
+        for sub in claimed
+        if _plainly_chargeable(sub, as_of)
+    }
+    added = await uow.billing_transactions.add_many_if_new(list(attempts.values()))
+    recorded = [txn for txn in attempts.values() if txn.id in added]
+    await uow.billing_events.add_for_orgs(
+        [(txn.organization_id, new_transaction_event(txn, as_of)) for txn in recorded]
+    )
+    owners = await uow.memberships.active_owner_emails_of(
+        [txn.organization_id for txn in recorded], limit=emails.MAX_RECIPIENTS
+    )
+    out: list[_Attempt | str] = []
+    for sub in claimed:
+        txn = attempts.get(sub.organization_id)
+        if txn is None or txn.id not in added or sub.card is None:
+            out.append(sub.organization_id)  # its own path decides (a repair, a skip, ...)
+        else:
+            found = tuple(owners.get(sub.organization_id, ()))
+            out.append(_Attempt(txn, sub.card, repair=False, owners=found))
+    return out
+
+
+def _plainly_chargeable(sub: PlatformSubscription, as_of: datetime) -> bool:
+    """Due, with a card, not ending at the period's end, not waiting for a dunning retry."""
+    return (
+        sub.is_due(as_of)
+        and not sub.cancel_at_period_end
+        and sub.card is not None
+        and not sub.awaits_next_attempt(as_of)
+    )
 
 
 async def renew_subscription(svc: Services, org_id: str, as_of: datetime) -> RenewalOutcome:
@@ -254,6 +313,12 @@ async def renew_subscription(svc: Services, org_id: str, as_of: datetime) -> Ren
     step = await _prepare(svc, org_id, as_of)
     if isinstance(step, RenewalOutcome):
         return step
+    return await _charge(svc, step, as_of)
+
+
+async def _charge(svc: Services, step: _Attempt, as_of: datetime) -> RenewalOutcome:
+    """Steps 2 and 3 of a recorded attempt."""
+    org_id = step.txn.organization_id
     txn = step.txn
     external_id = str(txn.external_uniq_id)
     try:
@@ -279,7 +344,7 @@ async def renew_subscription(svc: Services, org_id: str, as_of: datetime) -> Ren
             provider_error=isinstance(exc, ProviderError),
         )
         return RenewalOutcome.ERRORS
-    return await _record_outcome(svc, txn, outcome, as_of)
+    return await _record_outcome(svc, step, outcome, as_of)
 
 
 async def _prepare(svc: Services, org_id: str, as_of: datetime) -> _Attempt | RenewalOutcome:
@@ -309,13 +374,10 @@ async def _prepare(svc: Services, org_id: str, as_of: datetime) -> _Attempt | Re
     return result
 
 
-async def _claim_attempt(
-    svc: Services, uow: UnitOfWork, sub: PlatformSubscription, as_of: datetime
-) -> _Attempt | RenewalOutcome:
-    external_id = _renewal_charge_id(sub)
-    assert sub.card is not None  # card-less subscriptions expired above
+def _new_attempt(svc: Services, sub: PlatformSubscription, as_of: datetime) -> BillingTransaction:
+    """The pending renewal transaction of ``sub``'s next attempt (not recorded yet)."""
     assert sub.current_period_end is not None  # due subscriptions have one
-    txn = BillingTransaction(
+    return BillingTransaction(
         id=svc.ids.new_id(),
         organization_id=sub.organization_id,
         kind=TransactionKind.RENEWAL,
@@ -328,8 +390,16 @@ async def _claim_attempt(
             "periodEnd": sub.current_period_end.isoformat(),
             "attempt": sub.failed_payment_count + 1,
         },
-        external_uniq_id=external_id,
+        external_uniq_id=_renewal_charge_id(sub),
     )
+
+
+async def _claim_attempt(
+    svc: Services, uow: UnitOfWork, sub: PlatformSubscription, as_of: datetime
+) -> _Attempt | RenewalOutcome:
+    assert sub.card is not None  # card-less subscriptions expired above
+    txn = _new_attempt(svc, sub, as_of)
+    external_id = txn.external_uniq_id
     # Insert first, look second: the usual renewal is a new attempt, and the unique external
     # id tells in the same statement whether this attempt was recorded before.
     if await uow.billing_transactions.add_if_new(txn):
@@ -345,8 +415,9 @@ async def _claim_attempt(
 
 
 async def _record_outcome(
-    svc: Services, claimed: BillingTransaction, outcome: ChargeOutcome, as_of: datetime
+    svc: Services, attempt: _Attempt, outcome: ChargeOutcome, as_of: datetime
 ) -> RenewalOutcome:
+    claimed = attempt.txn
     org_id = claimed.organization_id
     async with svc.uow() as uow:
         txn = await uow.billing_transactions.get_for_update(claimed.id)
@@ -382,7 +453,10 @@ async def _record_outcome(
         org = await locked_org(uow, org_id)
         org, tier_events = await sync_tier(uow, org, sub, as_of)
         await record(uow, org_id, [*events, *sub_events, *tier_events])
-        audience = await emails.audience_of(svc, uow, org)
+        if attempt.owners is None:
+            audience = await emails.audience_of(svc, uow, org)
+        else:  # looked up with the batch's claim
+            audience = emails.audience_from(svc, org, attempt.owners)
         if result is RenewalOutcome.RENEWED:
             mail = emails.receipt(
                 audience,
