@@ -135,6 +135,10 @@ class _Organizations(_Repo):
     async def get_for_update(self, org_id: str) -> Organization | None:
         return self.t.organizations.get(org_id)
 
+    async def get_many_for_update(self, org_ids: Sequence[str]) -> dict[str, Organization]:
+        found = self.t.organizations
+        return {org_id: found[org_id] for org_id in sorted(set(org_ids)) if org_id in found}
+
     async def update(self, org: Organization) -> None:
         self.t.organizations[org.id] = org
 
@@ -441,8 +445,18 @@ class _Subscriptions(_Repo):
     async def get_by_org_for_update(self, org_id: str) -> PlatformSubscription | None:
         return self.t.subscriptions.get(org_id)
 
+    async def get_many_by_org_for_update(
+        self, org_ids: Sequence[str]
+    ) -> dict[str, PlatformSubscription]:
+        found = self.t.subscriptions
+        return {org_id: found[org_id] for org_id in sorted(set(org_ids)) if org_id in found}
+
     async def save(self, subscription: PlatformSubscription) -> None:
         self.t.subscriptions[subscription.organization_id] = subscription
+
+    async def save_many(self, subscriptions: Sequence[PlatformSubscription]) -> None:
+        for subscription in subscriptions:
+            await self.save(subscription)
 
     async def list_due(self, as_of: datetime, *, limit: int) -> list[PlatformSubscription]:
         due = [
@@ -608,6 +622,13 @@ class _Transactions(_Repo):
 
     async def get_for_update(self, txn_id: str) -> BillingTransaction | None:
         return self.t.transactions.get(txn_id)
+
+    async def get_many_for_update(self, txn_ids: Sequence[str]) -> dict[str, BillingTransaction]:
+        return {i: self.t.transactions[i] for i in sorted(set(txn_ids)) if i in self.t.transactions}
+
+    async def update_many(self, txns: Sequence[BillingTransaction]) -> None:
+        for txn in txns:
+            await self.update(txn)
 
     async def get_by_low_profile_id(self, low_profile_id: str) -> BillingTransaction | None:
         return next(

@@ -51,6 +51,12 @@ _ORG_FOR_UPDATE = (
     .where(t.organizations.c.id == sa.bindparam("org_id"))
     .with_for_update()
 )
+_ORGS_FOR_UPDATE = (
+    sa.select(t.organizations)
+    .where(t.organizations.c.id.in_(sa.bindparam("org_ids", expanding=True)))
+    .order_by(t.organizations.c.id)
+    .with_for_update()
+)
 _UPDATE_ORG = t.organizations.update().where(t.organizations.c.id == sa.bindparam("org_id"))
 
 
@@ -67,6 +73,12 @@ class SqlOrganizationRepository(SqlRepository):
     async def get_for_update(self, org_id: str) -> Organization | None:
         row = await self._db.one_or_none(_ORG_FOR_UPDATE, {"org_id": org_id})
         return None if row is None else _org(row)
+
+    async def get_many_for_update(self, org_ids: Sequence[str]) -> dict[str, Organization]:
+        if not org_ids:
+            return {}
+        rows = await self._db.all(_ORGS_FOR_UPDATE, {"org_ids": sorted(set(org_ids))})
+        return {row["id"]: _org(row) for row in rows}
 
     async def update(self, org: Organization) -> None:
         await self._db.execute(_UPDATE_ORG, {**_org_values(org), "org_id": org.id})
