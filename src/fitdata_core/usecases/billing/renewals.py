@@ -38,6 +38,8 @@ there, every attempt of the batch in one statement and their events in another; 
 addresses for the receipts are looked up for the batch in one more (a few seconds before the
 mail goes out). Anything else (a cancellation or expiry, a dunning wait, an attempt recorded
 before) takes the one-subscription path above, which sorts it out under its own lock.
+Step 3 is done for the charges that finish together, by a recorder task of the sweep (see
+:class:`_Recorder`): a renewal hands its charge's outcome over and goes on to the next one.
 """
 
 from __future__ import annotations
@@ -218,7 +220,7 @@ class _Claims:
     interleave on the oldest rows. At most ``budget`` in all (the per-run limit). Every batch
     gets its own lease, so a long sweep never claims rows with a lease already run out.
     Each handed out as an attempt already recorded with the claim (see the module docstring)
-    or as an organization id for :func:`renew_subscription`.
+    or as an organization id for the one-subscription path.
     """
 
     def __init__(self, svc: Services, as_of: datetime, *, budget: int, batch: int) -> None:
