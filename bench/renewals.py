@@ -210,7 +210,10 @@ async def make_tokens(base_url: str, count: int) -> list[str]:
     )
     slots = asyncio.Semaphore(32)
 
-    async with httpx.AsyncClient(base_url=base_url, timeout=60) as control:
+    # Idle connections are dropped before the sandbox's server drops them (uvicorn: 5 s, the
+    # same as httpx's default), so a loaded machine does not reuse one it is closing.
+    limits = httpx.Limits(keepalive_expiry=2)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as control:
 
         async def one(number: int) -> str:
             async with slots:
