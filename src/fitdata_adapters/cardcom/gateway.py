@@ -47,6 +47,15 @@ _log = structlog.get_logger("fitdata.cardcom")
 #: readable): with the 32 connections a renewal sweep keeps open to Cardcom, those walks were
 #: a fifth of the sweep's CPU in a profile. Four pools keep each walk a quarter as long.
 _CONNECTION_POOLS = 4
+#: Idle connections are closed after this long, before a server with the common 5-second idle
+#: timeout closes them: a request sent on a connection the server is closing fails with a
+#: read error after it may have arrived, and a checkout page is not retried then. Spread over
+#: four pools, each connection sits idle longer between requests, so this matters more.
+_KEEPALIVE_SECONDS = 2.0
+# httpx's default connection limits, with the shorter keep-alive.
+_LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=20, keepalive_expiry=_KEEPALIVE_SECONDS
+)
 
 
 class CardcomGateway:
@@ -88,7 +97,9 @@ class CardcomGateway:
         self._clients = (
             [http]
             if http is not None
-            else [httpx.AsyncClient(timeout=timeout) for _ in range(_CONNECTION_POOLS)]
+            else [
+                httpx.AsyncClient(timeout=timeout, limits=_LIMITS) for _ in range(_CONNECTION_POOLS)
+            ]
         )
         self._next_client = itertools.cycle(self._clients)
         self._timeout = timeout
