@@ -69,7 +69,7 @@ class CardcomGateway:
     in messages or logs.
 
     Pass ``http`` to share a client (it is then not closed here); otherwise the gateway owns
-    one and :meth:`aclose` closes it.
+    a few (:data:`_CONNECTION_POOLS`, taken in turn) and :meth:`aclose` closes them.
     """
 
     def __init__(
@@ -112,7 +112,7 @@ class CardcomGateway:
         )
 
     async def aclose(self) -> None:
-        """Close the HTTP client if this gateway created it."""
+        """Close the HTTP clients if this gateway created them."""
         if self._owns_http:
             for client in self._clients:
                 await client.aclose()
