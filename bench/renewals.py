@@ -207,10 +207,14 @@ async def make_tokens(base_url: str, count: int) -> list[str]:
         webhook_url="http://127.0.0.1:9/unused",  # nobody listens; deliveries just fail
         success_url="http://127.0.0.1:9/ok",
         failed_url="http://127.0.0.1:9/failed",
+        timeout=60,  # a sandbox on a loaded machine can take its time; this is only setup
     )
-    slots = asyncio.Semaphore(32)
+    slots = asyncio.Semaphore(16)
 
-    async with httpx.AsyncClient(base_url=base_url, timeout=60) as control:
+    # Idle connections are dropped before the sandbox's server drops them (uvicorn: 5 s, the
+    # same as httpx's default), so a loaded machine does not reuse one it is closing.
+    limits = httpx.Limits(keepalive_expiry=2)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as control:
 
         async def one(number: int) -> str:
             async with slots:

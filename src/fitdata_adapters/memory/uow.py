@@ -152,6 +152,10 @@ class _Organizations(_Repo):
     async def get_for_update(self, org_id: str) -> Organization | None:
         return self.t.organizations.get(org_id)
 
+    async def get_many_for_update(self, org_ids: Sequence[str]) -> dict[str, Organization]:
+        found = self.t.organizations
+        return {org_id: found[org_id] for org_id in sorted(set(org_ids)) if org_id in found}
+
     async def update(self, org: Organization) -> None:
         self.t.organizations[org.id] = org
 
@@ -195,6 +199,12 @@ class _Memberships(_Repo):
 
     async def update(self, membership: Membership) -> None:
         self.t.memberships[membership.id] = membership
+
+    async def active_owner_emails_of(
+        self, org_ids: Sequence[str], *, limit: int
+    ) -> dict[str, list[str]]:
+        found = {org_id: await self.active_owner_emails(org_id, limit=limit) for org_id in org_ids}
+        return {org_id: emails for org_id, emails in found.items() if emails}
 
     async def active_owner_emails(self, org_id: str, *, limit: int) -> list[str]:
         owners = MemberFilter(
@@ -470,8 +480,18 @@ class _Subscriptions(_Repo):
     async def get_by_org_for_update(self, org_id: str) -> PlatformSubscription | None:
         return self.t.subscriptions.get(org_id)
 
+    async def get_many_by_org_for_update(
+        self, org_ids: Sequence[str]
+    ) -> dict[str, PlatformSubscription]:
+        found = self.t.subscriptions
+        return {org_id: found[org_id] for org_id in sorted(set(org_ids)) if org_id in found}
+
     async def save(self, subscription: PlatformSubscription) -> None:
         self.t.subscriptions[subscription.organization_id] = subscription
+
+    async def save_many(self, subscriptions: Sequence[PlatformSubscription]) -> None:
+        for subscription in subscriptions:
+            await self.save(subscription)
 
     async def list_due(self, as_of: datetime, *, limit: int) -> list[PlatformSubscription]:
         due = [
@@ -629,11 +649,21 @@ class _Transactions(_Repo):
         await self.add(txn)
         return True
 
+    async def add_many_if_new(self, txns: Sequence[BillingTransaction]) -> set[str]:
+        return {txn.id for txn in txns if await self.add_if_new(txn)}
+
     async def get(self, txn_id: str) -> BillingTransaction | None:
         return self.t.transactions.get(txn_id)
 
     async def get_for_update(self, txn_id: str) -> BillingTransaction | None:
         return self.t.transactions.get(txn_id)
+
+    async def get_many_for_update(self, txn_ids: Sequence[str]) -> dict[str, BillingTransaction]:
+        return {i: self.t.transactions[i] for i in sorted(set(txn_ids)) if i in self.t.transactions}
+
+    async def update_many(self, txns: Sequence[BillingTransaction]) -> None:
+        for txn in txns:
+            await self.update(txn)
 
     async def get_by_low_profile_id(self, low_profile_id: str) -> BillingTransaction | None:
         return next(
@@ -681,6 +711,9 @@ class _BillingEvents(_Repo):
 
     async def add_many(self, org_id: str, events: Sequence[DomainEvent]) -> None:
         self.t.billing_events.extend((org_id, event) for event in events)
+
+    async def add_for_orgs(self, entries: Sequence[tuple[str, DomainEvent]]) -> None:
+        self.t.billing_events.extend(entries)
 
     async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]:
         events = [e for o, e in self.t.billing_events if o == org_id]

@@ -150,6 +150,11 @@ class OrganizationRepository(Protocol):
     async def add(self, org: Organization) -> None: ...
     async def get(self, org_id: str) -> Organization | None: ...
     async def get_for_update(self, org_id: str) -> Organization | None: ...
+    async def get_many_for_update(self, org_ids: Sequence[str]) -> dict[str, Organization]:
+        """:meth:`get_for_update` of several organizations in one round trip, by id (the
+        ones that exist), locked in id order."""
+        ...
+
     async def update(self, org: Organization) -> None: ...
 
 
@@ -187,6 +192,14 @@ class MembershipRepository(Protocol):
         """Memberships joined to users, left-joined to profiles, ordered by (normalised)
         email then membership id. With ``after`` (an ``(email, membership id)`` key) the page
         starts after that key, ``offset`` is ignored and ``total`` is not counted."""
+        ...
+
+    async def active_owner_emails_of(
+        self, org_ids: Sequence[str], *, limit: int
+    ) -> dict[str, list[str]]:
+        """:meth:`active_owner_emails` of several organizations in one round trip: each
+        organization that has active owners maps to at most ``limit`` of them, in the same
+        order; one without any is left out."""
         ...
 
     async def active_owner_emails(self, org_id: str, *, limit: int) -> list[str]:
@@ -416,8 +429,19 @@ class SubscriptionRepository(Protocol):
 
     async def get_by_org(self, org_id: str) -> PlatformSubscription | None: ...
     async def get_by_org_for_update(self, org_id: str) -> PlatformSubscription | None: ...
+    async def get_many_by_org_for_update(
+        self, org_ids: Sequence[str]
+    ) -> dict[str, PlatformSubscription]:
+        """:meth:`get_by_org_for_update` of several organizations in one round trip, by
+        organization id (those that have a subscription), locked in organization id order."""
+        ...
+
     async def save(self, subscription: PlatformSubscription) -> None:
         """Insert or update (one subscription per organization)."""
+        ...
+
+    async def save_many(self, subscriptions: Sequence[PlatformSubscription]) -> None:
+        """:meth:`save` of each, in one round trip."""
         ...
 
     async def list_due(self, as_of: datetime, *, limit: int) -> list[PlatformSubscription]:
@@ -450,10 +474,24 @@ class BillingTransactionRepository(Protocol):
         other clash raises ``Conflict`` as :meth:`add` does."""
         ...
 
+    async def add_many_if_new(self, txns: Sequence[BillingTransaction]) -> set[str]:
+        """:meth:`add_if_new` of every transaction in one round trip: the ids of those
+        inserted (the others' ``external_uniq_id`` was taken, and nothing of them is written)."""
+        ...
+
     async def get(self, txn_id: str) -> BillingTransaction | None: ...
     async def get_for_update(self, txn_id: str) -> BillingTransaction | None: ...
+    async def get_many_for_update(self, txn_ids: Sequence[str]) -> dict[str, BillingTransaction]:
+        """:meth:`get_for_update` of several transactions in one round trip, by id (the ones
+        that exist), locked in id order."""
+        ...
+
     async def get_by_low_profile_id(self, low_profile_id: str) -> BillingTransaction | None: ...
     async def update(self, txn: BillingTransaction) -> None: ...
+    async def update_many(self, txns: Sequence[BillingTransaction]) -> None:
+        """:meth:`update` of each, in one round trip."""
+        ...
+
     async def list_for_org(
         self,
         org_id: str,
@@ -484,6 +522,11 @@ class BillingEventRepository(Protocol):
     async def add(self, org_id: str, event: DomainEvent) -> None: ...
     async def add_many(self, org_id: str, events: Sequence[DomainEvent]) -> None:
         """Append ``events`` in their order (one round trip however many there are)."""
+        ...
+
+    async def add_for_orgs(self, entries: Sequence[tuple[str, DomainEvent]]) -> None:
+        """Append events of several organizations, each ``(org_id, event)``, in list order
+        (one round trip however many there are)."""
         ...
 
     async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]: ...

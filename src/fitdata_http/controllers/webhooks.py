@@ -25,10 +25,9 @@ from litestar.background_tasks import BackgroundTask
 from fitdata_adapters.cardcom import webhook_low_profile_id
 from fitdata_adapters.logging import get_logger
 from fitdata_core.errors import ProviderError, Unavailable
-from fitdata_core.ports.infrastructure import EmailMessage
 from fitdata_core.usecases import billing
 from fitdata_core.usecases.billing import ActivationOutcome
-from fitdata_core.usecases.billing.emails import send_all
+from fitdata_core.usecases.billing.activation import AfterAnswer
 from fitdata_http.bodies import decode_json_body, decode_text_body
 from fitdata_http.contract import answers
 from fitdata_http.deps import ServicesDep
@@ -96,11 +95,11 @@ class WebhooksController(Controller):
             shown = low_profile_id[:100].encode("unicode_escape").decode("ascii")
             _log.warning("cardcom_webhook", low_profile_id=shown, outcome="unknown")
             return Response(content={"status": ActivationOutcome.UNKNOWN.value}, status_code=200)
-        # The receipt is sent after the answer (a background task): Cardcom waits only for
-        # the committed activation, not for the mail server.
-        receipts: list[EmailMessage] = []
+        # The receipt (its owners lookup included) is sent after the answer (a background
+        # task): Cardcom waits only for the committed activation, not for the mail server.
+        later: list[AfterAnswer] = []
         try:
-            outcome = await billing.handle_webhook(services, low_profile_id, mail_out=receipts)
+            outcome = await billing.handle_webhook(services, low_profile_id, after_answer=later)
         except ProviderError as exc:
             _log.warning(
                 "cardcom_webhook_verify_failed",
@@ -132,5 +131,10 @@ class WebhooksController(Controller):
         return Response(
             content={"status": outcome.value},
             status_code=200,
-            background=BackgroundTask(send_all, services, receipts) if receipts else None,
+            background=BackgroundTask(_run_in_order, later) if later else None,
         )
+
+
+async def _run_in_order(work: list[AfterAnswer]) -> None:
+    for step in work:
+        await step()

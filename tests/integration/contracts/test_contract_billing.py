@@ -322,3 +322,50 @@ async def test_add_if_new_writes_once_per_external_id_and_keeps_the_unit_of_work
     clash = builders.transaction(org.id, low_profile_id="lp-x", external_uniq_id="renew-3")
     with pytest.raises(Conflict):
         await commit_one(uow_factory, lambda uow: uow.billing_transactions.add_if_new(clash))
+
+
+async def test_add_many_if_new_returns_what_it_wrote_and_keeps_the_unit_of_work(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    org = await seed_org(uow_factory)
+    other = await seed_org(uow_factory)
+    taken = builders.transaction(org.id, kind=TransactionKind.RENEWAL, external_uniq_id="renew-a")
+    await commit_one(uow_factory, lambda uow: uow.billing_transactions.add(taken))
+    batch = [
+        builders.transaction(org.id, kind=TransactionKind.RENEWAL, external_uniq_id="renew-b"),
+        builders.transaction(org.id, kind=TransactionKind.RENEWAL, external_uniq_id="renew-a"),
+        builders.transaction(other.id, kind=TransactionKind.RENEWAL, external_uniq_id="renew-c"),
+    ]
+    async with uow_factory() as uow:
+        added = await uow.billing_transactions.add_many_if_new(batch)
+        assert await uow.billing_transactions.add_many_if_new([]) == set()
+        # The refused row did not spoil the unit of work: it still writes and commits.
+        await uow.billing_events.add(org.id, builders.event("sub-1"))
+        await uow.commit()
+    assert added == {batch[0].id, batch[2].id}
+    async with uow_factory() as uow:
+        assert await uow.billing_transactions.get(batch[0].id) == batch[0]
+        assert await uow.billing_transactions.get(batch[1].id) is None
+        assert await uow.billing_transactions.get(batch[2].id) == batch[2]
+        assert await uow.billing_transactions.get(taken.id) == taken
+
+
+async def test_billing_events_of_several_orgs_added_together_keep_their_order(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    org = await seed_org(uow_factory)
+    other = await seed_org(uow_factory)
+    mine = [builders.event("sub-1", f"event.{i}", occurred_at=at(-i)) for i in range(4)]
+    theirs = [builders.event("sub-2", f"other.{i}") for i in range(2)]
+    async with uow_factory() as uow:
+        await uow.billing_events.add_for_orgs(
+            [(org.id, mine[0]), (other.id, theirs[0]), (org.id, mine[1]), (org.id, mine[2])]
+        )
+        await uow.billing_events.add_for_orgs([])
+        await uow.billing_events.add_for_orgs([(other.id, theirs[1]), (org.id, mine[3])])
+        await uow.commit()
+    async with uow_factory() as uow:
+        timeline = await uow.billing_events.list_for_org(org.id, limit=100, offset=0)
+        others = await uow.billing_events.list_for_org(other.id, limit=100, offset=0)
+    assert list(timeline.items) == mine
+    assert list(others.items) == theirs

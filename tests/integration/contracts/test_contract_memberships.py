@@ -171,3 +171,47 @@ async def test_active_owner_emails_lists_only_active_owners_by_email(
     assert owners == ["abe@example.com", "alice@example.com", "zoe@example.com"]
     assert first_two == owners[:2]
     assert nobody == []
+
+
+async def test_active_owner_emails_of_several_orgs_in_one_call(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    first = await _seed_members(uow_factory)  # one active owner: alice
+    second = (await seed_org(uow_factory)).id
+    ownerless = (await seed_org(uow_factory)).id
+    async with uow_factory() as uow:
+        for email, status in (
+            ("yan@example.com", MembershipStatus.ACTIVE),
+            ("bea@example.com", MembershipStatus.ACTIVE),
+            ("amy@example.com", MembershipStatus.ACTIVE),
+            ("aaa@example.com", MembershipStatus.SUSPENDED),
+        ):
+            user = builders.user(email=email)
+            await uow.users.add(user)
+            await uow.memberships.add(
+                builders.membership(second, user.id, role=Role.OWNER, status=status)
+            )
+        coach = builders.user(email="abc@example.com")
+        await uow.users.add(coach)
+        await uow.memberships.add(builders.membership(ownerless, coach.id, role=Role.COACH))
+        await uow.commit()
+    async with uow_factory() as uow:
+        every = await uow.memberships.active_owner_emails_of(
+            [first, second, ownerless, "no-such-org"], limit=10
+        )
+        two_each = await uow.memberships.active_owner_emails_of([first, second], limit=2)
+        none = await uow.memberships.active_owner_emails_of([], limit=10)
+        one_by_one = [
+            await uow.memberships.active_owner_emails(org_id, limit=10)
+            for org_id in (first, second)
+        ]
+    assert every == {
+        first: ["alice@example.com"],
+        second: ["amy@example.com", "bea@example.com", "yan@example.com"],
+    }
+    assert [every[first], every[second]] == one_by_one
+    assert two_each == {
+        first: ["alice@example.com"],
+        second: ["amy@example.com", "bea@example.com"],
+    }
+    assert none == {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from fitdata_adapters.memory.uow import MemoryUnitOfWork
 from fitdata_core.model.billing import (
     RETRY_SPACING,
     CancelReason,
@@ -389,3 +390,30 @@ async def test_a_renewal_as_of_a_later_day_succeeds_and_clears_the_next_attempt(
     assert sub is not None
     assert (sub.status, sub.next_payment_attempt_at) == (SubscriptionStatus.ACTIVE, None)
     assert sub.last_charged_at == as_of + DAY
+
+
+async def test_charges_that_cannot_be_recorded_together_are_recorded_one_by_one() -> None:
+    """The sweep records the outcomes of charges that finish together in one unit of work;
+    when that fails (here one organization's row is gone), each is recorded on its own, so only
+    the bad one errs and its paid transaction stays pending for a later run to look up."""
+    world = make_world()
+    gyms = [await add_gym(world.svc, f"Gym {i}") for i in range(4)]
+    for gym in gyms:
+        await put_subscription(world, gym.org_id, period_end=world.clock.now() - DAY)
+    async with world.svc.uow() as uow:
+        assert isinstance(uow, MemoryUnitOfWork)
+        del uow.tables.organizations[gyms[1].org_id]
+        await uow.commit()
+
+    report = await run_renewals(world.svc)
+
+    assert report == RenewalReport(renewed=3, errors=1)
+    assert world.gateway.money_taken == 4
+    [lost] = await transactions_of(world.svc, gyms[1].org_id)
+    assert lost.status is TransactionStatus.PENDING
+    for gym in (gyms[0], gyms[2], gyms[3]):
+        [txn] = await transactions_of(world.svc, gym.org_id)
+        assert txn.status is TransactionStatus.COMPLETED
+    assert len(world.mailer.sent) == 3
+    [report_of_error] = world.errors.reports
+    assert report_of_error.context["organization_id"] == gyms[1].org_id

@@ -22,6 +22,7 @@ from fitdata_core.usecases.billing import (
     start_checkout,
     verify_checkout,
 )
+from fitdata_core.usecases.billing.activation import AfterAnswer
 from support.billing import (
     Gym,
     World,
@@ -233,3 +234,28 @@ async def test_a_webhook_can_leave_the_receipt_to_its_caller(world: World, gym: 
     sub = await subscription_of(world.svc, gym.org_id)
     assert sub is not None
     assert sub.status is SubscriptionStatus.ACTIVE
+
+
+async def test_a_webhook_can_leave_the_whole_receipt_until_after_its_answer(
+    world: World, gym: Gym
+) -> None:
+    """With ``after_answer`` not even the owners lookup happens before the answer: the
+    activation is committed, and the receipt goes out only when the caller runs the work."""
+    session = await _paid_checkout(world, gym)
+    first: list[AfterAnswer] = []
+    again: list[AfterAnswer] = []
+
+    outcome = await handle_webhook(world.svc, session.low_profile_id, after_answer=first)
+    repeat = await handle_webhook(world.svc, session.low_profile_id, after_answer=again)
+
+    assert (outcome, repeat) == (ActivationOutcome.COMPLETED, ActivationOutcome.ALREADY_PROCESSED)
+    assert world.mailer.sent == []
+    assert again == []
+    sub = await subscription_of(world.svc, gym.org_id)
+    assert sub is not None
+    assert sub.status is SubscriptionStatus.ACTIVE
+    [send_receipt] = first
+    await send_receipt()
+    [receipt] = world.mailer.sent
+    assert receipt.to == gym.owner_email
+    assert receipt.subject.startswith("Receipt:")

@@ -123,6 +123,13 @@ _CLAIM_DUE = _claim_due_statement()
 _SUB = t.platform_subscriptions
 _SUB_BY_ORG = sa.select(_SUB).where(_SUB.c.organization_id == sa.bindparam("org_id"))
 _SUB_BY_ORG_FOR_UPDATE = _SUB_BY_ORG.with_for_update()
+# In one order, so that two units of work locking several never wait on each other in a cycle.
+_SUBS_BY_ORG_FOR_UPDATE = (
+    sa.select(_SUB)
+    .where(_SUB.c.organization_id.in_(sa.bindparam("org_ids", expanding=True)))
+    .order_by(_SUB.c.organization_id)
+    .with_for_update()
+)
 
 
 @functools.cache
@@ -148,9 +155,25 @@ class SqlSubscriptionRepository(SqlRepository):
         row = await self._db.one_or_none(_SUB_BY_ORG_FOR_UPDATE, {"org_id": org_id})
         return None if row is None else _subscription(row)
 
+    async def get_many_by_org_for_update(
+        self, org_ids: Sequence[str]
+    ) -> dict[str, PlatformSubscription]:
+        if not org_ids:
+            return {}
+        rows = await self._db.all(_SUBS_BY_ORG_FOR_UPDATE, {"org_ids": sorted(set(org_ids))})
+        return {row["organization_id"]: _subscription(row) for row in rows}
+
     async def save(self, subscription: PlatformSubscription) -> None:
         values = _subscription_values(subscription)
         statement = _upsert_subscription(self._db.conn.dialect.name, tuple(values))
+        await self._db.execute(statement, values)
+
+    async def save_many(self, subscriptions: Sequence[PlatformSubscription]) -> None:
+        """The upsert of :meth:`save` as one ``executemany``."""
+        if not subscriptions:
+            return
+        values = [_subscription_values(s) for s in subscriptions]
+        statement = _upsert_subscription(self._db.conn.dialect.name, tuple(values[0]))
         await self._db.execute(statement, values)
 
     async def list_due(self, as_of: datetime, *, limit: int) -> list[PlatformSubscription]:
@@ -234,6 +257,12 @@ def _transaction(row: Mapping[str, Any]) -> BillingTransaction:
 _TXN = t.platform_billing_transactions
 _INSERT_TXN = _TXN.insert()
 _TXN_FOR_UPDATE = sa.select(_TXN).where(_TXN.c.id == sa.bindparam("txn_id")).with_for_update()
+_TXNS_FOR_UPDATE = (
+    sa.select(_TXN)
+    .where(_TXN.c.id.in_(sa.bindparam("txn_ids", expanding=True)))
+    .order_by(_TXN.c.id)
+    .with_for_update()
+)
 # Its SET clause comes from the execution parameters (every column of ``_transaction_values``).
 _UPDATE_TXN = _TXN.update().where(_TXN.c.id == sa.bindparam("txn_id"))
 
@@ -255,6 +284,16 @@ class SqlBillingTransactionRepository(SqlRepository):
         statement = _insert_txn_if_new(self._db.conn.dialect.name)
         return (await self._db.execute(statement, _transaction_values(txn))).first() is not None
 
+    async def add_many_if_new(self, txns: Sequence[BillingTransaction]) -> set[str]:
+        """The same statement with many rows: SQLAlchemy sends them as one multi-row
+        ``INSERT ... VALUES`` ("insertmanyvalues"), whose ``RETURNING`` names the rows
+        inserted; a taken external id returns nothing and aborts nothing."""
+        if not txns:
+            return set()
+        statement = _insert_txn_if_new(self._db.conn.dialect.name)
+        rows = await self._db.execute(statement, [_transaction_values(txn) for txn in txns])
+        return set(rows.scalars())
+
     async def _one(
         self, where: sa.ColumnElement[bool], *, lock: bool = False
     ) -> BillingTransaction | None:
@@ -274,8 +313,21 @@ class SqlBillingTransactionRepository(SqlRepository):
     async def get_by_low_profile_id(self, low_profile_id: str) -> BillingTransaction | None:
         return await self._one(t.platform_billing_transactions.c.low_profile_id == low_profile_id)
 
+    async def get_many_for_update(self, txn_ids: Sequence[str]) -> dict[str, BillingTransaction]:
+        if not txn_ids:
+            return {}
+        rows = await self._db.all(_TXNS_FOR_UPDATE, {"txn_ids": sorted(set(txn_ids))})
+        return {row["id"]: _transaction(row) for row in rows}
+
     async def update(self, txn: BillingTransaction) -> None:
         await self._db.execute(_UPDATE_TXN, {**_transaction_values(txn), "txn_id": txn.id})
+
+    async def update_many(self, txns: Sequence[BillingTransaction]) -> None:
+        """The ``UPDATE`` of :meth:`update` as one ``executemany``."""
+        if not txns:
+            return
+        params = [{**_transaction_values(txn), "txn_id": txn.id} for txn in txns]
+        await self._db.execute(_UPDATE_TXN, params)
 
     async def list_for_org(
         self,
@@ -364,6 +416,12 @@ class SqlBillingEventRepository(SqlRepository):
         if not events:
             return
         await self._db.execute(_INSERT_EVENT, [_event_values(org_id, e) for e in events])
+
+    async def add_for_orgs(self, entries: Sequence[tuple[str, DomainEvent]]) -> None:
+        """One ``executemany`` as :meth:`add_many`, the rows of several organizations."""
+        if not entries:
+            return
+        await self._db.execute(_INSERT_EVENT, [_event_values(o, e) for o, e in entries])
 
     async def list_for_org(self, org_id: str, *, limit: int, offset: int) -> Page[DomainEvent]:
         e = t.billing_events

@@ -51,6 +51,12 @@ _ORG_FOR_UPDATE = (
     .where(t.organizations.c.id == sa.bindparam("org_id"))
     .with_for_update()
 )
+_ORGS_FOR_UPDATE = (
+    sa.select(t.organizations)
+    .where(t.organizations.c.id.in_(sa.bindparam("org_ids", expanding=True)))
+    .order_by(t.organizations.c.id)
+    .with_for_update()
+)
 _UPDATE_ORG = t.organizations.update().where(t.organizations.c.id == sa.bindparam("org_id"))
 
 
@@ -67,6 +73,12 @@ class SqlOrganizationRepository(SqlRepository):
     async def get_for_update(self, org_id: str) -> Organization | None:
         row = await self._db.one_or_none(_ORG_FOR_UPDATE, {"org_id": org_id})
         return None if row is None else _org(row)
+
+    async def get_many_for_update(self, org_ids: Sequence[str]) -> dict[str, Organization]:
+        if not org_ids:
+            return {}
+        rows = await self._db.all(_ORGS_FOR_UPDATE, {"org_ids": sorted(set(org_ids))})
+        return {row["id"]: _org(row) for row in rows}
 
     async def update(self, org: Organization) -> None:
         await self._db.execute(_UPDATE_ORG, {**_org_values(org), "org_id": org.id})
@@ -278,6 +290,37 @@ _ACTIVE_OWNER_EMAILS = (
 )
 
 
+def _active_owner_emails_of() -> sa.Select[Any]:
+    """Every listed organization's first ``limit`` active owners (the order of
+    :data:`_ACTIVE_OWNER_EMAILS`), numbered per organization by a window: one statement for a
+    whole batch of renewals instead of one per renewal. Built once, the ids expanded."""
+    m = t.memberships
+    ranked = (
+        sa.select(
+            m.c.organization_id,
+            t.users.c.email,
+            sa.func.row_number()
+            .over(partition_by=m.c.organization_id, order_by=MEMBER_ORDER)
+            .label("rank"),
+        )
+        .select_from(m.join(t.users, t.users.c.id == m.c.user_id))
+        .where(
+            m.c.organization_id.in_(sa.bindparam("org_ids", expanding=True)),
+            m.c.role == Role.OWNER.value,
+            m.c.status == MembershipStatus.ACTIVE.value,
+        )
+        .subquery()
+    )
+    return (
+        sa.select(ranked.c.organization_id, ranked.c.email)
+        .where(ranked.c.rank <= sa.bindparam("limit"))
+        .order_by(ranked.c.organization_id, ranked.c.rank)
+    )
+
+
+_ACTIVE_OWNER_EMAILS_OF = _active_owner_emails_of()
+
+
 class SqlMembershipRepository(SqlRepository):
     async def add(self, membership: Membership) -> None:
         await self._db.execute(t.memberships.insert().values(_membership_values(membership)))
@@ -295,6 +338,19 @@ class SqlMembershipRepository(SqlRepository):
             .where(t.memberships.c.id == membership.id)
             .values(_membership_values(membership))
         )
+
+    async def active_owner_emails_of(
+        self, org_ids: Sequence[str], *, limit: int
+    ) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        if not org_ids:
+            return found
+        rows = await self._db.execute(
+            _ACTIVE_OWNER_EMAILS_OF, {"org_ids": list(org_ids), "limit": limit}
+        )
+        for row in rows:
+            found.setdefault(row.organization_id, []).append(row.email)
+        return found
 
     async def active_owner_emails(self, org_id: str, *, limit: int) -> list[str]:
         """One indexed join, no count and no profile columns (unlike :meth:`list_members`)."""

@@ -8,6 +8,8 @@ one caller activates and sends the receipt; the others see a settled row and do 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
 
@@ -17,6 +19,8 @@ from fitdata_core.model.billing import (
     SubscriptionStatus,
     TransactionStatus,
 )
+from fitdata_core.model.organizations import Organization
+from fitdata_core.money import Money
 from fitdata_core.ports.infrastructure import EmailMessage
 from fitdata_core.ports.providers import PaymentResult, PaymentResultStatus
 from fitdata_core.rules.billing_periods import next_period_end
@@ -26,6 +30,7 @@ from fitdata_core.usecases.billing.common import locked_org, record, seal_card, 
 
 __all__ = [
     "ActivationOutcome",
+    "AfterAnswer",
     "apply_checkout_result",
     "settle_checkout",
 ]
@@ -48,6 +53,10 @@ class ActivationOutcome(StrEnum):
     """A webhook without a LowProfileId: nothing to look up."""
 
 
+AfterAnswer = Callable[[], Awaitable[None]]
+"""Work a caller runs once it has answered (the webhook: the receipt), already committed."""
+
+
 async def apply_checkout_result(
     svc: Services,
     txn_id: str,
@@ -55,6 +64,7 @@ async def apply_checkout_result(
     *,
     at: datetime | None = None,
     mail_out: list[EmailMessage] | None = None,
+    after_answer: list[AfterAnswer] | None = None,
 ) -> ActivationOutcome:
     """Apply what the gateway says about checkout ``txn_id``, exactly once.
 
@@ -67,7 +77,10 @@ async def apply_checkout_result(
     With ``mail_out`` the receipt is appended to that list instead of sent here: the caller
     sends it (with :func:`~fitdata_core.usecases.billing.emails.send_all`) when it suits it,
     e.g. the webhook after its answer, so Cardcom does not wait on the mail server. Either
-    way only the winner gets a receipt, and only after the commit.
+    way only the winner gets a receipt, and only after the commit. With ``after_answer`` even
+    the receipt's owners lookup is left out of the unit of work: a function that looks them
+    up, builds the receipt and sends it is appended there, for the caller to run after its
+    answer (the webhook's; Cardcom waits for nothing the answer does not need).
     """
     if result.return_value is not None and result.return_value != txn_id:
         svc.errors.capture_message(
@@ -118,19 +131,51 @@ async def apply_checkout_result(
         org = await locked_org(uow, org_id)
         org, tier_events = await sync_tier(uow, org, sub, now)
         await record(uow, org_id, [*events, *sub_events, *tier_events])
-        mail = emails.receipt(
-            await emails.audience_of(svc, uow, org),
-            sub,
-            amount=txn.amount,
-            provider_transaction_id=result.provider_transaction_id,
-            renewal=False,
-        )
+        if after_answer is None:
+            mail = emails.receipt(
+                await emails.audience_of(svc, uow, org),
+                sub,
+                amount=txn.amount,
+                provider_transaction_id=result.provider_transaction_id,
+                renewal=False,
+            )
         await uow.commit()
-    if mail_out is not None:
+    if after_answer is not None:
+        after_answer.append(
+            functools.partial(
+                _send_receipt, svc, org, sub, txn.amount, result.provider_transaction_id
+            )
+        )
+    elif mail_out is not None:
         mail_out.extend(mail)
     else:
         await emails.send_all(svc, mail)
     return ActivationOutcome.COMPLETED
+
+
+async def _send_receipt(
+    svc: Services,
+    org: Organization,
+    sub: PlatformSubscription,
+    amount: Money,
+    provider_transaction_id: str | None,
+) -> None:
+    """The activation's receipt, after the answer: owners looked up now, in a unit of work of
+    their own (nothing written), then sent. A failure is reported: the payment stands."""
+    try:
+        async with svc.uow() as uow:
+            owners = await uow.memberships.active_owner_emails(org.id, limit=emails.MAX_RECIPIENTS)
+    except Exception as exc:  # the activation is committed; only the receipt is lost
+        svc.errors.capture_exception(exc, where="billing-email", organization_id=org.id)
+        return
+    receipt = emails.receipt(
+        emails.audience_from(svc, org, owners),
+        sub,
+        amount=amount,
+        provider_transaction_id=provider_transaction_id,
+        renewal=False,
+    )
+    await emails.send_all(svc, receipt)
 
 
 def _alert_if_paid_after_cancel(
@@ -153,12 +198,16 @@ async def settle_checkout(
     *,
     at: datetime | None = None,
     mail_out: list[EmailMessage] | None = None,
+    after_answer: list[AfterAnswer] | None = None,
 ) -> ActivationOutcome:
     """Pull the gateway's answer for a checkout and apply it (as of ``at``, default now;
-    ``mail_out`` as in :func:`apply_checkout_result`). Raises ``ProviderError``."""
+    ``mail_out`` and ``after_answer`` as in :func:`apply_checkout_result`). Raises
+    ``ProviderError``."""
     if txn.status in (TransactionStatus.COMPLETED, TransactionStatus.FAILED):
         return ActivationOutcome.ALREADY_PROCESSED  # settled for good: no need to ask
     if txn.low_profile_id is None:
         return ActivationOutcome.UNKNOWN
     result = await svc.payment_gateway.get_checkout_result(txn.low_profile_id)
-    return await apply_checkout_result(svc, txn.id, result, at=at, mail_out=mail_out)
+    return await apply_checkout_result(
+        svc, txn.id, result, at=at, mail_out=mail_out, after_answer=after_answer
+    )

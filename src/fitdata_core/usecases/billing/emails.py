@@ -22,7 +22,9 @@ from fitdata_core.ports.repositories import UnitOfWork
 from fitdata_core.services import Services
 
 __all__ = [
+    "MAX_RECIPIENTS",
     "Audience",
+    "audience_from",
     "audience_of",
     "cancelled",
     "receipt",
@@ -30,8 +32,8 @@ __all__ = [
     "send_all",
 ]
 
-# Billing mail goes to at most this many owners (the first by email).
-_MAX_RECIPIENTS = 10
+#: Billing mail goes to at most this many owners (the first by email).
+MAX_RECIPIENTS = 10
 
 _CANCEL_WHY = {
     CancelReason.OWNER_REQUESTED: "you asked us to cancel it",
@@ -57,12 +59,17 @@ class Audience:
 
 async def audience_of(svc: Services, uow: UnitOfWork, org: Organization) -> Audience:
     """The organization's active owners (billing mail goes to whoever can act on it)."""
-    owners = await uow.memberships.active_owner_emails(org.id, limit=_MAX_RECIPIENTS)
-    base = svc.billing.public_url
+    owners = await uow.memberships.active_owner_emails(org.id, limit=MAX_RECIPIENTS)
+    return audience_from(svc, org, owners)
+
+
+def audience_from(svc: Services, org: Organization, owners: Sequence[str]) -> Audience:
+    """The audience of :func:`audience_of` with the owners already looked up (at most
+    :data:`MAX_RECIPIENTS`), e.g. for a whole batch of renewals at once."""
     return Audience(
         org_name=org.name,
-        recipients=tuple(owners),
-        settings_url=f"{base}/dashboard/settings/billing",
+        recipients=tuple(owners[:MAX_RECIPIENTS]),
+        settings_url=f"{svc.billing.public_url}/dashboard/settings/billing",
     )
 
 

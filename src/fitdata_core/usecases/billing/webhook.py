@@ -13,7 +13,11 @@ from fitdata_core.model.billing import TransactionStatus
 from fitdata_core.model.tiers import PlatformTier
 from fitdata_core.ports.infrastructure import EmailMessage
 from fitdata_core.services import Actor, Services
-from fitdata_core.usecases.billing.activation import ActivationOutcome, settle_checkout
+from fitdata_core.usecases.billing.activation import (
+    ActivationOutcome,
+    AfterAnswer,
+    settle_checkout,
+)
 from fitdata_core.usecases.common import authorize, load_org
 
 __all__ = [
@@ -24,7 +28,11 @@ __all__ = [
 
 
 async def handle_webhook(
-    svc: Services, low_profile_id: str | None, *, mail_out: list[EmailMessage] | None = None
+    svc: Services,
+    low_profile_id: str | None,
+    *,
+    mail_out: list[EmailMessage] | None = None,
+    after_answer: list[AfterAnswer] | None = None,
 ) -> ActivationOutcome:
     """Process a Cardcom webhook that names ``low_profile_id``.
 
@@ -34,7 +42,8 @@ async def handle_webhook(
     decline, ``completed`` for the activation, ``already_processed`` for a repeat or a
     cancelled checkout (W1, W5). Raises ``ProviderError`` when Cardcom cannot be reached
     (answer non-200 so Cardcom re-sends). With ``mail_out`` the receipt of an activation is
-    left there for the caller to send after answering (see ``apply_checkout_result``).
+    left there for the caller to send after answering; with ``after_answer`` the owners
+    lookup goes there too (see ``apply_checkout_result``).
     """
     if not low_profile_id or not low_profile_id.strip():
         return ActivationOutcome.IGNORED
@@ -42,7 +51,7 @@ async def handle_webhook(
         txn = await uow.billing_transactions.get_by_low_profile_id(low_profile_id.strip())
     if txn is None:
         return ActivationOutcome.UNKNOWN
-    return await settle_checkout(svc, txn, mail_out=mail_out)
+    return await settle_checkout(svc, txn, mail_out=mail_out, after_answer=after_answer)
 
 
 @attrs.frozen
