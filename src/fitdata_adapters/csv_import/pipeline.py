@@ -88,6 +88,16 @@ def _summary(orders: Mapping[str, DateOrder], profile: ColumnProfile) -> str | N
     return chosen.pop().value if len(chosen) == 1 else "mixed"
 
 
+def _preview_problems(records: list[MappedRecord]) -> list[str]:
+    # A value no fix can save is left out of its preview row; without a word about it the
+    # owner would see a row that looks fine and then fails once the job runs.
+    return [
+        f"Row {record.row}: {problem}; the row will fail unless the file is fixed."
+        for record in records
+        for problem in record.problems
+    ]
+
+
 def analyse(
     source: Source,
     *,
@@ -115,14 +125,15 @@ def analyse(
     suggested = suggested or suggest_mapping(headers, profile, today=today)
     orders, date_warnings = date_orders(profile, suggested)
     mapper = RowMapper(headers, suggested.member_fields, orders=orders, today=today)
-    preview = tuple(mapper.map(number, cells).values for number, cells in first)
+    mapped = [mapper.map(number, cells) for number, cells in first]
+    preview = tuple(record.values for record in mapped)
     return Analysis(
         headers=headers,
         total_rows=profile.rows,
         suggested=suggested,
         preview=preview,
         detected=attrs.evolve(detected, date_order=_summary(orders, profile)),
-        warnings=(*reader_warnings, *date_warnings),
+        warnings=(*reader_warnings, *date_warnings, *_preview_problems(mapped)),
         date_orders=orders,
         profile=profile,
     )

@@ -78,10 +78,18 @@ def test_the_upload_preview_of_a_hebrew_gym_file(tmp_path: Path) -> None:
     assert answer["previewRows"][1]["phone"] == "+972541112233"
     assert answer["previewRows"][1]["birthDate"] == "1985-04-03"
     # The membership columns only hold dates like 01/02/2024 (and a day number): reported.
+    # Row 4's values no fix can save are left out of its preview row, and said so.
     assert answer["warnings"] == [
         "תחילת מנוי: every date could be day or month first; read as dd/mm/yyyy.",
         "סיום מנוי: every date could be day or month first; read as dd/mm/yyyy.",
+        "Row 4: נייד: Excel turned this phone into scientific notation (5.41E+08) and lost its"
+        " last digits; format the column as text and export again; the row will fail unless"
+        " the file is fixed.",
+        "Row 4: תאריך לידה: '31/02/1999' is not a calendar date; the row will fail unless the"
+        " file is fixed.",
     ]
+    assert "phone" not in answer["previewRows"][2]
+    assert "birthDate" not in answer["previewRows"][2]
 
 
 def test_the_job_config_keeps_every_date_columns_order(tmp_path: Path) -> None:
