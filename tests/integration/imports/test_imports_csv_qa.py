@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import httpx
 import pytest
 import sqlalchemy as sa
 from litestar import Litestar
@@ -638,33 +639,150 @@ async def test_the_confirmed_mapping_is_suggested_for_the_next_file_with_those_h
 
 
 async def test_concurrent_uploads_leave_one_pending_job(world: World) -> None:
-    responses = await asyncio.gather(*(world.upload(rows_csv(3)) for _ in range(4)))
-    statuses = sorted(r.status_code for r in responses)
-    assert set(statuses) <= {200, 409}, [r.text for r in responses]
-    assert 200 in statuses
+    async with concurrent_client(create_app(world.runtime)) as client:
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    f"{world.base}/csv/upload",
+                    files={"file": ("members.csv", rows_csv(3).encode(), "text/csv")},
+                    headers=world.owner,
+                )
+                for _ in range(4)
+            )
+        )
+    assert {r.status_code for r in responses} <= {200, 409}, [r.text for r in responses]
+    answered = [r.json()["data"]["jobId"] for r in responses if r.status_code == 200]
+    assert answered, [r.text for r in responses]
     for response in responses:
         if response.status_code == 409:
             assert response.json()["detail"] == "Active import already exists"
+    statuses = {job_id: (await world.job(job_id))["status"] for job_id in answered}
     async with world.runtime.engine.connect() as conn:
-        active = (
+        rows = (
             await conn.execute(
-                sa.select(t.import_jobs.c.id).where(t.import_jobs.c.status == "pending")
+                sa.select(t.import_jobs.c.id, t.import_jobs.c.status).where(
+                    t.import_jobs.c.organization_id == world.org_id
+                )
             )
         ).all()
-    assert len(active) == 1
+    # Exactly one upload is left waiting for its confirmation, one the client was answered
+    # with; every other answered upload was replaced (cancelled), and no job was made that
+    # nobody was told about.
+    pending = [str(row.id) for row in rows if row.status == "pending"]
+    assert len(pending) == 1, rows
+    assert pending[0] in answered
+    assert sorted(str(row.id) for row in rows) == sorted(answered)
+    assert sorted(statuses.values()) == ["cancelled"] * (len(answered) - 1) + ["pending"]
+    # Only the pending upload's file is kept.
+    assert stored_files(world.runtime.settings.data_dir) == [len(rows_csv(3))]
+
+
+def concurrent_client(app: Litestar) -> httpx.AsyncClient:
+    """A client whose requests really run at the same time: Litestar's ``AsyncTestClient``
+    hands each request to the app's thread and waits for its answer, so requests gathered on
+    it run one after the other and race nothing."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+class _Rendezvous:
+    """Holds each confirm right after it read its job until all of them have read it (or a
+    second passed: a confirm blocked on the job's row lock never arrives), so the confirms
+    race in the worst order instead of whatever order the event loop happens to pick."""
+
+    def __init__(self, parties: int) -> None:
+        self.parties = parties
+        self.arrived = 0
+        self.all_read = asyncio.Event()
+
+    async def wait(self) -> None:
+        self.arrived += 1
+        if self.arrived >= self.parties:
+            self.all_read.set()
+        try:
+            await asyncio.wait_for(self.all_read.wait(), timeout=1.0)
+        except TimeoutError:
+            self.all_read.set()  # the others wait on the lock: let them through once it frees
+
+
+@attrs.define
+class _PausingJobs:
+    inner: Any
+    rendezvous: _Rendezvous
+
+    async def get_for_update(self, job_id: str) -> Any:
+        job = await self.inner.get_for_update(job_id)
+        await self.rendezvous.wait()
+        return job
+
+    async def get(self, job_id: str) -> Any:
+        job = await self.inner.get(job_id)
+        await self.rendezvous.wait()
+        return job
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@attrs.define
+class _PausingUow:
+    inner: Any
+    rendezvous: _Rendezvous
+
+    @property
+    def import_jobs(self) -> _PausingJobs:
+        return _PausingJobs(self.inner.import_jobs, self.rendezvous)
+
+    async def __aenter__(self) -> _PausingUow:
+        self.inner = await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> Any:
+        return await self.inner.__aexit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 async def test_concurrent_confirms_queue_the_job_once(world: World) -> None:
+    """Three confirms at once, each holding on after reading the job until the others read
+    it too: exactly one 202, the others 409, one run, each row once. (Without the job's row
+    lock all three read it pending and all three are 202.)"""
     answer = await world.uploaded(rows_csv(3))
-    responses = await asyncio.gather(
-        *(world.confirm(answer["jobId"], answer["suggestedMapping"]) for _ in range(3))
-    )
+    before = await world.count(t.memberships)
+    svc = world.runtime.services
+    rendezvous = _Rendezvous(parties=3)
+
+    def pausing_uow(*, read_only: bool = False) -> Any:
+        return _PausingUow(svc.uow(read_only=read_only), rendezvous)
+
+    racing = attrs.evolve(world.runtime, services=attrs.evolve(svc, uow=pausing_uow))
+    async with concurrent_client(create_app(racing)) as client:
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    f"{world.base}/csv/jobs/{answer['jobId']}/confirm",
+                    json={
+                        "columnMapping": answer["suggestedMapping"],
+                        "entities": MEMBERS_ONLY,
+                    },
+                    headers=world.owner,
+                )
+                for _ in range(3)
+            )
+        )
+    assert rendezvous.arrived == 3  # every confirm read the job
     assert sorted(r.status_code for r in responses) == [202, 409, 409], [r.text for r in responses]
-    runs = await drain(world.runtime.services)
+    for response in responses:
+        if response.status_code == 409:
+            assert "is confirmed already" in response.json()["detail"]
+    runs = await drain(svc)
     assert runs == 1
+    assert await drain(svc) == 0  # nothing else was queued
     job = await world.job(answer["jobId"])
     assert job["status"] == "completed"
     assert job["results"]["members"]["created"] == 3
+    assert await world.count(t.memberships) == before + 3
+    assert await world.count(t.import_jobs) == 1
 
 
 async def test_a_job_taken_over_elsewhere_rereads_the_file_without_duplicates(
@@ -802,25 +920,53 @@ async def test_rejects_and_retry_of_an_arbox_job_are_409(world: World) -> None:
 
 async def test_an_upload_racing_a_confirm_never_cancels_a_confirmed_job(world: World) -> None:
     """Either the confirm wins (202, the job runs, the upload is 409) or the upload does (the
-    job is cancelled, the confirm is 409): never a 202 for a job then cancelled."""
+    job is cancelled, the confirm is 409): exactly one of them, never both nor neither, never
+    a 202 for a job then cancelled, and each row lands once."""
+    landed = 0
+    before = await world.count(t.memberships)
     for _ in range(3):
         answer = await world.uploaded(rows_csv(2))
-        confirm, upload = await asyncio.gather(
-            world.confirm(answer["jobId"], answer["suggestedMapping"]),
-            world.upload(rows_csv(3)),
+        async with concurrent_client(create_app(world.runtime)) as client:
+            confirm, upload = await asyncio.gather(
+                client.post(
+                    f"{world.base}/csv/jobs/{answer['jobId']}/confirm",
+                    json={"columnMapping": answer["suggestedMapping"], "entities": MEMBERS_ONLY},
+                    headers=world.owner,
+                ),
+                client.post(
+                    f"{world.base}/csv/upload",
+                    files={"file": ("members.csv", rows_csv(3).encode(), "text/csv")},
+                    headers=world.owner,
+                ),
+            )
+        assert (confirm.status_code, upload.status_code) in {(202, 409), (409, 200)}, (
+            confirm.text,
+            upload.text,
         )
         job = await world.job(answer["jobId"])
         if confirm.status_code == 202:
-            assert upload.status_code == 409, upload.text
+            assert _problem(upload, 409) == "Active import already exists"
             assert job["status"] == "pending"
             assert job["config"]["confirmed"] is True
-            await drain(world.runtime.services)
+            assert await drain(world.runtime.services) == 1
             assert (await world.job(answer["jobId"]))["status"] == "completed"
+            landed += 1
         else:
             assert "is cancelled" in _problem(confirm, 409)
-            assert upload.status_code == 200, upload.text
             assert job["status"] == "cancelled"
+            assert await drain(world.runtime.services) == 0  # the cancelled job never runs
             cancel = await world.client.delete(
                 f"{world.base}/jobs/{upload.json()['data']['jobId']}", headers=world.owner
             )
             assert cancel.status_code == 200, cancel.text
+        async with world.runtime.engine.connect() as conn:
+            active = (
+                await conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(t.import_jobs)
+                    .where(t.import_jobs.c.status.in_(["pending", "in_progress"]))
+                )
+            ).scalar_one()
+        assert active == 0
+    # The same two addresses each time: the confirmed jobs that ran created them once.
+    assert await world.count(t.memberships) == before + (2 if landed else 0)
