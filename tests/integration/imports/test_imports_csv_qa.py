@@ -719,6 +719,11 @@ class _PausingJobs:
         await self.rendezvous.wait()
         return job
 
+    async def find_active(self, org_id: str) -> Any:
+        jobs = await self.inner.find_active(org_id)
+        await self.rendezvous.wait()
+        return jobs
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
@@ -743,6 +748,19 @@ class _PausingUow:
         return getattr(self.inner, name)
 
 
+def pausing_app(world: World, rendezvous: _Rendezvous) -> Litestar:
+    """The app over the world's runtime, each job read of a writing unit of work held at
+    ``rendezvous`` (the read-only early checks, like an upload's, are not the race)."""
+    svc = world.runtime.services
+
+    def pausing_uow(*, read_only: bool = False) -> Any:
+        if read_only:
+            return svc.uow(read_only=True)
+        return _PausingUow(svc.uow(), rendezvous)
+
+    return create_app(attrs.evolve(world.runtime, services=attrs.evolve(svc, uow=pausing_uow)))
+
+
 async def test_concurrent_confirms_queue_the_job_once(world: World) -> None:
     """Three confirms at once, each holding on after reading the job until the others read
     it too: exactly one 202, the others 409, one run, each row once. (Without the job's row
@@ -751,12 +769,7 @@ async def test_concurrent_confirms_queue_the_job_once(world: World) -> None:
     before = await world.count(t.memberships)
     svc = world.runtime.services
     rendezvous = _Rendezvous(parties=3)
-
-    def pausing_uow(*, read_only: bool = False) -> Any:
-        return _PausingUow(svc.uow(read_only=read_only), rendezvous)
-
-    racing = attrs.evolve(world.runtime, services=attrs.evolve(svc, uow=pausing_uow))
-    async with concurrent_client(create_app(racing)) as client:
+    async with concurrent_client(pausing_app(world, rendezvous)) as client:
         responses = await asyncio.gather(
             *(
                 client.post(
@@ -921,12 +934,14 @@ async def test_rejects_and_retry_of_an_arbox_job_are_409(world: World) -> None:
 async def test_an_upload_racing_a_confirm_never_cancels_a_confirmed_job(world: World) -> None:
     """Either the confirm wins (202, the job runs, the upload is 409) or the upload does (the
     job is cancelled, the confirm is 409): exactly one of them, never both nor neither, never
-    a 202 for a job then cancelled, and each row lands once."""
+    a 202 for a job then cancelled, and each row lands once. Each is held after reading the
+    job until the other has read it too (without the upload's lock on the job it replaces,
+    both win)."""
     landed = 0
     before = await world.count(t.memberships)
     for _ in range(3):
         answer = await world.uploaded(rows_csv(2))
-        async with concurrent_client(create_app(world.runtime)) as client:
+        async with concurrent_client(pausing_app(world, _Rendezvous(parties=2))) as client:
             confirm, upload = await asyncio.gather(
                 client.post(
                     f"{world.base}/csv/jobs/{answer['jobId']}/confirm",
