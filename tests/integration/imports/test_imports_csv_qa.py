@@ -985,3 +985,26 @@ async def test_an_upload_racing_a_confirm_never_cancels_a_confirmed_job(world: W
         assert active == 0
     # The same two addresses each time: the confirmed jobs that ran created them once.
     assert await world.count(t.memberships) == before + (2 if landed else 0)
+
+
+async def test_a_retried_upload_replaces_the_first_and_a_retried_confirm_replays(
+    world: World,
+) -> None:
+    """The upload takes no Idempotency-Key (a retry is safe as it is: it gets a new job and
+    the first, unconfirmed one is cancelled); the confirm does (its retry runs nothing twice)."""
+    keyed = {**world.owner, "Idempotency-Key": "retry-me-once"}
+    first = await world.uploaded(rows_csv(2), headers=keyed)
+    second = await world.uploaded(rows_csv(2), headers=keyed)
+    assert second["jobId"] != first["jobId"]
+    assert (await world.job(first["jobId"]))["status"] == "cancelled"
+    assert "is cancelled" in _problem(
+        await world.confirm(first["jobId"], first["suggestedMapping"]), 409
+    )
+    body = {"columnMapping": second["suggestedMapping"], "entities": MEMBERS_ONLY}
+    url = f"{world.base}/csv/jobs/{second['jobId']}/confirm"
+    answers = [await world.client.post(url, json=body, headers=keyed) for _ in range(2)]
+    assert [a.status_code for a in answers] == [202, 202], [a.text for a in answers]
+    assert answers[1].headers.get("Idempotent-Replayed") == "true"
+    assert answers[1].json() == answers[0].json()
+    assert await drain(world.runtime.services) == 1
+    assert (await world.job(second["jobId"]))["results"]["members"]["created"] == 2
