@@ -88,6 +88,13 @@ def _summary(orders: Mapping[str, DateOrder], profile: ColumnProfile) -> str | N
     return chosen.pop().value if len(chosen) == 1 else "mixed"
 
 
+def _assume_orders(profile: ColumnProfile, orders: Mapping[str, str]) -> None:
+    known = {order.value for order in DateOrder}
+    for header, order in orders.items():
+        if header in profile.headers and order in known:
+            profile.date_evidence(header).prior = DateOrder(order)
+
+
 def _preview_problems(records: list[MappedRecord]) -> list[str]:
     # A value no fix can save is left out of its preview row; without a word about it the
     # owner would see a row that looks fine and then fails once the job runs.
@@ -106,11 +113,14 @@ def analyse(
     today: date,
     require_rows: bool = True,
     remembered: object = None,
+    remembered_orders: Mapping[str, str] | None = None,
 ) -> Analysis:
     """Read ``source`` once (see the module docstring). ``require_rows``: a file with headers
     only is ``InvalidInput``. ``remembered``: the mapping the org confirmed for a file with
     the same headers (its JSON form, looked up by ``headers_fingerprint``); it is the
-    suggestion while it still fits this file."""
+    suggestion while it still fits this file. ``remembered_orders``: the date orders that
+    import's values proved (``{header: "dd/mm" | "mm/dd"}``); with the remembered mapping they
+    decide the columns whose dates here could be read either way."""
     with open_table(source, filename=filename, sheet=sheet) as table:
         profile = ColumnProfile(table.headers)
         first: list[tuple[int, list[str]]] = []
@@ -122,6 +132,8 @@ def analyse(
     if require_rows and profile.rows == 0:
         raise InvalidInput("The file has a header row but no data rows.", field="file")
     suggested = recall_mapping(remembered, headers) if remembered is not None else None
+    if suggested is not None and remembered_orders:
+        _assume_orders(profile, remembered_orders)
     suggested = suggested or suggest_mapping(headers, profile, today=today)
     orders, date_warnings = date_orders(profile, suggested)
     mapper = RowMapper(headers, suggested.member_fields, orders=orders, today=today)

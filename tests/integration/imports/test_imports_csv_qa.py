@@ -1008,3 +1008,38 @@ async def test_a_retried_upload_replaces_the_first_and_a_retried_confirm_replays
     assert answers[1].json() == answers[0].json()
     assert await drain(world.runtime.services) == 1
     assert (await world.job(second["jobId"]))["results"]["members"]["created"] == 2
+
+
+async def test_the_rejects_file_of_a_month_first_import_is_read_month_first(world: World) -> None:
+    """A rejects file holds only the failed rows: their dates may all read either way
+    (03/04/1985). The upload of it reads them in the order the first file's values proved."""
+    text = "Email,Born\r\na@gym.example,12/25/1990\r\nbroken-email,03/04/1985\r\n"
+    job = await world.run(text)
+    assert job["config"]["dateOrders"] == {"Born": "mm/dd"}
+    assert job["results"]["members"]["failed"] == 1
+    rejects = await world.client.get(f"{world.base}/jobs/{job['id']}/rejects", headers=world.owner)
+    assert rejects.status_code == 200, rejects.text
+    fixed = rejects.content.decode("utf-8-sig").replace("broken-email", "b@gym.example")
+    answer = await world.uploaded(fixed.encode("utf-8-sig"), "rejects.csv")
+    assert answer["previewRows"] == [{"email": "b@gym.example", "birthDate": "1985-03-04"}]
+    assert answer["detected"]["dateOrder"] == "mm/dd"
+    confirmed = await world.confirm(answer["jobId"], answer["suggestedMapping"])
+    assert confirmed.status_code == 202, confirmed.text
+    await drain(world.runtime.services)
+    second = await world.job(answer["jobId"])
+    assert second["config"]["dateOrders"] == {"Born": "mm/dd"}
+    assert second["results"]["members"]["created"] == 1
+
+
+async def test_the_rejects_file_gets_the_mapping_the_owner_confirmed(world: World) -> None:
+    """The owner mapped a column by hand; the rejects file (the same columns plus ``error``)
+    is suggested that mapping again, so it can be confirmed as is."""
+    text = "Mail,Given,Comment\r\na@gym.example,A,x\r\nbroken,B,y\r\n"
+    mine = {"memberFields": {"Mail": "email", "Comment": "notes"}, "planFields": {}}
+    job = await world.run(text, mapping=mine)
+    assert job["results"]["members"]["failed"] == 1
+    rejects = await world.client.get(f"{world.base}/jobs/{job['id']}/rejects", headers=world.owner)
+    fixed = rejects.content.decode("utf-8-sig").replace("broken,", "b@gym.example,")
+    answer = await world.uploaded(fixed.encode("utf-8-sig"), "rejects.csv")
+    assert answer["headers"] == ["Mail", "Given", "Comment", "error"]
+    assert answer["suggestedMapping"] == mine
