@@ -902,6 +902,7 @@ async def test_an_upload_never_confirmed_ends_as_stale_after_its_preview_lease(
     job = await world.job(answer["jobId"])
     assert job["status"] == "cancelled"
     assert job["results"] == {}  # nothing ran
+    assert stored_files(world.runtime.settings.data_dir) == []  # nor will: its file is gone
     assert (await world.upload(rows_csv(1))).status_code == 200  # the org may import again
 
 
