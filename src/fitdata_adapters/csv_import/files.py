@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import date
+from functools import partial
 from itertools import islice
 from pathlib import Path
 
@@ -51,10 +52,19 @@ class StoredImportFiles:
         sheet: str | None,
         today: date,
         remembered: object = None,
+        remembered_orders: Mapping[str, str] | None = None,
     ) -> FileAnalysis:
         async with self._local_copy(key) as path:
             found = await asyncio.to_thread(
-                analyse, path, filename=filename, sheet=sheet, today=today, remembered=remembered
+                partial(
+                    analyse,
+                    path,
+                    filename=filename,
+                    sheet=sheet,
+                    today=today,
+                    remembered=remembered,
+                    remembered_orders=remembered_orders,
+                )
             )
         answer = found.to_config()
         orders = {h: DateOrder(v) for h, v in dict(answer.pop("dateOrders")).items()}  # type: ignore[call-overload]

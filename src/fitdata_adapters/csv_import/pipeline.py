@@ -88,6 +88,23 @@ def _summary(orders: Mapping[str, DateOrder], profile: ColumnProfile) -> str | N
     return chosen.pop().value if len(chosen) == 1 else "mixed"
 
 
+def _assume_orders(profile: ColumnProfile, orders: Mapping[str, str]) -> None:
+    known = {order.value for order in DateOrder}
+    for header, order in orders.items():
+        if header in profile.headers and order in known:
+            profile.date_evidence(header).prior = DateOrder(order)
+
+
+def _preview_problems(records: list[MappedRecord]) -> list[str]:
+    # A value no fix can save is left out of its preview row; without a word about it the
+    # owner would see a row that looks fine and then fails once the job runs.
+    return [
+        f"Row {record.row}: {problem}; the row will fail unless the file is fixed."
+        for record in records
+        for problem in record.problems
+    ]
+
+
 def analyse(
     source: Source,
     *,
@@ -96,11 +113,14 @@ def analyse(
     today: date,
     require_rows: bool = True,
     remembered: object = None,
+    remembered_orders: Mapping[str, str] | None = None,
 ) -> Analysis:
     """Read ``source`` once (see the module docstring). ``require_rows``: a file with headers
     only is ``InvalidInput``. ``remembered``: the mapping the org confirmed for a file with
     the same headers (its JSON form, looked up by ``headers_fingerprint``); it is the
-    suggestion while it still fits this file."""
+    suggestion while it still fits this file. ``remembered_orders``: the date orders that
+    import's values proved (``{header: "dd/mm" | "mm/dd"}``); with the remembered mapping they
+    decide the columns whose dates here could be read either way."""
     with open_table(source, filename=filename, sheet=sheet) as table:
         profile = ColumnProfile(table.headers)
         first: list[tuple[int, list[str]]] = []
@@ -112,17 +132,20 @@ def analyse(
     if require_rows and profile.rows == 0:
         raise InvalidInput("The file has a header row but no data rows.", field="file")
     suggested = recall_mapping(remembered, headers) if remembered is not None else None
+    if suggested is not None and remembered_orders:
+        _assume_orders(profile, remembered_orders)
     suggested = suggested or suggest_mapping(headers, profile, today=today)
     orders, date_warnings = date_orders(profile, suggested)
     mapper = RowMapper(headers, suggested.member_fields, orders=orders, today=today)
-    preview = tuple(mapper.map(number, cells).values for number, cells in first)
+    mapped = [mapper.map(number, cells) for number, cells in first]
+    preview = tuple(record.values for record in mapped)
     return Analysis(
         headers=headers,
         total_rows=profile.rows,
         suggested=suggested,
         preview=preview,
         detected=attrs.evolve(detected, date_order=_summary(orders, profile)),
-        warnings=(*reader_warnings, *date_warnings),
+        warnings=(*reader_warnings, *date_warnings, *_preview_problems(mapped)),
         date_orders=orders,
         profile=profile,
     )

@@ -44,9 +44,12 @@ class ImportFiles(Protocol):
         sheet: str | None,
         today: date,
         remembered: object = None,
+        remembered_orders: Mapping[str, str] | None = None,
     ) -> FileAnalysis:
         """Read the file once for the upload's answer. ``remembered``: the mapping the org
-        confirmed for a file with the same headers, suggested first while it fits. Raises
+        confirmed for a file with the same headers, suggested first while it fits;
+        ``remembered_orders``: the date orders that import's values proved, which then decide
+        the columns whose dates here could be read either way. Raises
         ``InvalidInput`` for a file that is not text or not a real workbook, or has no rows;
         ``NotFound`` or ``StorageUnavailable`` from the storage."""
         ...

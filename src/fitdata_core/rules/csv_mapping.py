@@ -351,7 +351,13 @@ def date_orders(
             continue
         evidence = profile.date_evidence(header)
         orders[header] = evidence.order
-        if evidence.is_ambiguous:
+        if evidence.is_ambiguous and evidence.prior is not None:
+            warnings.append(
+                f"{header}: every date could be day or month first; read as"
+                f" {evidence.order.value}/yyyy, as in the import confirmed before for a file"
+                " with these headers."
+            )
+        elif evidence.is_ambiguous:
             warnings.append(
                 f"{header}: every date could be day or month first; read as"
                 f" {evidence.order.value}/yyyy."

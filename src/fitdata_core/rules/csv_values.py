@@ -145,6 +145,10 @@ class DateOrderEvidence:
     day_first: int = 0
     month_first: int = 0
     ambiguous: int = 0
+    # The order a file with the same headers was proven to have (its confirmed import): it
+    # decides a column whose own values prove nothing, e.g. a rejects file of that import
+    # holding only dates like 03/04/1985.
+    prior: DateOrder | None = None
 
     def observe(self, value: str) -> None:
         parts = parse_day_month(value)
@@ -180,6 +184,8 @@ class DateOrderEvidence:
     def order(self) -> DateOrder:
         if self.month_first > self.day_first:
             return DateOrder.MONTH_FIRST
+        if not self.decided and self.prior is not None:
+            return self.prior
         return DEFAULT_DATE_ORDER
 
 

@@ -149,7 +149,9 @@ class CsvImportsController(Controller):
             "Multipart form field `file` (.csv or .xlsx, at most FITDATA_IMPORT_MAX_UPLOAD_BYTES,"
             " 5 MB by default). Creates a pending CSV job to confirm with "
             "`POST /import/csv/jobs/{jobId}/confirm`; an earlier upload not confirmed is "
-            "cancelled. 409 while another import is confirmed or running."
+            "cancelled. 409 while another import is confirmed or running. Takes no "
+            "Idempotency-Key: a retried upload is safe as it is (it gets a new jobId and "
+            "replaces the first, unconfirmed one); the confirm takes the key."
         ),
         # The cap is this route's own, counted as the body streams in (a 400 naming it).
         request_max_body_size=None,

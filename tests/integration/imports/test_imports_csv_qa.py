@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import httpx
 import pytest
 import sqlalchemy as sa
 from litestar import Litestar
@@ -638,33 +639,163 @@ async def test_the_confirmed_mapping_is_suggested_for_the_next_file_with_those_h
 
 
 async def test_concurrent_uploads_leave_one_pending_job(world: World) -> None:
-    responses = await asyncio.gather(*(world.upload(rows_csv(3)) for _ in range(4)))
-    statuses = sorted(r.status_code for r in responses)
-    assert set(statuses) <= {200, 409}, [r.text for r in responses]
-    assert 200 in statuses
+    async with concurrent_client(create_app(world.runtime)) as client:
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    f"{world.base}/csv/upload",
+                    files={"file": ("members.csv", rows_csv(3).encode(), "text/csv")},
+                    headers=world.owner,
+                )
+                for _ in range(4)
+            )
+        )
+    assert {r.status_code for r in responses} <= {200, 409}, [r.text for r in responses]
+    answered = [r.json()["data"]["jobId"] for r in responses if r.status_code == 200]
+    assert answered, [r.text for r in responses]
     for response in responses:
         if response.status_code == 409:
             assert response.json()["detail"] == "Active import already exists"
+    statuses = {job_id: (await world.job(job_id))["status"] for job_id in answered}
     async with world.runtime.engine.connect() as conn:
-        active = (
+        rows = (
             await conn.execute(
-                sa.select(t.import_jobs.c.id).where(t.import_jobs.c.status == "pending")
+                sa.select(t.import_jobs.c.id, t.import_jobs.c.status).where(
+                    t.import_jobs.c.organization_id == world.org_id
+                )
             )
         ).all()
-    assert len(active) == 1
+    # Exactly one upload is left waiting for its confirmation, one the client was answered
+    # with; every other answered upload was replaced (cancelled), and no job was made that
+    # nobody was told about.
+    pending = [str(row.id) for row in rows if row.status == "pending"]
+    assert len(pending) == 1, rows
+    assert pending[0] in answered
+    assert sorted(str(row.id) for row in rows) == sorted(answered)
+    assert sorted(statuses.values()) == ["cancelled"] * (len(answered) - 1) + ["pending"]
+    # Only the pending upload's file is kept.
+    assert stored_files(world.runtime.settings.data_dir) == [len(rows_csv(3))]
+
+
+def concurrent_client(app: Litestar) -> httpx.AsyncClient:
+    """A client whose requests really run at the same time: Litestar's ``AsyncTestClient``
+    hands each request to the app's thread and waits for its answer, so requests gathered on
+    it run one after the other and race nothing."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+class _Rendezvous:
+    """Holds each confirm right after it read its job until all of them have read it (or a
+    second passed: a confirm blocked on the job's row lock never arrives), so the confirms
+    race in the worst order instead of whatever order the event loop happens to pick."""
+
+    def __init__(self, parties: int) -> None:
+        self.parties = parties
+        self.arrived = 0
+        self.all_read = asyncio.Event()
+
+    async def wait(self) -> None:
+        self.arrived += 1
+        if self.arrived >= self.parties:
+            self.all_read.set()
+        try:
+            await asyncio.wait_for(self.all_read.wait(), timeout=1.0)
+        except TimeoutError:
+            self.all_read.set()  # the others wait on the lock: let them through once it frees
+
+
+@attrs.define
+class _PausingJobs:
+    inner: Any
+    rendezvous: _Rendezvous
+
+    async def get_for_update(self, job_id: str) -> Any:
+        job = await self.inner.get_for_update(job_id)
+        await self.rendezvous.wait()
+        return job
+
+    async def get(self, job_id: str) -> Any:
+        job = await self.inner.get(job_id)
+        await self.rendezvous.wait()
+        return job
+
+    async def find_active(self, org_id: str) -> Any:
+        jobs = await self.inner.find_active(org_id)
+        await self.rendezvous.wait()
+        return jobs
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@attrs.define
+class _PausingUow:
+    inner: Any
+    rendezvous: _Rendezvous
+
+    @property
+    def import_jobs(self) -> _PausingJobs:
+        return _PausingJobs(self.inner.import_jobs, self.rendezvous)
+
+    async def __aenter__(self) -> _PausingUow:
+        self.inner = await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> Any:
+        return await self.inner.__aexit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def pausing_app(world: World, rendezvous: _Rendezvous) -> Litestar:
+    """The app over the world's runtime, each job read of a writing unit of work held at
+    ``rendezvous`` (the read-only early checks, like an upload's, are not the race)."""
+    svc = world.runtime.services
+
+    def pausing_uow(*, read_only: bool = False) -> Any:
+        if read_only:
+            return svc.uow(read_only=True)
+        return _PausingUow(svc.uow(), rendezvous)
+
+    return create_app(attrs.evolve(world.runtime, services=attrs.evolve(svc, uow=pausing_uow)))
 
 
 async def test_concurrent_confirms_queue_the_job_once(world: World) -> None:
+    """Three confirms at once, each holding on after reading the job until the others read
+    it too: exactly one 202, the others 409, one run, each row once. (Without the job's row
+    lock all three read it pending and all three are 202.)"""
     answer = await world.uploaded(rows_csv(3))
-    responses = await asyncio.gather(
-        *(world.confirm(answer["jobId"], answer["suggestedMapping"]) for _ in range(3))
-    )
+    before = await world.count(t.memberships)
+    svc = world.runtime.services
+    rendezvous = _Rendezvous(parties=3)
+    async with concurrent_client(pausing_app(world, rendezvous)) as client:
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    f"{world.base}/csv/jobs/{answer['jobId']}/confirm",
+                    json={
+                        "columnMapping": answer["suggestedMapping"],
+                        "entities": MEMBERS_ONLY,
+                    },
+                    headers=world.owner,
+                )
+                for _ in range(3)
+            )
+        )
+    assert rendezvous.arrived == 3  # every confirm read the job
     assert sorted(r.status_code for r in responses) == [202, 409, 409], [r.text for r in responses]
-    runs = await drain(world.runtime.services)
+    for response in responses:
+        if response.status_code == 409:
+            assert "is confirmed already" in response.json()["detail"]
+    runs = await drain(svc)
     assert runs == 1
+    assert await drain(svc) == 0  # nothing else was queued
     job = await world.job(answer["jobId"])
     assert job["status"] == "completed"
     assert job["results"]["members"]["created"] == 3
+    assert await world.count(t.memberships) == before + 3
+    assert await world.count(t.import_jobs) == 1
 
 
 async def test_a_job_taken_over_elsewhere_rereads_the_file_without_duplicates(
@@ -773,6 +904,7 @@ async def test_an_upload_never_confirmed_ends_as_stale_after_its_preview_lease(
     job = await world.job(answer["jobId"])
     assert job["status"] == "cancelled"
     assert job["results"] == {}  # nothing ran
+    assert stored_files(world.runtime.settings.data_dir) == []  # nor will: its file is gone
     assert (await world.upload(rows_csv(1))).status_code == 200  # the org may import again
 
 
@@ -804,25 +936,113 @@ async def test_rejects_and_retry_of_an_arbox_job_are_409(world: World) -> None:
 
 async def test_an_upload_racing_a_confirm_never_cancels_a_confirmed_job(world: World) -> None:
     """Either the confirm wins (202, the job runs, the upload is 409) or the upload does (the
-    job is cancelled, the confirm is 409): never a 202 for a job then cancelled."""
+    job is cancelled, the confirm is 409): exactly one of them, never both nor neither, never
+    a 202 for a job then cancelled, and each row lands once. Each is held after reading the
+    job until the other has read it too (without the upload's lock on the job it replaces,
+    both win)."""
+    landed = 0
+    before = await world.count(t.memberships)
     for _ in range(3):
         answer = await world.uploaded(rows_csv(2))
-        confirm, upload = await asyncio.gather(
-            world.confirm(answer["jobId"], answer["suggestedMapping"]),
-            world.upload(rows_csv(3)),
+        async with concurrent_client(pausing_app(world, _Rendezvous(parties=2))) as client:
+            confirm, upload = await asyncio.gather(
+                client.post(
+                    f"{world.base}/csv/jobs/{answer['jobId']}/confirm",
+                    json={"columnMapping": answer["suggestedMapping"], "entities": MEMBERS_ONLY},
+                    headers=world.owner,
+                ),
+                client.post(
+                    f"{world.base}/csv/upload",
+                    files={"file": ("members.csv", rows_csv(3).encode(), "text/csv")},
+                    headers=world.owner,
+                ),
+            )
+        assert (confirm.status_code, upload.status_code) in {(202, 409), (409, 200)}, (
+            confirm.text,
+            upload.text,
         )
         job = await world.job(answer["jobId"])
         if confirm.status_code == 202:
-            assert upload.status_code == 409, upload.text
+            assert _problem(upload, 409) == "Active import already exists"
             assert job["status"] == "pending"
             assert job["config"]["confirmed"] is True
-            await drain(world.runtime.services)
+            assert await drain(world.runtime.services) == 1
             assert (await world.job(answer["jobId"]))["status"] == "completed"
+            landed += 1
         else:
             assert "is cancelled" in _problem(confirm, 409)
-            assert upload.status_code == 200, upload.text
             assert job["status"] == "cancelled"
+            assert await drain(world.runtime.services) == 0  # the cancelled job never runs
             cancel = await world.client.delete(
                 f"{world.base}/jobs/{upload.json()['data']['jobId']}", headers=world.owner
             )
             assert cancel.status_code == 200, cancel.text
+        async with world.runtime.engine.connect() as conn:
+            active = (
+                await conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(t.import_jobs)
+                    .where(t.import_jobs.c.status.in_(["pending", "in_progress"]))
+                )
+            ).scalar_one()
+        assert active == 0
+    # The same two addresses each time: the confirmed jobs that ran created them once.
+    assert await world.count(t.memberships) == before + (2 if landed else 0)
+
+
+async def test_a_retried_upload_replaces_the_first_and_a_retried_confirm_replays(
+    world: World,
+) -> None:
+    """The upload takes no Idempotency-Key (a retry is safe as it is: it gets a new job and
+    the first, unconfirmed one is cancelled); the confirm does (its retry runs nothing twice)."""
+    keyed = {**world.owner, "Idempotency-Key": "retry-me-once"}
+    first = await world.uploaded(rows_csv(2), headers=keyed)
+    second = await world.uploaded(rows_csv(2), headers=keyed)
+    assert second["jobId"] != first["jobId"]
+    assert (await world.job(first["jobId"]))["status"] == "cancelled"
+    assert "is cancelled" in _problem(
+        await world.confirm(first["jobId"], first["suggestedMapping"]), 409
+    )
+    body = {"columnMapping": second["suggestedMapping"], "entities": MEMBERS_ONLY}
+    url = f"{world.base}/csv/jobs/{second['jobId']}/confirm"
+    answers = [await world.client.post(url, json=body, headers=keyed) for _ in range(2)]
+    assert [a.status_code for a in answers] == [202, 202], [a.text for a in answers]
+    assert answers[1].headers.get("Idempotent-Replayed") == "true"
+    assert answers[1].json() == answers[0].json()
+    assert await drain(world.runtime.services) == 1
+    assert (await world.job(second["jobId"]))["results"]["members"]["created"] == 2
+
+
+async def test_the_rejects_file_of_a_month_first_import_is_read_month_first(world: World) -> None:
+    """A rejects file holds only the failed rows: their dates may all read either way
+    (03/04/1985). The upload of it reads them in the order the first file's values proved."""
+    text = "Email,Born\r\na@gym.example,12/25/1990\r\nbroken-email,03/04/1985\r\n"
+    job = await world.run(text)
+    assert job["config"]["dateOrders"] == {"Born": "mm/dd"}
+    assert job["results"]["members"]["failed"] == 1
+    rejects = await world.client.get(f"{world.base}/jobs/{job['id']}/rejects", headers=world.owner)
+    assert rejects.status_code == 200, rejects.text
+    fixed = rejects.content.decode("utf-8-sig").replace("broken-email", "b@gym.example")
+    answer = await world.uploaded(fixed.encode("utf-8-sig"), "rejects.csv")
+    assert answer["previewRows"] == [{"email": "b@gym.example", "birthDate": "1985-03-04"}]
+    assert answer["detected"]["dateOrder"] == "mm/dd"
+    confirmed = await world.confirm(answer["jobId"], answer["suggestedMapping"])
+    assert confirmed.status_code == 202, confirmed.text
+    await drain(world.runtime.services)
+    second = await world.job(answer["jobId"])
+    assert second["config"]["dateOrders"] == {"Born": "mm/dd"}
+    assert second["results"]["members"]["created"] == 1
+
+
+async def test_the_rejects_file_gets_the_mapping_the_owner_confirmed(world: World) -> None:
+    """The owner mapped a column by hand; the rejects file (the same columns plus ``error``)
+    is suggested that mapping again, so it can be confirmed as is."""
+    text = "Mail,Given,Comment\r\na@gym.example,A,x\r\nbroken,B,y\r\n"
+    mine = {"memberFields": {"Mail": "email", "Comment": "notes"}, "planFields": {}}
+    job = await world.run(text, mapping=mine)
+    assert job["results"]["members"]["failed"] == 1
+    rejects = await world.client.get(f"{world.base}/jobs/{job['id']}/rejects", headers=world.owner)
+    fixed = rejects.content.decode("utf-8-sig").replace("broken,", "b@gym.example,")
+    answer = await world.uploaded(fixed.encode("utf-8-sig"), "rejects.csv")
+    assert answer["headers"] == ["Mail", "Given", "Comment", "error"]
+    assert answer["suggestedMapping"] == mine

@@ -78,10 +78,18 @@ def test_the_upload_preview_of_a_hebrew_gym_file(tmp_path: Path) -> None:
     assert answer["previewRows"][1]["phone"] == "+972541112233"
     assert answer["previewRows"][1]["birthDate"] == "1985-04-03"
     # The membership columns only hold dates like 01/02/2024 (and a day number): reported.
+    # Row 4's values no fix can save are left out of its preview row, and said so.
     assert answer["warnings"] == [
         "תחילת מנוי: every date could be day or month first; read as dd/mm/yyyy.",
         "סיום מנוי: every date could be day or month first; read as dd/mm/yyyy.",
+        "Row 4: נייד: Excel turned this phone into scientific notation (5.41E+08) and lost its"
+        " last digits; format the column as text and export again; the row will fail unless"
+        " the file is fixed.",
+        "Row 4: תאריך לידה: '31/02/1999' is not a calendar date; the row will fail unless the"
+        " file is fixed.",
     ]
+    assert "phone" not in answer["previewRows"][2]
+    assert "birthDate" not in answer["previewRows"][2]
 
 
 def test_the_job_config_keeps_every_date_columns_order(tmp_path: Path) -> None:
@@ -203,3 +211,27 @@ def test_memory_is_flat_in_the_row_count(tmp_path: Path) -> None:
     # Thirty times the rows, the same peak give or take buffers: no row is kept.
     assert big_peak < small_peak + 256 * 1024
     assert big_peak < 1024 * 1024 < big.stat().st_size
+
+
+def test_a_remembered_date_order_decides_a_column_its_values_leave_open(tmp_path: Path) -> None:
+    # The rejects file of a month-first import: only 03/04/1985 is left, either order fits.
+    text = "Email,Born,error\r\nc@d.co,03/04/1985,bad\r\n"
+    path = write(tmp_path, text, "utf-8")
+    remembered = {"memberFields": {"Email": "email", "Born": "birthDate"}, "planFields": {}}
+    analysis = analyse(
+        path, today=TODAY, remembered=remembered, remembered_orders={"Born": "mm/dd"}
+    )
+    assert analysis.preview[0]["birthDate"] == "1985-03-04"
+    assert analysis.detected.date_order == "mm/dd"
+    assert analysis.to_config()["dateOrders"] == {"Born": "mm/dd"}
+    assert analysis.warnings == (
+        "Born: every date could be day or month first; read as mm/dd/yyyy, as in the import"
+        " confirmed before for a file with these headers.",
+    )
+    # Without the remembered mapping the order is not borrowed: day first, as for any file.
+    fresh = analyse(path, today=TODAY, remembered_orders={"Born": "mm/dd"})
+    assert fresh.preview[0].get("birthDate") == "1985-04-03"
+    # Values that prove an order win over the remembered one.
+    proven = write(tmp_path, "Email,Born,error\r\nc@d.co,25/04/1985,bad\r\n", "utf-8", "p.csv")
+    again = analyse(proven, today=TODAY, remembered=remembered, remembered_orders={"Born": "mm/dd"})
+    assert again.preview[0]["birthDate"] == "1985-04-25"

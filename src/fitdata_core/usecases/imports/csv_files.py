@@ -98,8 +98,22 @@ def _key(org_id: str, job_id: str, filename: str) -> str:
     return f"imports/{org_id}/{job_id}/source.{_extension(filename)}"
 
 
-async def _remembered(svc: Services, org_id: str, fingerprint: str) -> object:
-    """The mapping the org last confirmed for a file with these headers (None without)."""
+def _fingerprints(headers: list[str]) -> set[str]:
+    # A rejects file is the first file's columns plus ``error``: the same file to its owner,
+    # whose confirmed mapping (and date orders) it should get back.
+    found = {headers_fingerprint(headers)}
+    if len(headers) > 1 and headers[-1].strip().lower() == REJECTS_ERROR_COLUMN:
+        found.add(headers_fingerprint(headers[:-1]))
+    return found
+
+
+async def _remembered(
+    svc: Services, org_id: str, headers: list[str]
+) -> tuple[object, dict[str, str]]:
+    """The mapping the org last confirmed for a file with these headers, or these without a
+    rejects file's ``error`` column (None without), and the date orders that file's values
+    proved (not the ones it only guessed)."""
+    fingerprints = _fingerprints(headers)
     async with svc.uow(read_only=True) as uow:
         page = await uow.import_jobs.list_for_org(org_id, limit=_REMEMBERED_JOBS, offset=0)
     for job in page.items:
@@ -107,10 +121,16 @@ async def _remembered(svc: Services, org_id: str, fingerprint: str) -> object:
         if (
             job.source is ImportSource.CSV
             and config.get("confirmed")
-            and config.get("headersFingerprint") == fingerprint
+            and config.get("headersFingerprint") in fingerprints
         ):
-            return config.get("columnMapping")
-    return None
+            guessed = set(config.get("ambiguousDateColumns") or [])
+            orders = {
+                str(header): str(order)
+                for header, order in dict(config.get("dateOrders") or {}).items()
+                if header not in guessed
+            }
+            return config.get("columnMapping"), orders
+    return None, {}
 
 
 async def ensure_may_upload(svc: Services, actor: Actor, org_id: str) -> None:
@@ -140,11 +160,17 @@ async def _store_and_read(
     today = svc.clock.now().date()
     try:
         found = await svc.import_files.analyse(key, filename=filename, sheet=sheet, today=today)
-        remembered = await _remembered(svc, org_id, headers_fingerprint(found.headers))
+        remembered, orders = await _remembered(svc, org_id, list(found.headers))
         if remembered is not None:
-            # Read again so the preview rows and warnings follow the remembered mapping.
+            # Read again so the preview rows and warnings follow the remembered mapping (and
+            # its proven date orders: a rejects file may hold only dates like 03/04/1985).
             found = await svc.import_files.analyse(
-                key, filename=filename, sheet=sheet, today=today, remembered=remembered
+                key,
+                filename=filename,
+                sheet=sheet,
+                today=today,
+                remembered=remembered,
+                remembered_orders=orders,
             )
     except BaseException:
         await svc.storage.delete(key)

@@ -47,6 +47,7 @@ what landed stays and is reported.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -281,6 +282,14 @@ class _Run:
 
     # --- claiming, handing off, ending ----------------------------------------------------
 
+    async def _forget_file(self, job: ImportJob) -> None:
+        # Nothing reads a never-confirmed upload's file again (a replaced one's is deleted the
+        # same way). A file left behind (storage down) is harmless.
+        key = (job.config.get("file") or {}).get("key")
+        if key:
+            with contextlib.suppress(Unavailable):
+                await self.svc.storage.delete(str(key))
+
     async def claim(self) -> ImportJob | None:
         now = self.now()
         async with self.svc.uow() as uow:
@@ -294,6 +303,7 @@ class _Run:
                 await uow.import_jobs.update(job)
                 await uow.commit()
                 _log(job, "cancelled: the upload was never confirmed")
+                await self._forget_file(job)
                 return None
             took_over = job.lease_owner not in (None, self.owner)
             if job.status is ImportStatus.PENDING:
