@@ -39,6 +39,7 @@ from fitdata_http.params import (
 from fitdata_http.schemas import json_body, limits
 
 __all__ = [
+    "AT_LEAST_ONE_ENTITY",
     "ImportEntities",
     "ImportJobView",
     "ImportQueued",
@@ -83,6 +84,15 @@ class MemberFields:
 
 _MEMBER_FIELDS = imports.MEMBER_FIELD_ATTRIBUTES
 
+#: The documented rule of an ``entities`` body field: at least one entity asked for (the
+#: import refuses an import of nothing).
+AT_LEAST_ONE_ENTITY = limits(
+    any_of=[
+        Schema(required=[name], properties={name: Schema(const=True)})
+        for name in ("members", "plans", "leads")
+    ]
+)
+
 
 @attrs.frozen(repr=False)
 class NewImport:
@@ -90,15 +100,7 @@ class NewImport:
 
     # Only Arbox here: CSV files have routes of their own.
     source: ImportSource = attrs.field(metadata=limits(enum=[ImportSource.ARBOX.value]))
-    # At least one entity asked for.
-    entities: ImportEntities = attrs.field(
-        metadata=limits(
-            any_of=[
-                Schema(required=[name], properties={name: Schema(const=True)})
-                for name in ("members", "plans", "leads")
-            ]
-        )
-    )
+    entities: ImportEntities = attrs.field(metadata=AT_LEAST_ONE_ENTITY)
     arbox_api_key: str | None = None
     arbox_email: str | None = None
     arbox_password: str | None = None

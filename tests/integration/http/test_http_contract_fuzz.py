@@ -108,6 +108,12 @@ JUSTIFIED: dict[str, tuple[Refusal, ...]] = {
     "POST /organizations/{orgId}/export/members": (_KEY_REUSED,),
     "GET /organizations/{orgId}/members": (_CURSOR,),
     "GET /organizations/{orgId}/export/jobs": (_CURSOR,),
+    "GET /organizations/{orgId}/billing/transactions": (_CURSOR,),
+    "GET /organizations/{orgId}/billing/events": (_CURSOR,),
+    "GET /organizations/{orgId}/import/jobs": (_CURSOR,),
+    "GET /organizations/{orgId}/leads": (_CURSOR,),
+    "POST /organizations/{orgId}/import/csv/jobs/{jobId}/confirm": (_KEY_REUSED,),
+    "POST /organizations/{orgId}/import/jobs/{jobId}/retry-failed": (_KEY_REUSED,),
     "GET /organizations/{orgId}/analytics/export": (
         Refusal("INVALID_INPUT", "from", "from must be on or before to", "a rule across from/to"),
         Refusal("INVALID_INPUT", "to", "The date range may span", "a rule across from/to"),
