@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from fitdata_core.errors import InvalidInput
 from fitdata_core.usecases.imports.csv_files import file_too_large
+from fitdata_http.bodies import BODY_FIELD
 
 __all__ = ["MULTIPART_OVERHEAD_BYTES", "Upload", "open_upload"]
 
@@ -107,7 +109,16 @@ class Upload:
         self._read += len(chunk)
         if self._limit is not None and self._read > self._limit + MULTIPART_OVERHEAD_BYTES:
             raise file_too_large(self._limit)
-        self._parser.write(chunk)
+        try:
+            self._parser.write(chunk)
+        except MultipartParseError as exc:
+            # Framing no form encoder writes: the client's to fix, never a server error.
+            raise InvalidInput(
+                f"The multipart body is malformed ({exc}); send the file as multipart/form-data "
+                f"in the form field {self._field!r}.",
+                field=BODY_FIELD,
+                code="MALFORMED_BODY",
+            ) from exc
         return True
 
     async def _start(self) -> None:

@@ -9,6 +9,7 @@ job endpoints (list, get, cancel, undo) are the ones of ``/import/jobs``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -26,15 +27,16 @@ from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from fitdata_core.access import Action
+from fitdata_core.rules.import_fields import MEMBER_FIELDS, PLAN_FIELDS
 from fitdata_core.usecases.imports import csv_files
 from fitdata_http.contract import answers, download_errors
-from fitdata_http.controllers.imports import ImportEntities, ImportQueued
+from fitdata_http.controllers.imports import AT_LEAST_ONE_ENTITY, ImportEntities, ImportQueued
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
 from fitdata_http.envelope import Envelope, ok
 from fitdata_http.idempotency import IdempotencyDep
 from fitdata_http.openapi import BEARER
 from fitdata_http.params import ORG_PATH, JobIdPath, parse_uuid, read_body
-from fitdata_http.schemas import json_body
+from fitdata_http.schemas import json_body, limits
 from fitdata_http.uploads import open_upload
 
 __all__ = [
@@ -49,13 +51,28 @@ CSV_MEDIA_TYPE = "text/csv"
 MAX_SHEET_NAME = 100  # Excel allows 31 characters; anything longer names no sheet
 
 
+def _header_to_field(vocabulary: Iterable[str]) -> dict[str, Any]:
+    """The documented limits of a mapping section: each value is one of ``vocabulary``'s field
+    names, or ``""``/null for a column not imported (the keys are the file's own headers)."""
+    names = [*vocabulary, ""]
+    return limits(
+        additional_properties=Schema(
+            one_of=[Schema(type=OpenAPIType.STRING, enum=names), Schema(type=OpenAPIType.NULL)]
+        )
+    )
+
+
 @attrs.frozen
 class CsvColumnMapping:
     """``{memberFields: {"<csv header>": "<field>"}, planFields?: {...}}``; a header mapped to
     null or "" is not imported."""
 
-    member_fields: dict[str, str | None] = attrs.field(factory=dict)
-    plan_fields: dict[str, str | None] | None = None
+    member_fields: dict[str, str | None] = attrs.field(
+        factory=dict, metadata=_header_to_field(MEMBER_FIELDS)
+    )
+    plan_fields: dict[str, str | None] | None = attrs.field(
+        default=None, metadata=_header_to_field(PLAN_FIELDS)
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {"memberFields": self.member_fields, "planFields": self.plan_fields or {}}
@@ -66,7 +83,7 @@ class CsvConfirm:
     """The owner's mapping for an uploaded file, what to import, and ``dryRun``."""
 
     column_mapping: CsvColumnMapping
-    entities: ImportEntities
+    entities: ImportEntities = attrs.field(metadata=AT_LEAST_ONE_ENTITY)
     dry_run: bool = False
 
 

@@ -16,8 +16,10 @@ import attrs
 from litestar import Controller, delete, get, post
 from litestar.openapi.spec import Schema
 
+from fitdata_adapters.converter import to_camel
 from fitdata_core.access import Action
 from fitdata_core.model.catalog import Lead
+from fitdata_core.model.imports import Progress, RowProblem, Tally
 from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, ImportStatus
 from fitdata_core.ports.providers import SourceCredentials
 from fitdata_core.usecases import imports
@@ -39,7 +41,10 @@ from fitdata_http.params import (
 from fitdata_http.schemas import json_body, limits
 
 __all__ = [
+    "AT_LEAST_ONE_ENTITY",
+    "ImportConfigView",
     "ImportEntities",
+    "ImportFileView",
     "ImportJobView",
     "ImportQueued",
     "ImportsController",
@@ -83,6 +88,15 @@ class MemberFields:
 
 _MEMBER_FIELDS = imports.MEMBER_FIELD_ATTRIBUTES
 
+#: The documented rule of an ``entities`` body field: at least one entity asked for (the
+#: import refuses an import of nothing).
+AT_LEAST_ONE_ENTITY = limits(
+    any_of=[
+        Schema(required=[name], properties={name: Schema(const=True)})
+        for name in ("members", "plans", "leads")
+    ]
+)
+
 
 @attrs.frozen(repr=False)
 class NewImport:
@@ -90,15 +104,7 @@ class NewImport:
 
     # Only Arbox here: CSV files have routes of their own.
     source: ImportSource = attrs.field(metadata=limits(enum=[ImportSource.ARBOX.value]))
-    # At least one entity asked for.
-    entities: ImportEntities = attrs.field(
-        metadata=limits(
-            any_of=[
-                Schema(required=[name], properties={name: Schema(const=True)})
-                for name in ("members", "plans", "leads")
-            ]
-        )
-    )
+    entities: ImportEntities = attrs.field(metadata=AT_LEAST_ONE_ENTITY)
     arbox_api_key: str | None = None
     arbox_email: str | None = None
     arbox_password: str | None = None
@@ -137,6 +143,63 @@ class ImportQueued:
 
 
 @attrs.frozen
+class ImportFileView:
+    """The uploaded file a CSV job reads: its storage key, its name, the sheet read."""
+
+    key: str
+    filename: str
+    sheet: str | None
+
+
+@attrs.frozen
+class ImportConfigView:
+    """What a job keeps of its request. Arbox jobs: ``entities`` and, when given,
+    ``memberFields`` and ``emailWhitelist``; CSV jobs: the file, its headers and the mapping
+    (``confirmed`` once the owner confirmed it, ``retryOf`` for a retry). A key the job's
+    kind does not have is null."""
+
+    source: ImportSource
+    entities: ImportEntities | None
+    member_fields: list[str] | None
+    email_whitelist: list[str] | None
+    file: ImportFileView | None
+    headers: list[str] | None
+    headers_fingerprint: str | None
+    date_orders: dict[str, str] | None
+    ambiguous_date_columns: list[str] | None
+    total_rows: int | None
+    suggested_mapping: dict[str, dict[str, str]] | None
+    uploaded_on: str | None
+    awaiting_confirmation: bool | None
+    column_mapping: dict[str, dict[str, str]] | None
+    confirmed: bool | None
+    retry_of: str | None
+
+    @classmethod
+    def of(cls, job: ImportJob) -> ImportConfigView:
+        config = job.config
+        entities = config.get("entities")
+        file = config.get("file")
+        return cls(
+            source=job.source,
+            entities=None
+            if entities is None
+            else ImportEntities(**{name: bool(entities.get(name)) for name in _ENTITY_NAMES}),
+            file=None
+            if file is None
+            else ImportFileView(str(file.get("key")), str(file.get("filename")), file.get("sheet")),
+            **{name: config.get(to_camel(name)) for name in _PLAIN_CONFIG},
+        )
+
+
+_ENTITY_NAMES = tuple(f.name for f in attrs.fields(ImportEntities))
+#: The config keys shown as they are stored.
+_PLAIN_CONFIG = tuple(
+    f.name for f in attrs.fields(ImportConfigView) if f.name not in {"source", "entities", "file"}
+)
+
+
+@attrs.frozen
 class ImportJobView:
     """An import job as the API shows it (never its credentials)."""
 
@@ -146,10 +209,13 @@ class ImportJobView:
     phase: ImportPhase
     dry_run: bool
     enrich: bool
-    config: dict[str, Any]
-    progress: dict[str, Any]
-    results: dict[str, Any]
-    errors: list[dict[str, Any]]
+    config: ImportConfigView
+    #: Per entity (``plans``, ``members``, ``leads``, ``enrichment``): rows done of the total.
+    progress: dict[str, Progress]
+    #: Per entity: what happened to its rows.
+    results: dict[str, Tally]
+    #: The row problems kept in detail (the first ``MAX_REPORTED_ROW_ERRORS``).
+    errors: list[RowProblem]
     error_count: int
     warning_count: int
     error_message: str | None
@@ -162,7 +228,7 @@ class ImportJobView:
 
     @classmethod
     def of(cls, job: ImportJob) -> ImportJobView:
-        report = job.report.to_dict()
+        report = job.report
         return cls(
             id=job.id,
             source=job.source,
@@ -170,12 +236,12 @@ class ImportJobView:
             phase=job.phase,
             dry_run=job.dry_run,
             enrich=job.enrich,
-            config=job.config,
-            progress=report["progress"],
-            results=report["results"],
-            errors=report["errors"],
-            error_count=report["errorCount"],
-            warning_count=report["warningCount"],
+            config=ImportConfigView.of(job),
+            progress=dict(report.progress),
+            results=dict(report.results),
+            errors=list(report.problems),
+            error_count=report.error_count,
+            warning_count=report.warning_count,
             error_message=job.error_message,
             cancel_requested=job.cancel_requested,
             started_by=job.started_by,

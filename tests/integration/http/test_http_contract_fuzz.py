@@ -108,6 +108,21 @@ JUSTIFIED: dict[str, tuple[Refusal, ...]] = {
     "POST /organizations/{orgId}/export/members": (_KEY_REUSED,),
     "GET /organizations/{orgId}/members": (_CURSOR,),
     "GET /organizations/{orgId}/export/jobs": (_CURSOR,),
+    "GET /organizations/{orgId}/billing/transactions": (_CURSOR,),
+    "GET /organizations/{orgId}/billing/events": (_CURSOR,),
+    "GET /organizations/{orgId}/import/jobs": (_CURSOR,),
+    "GET /organizations/{orgId}/leads": (_CURSOR,),
+    "POST /organizations/{orgId}/import/csv/upload": (
+        Refusal(
+            "INVALID_INPUT",
+            "file",
+            "",
+            "a file is bytes to a schema: whether they hold a table (CSV text or an .xlsx "
+            "workbook with a header and rows) is read from the content itself",
+        ),
+    ),
+    "POST /organizations/{orgId}/import/csv/jobs/{jobId}/confirm": (_KEY_REUSED,),
+    "POST /organizations/{orgId}/import/jobs/{jobId}/retry-failed": (_KEY_REUSED,),
     "GET /organizations/{orgId}/analytics/export": (
         Refusal("INVALID_INPUT", "from", "from must be on or before to", "a rule across from/to"),
         Refusal("INVALID_INPUT", "to", "The date range may span", "a rule across from/to"),

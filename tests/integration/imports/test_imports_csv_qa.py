@@ -427,6 +427,22 @@ async def test_an_upload_without_a_file_field_is_400(world: World) -> None:
     assert "multipart/form-data" in _problem(plain, 400)
 
 
+async def test_a_malformed_multipart_body_is_400_not_a_server_error(world: World) -> None:
+    # A part whose header line is no "Name: value" (what a JSON value sent as the form body
+    # looks like to the parser).
+    body = b'--XyZ\r\n[[], ["x", true], {}]--XyZ--\r\n'
+    response = await world.client.post(
+        f"{world.base}/csv/upload",
+        content=body,
+        headers={**world.owner, "Content-Type": "multipart/form-data; boundary=XyZ"},
+    )
+
+    detail = _problem(response, 400)
+    assert detail.startswith("The multipart body is malformed")
+    assert (response.json()["code"], response.json()["field"]) == ("MALFORMED_BODY", "body")
+    assert await world.count(t.import_jobs) == 0
+
+
 # --- parsing a real gym's files -----------------------------------------------------------
 
 

@@ -117,11 +117,6 @@ def _walk(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-# Import jobs still report their progress, results and row problems as loose objects (their
-# shape follows the entities imported); everything else is typed.
-_LOOSE = ("/config", "/progress", "/results", "/errors/items", "/memberFields/oneOf[0]")
-
-
 def test_no_free_form_objects_are_left(document: dict[str, Any]) -> None:
     loose = [
         where
@@ -129,10 +124,60 @@ def test_no_free_form_objects_are_left(document: dict[str, Any]) -> None:
         if node.get("type") == "object"
         and not node.get("properties")
         and node.get("additionalProperties") in (None, True, {})
-        and not ("/organizations/{orgId}/import" in where and where.endswith(_LOOSE))
     ]
 
     assert loose == []
+
+
+def _confirm_mapping(document: dict[str, Any]) -> dict[str, Any]:
+    body = _body(document, "/organizations/{orgId}/import/csv/jobs/{jobId}/confirm")
+    mapping: dict[str, Any] = body["properties"]["columnMapping"]["properties"]
+    return mapping
+
+
+def test_a_csv_mapping_maps_headers_to_known_field_names(document: dict[str, Any]) -> None:
+    mapping = _confirm_mapping(document)
+    members = mapping["memberFields"]["additionalProperties"]["oneOf"]
+    plans = mapping["planFields"]["oneOf"][0]["additionalProperties"]["oneOf"]
+
+    assert {"email", "firstName", "fullName", "zipCode", ""} <= set(members[0]["enum"])
+    assert "price" not in members[0]["enum"]
+    assert plans[0]["enum"] == ["name", "price", "sessionCount", "periodMonths", ""]
+    # A header mapped to null is not imported.
+    assert members[1] == plans[1] == {"type": "null"}
+
+
+def test_a_csv_confirm_asks_for_one_entity_at_least(document: dict[str, Any]) -> None:
+    body = _body(document, "/organizations/{orgId}/import/csv/jobs/{jobId}/confirm")
+
+    assert [branch["required"] for branch in body["properties"]["entities"]["anyOf"]] == [
+        ["members"],
+        ["plans"],
+        ["leads"],
+    ]
+
+
+def test_an_import_job_reports_typed_counts_progress_and_problems(
+    document: dict[str, Any],
+) -> None:
+    path = "/organizations/{orgId}/import/jobs/{jobId}"
+    answer = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    job = answer["schema"]["properties"]["data"]["properties"]
+
+    assert set(job["results"]["additionalProperties"]["properties"]) == {
+        "created",
+        "updated",
+        "unchanged",
+        "skipped",
+        "failed",
+    }
+    assert set(job["progress"]["additionalProperties"]["properties"]) == {"processed", "total"}
+    problem = job["errors"]["items"]["properties"]
+    assert problem["severity"]["enum"] == ["error", "warning"]
+    assert {"entity", "reason", "sourceId", "email", "field"} <= set(problem)
+    assert {"entities", "memberFields", "file", "columnMapping", "retryOf"} <= set(
+        job["config"]["properties"]
+    )
 
 
 def _parameter(document: dict[str, Any], path: str, name: str) -> dict[str, Any]:
