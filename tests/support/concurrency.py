@@ -37,6 +37,7 @@ class Rendezvous:
         self.timeout = timeout
         self.arrived = 0
         self.all_arrived = asyncio.Event()
+        self.timed_out = False  # True when someone went on before all parties arrived
 
     async def wait(self) -> None:
         self.arrived += 1
@@ -45,6 +46,7 @@ class Rendezvous:
         try:
             await asyncio.wait_for(self.all_arrived.wait(), timeout=self.timeout)
         except TimeoutError:
+            self.timed_out = True
             self.all_arrived.set()  # the others wait on a lock: let them through once it frees
 
 
