@@ -638,7 +638,12 @@ async def test_the_confirmed_mapping_is_suggested_for_the_next_file_with_those_h
 
 
 async def test_concurrent_uploads_leave_one_pending_job(world: World) -> None:
-    async with concurrent_client(create_app(world.runtime)) as client:
+    """Four uploads at once, each held right after it looked for the org's active import
+    until the others looked too: all find none, and the one-active-import-per-org index lets
+    exactly one in (without it, every upload leaves its own pending job)."""
+    rendezvous = Rendezvous(parties=4)
+    app = pausing_app(world.runtime, rendezvous, repository="import_jobs", methods=["find_active"])
+    async with concurrent_client(app) as client:
         responses = await asyncio.gather(
             *(
                 client.post(
@@ -649,6 +654,7 @@ async def test_concurrent_uploads_leave_one_pending_job(world: World) -> None:
                 for _ in range(4)
             )
         )
+    assert (rendezvous.arrived, rendezvous.timed_out) == (4, False)  # they met before inserting
     assert {r.status_code for r in responses} <= {200, 409}, [r.text for r in responses]
     answered = [r.json()["data"]["jobId"] for r in responses if r.status_code == 200]
     assert answered, [r.text for r in responses]
