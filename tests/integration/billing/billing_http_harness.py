@@ -49,6 +49,11 @@ CREDENTIAL_KEYS = KeyringCipher.generate_spec("billing-it")
 STARTUP_TIMEOUT_SECONDS = 15.0
 
 
+def webhook_body(low_profile_id: str) -> dict[str, Any]:
+    """What Cardcom posts (v11 JSON) when the page was paid."""
+    return {"ResponseCode": 0, "LowProfileId": low_profile_id, "TerminalNumber": TERMINAL}
+
+
 def bearer(user_id: str, *, platform_admin: bool = False) -> dict[str, str]:
     token = issue_token(
         JWT_SECRET,
@@ -238,8 +243,7 @@ class Stack:
 
     async def post_webhook(self, low_profile_id: str, **extra: Any) -> httpx.Response:
         """What Cardcom posts (v11 JSON), with whatever a forger might add."""
-        body = {"ResponseCode": 0, "LowProfileId": low_profile_id, "TerminalNumber": TERMINAL}
-        return await self.app.post("/webhooks/cardcom", json=body | extra)
+        return await self.app.post("/webhooks/cardcom", json=webhook_body(low_profile_id) | extra)
 
     # --- the sandbox ------------------------------------------------------------------------
 

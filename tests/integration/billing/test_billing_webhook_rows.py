@@ -6,12 +6,13 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from billing_http_harness import Stack, bearer
+from billing_http_harness import Stack, bearer, webhook_body
 from structlog.testing import capture_logs
 
 from fitdata_core.model.billing import TransactionStatus
 from fitdata_core.usecases.billing import reconcile
 from fitdata_core.usecases.users import set_platform_admin
+from support.concurrency import Rendezvous, concurrent_client, pausing_app
 
 pytestmark = pytest.mark.integration
 
@@ -51,15 +52,31 @@ async def test_W1_same_ipn_posted_twice(stack: Stack) -> None:
 
 
 async def test_W2_webhook_and_verify_return_race(stack: Stack) -> None:
+    """The webhook and the return page's verify at once, each held right after it read the
+    pending transaction in its settling transaction until the other read it too: one of them
+    completes it, the other finds it settled (without the row lock both read it pending and
+    both activate)."""
     gym = await stack.gym()
     await stack.suppress_webhooks()
     session = await stack.checkout(gym)
     await stack.pay(session["lowProfileId"])
-
-    webhook, verify = await asyncio.gather(
-        stack.post_webhook(session["lowProfileId"]), stack.verify(gym, session["lowProfileId"])
+    rendezvous = Rendezvous(parties=2)
+    app = pausing_app(
+        stack.runtime, rendezvous, repository="billing_transactions", methods=["get_for_update"]
     )
 
+    async with concurrent_client(app) as client:
+        webhook, verify = await asyncio.gather(
+            client.post("/webhooks/cardcom", json=webhook_body(session["lowProfileId"])),
+            client.post(
+                f"/organizations/{gym.org_id}/billing/verify-checkout",
+                json={"lowProfileId": session["lowProfileId"]},
+                headers=bearer(gym.owner),
+            ),
+        )
+
+    assert rendezvous.arrived == 2  # both read the transaction to settle it
+    assert (webhook.status_code, verify.status_code) == (200, 200), (webhook.text, verify.text)
     outcomes = sorted([webhook.json()["status"], verify.json()["data"]["outcome"]])
     assert outcomes == ["already_processed", "completed"]
     assert verify.json()["data"]["tier"] == "pro"

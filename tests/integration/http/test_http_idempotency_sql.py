@@ -29,6 +29,7 @@ from fitdata_core.usecases.organizations import NewMember, add_member, create_or
 from fitdata_http import create_app
 from fitdata_http.envelope import Envelope, ok
 from fitdata_http.idempotency import Idempotency
+from support.concurrency import Rendezvous, concurrent_client, pausing_app
 
 pytestmark = pytest.mark.integration
 
@@ -94,32 +95,48 @@ async def _count(runtime: Runtime, table: str, org_id: str) -> int:
         )
 
 
-async def test_concurrent_retries_of_one_export_queue_one_job(
-    client: Client, runtime: Runtime
-) -> None:
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_concurrent_retries_of_one_export_queue_one_job(runtime: Runtime) -> None:
+    """Twelve retries at once, each held inside its claim's transaction (before inserting the
+    key) until all of them got there: the key's primary key lets exactly one claim in, which
+    does the work; the others hear that the first is still at work (409) or, if it finished
+    meanwhile, its stored answer."""
     org_id, owner = await _owner(runtime)
     headers = {**_bearer(owner), "Idempotency-Key": "export-2026-12-02"}
-
-    responses = await asyncio.gather(
-        *(
-            client.post(f"/organizations/{org_id}/export/members", json={}, headers=headers)
-            for _ in range(RETRIES)
-        )
+    url = f"/organizations/{org_id}/export/members"
+    rendezvous = Rendezvous(parties=RETRIES)
+    app = pausing_app(
+        runtime, rendezvous, repository="idempotency_keys", methods=["delete_expired"]
     )
 
+    async with concurrent_client(app) as client:
+        responses = await asyncio.gather(
+            *(client.post(url, json={}, headers=headers) for _ in range(RETRIES))
+        )
+        # Every retry was claiming before any had claimed.
+        assert (rendezvous.arrived, rendezvous.timed_out) == (RETRIES, False)
+        late = await client.post(url, json={}, headers=headers)
+
     statuses = Counter(r.status_code for r in responses)
-    # Each retry either got the one answer or was told the first is still at work.
     assert set(statuses) <= {202, 409}, [r.text for r in responses]
-    assert statuses[202] >= 1
-    assert len({r.json()["data"]["jobId"] for r in responses if r.status_code == 202}) == 1
+    fresh = [
+        r for r in responses if r.status_code == 202 and "Idempotent-Replayed" not in r.headers
+    ]
+    assert len(fresh) == 1, [
+        (r.status_code, r.headers.get("Idempotent-Replayed")) for r in responses
+    ]
+    assert {r.json()["data"]["jobId"] for r in responses if r.status_code == 202} == {
+        fresh[0].json()["data"]["jobId"]
+    }
+    assert statuses[409] >= 1  # some retry arrived while the first was at work: they overlapped
     assert all(
         r.json()["code"] == "IDEMPOTENCY_KEY_IN_USE" for r in responses if r.status_code == 409
     )
     assert await _count(runtime, "export_jobs", org_id) == 1
     # Once the first finished, every retry is answered from the stored response.
-    late = await client.post(f"/organizations/{org_id}/export/members", json={}, headers=headers)
     assert late.status_code == 202
     assert late.headers["Idempotent-Replayed"] == "true"
+    assert late.json() == fresh[0].json()
     assert await _count(runtime, "export_jobs", org_id) == 1
 
 

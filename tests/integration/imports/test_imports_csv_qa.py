@@ -34,6 +34,7 @@ from fitdata_core.model.organizations import Role
 from fitdata_core.usecases.imports import run_import
 from fitdata_core.usecases.organizations import NewMember, add_member, create_organization
 from fitdata_http import create_app
+from support.concurrency import Rendezvous, concurrent_client, pausing_app
 from support.fakes import NoPayments
 from support.imports import drain
 
@@ -244,8 +245,6 @@ async def test_a_6_mb_csv_is_too_large_and_names_the_limit(world: World) -> None
 
 async def test_the_cap_stops_reading_a_streamed_body_before_its_end(world: World) -> None:
     """Chunks sent after the cap are never read: the 400 comes while the body streams in."""
-    import httpx
-
     sent = 0
     chunk = b"a@b.co,x\r\n" * 6554  # about 64 KiB
     total_chunks = (8 * 1024 * 1024) // len(chunk)
@@ -655,7 +654,12 @@ async def test_the_confirmed_mapping_is_suggested_for_the_next_file_with_those_h
 
 
 async def test_concurrent_uploads_leave_one_pending_job(world: World) -> None:
-    async with concurrent_client(create_app(world.runtime)) as client:
+    """Four uploads at once, each held right after it looked for the org's active import
+    until the others looked too: all find none, and the one-active-import-per-org index lets
+    exactly one in (without it, every upload leaves its own pending job)."""
+    rendezvous = Rendezvous(parties=4)
+    app = pausing_app(world.runtime, rendezvous, repository="import_jobs", methods=["find_active"])
+    async with concurrent_client(app) as client:
         responses = await asyncio.gather(
             *(
                 client.post(
@@ -666,6 +670,7 @@ async def test_concurrent_uploads_leave_one_pending_job(world: World) -> None:
                 for _ in range(4)
             )
         )
+    assert (rendezvous.arrived, rendezvous.timed_out) == (4, False)  # they met before inserting
     assert {r.status_code for r in responses} <= {200, 409}, [r.text for r in responses]
     answered = [r.json()["data"]["jobId"] for r in responses if r.status_code == 200]
     assert answered, [r.text for r in responses]
@@ -693,88 +698,15 @@ async def test_concurrent_uploads_leave_one_pending_job(world: World) -> None:
     assert stored_files(world.runtime.settings.data_dir) == [len(rows_csv(3))]
 
 
-def concurrent_client(app: Litestar) -> httpx.AsyncClient:
-    """A client whose requests really run at the same time: Litestar's ``AsyncTestClient``
-    hands each request to the app's thread and waits for its answer, so requests gathered on
-    it run one after the other and race nothing."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-
-
-class _Rendezvous:
-    """Holds each confirm right after it read its job until all of them have read it (or a
-    second passed: a confirm blocked on the job's row lock never arrives), so the confirms
-    race in the worst order instead of whatever order the event loop happens to pick."""
-
-    def __init__(self, parties: int) -> None:
-        self.parties = parties
-        self.arrived = 0
-        self.all_read = asyncio.Event()
-
-    async def wait(self) -> None:
-        self.arrived += 1
-        if self.arrived >= self.parties:
-            self.all_read.set()
-        try:
-            await asyncio.wait_for(self.all_read.wait(), timeout=1.0)
-        except TimeoutError:
-            self.all_read.set()  # the others wait on the lock: let them through once it frees
-
-
-@attrs.define
-class _PausingJobs:
-    inner: Any
-    rendezvous: _Rendezvous
-
-    async def get_for_update(self, job_id: str) -> Any:
-        job = await self.inner.get_for_update(job_id)
-        await self.rendezvous.wait()
-        return job
-
-    async def get(self, job_id: str) -> Any:
-        job = await self.inner.get(job_id)
-        await self.rendezvous.wait()
-        return job
-
-    async def find_active(self, org_id: str) -> Any:
-        jobs = await self.inner.find_active(org_id)
-        await self.rendezvous.wait()
-        return jobs
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-@attrs.define
-class _PausingUow:
-    inner: Any
-    rendezvous: _Rendezvous
-
-    @property
-    def import_jobs(self) -> _PausingJobs:
-        return _PausingJobs(self.inner.import_jobs, self.rendezvous)
-
-    async def __aenter__(self) -> _PausingUow:
-        self.inner = await self.inner.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: object) -> Any:
-        return await self.inner.__aexit__(*exc)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-def pausing_app(world: World, rendezvous: _Rendezvous) -> Litestar:
+def _pausing_app(world: World, rendezvous: Rendezvous) -> Litestar:
     """The app over the world's runtime, each job read of a writing unit of work held at
     ``rendezvous`` (the read-only early checks, like an upload's, are not the race)."""
-    svc = world.runtime.services
-
-    def pausing_uow(*, read_only: bool = False) -> Any:
-        if read_only:
-            return svc.uow(read_only=True)
-        return _PausingUow(svc.uow(), rendezvous)
-
-    return create_app(attrs.evolve(world.runtime, services=attrs.evolve(svc, uow=pausing_uow)))
+    return pausing_app(
+        world.runtime,
+        rendezvous,
+        repository="import_jobs",
+        methods=("get_for_update", "get", "find_active"),
+    )
 
 
 async def test_concurrent_confirms_queue_the_job_once(world: World) -> None:
@@ -784,8 +716,8 @@ async def test_concurrent_confirms_queue_the_job_once(world: World) -> None:
     answer = await world.uploaded(rows_csv(3))
     before = await world.count(t.memberships)
     svc = world.runtime.services
-    rendezvous = _Rendezvous(parties=3)
-    async with concurrent_client(pausing_app(world, rendezvous)) as client:
+    rendezvous = Rendezvous(parties=3)
+    async with concurrent_client(_pausing_app(world, rendezvous)) as client:
         responses = await asyncio.gather(
             *(
                 client.post(
@@ -960,7 +892,7 @@ async def test_an_upload_racing_a_confirm_never_cancels_a_confirmed_job(world: W
     before = await world.count(t.memberships)
     for _ in range(3):
         answer = await world.uploaded(rows_csv(2))
-        async with concurrent_client(pausing_app(world, _Rendezvous(parties=2))) as client:
+        async with concurrent_client(_pausing_app(world, Rendezvous(parties=2))) as client:
             confirm, upload = await asyncio.gather(
                 client.post(
                     f"{world.base}/csv/jobs/{answer['jobId']}/confirm",

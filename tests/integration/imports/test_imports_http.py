@@ -29,6 +29,7 @@ from fitdata_adapters.tokens import issue_token
 from fitdata_core.model.organizations import Role
 from fitdata_core.usecases.organizations import NewMember, add_member, create_organization
 from fitdata_http import create_app
+from support.concurrency import Rendezvous, concurrent_client, pausing_app
 from support.fakes import NoPayments
 from support.imports import PLANS, drain, members
 
@@ -239,13 +240,29 @@ async def test_cancel_pending_then_dry_run_then_undo(world: World) -> None:
     assert again.status_code == 409
 
 
+STARTERS = 10
+
+
 async def test_concurrent_starts_exactly_one_wins(world: World) -> None:
+    """Ten starts at once, each held right after it looked for the org's active import until
+    the others looked too: all of them find none, so only the one-active-import-per-org index
+    lets exactly one in (without it, all ten are 202)."""
     world.source.members = members(3)
-    responses = await asyncio.gather(*(world.start() for _ in range(10)))
+    rendezvous = Rendezvous(parties=STARTERS)
+    app = pausing_app(world.runtime, rendezvous, repository="import_jobs", methods=["find_active"])
+    payload = {"source": "arbox", "entities": {"members": True, "plans": True}, **KEY}
+    async with concurrent_client(app) as client:
+        responses = await asyncio.gather(
+            *(client.post(world.base, json=payload, headers=world.owner) for _ in range(STARTERS))
+        )
+    # Every start looked before any inserted.
+    assert (rendezvous.arrived, rendezvous.timed_out) == (STARTERS, False)
     codes = sorted(r.status_code for r in responses)
-    assert codes == [202] + [409] * 9
-    refused = next(r for r in responses if r.status_code == 409)
-    assert "Active import already exists" in refused.text
+    assert codes == [202] + [409] * (STARTERS - 1), [r.text for r in responses]
+    for refused in (r for r in responses if r.status_code == 409):
+        assert refused.json()["detail"] == "Active import already exists"
+    assert await world.count(t.import_jobs) == 1
+    assert await drain(world.runtime.services) == 1  # one run queued, not ten
 
 
 async def test_access_rules_empty_source_401_and_lists(world: World) -> None:
