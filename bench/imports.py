@@ -12,9 +12,10 @@ With ``--source arbox`` the members come from the project's Arbox sandbox over H
 CSV cases (``--cases csv``): for each size (default 100,000 and 1,000,000 rows) a member file
 as a gym's Excel writes it (``csv_reader.write_file``: UTF-8 with BOM, Hebrew and English
 names, phones without their leading zero, dd/mm/yyyy birthdays, 1% bad rows), imported end to
-end: the upload's analysis pass, the record pass (``read_records``), every good row checked
-into a member record and staged in chunks through ``uow.imports.stage`` (``COPY``), the job
-created saying its rows are staged, then the engine run until the job completes. Beside it,
+end by the code the HTTP API runs: ``upload_csv`` (stored in the runtime's object storage, a
+local folder, and analysed for the preview), ``confirm_csv`` with the suggested mapping, then
+every queued ``import_run`` delivered to the engine until none is left (its stage steps read
+the stored file through the mapping and check the rows) until the job completes. Beside it,
 measured in the same run on a database of its own, the ceiling: the same file ``COPY``'d into a
 staging table and one ``INSERT … ON CONFLICT … WHERE … IS DISTINCT FROM`` into each of users,
 memberships and member profiles. Both run twice (first import, identical re-import); the
@@ -132,55 +133,16 @@ async def _one_import(
     }
 
 
-# --- CSV: a member file, staged through the port, applied by the engine ---------------------
+# --- CSV: a member file through the real flow: upload, confirm, the engine's steps ----------
 
 CSV_TABLES = ("users", "memberships", "member_profiles")
 
 
-def _csv_members(path: str, analysis: Any, today: Any) -> Any:
-    """The file's member records as a confirmed CSV import reads them: the record pass under
-    the upload's suggested mapping and date orders (``analysis``), each good row checked into
-    a ``MemberRecord`` by the engine's value rules like any source's (yields the record and
-    its problems, or None and the row's problem)."""
-    from fitdata_adapters.csv_import import read_records
-    from fitdata_core.model.imports import ImportEntity, RowProblem
-    from fitdata_core.ports.providers import SourceMember
-    from fitdata_core.rules.import_values import member_record
-
-    mapping = analysis.suggested
-    stream = read_records(path, mapping, orders=analysis.orders_for(mapping), today=today)
-    for mapped in stream:
-        values = mapped.values
-        if not mapped.ok:
-            problem = mapped.problems[0]
-            yield (
-                None,
-                [
-                    RowProblem(
-                        ImportEntity.MEMBERS,
-                        str(getattr(problem, "reason", problem)),
-                        source_id=str(mapped.row),
-                        email=values.get("email"),
-                        field=str(getattr(problem, "field", "")) or None,
-                    )
-                ],
-            )
-            continue
-        yield member_record(
-            SourceMember(
-                external_id=str(mapped.row),
-                email=values.get("email"),
-                first_name=values.get("firstName"),
-                last_name=values.get("lastName"),
-                phone=values.get("phone"),
-                birth_date=values.get("birthDate"),
-                gender=values.get("gender"),
-                plan_name=values.get("planName"),
-                membership_start=values.get("membershipStart"),
-                membership_end=values.get("membershipEnd"),
-            ),
-            today=today,
-        )
+async def _file_chunks(path: str) -> Any:
+    """The file as the upload receives it, a block at a time."""
+    with open(path, "rb") as source:  # noqa: ASYNC230 - the bench's own file
+        while block := source.read(1 << 20):
+            yield block
 
 
 async def _written_since(conn: Any, xid: int) -> int:
@@ -205,18 +167,19 @@ async def _current_xid(engine: Any) -> int:
         return int((await conn.execute(sa.text("SELECT txid_current() % 4294967296"))).scalar_one())
 
 
-async def _csv_import(database_url: str, path: str, chunk: int) -> dict[str, Any]:
-    """File read to completed job on the real engine (staged through ``uow.imports.stage``)."""
-    import attrs
+async def _csv_import(database_url: str, path: str) -> dict[str, Any]:
+    """The file on disk to a completed job by the code the HTTP upload and confirm call:
+    ``upload_csv`` (stored in the runtime's object storage, analysed for the preview),
+    ``confirm_csv`` with the suggested mapping, then every queued ``import_run`` delivered to
+    the engine until none is left (its stage steps read the stored file)."""
     import sqlalchemy as sa
 
     from fitdata_adapters.bootstrap import bootstrap
     from fitdata_adapters.db import tables as t
     from fitdata_adapters.memory import MemoryJobQueue
     from fitdata_adapters.settings import Settings
-    from fitdata_core.job_names import IMPORT_RUN
-    from fitdata_core.model.imports import ImportEntity, Tally
-    from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, ImportStatus
+    from fitdata_core.services import Actor
+    from fitdata_core.usecases.imports import csv_files
     from support.fakes import NoPayments
     from support.imports import drain, job_of
 
@@ -232,61 +195,24 @@ async def _csv_import(database_url: str, path: str, chunk: int) -> dict[str, Any
                     )
                 )
             ).one()
-        # The upload's pass (preview, row count, date orders) comes before the owner confirms:
-        # timed apart. The import proper starts at confirm, with the record pass.
-        from fitdata_adapters.csv_import import analyse
-
-        analysed_at = time.perf_counter()
-        analysis = analyse(path, today=svc.clock.now().date())
-        analysis_seconds = time.perf_counter() - analysed_at
+        actor = Actor(owner)
         before = await _current_xid(runtime.engine)
         started = time.perf_counter()
-        job = ImportJob(
-            id=svc.ids.new_id(),
-            organization_id=org,
-            source=ImportSource.CSV,
-            status=ImportStatus.PENDING,
-            phase=ImportPhase.QUEUED,
-            config={"entities": {"members": True}},
-            started_by=owner,
-            created_at=svc.clock.now(),
+        upload = await csv_files.upload_csv(
+            svc, actor, org, filename=Path(path).name, chunks=_file_chunks(path)
         )
-        staged = seen = failed = 0
-        report = job.report
-        async with svc.uow() as uow:
-            await uow.import_jobs.add(job)
-            rows: list[tuple[int, dict[str, Any]]] = []
-            found: list[Any] = []
-            for record, problems in _csv_members(path, analysis, svc.clock.now().date()):
-                seen += 1
-                found += problems
-                if record is None:
-                    failed += 1
-                    continue
-                rows.append((staged, record.to_dict()))
-                staged += 1
-                if len(rows) == chunk:
-                    await uow.imports.stage(job.id, "members", rows)
-                    report = report.with_batch(
-                        ImportEntity.MEMBERS, Tally(failed=failed), found, processed=failed
-                    )
-                    rows, found, failed = [], [], 0
-            await uow.imports.stage(job.id, "members", rows)
-            report = report.with_batch(
-                ImportEntity.MEMBERS, Tally(failed=failed), found, processed=failed
-            )
-            job = attrs.evolve(
-                job,
-                report=report.with_total(ImportEntity.MEMBERS, seen),
-                checkpoint={"members.fetched": 1, "members.rows": staged, "members.seen": seen},
-            )
-            await uow.import_jobs.update(job)
-            await uow.outbox.add(svc.job(IMPORT_RUN, job_id=job.id))
-            await uow.commit()
-        read_and_staged = time.perf_counter() - started
+        uploaded = time.perf_counter() - started
+        job_id = await csv_files.confirm_csv(
+            svc,
+            actor,
+            org,
+            upload.job_id,
+            column_mapping=dict(upload.preview["suggestedMapping"]),
+            entities={"members": True},
+        )
         messages = await drain(svc, limit=100_000)
         elapsed = time.perf_counter() - started
-        done = await job_of(svc, job.id)
+        done = await job_of(svc, job_id)
         async with runtime.engine.connect() as conn:
             written = await _written_since(conn, before)
     finally:
@@ -295,8 +221,7 @@ async def _csv_import(database_url: str, path: str, chunk: int) -> dict[str, Any
         "status": done.status.value,
         "error": done.error_message,
         "seconds": elapsed,
-        "staging_seconds": read_and_staged,
-        "analysis_seconds": analysis_seconds,
+        "upload_seconds": uploaded,
         "messages": messages,
         "members": done.results.get("members", {}),
         "written": written,
@@ -389,7 +314,7 @@ async def _ceiling(database_url: str, path: str) -> dict[str, Any]:
 
 def _child(args: argparse.Namespace) -> None:
     if args.child_kind == "csv":
-        result = asyncio.run(_csv_import(args.child_url, args.child_file, args.chunk))
+        result = asyncio.run(_csv_import(args.child_url, args.child_file))
     elif args.child_kind == "ceiling":
         result = asyncio.run(_ceiling(args.child_url, args.child_file))
     else:
@@ -488,9 +413,8 @@ def _csv_cases(args: argparse.Namespace, server_url: str) -> None:
     from support.databases import create_database, drop_database, unique_database_name
 
     print(
-        f"CSV path: confirmed member file (record pass) to completed job, staged in chunks of "
-        f"{args.chunk:,}; "
-        "ceiling: COPY + one INSERT … ON CONFLICT per table"
+        "CSV path: file on disk to completed job (upload, confirm with the suggested mapping, "
+        "the engine's queue messages); ceiling: COPY + one INSERT … ON CONFLICT per table"
     )
     for size in (int(s) for s in args.csv_sizes.split(",")):
         names = [unique_database_name("fitdata_bench") for _ in range(2)]
@@ -510,8 +434,7 @@ def _csv_cases(args: argparse.Namespace, server_url: str) -> None:
                     print(
                         f"  {size:>9,} rows ({megabytes:.0f} MB), {label:<19}: engine "
                         f"{r['status']} in {r['seconds']:.1f} s ({engine_rate:,.0f} rows/s; "
-                        f"read+staged {r['staging_seconds']:.1f} s; upload's analysis pass "
-                        f"before it {r['analysis_seconds']:.1f} s), {r['messages']} queue "
+                        f"upload {r['upload_seconds']:.1f} s of it), {r['messages']} queue "
                         f"messages, peak RSS {r['rss_mb']:.0f} MB, rows written "
                         f"{r['written']:,}, members {r['members']}\n"
                         f"  {'':>9} {'':>{len(f'rows ({megabytes:.0f} MB), ')}}"
@@ -542,7 +465,6 @@ def main() -> None:
         help="memory: an in-memory source; arbox: the Arbox sandbox over HTTP (Management path)",
     )
     parser.add_argument("--csv-sizes", default="100000,1000000", help="CSV file row counts")
-    parser.add_argument("--chunk", type=int, default=10_000, help="CSV rows staged per call")
     parser.add_argument("--enrich", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-url", help=argparse.SUPPRESS)
     parser.add_argument("--child-kind", help=argparse.SUPPRESS)

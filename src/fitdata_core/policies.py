@@ -101,6 +101,10 @@ class ImportPolicy:
     #: Source rows staged per step: pages are gathered until this many (one transaction for
     #: several small pages; a page is never split).
     stage_rows: int = attrs.field(default=2000, validator=_at_least_one)
+    #: Rows per stage step of a CSV or Excel import: one page read from the stored file. A
+    #: file has no request latency to amortise, so a step is as large as one transaction of
+    #: staging comfortably holds (fewer job loads, checkpoints and round trips per row).
+    file_page_rows: int = attrs.field(default=10_000, validator=_at_least_one)
     #: Rows per batch where the database applies staged members itself (Postgres): a step
     #: is still one transaction with its checkpoint, a few hundred milliseconds.
     set_batch_size: int = attrs.field(default=10_000, validator=_at_least_one)

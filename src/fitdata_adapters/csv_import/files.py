@@ -81,6 +81,7 @@ class StoredImportFiles:
         today: date,
         plans: bool = False,
         page_size: int = 1000,
+        skip_rows: int = 0,
     ) -> AsyncIterator[Sequence[MappedRecord]]:
         async with self._local_copy(key) as path:
             stream = read_records(
@@ -91,6 +92,7 @@ class StoredImportFiles:
                 filename=filename,
                 sheet=sheet,
                 plans=plans,
+                skip_rows=skip_rows,
             )
             rows: Iterator[MappedRecord] = iter(stream)
             try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import date
+from itertools import islice
 
 import attrs
 
@@ -165,8 +166,10 @@ class RecordStream:
         filename: str | None = None,
         sheet: str | None = None,
         plans: bool = False,
+        skip_rows: int = 0,
     ) -> None:
         self._source = source
+        self._skip_rows = skip_rows
         self._mapping = mapping
         self._orders = orders
         self._today = today
@@ -195,8 +198,13 @@ class RecordStream:
                 tally=self.tally,
             )
             map_row = mapper.map
+            rows = table.rows()
             try:
-                for number, cells in table.rows():
+                # Rows a resumed job staged already are parsed (the reader must pass them)
+                # but not mapped: mapping is most of a row's cost.
+                for _ in islice(rows, self._skip_rows):
+                    pass
+                for number, cells in rows:
                     yield map_row(number, cells)
             finally:
                 self.warnings = [*table.warnings, *self.tally.warnings()]
@@ -211,9 +219,11 @@ def read_records(
     filename: str | None = None,
     sheet: str | None = None,
     plans: bool = False,
+    skip_rows: int = 0,
 ) -> RecordStream:
     """The member records (or with ``plans`` the plan records) of ``source`` under
-    ``mapping``, streamed; ``orders`` from :meth:`Analysis.orders_for`."""
+    ``mapping``, streamed, after its first ``skip_rows`` data rows; ``orders`` from
+    :meth:`Analysis.orders_for`."""
     return RecordStream(
         source,
         mapping,
@@ -222,6 +232,7 @@ def read_records(
         filename=filename,
         sheet=sheet,
         plans=plans,
+        skip_rows=skip_rows,
     )
 
 

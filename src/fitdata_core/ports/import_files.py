@@ -65,7 +65,9 @@ class ImportFiles(Protocol):
         today: date,
         plans: bool = False,
         page_size: int = 1000,
+        skip_rows: int = 0,
     ) -> AsyncIterator[Sequence[MappedRecord]]:
         """The file's rows under ``mapping`` (its member fields, or with ``plans`` its plan
-        fields), ``page_size`` at a time, in file order."""
+        fields), ``page_size`` at a time, in file order, after its first ``skip_rows`` data
+        rows (read past without being mapped: a resumed job's staged pages)."""
         ...

@@ -75,27 +75,31 @@ def _named(
 ) -> list[RowProblem]:
     # The value rules name a row by the source's external id; a CSV row goes by its number.
     # A value the CSV rules had to fix (Excel's lost leading zero...) counts as a warning.
-    fixed = [
-        RowProblem(
-            entity,
-            f"{column}: {describe_fix(kind)}.",
-            Severity.WARNING,
-            row_id(record),
-            record.values.get("email"),
-            column,
-        )
-        for column, kind in record.fixes
-    ]
-    return [attrs.evolve(p, source_id=row_id(record)) for p in problems] + fixed
+    # Called once per row of the file: the common row (no problem, a fix or none) is cheap.
+    source_id = row_id(record)
+    named = [attrs.evolve(p, source_id=source_id) for p in problems] if problems else []
+    if record.fixes:
+        email = record.values.get("email")
+        named += [
+            RowProblem(
+                entity,
+                f"{column}: {describe_fix(kind)}.",
+                Severity.WARNING,
+                source_id,
+                email,
+                column,
+            )
+            for column, kind in record.fixes
+        ]
+    return named
 
 
 def csv_member_record(
     record: MappedRecord, *, today: date
 ) -> tuple[MemberRecord | None, list[RowProblem]]:
     """The member to stage for ``record`` (None when the row fails) and its problems."""
-    problems = _value_problems(record, ImportEntity.MEMBERS)
-    if problems:
-        return None, problems
+    if record.problems:
+        return None, _value_problems(record, ImportEntity.MEMBERS)
     values = record.values
     status = values.get("status", "").strip().casefold()
     member = SourceMember(

@@ -758,9 +758,7 @@ async def test_a_job_taken_over_elsewhere_rereads_the_file_without_duplicates(
     answer = await world.uploaded(text)
     assert (await world.confirm(answer["jobId"], answer["suggestedMapping"])).status_code == 202
     svc = world.runtime.services
-    small = attrs.evolve(
-        svc, imports=attrs.evolve(svc.imports, slice_batches=3, batch_size=50, stage_rows=50)
-    )
+    small = attrs.evolve(svc, imports=attrs.evolve(svc.imports, slice_batches=3, file_page_rows=50))
     await run_import(small, answer["jobId"], owner="first-worker")
     async with svc.uow() as uow:
         job = await uow.import_jobs.get(answer["jobId"])

@@ -175,6 +175,21 @@ def test_plan_records(tmp_path: Path) -> None:
     ]
 
 
+def test_a_resumed_read_skips_rows_without_mapping_them(tmp_path: Path) -> None:
+    path = write(tmp_path, GYM_FILE)
+    analysis = analyse(path, today=TODAY)
+    mapping = validate_mapping(analysis.suggested.to_json(), analysis.headers)
+    orders = analysis.orders_for(mapping)
+    whole = list(read_records(path, mapping, orders=orders, today=TODAY))
+    stream = read_records(path, mapping, orders=orders, today=TODAY, skip_rows=2)
+    resumed = list(stream)
+    assert resumed == whole[2:]  # the same record, numbered by its spreadsheet row
+    assert [r.row for r in resumed] == [4]
+    # Rows 2 and 3 were read past, not mapped: their four fixes are not counted.
+    assert stream.tally.total == 0
+    assert list(read_records(path, mapping, orders=orders, today=TODAY, skip_rows=9)) == []
+
+
 def test_a_mapping_naming_a_column_the_file_lacks(tmp_path: Path) -> None:
     path = write(tmp_path, "Email\r\na@b.co\r\n", "utf-8")
     stream = read_records(path, ColumnMapping({"Mail": "email"}), orders={}, today=TODAY)

@@ -144,8 +144,10 @@ class SqlImportData(SqlRepository):
     ) -> None:
         if not rows:
             return
-        typed = [(s, d) for s, d in rows if entity == "members" and _member_shaped(d)]
-        other = [(s, d) for s, d in rows if not (entity == "members" and _member_shaped(d))]
+        typed: list[tuple[int, Mapping[str, Any]]] = []
+        other: list[tuple[int, Mapping[str, Any]]] = []
+        for row in rows:  # each row's shape checked once
+            (typed if entity == "members" and _member_shaped(row[1]) else other).append(row)
         if self._db.is_postgres:
             # COPY, a stream whatever the chunk size; member records in their own columns.
             if typed:

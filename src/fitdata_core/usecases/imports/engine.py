@@ -446,7 +446,12 @@ class _Run:
             pages: AsyncIterator[Sequence[Any]]
             self._drop_pages()
             if job.source is ImportSource.CSV:
-                pages = csv_source.pages(self.svc, job, self.settings.batch_size)
+                # A stored file starts at any page: the staged ones are read past, not mapped.
+                # Read ahead, the next page is parsed while this one is checked and staged.
+                pages = _ReadAhead(
+                    csv_source.pages(self.svc, job, self.settings.file_page_rows, skip_pages=done)
+                )
+                self._pages, self._pages_entity, self._pages_read = pages, entity, done
             else:
                 credentials = await self.credentials(job)
                 source = self.svc.member_source
@@ -455,7 +460,7 @@ class _Run:
                     if entity == "members"
                     else source.fetch_leads(credentials)
                 )
-            self._pages, self._pages_entity, self._pages_read = pages, entity, 0
+                self._pages, self._pages_entity, self._pages_read = pages, entity, 0
             while self._pages_read < done:
                 try:
                     await anext(self._pages)
@@ -476,10 +481,16 @@ class _Run:
         async with self.svc.uow(read_only=True) as uow:
             job = await uow.import_jobs.get(self.job_id)
         assert job is not None
-        # Pages until ``stage_rows`` rows (one transaction for several small pages), or the end.
+        # Pages until ``stage_rows`` rows (one transaction for several small pages), or the end;
+        # a file's page is a step of its own (``file_page_rows``).
+        step_rows = (
+            self.settings.file_page_rows
+            if job.source is ImportSource.CSV
+            else self.settings.stage_rows
+        )
         taken: list[Sequence[Any]] = []
         try:
-            while sum(len(p) for p in taken) < self.settings.stage_rows:
+            while sum(len(p) for p in taken) < step_rows:
                 page = await self._next_page(job, name, taken=len(taken))
                 if page is None:
                     break
