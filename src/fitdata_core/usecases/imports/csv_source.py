@@ -69,10 +69,10 @@ def today_of(job: ImportJob, fallback: date) -> date:
 
 
 def pages(
-    svc: Services, job: ImportJob, page_size: int, *, plans: bool = False, skip_pages: int = 0
+    svc: Services, job: ImportJob, page_size: int, *, plans: bool = False, skip_rows: int = 0
 ) -> AsyncIterator[Sequence[MappedRecord]]:
-    """The job's file rows under its confirmed mapping, ``page_size`` at a time, from page
-    ``skip_pages`` on (the rows before it are read past, not mapped)."""
+    """The job's file rows under its confirmed mapping, ``page_size`` at a time, after its
+    first ``skip_rows`` data rows (read past, not mapped)."""
     file = _file(job)
     return svc.import_files.pages(
         file["key"],
@@ -83,7 +83,7 @@ def pages(
         today=today_of(job, svc.clock.now().date()),
         plans=plans,
         page_size=page_size,
-        skip_rows=skip_pages * page_size,
+        skip_rows=skip_rows,
     )
 
 

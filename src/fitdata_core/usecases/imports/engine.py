@@ -446,11 +446,14 @@ class _Run:
             pages: AsyncIterator[Sequence[Any]]
             self._drop_pages()
             if job.source is ImportSource.CSV:
-                # A stored file starts at any page: the staged ones are read past, not mapped.
+                # A stored file starts at any row: the staged ones are read past, not mapped.
+                # Counted in rows the checkpoint saw (not pages), so a page size changed while
+                # the job waited cannot skip or repeat a row; the pages this step holds
+                # already were read in this run, at this page size, and are full ones.
                 # Read ahead, the next page is parsed while this one is checked and staged.
-                pages = _ReadAhead(
-                    csv_source.pages(self.svc, job, self.settings.file_page_rows, skip_pages=done)
-                )
+                page_rows = self.settings.file_page_rows
+                skip = job.checkpoint.get(f"{entity}.seen", 0) + taken * page_rows
+                pages = _ReadAhead(csv_source.pages(self.svc, job, page_rows, skip_rows=skip))
                 self._pages, self._pages_entity, self._pages_read = pages, entity, done
             else:
                 credentials = await self.credentials(job)
