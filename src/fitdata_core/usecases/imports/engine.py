@@ -565,6 +565,27 @@ class _Run:
     async def step_stage_leads(self) -> None:
         await self._stage(ImportEntity.LEADS, lead_record)
 
+    async def _applied(
+        self,
+        uow: UnitOfWork,
+        job: ImportJob,
+        entity: ImportEntity,
+        rows: int,
+        end: int | None,
+        tally: Tally,
+        problems: Sequence[RowProblem],
+    ) -> None:
+        """Record one applied batch of ``entity`` in its own transaction: counts, problems,
+        and the checkpoint moved to ``end`` (None: nothing was left, so past every staged
+        row), then log it."""
+        name = entity.value
+        if end is None:
+            end = job.checkpoint.get(f"{name}.rows", 0)
+        report = job.report.with_batch(entity, tally, problems, processed=rows)
+        job, _ = job.record_batch(self.now(), report, {f"{name}.applied": end})
+        job = await self._save(uow, job)
+        _log(job, "batch", entity=name, rows=rows, **tally.to_dict())
+
     async def step_apply_members(self) -> None:
         async with self.svc.uow() as uow:
             job = await self._locked(uow)
@@ -581,13 +602,16 @@ class _Run:
                 )
             if applied is not None:
                 # The database applied the batch itself, by the same rules (set-based).
-                end = applied.end if applied.rows else job.checkpoint.get("members.rows", 0)
-                report = job.report.with_batch(
-                    ImportEntity.MEMBERS, applied.tally, applied.problems, processed=applied.rows
+                end = applied.end if applied.rows else None
+                await self._applied(
+                    uow,
+                    job,
+                    ImportEntity.MEMBERS,
+                    applied.rows,
+                    end,
+                    applied.tally,
+                    applied.problems,
                 )
-                job, _ = job.record_batch(self.now(), report, {"members.applied": end})
-                job = await self._save(uow, job)
-                _log(job, "batch", entity="members", rows=applied.rows, **applied.tally.to_dict())
                 return
             staged = await uow.imports.staged(
                 job.id, "members", from_seq=start, limit=self.settings.batch_size
@@ -617,13 +641,10 @@ class _Run:
             if not job.dry_run:
                 await uow.imports.write_members(writes)
                 await uow.imports.add_changes(job.id, writes.changes)
-            end = staged[-1][0] + 1 if staged else job.checkpoint.get("members.rows", 0)
-            report = job.report.with_batch(
-                ImportEntity.MEMBERS, writes.tally, writes.problems, processed=len(staged)
+            end = staged[-1][0] + 1 if staged else None
+            await self._applied(
+                uow, job, ImportEntity.MEMBERS, len(staged), end, writes.tally, writes.problems
             )
-            job, _ = job.record_batch(self.now(), report, {"members.applied": end})
-            job = await self._save(uow, job)
-        _log(job, "batch", entity="members", rows=len(staged), **writes.tally.to_dict())
 
     async def step_apply_leads(self) -> None:
         async with self.svc.uow() as uow:
@@ -644,13 +665,10 @@ class _Run:
             if not job.dry_run:
                 await uow.imports.write_leads(writes)
                 await uow.imports.add_changes(job.id, writes.changes)
-            end = staged[-1][0] + 1 if staged else job.checkpoint.get("leads.rows", 0)
-            report = job.report.with_batch(
-                ImportEntity.LEADS, writes.tally, writes.problems, processed=len(staged)
+            end = staged[-1][0] + 1 if staged else None
+            await self._applied(
+                uow, job, ImportEntity.LEADS, len(staged), end, writes.tally, writes.problems
             )
-            job, _ = job.record_batch(self.now(), report, {"leads.applied": end})
-            job = await self._save(uow, job)
-        _log(job, "batch", entity="leads", rows=len(staged), **writes.tally.to_dict())
 
     async def step_enrich(self) -> None:
         async with self.svc.uow(read_only=True) as uow:
