@@ -1,0 +1,238 @@
+"""The retention of stored CSV import files: which jobs are due at an as-of time, what a job
+says once its file is gone, and the sweep on the memory adapters."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import attrs
+import pytest
+
+from fitdata_adapters.bootstrap import import_policy
+from fitdata_adapters.memory.infrastructure import MemoryErrorReporter
+from fitdata_adapters.memory.services import memory_services
+from fitdata_adapters.settings import Settings
+from fitdata_adapters.storage.memory import MemoryStorage
+from fitdata_core.errors import ConfigurationError, Gone, StorageUnavailable
+from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, ImportStatus
+from fitdata_core.policies import ImportPolicy
+from fitdata_core.rules.import_retention import (
+    FINISHED_IMPORT_STATUSES,
+    file_deleted_at,
+    file_due_for_deletion,
+    file_gone,
+    with_file_deleted,
+)
+from fitdata_core.services import Services
+from fitdata_core.usecases.imports import sweep_import_files
+
+FINISHED = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+DAYS_30 = timedelta(days=30)
+
+
+def csv_job(
+    job_id: str = "j1",
+    *,
+    status: ImportStatus = ImportStatus.COMPLETED,
+    completed_at: datetime | None = FINISHED,
+    source: ImportSource = ImportSource.CSV,
+    key: str | None = "imports/org-1/j1/source.csv",
+) -> ImportJob:
+    config: dict[str, object] = {"source": source.value, "confirmed": True}
+    if key is not None:
+        config["file"] = {"key": key, "filename": "members.csv", "sheet": None}
+    return ImportJob(
+        id=job_id,
+        organization_id="org-1",
+        source=source,
+        status=status,
+        phase=ImportPhase.DONE,
+        config=config,
+        started_by="owner-1",
+        created_at=FINISHED - timedelta(minutes=5),
+        completed_at=completed_at,
+    )
+
+
+# --- the rule -----------------------------------------------------------------------------
+
+
+def test_a_file_is_kept_exactly_the_retention_and_due_the_moment_after() -> None:
+    job = csv_job()
+    assert not file_due_for_deletion(job, FINISHED + DAYS_30 - timedelta(days=1), DAYS_30)
+    assert not file_due_for_deletion(job, FINISHED + DAYS_30, DAYS_30)
+    assert file_due_for_deletion(job, FINISHED + DAYS_30 + timedelta(microseconds=1), DAYS_30)
+    # The retention decides, not a constant: seven days keep it a week.
+    assert file_due_for_deletion(job, FINISHED + timedelta(days=8), timedelta(days=7))
+    assert not file_due_for_deletion(job, FINISHED + timedelta(days=8), timedelta(days=9))
+
+
+@pytest.mark.parametrize("status", sorted(FINISHED_IMPORT_STATUSES))
+def test_every_finished_status_is_swept(status: ImportStatus) -> None:
+    assert file_due_for_deletion(csv_job(status=status), FINISHED + timedelta(days=31), DAYS_30)
+
+
+@pytest.mark.parametrize("status", [ImportStatus.PENDING, ImportStatus.IN_PROGRESS])
+def test_a_pending_or_running_job_is_never_swept_however_old(status: ImportStatus) -> None:
+    job = csv_job(status=status)
+    assert not file_due_for_deletion(job, FINISHED + timedelta(days=3650), DAYS_30)
+    assert not file_due_for_deletion(
+        csv_job(status=status, completed_at=None), FINISHED + timedelta(days=3650), DAYS_30
+    )
+
+
+def test_only_a_csv_job_with_a_file_still_there_is_due() -> None:
+    late = FINISHED + timedelta(days=60)
+    assert not file_due_for_deletion(csv_job(source=ImportSource.ARBOX, key=None), late, DAYS_30)
+    assert not file_due_for_deletion(csv_job(key=None), late, DAYS_30)
+    assert not file_due_for_deletion(csv_job(completed_at=None), late, DAYS_30)
+    deleted = with_file_deleted(csv_job(), FINISHED + timedelta(days=31))
+    assert not file_due_for_deletion(deleted, late, DAYS_30)
+
+
+def test_a_deleted_file_is_recorded_and_answers_gone_with_when_and_what_to_do() -> None:
+    job = csv_job()
+    assert file_gone(job) is None
+    at = FINISHED + timedelta(days=31, hours=2)
+    deleted = with_file_deleted(job, at)
+    assert deleted.config["fileDeletedAt"] == "2026-02-10T14:00:00+00:00"
+    assert file_deleted_at(deleted) == at
+    assert deleted.config["file"] == job.config["file"]  # every other key kept
+    gone = file_gone(deleted)
+    assert isinstance(gone, Gone)
+    assert gone.code == "IMPORT_FILE_DELETED"
+    assert str(gone) == (
+        "The file of this import was deleted on 2026-02-10, 31 days after it finished "
+        "(FITDATA_IMPORT_FILE_RETENTION_DAYS). Upload the file again to re-import it."
+    )
+
+
+# --- the setting --------------------------------------------------------------------------
+
+
+def _settings(tmp_path: Path, **env: str) -> Settings:
+    return Settings.from_env({"FITDATA_DATA_DIR": str(tmp_path / "var"), **env})
+
+
+def test_the_retention_setting_defaults_to_30_days_and_refuses_less_than_one(
+    tmp_path: Path,
+) -> None:
+    assert _settings(tmp_path).import_file_retention_days == 30
+    seven = _settings(tmp_path, FITDATA_IMPORT_FILE_RETENTION_DAYS="7")
+    assert import_policy(seven).file_retention == timedelta(days=7)
+    for bad, why in [
+        ("0", "must be a positive whole number, got '0'"),
+        ("-3", "must be a positive whole number, got '-3'"),
+        ("a month", "must be a whole number, got 'a month'"),
+        ("99999999999", "must be at most 36500"),
+    ]:
+        with pytest.raises(ConfigurationError, match=f"FITDATA_IMPORT_FILE_RETENTION_DAYS {why}"):
+            _settings(tmp_path, FITDATA_IMPORT_FILE_RETENTION_DAYS=bad)
+    with pytest.raises(ConfigurationError, match="file_retention must be at least one day"):
+        ImportPolicy(file_retention=timedelta(hours=23))
+
+
+# --- the sweep on memory adapters -----------------------------------------------------------
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _stored(svc: Services, *jobs: ImportJob) -> None:
+    async with svc.uow() as uow:
+        for job in jobs:
+            await uow.import_jobs.add(job)
+            key = (job.config.get("file") or {}).get("key")
+            if key:
+                await svc.storage.put_stream(key, _chunks(b"email\r\na@b.co\r\n"), content_type="x")
+        await uow.commit()
+
+
+async def _job(svc: Services, job_id: str) -> ImportJob:
+    async with svc.uow(read_only=True) as uow:
+        job = await uow.import_jobs.get(job_id)
+    assert job is not None
+    return job
+
+
+def _key(job_id: str) -> str:
+    return f"imports/org-1/{job_id}/source.csv"
+
+
+async def test_the_sweep_deletes_due_files_records_it_and_keeps_the_rest() -> None:
+    svc = memory_services()
+    old = [
+        csv_job(f"old{i}", completed_at=FINISHED - timedelta(hours=i), key=_key(f"old{i}"))
+        for i in range(5)
+    ]
+    young = csv_job("young", completed_at=FINISHED + timedelta(days=2), key=_key("young"))
+    running = csv_job(
+        "running", status=ImportStatus.IN_PROGRESS, completed_at=None, key=_key("running")
+    )
+    await _stored(svc, *old, young, running)
+    at = FINISHED + timedelta(days=31)
+
+    deleted = await sweep_import_files(svc, at, batch=2)  # pages through all five
+
+    # Oldest finished first; each once.
+    assert [d.job_id for d in deleted] == ["old4", "old3", "old2", "old1", "old0"]
+    assert all(d.deleted_at == at and d.key == _key(d.job_id) for d in deleted)
+    for job in old:
+        assert not await svc.storage.exists(_key(job.id))
+        assert (await _job(svc, job.id)).config["fileDeletedAt"] == at.isoformat()
+    for job_id in ("young", "running"):
+        assert await svc.storage.exists(_key(job_id))
+        assert "fileDeletedAt" not in (await _job(svc, job_id)).config
+    # Run again at the same time: nothing left to do.
+    assert await sweep_import_files(svc, at) == []
+    # Played forward past the young job's retention, only it goes.
+    later = await sweep_import_files(svc, FINISHED + timedelta(days=33))
+    assert [d.job_id for d in later] == ["young"]
+    assert await svc.storage.exists(_key("running"))
+
+
+async def test_a_file_already_gone_is_fine_and_the_job_records_it() -> None:
+    svc = memory_services()
+    job = csv_job("j1", key=_key("j1"))
+    async with svc.uow() as uow:
+        await uow.import_jobs.add(job)  # its file was never stored (or is long gone)
+        await uow.commit()
+    deleted = await sweep_import_files(svc, FINISHED + timedelta(days=31))
+    assert [d.job_id for d in deleted] == ["j1"]
+    assert file_deleted_at(await _job(svc, "j1")) == FINISHED + timedelta(days=31)
+
+
+@attrs.define
+class _FailingDeletes(MemoryStorage):
+    """Memory storage whose delete of ``broken`` is down."""
+
+    broken: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        super().__init__()
+
+    async def delete(self, key: str) -> None:
+        if key == self.broken:
+            raise StorageUnavailable("storage down")
+        await super().delete(key)
+
+
+async def test_a_file_storage_cannot_delete_now_is_left_for_the_next_sweep() -> None:
+    storage = _FailingDeletes(broken=_key("a"))
+    errors = MemoryErrorReporter()
+    svc = memory_services(storage=storage, errors=errors)
+    await _stored(svc, csv_job("a", key=_key("a")), csv_job("b", key=_key("b")))
+    at = FINISHED + timedelta(days=31)
+
+    deleted = await sweep_import_files(svc, at)
+
+    assert [d.job_id for d in deleted] == ["b"]
+    assert await storage.exists(_key("a"))
+    assert "fileDeletedAt" not in (await _job(svc, "a")).config  # never "deleted" while kept
+    assert any(r.context.get("job_id") == "a" for r in errors.reports)
+    storage.broken = ""
+    assert [d.job_id for d in await sweep_import_files(svc, at)] == ["a"]
+    assert not await storage.exists(_key("a"))
