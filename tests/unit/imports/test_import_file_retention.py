@@ -11,6 +11,7 @@ import attrs
 import pytest
 
 from fitdata_adapters.bootstrap import import_policy
+from fitdata_adapters.clock import ManualClock
 from fitdata_adapters.memory.infrastructure import MemoryErrorReporter
 from fitdata_adapters.memory.services import memory_services
 from fitdata_adapters.settings import Settings
@@ -27,6 +28,8 @@ from fitdata_core.rules.import_retention import (
 )
 from fitdata_core.services import Services
 from fitdata_core.usecases.imports import sweep_import_files
+from fitdata_workers.handlers import registry
+from fitdata_workers.scheduler import SCHEDULE
 
 FINISHED = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 DAYS_30 = timedelta(days=30)
@@ -236,3 +239,22 @@ async def test_a_file_storage_cannot_delete_now_is_left_for_the_next_sweep() -> 
     storage.broken = ""
     assert [d.job_id for d in await sweep_import_files(svc, at)] == ["a"]
     assert not await storage.exists(_key("a"))
+
+
+async def test_the_scheduled_sweep_runs_as_of_the_injected_clock_not_the_tick() -> None:
+    entry = next(e for e in SCHEDULE if e.job == "imports_sweep_files")
+    assert entry.every == timedelta(hours=1)
+    assert not entry.billing  # the billing kill switch does not stop it
+    handler = registry.get("imports_sweep_files")
+    assert handler is not None
+    clock = ManualClock(FINISHED + timedelta(days=29))
+    svc = memory_services(clock=clock)
+    await _stored(svc, csv_job("j1", key=_key("j1")))
+    # A tick long after the retention, run while the clock still says day 29: kept.
+    late_tick = (FINISHED + timedelta(days=90)).isoformat()
+    await handler(svc, scheduled_for=late_tick)
+    assert await svc.storage.exists(_key("j1"))
+    clock.set(FINISHED + timedelta(days=30, seconds=1))
+    await handler(svc, scheduled_for=late_tick)
+    assert not await svc.storage.exists(_key("j1"))
+    assert file_deleted_at(await _job(svc, "j1")) == FINISHED + timedelta(days=30, seconds=1)
