@@ -1,5 +1,5 @@
-"""The retention of stored CSV import files: which jobs are due at an as-of time, what a job
-says once its file is gone, and the sweep on the memory adapters."""
+"""The stored CSV import file sweep on the memory adapters, its setting and its schedule (the
+rule itself: ``test_import_retention_rule``)."""
 
 from __future__ import annotations
 
@@ -16,20 +16,15 @@ from fitdata_adapters.memory.infrastructure import MemoryErrorReporter
 from fitdata_adapters.memory.services import memory_services
 from fitdata_adapters.settings import Settings
 from fitdata_adapters.storage.memory import MemoryStorage
-from fitdata_core.errors import ConfigurationError, Gone, StorageUnavailable
-from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, ImportStatus
+from fitdata_core.errors import ConfigurationError, StorageUnavailable
+from fitdata_core.model.jobs import ImportJob, ImportStatus
 from fitdata_core.policies import ImportPolicy
-from fitdata_core.rules.import_retention import (
-    FINISHED_IMPORT_STATUSES,
-    file_deleted_at,
-    file_due_for_deletion,
-    file_gone,
-    with_file_deleted,
-)
+from fitdata_core.rules.import_retention import file_deleted_at
 from fitdata_core.services import Services
 from fitdata_core.usecases.imports import sweep_import_files
 from fitdata_workers.handlers import registry
 from fitdata_workers.scheduler import SCHEDULE
+from support import builders
 
 FINISHED = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 DAYS_30 = timedelta(days=30)
@@ -40,76 +35,8 @@ def csv_job(
     *,
     status: ImportStatus = ImportStatus.COMPLETED,
     completed_at: datetime | None = FINISHED,
-    source: ImportSource = ImportSource.CSV,
-    key: str | None = "imports/org-1/j1/source.csv",
 ) -> ImportJob:
-    config: dict[str, object] = {"source": source.value, "confirmed": True}
-    if key is not None:
-        config["file"] = {"key": key, "filename": "members.csv", "sheet": None}
-    return ImportJob(
-        id=job_id,
-        organization_id="org-1",
-        source=source,
-        status=status,
-        phase=ImportPhase.DONE,
-        config=config,
-        started_by="owner-1",
-        created_at=FINISHED - timedelta(minutes=5),
-        completed_at=completed_at,
-    )
-
-
-# --- the rule -----------------------------------------------------------------------------
-
-
-def test_a_file_is_kept_exactly_the_retention_and_due_the_moment_after() -> None:
-    job = csv_job()
-    assert not file_due_for_deletion(job, FINISHED + DAYS_30 - timedelta(days=1), DAYS_30)
-    assert not file_due_for_deletion(job, FINISHED + DAYS_30, DAYS_30)
-    assert file_due_for_deletion(job, FINISHED + DAYS_30 + timedelta(microseconds=1), DAYS_30)
-    # The retention decides, not a constant: seven days keep it a week.
-    assert file_due_for_deletion(job, FINISHED + timedelta(days=8), timedelta(days=7))
-    assert not file_due_for_deletion(job, FINISHED + timedelta(days=8), timedelta(days=9))
-
-
-@pytest.mark.parametrize("status", sorted(FINISHED_IMPORT_STATUSES))
-def test_every_finished_status_is_swept(status: ImportStatus) -> None:
-    assert file_due_for_deletion(csv_job(status=status), FINISHED + timedelta(days=31), DAYS_30)
-
-
-@pytest.mark.parametrize("status", [ImportStatus.PENDING, ImportStatus.IN_PROGRESS])
-def test_a_pending_or_running_job_is_never_swept_however_old(status: ImportStatus) -> None:
-    job = csv_job(status=status)
-    assert not file_due_for_deletion(job, FINISHED + timedelta(days=3650), DAYS_30)
-    assert not file_due_for_deletion(
-        csv_job(status=status, completed_at=None), FINISHED + timedelta(days=3650), DAYS_30
-    )
-
-
-def test_only_a_csv_job_with_a_file_still_there_is_due() -> None:
-    late = FINISHED + timedelta(days=60)
-    assert not file_due_for_deletion(csv_job(source=ImportSource.ARBOX, key=None), late, DAYS_30)
-    assert not file_due_for_deletion(csv_job(key=None), late, DAYS_30)
-    assert not file_due_for_deletion(csv_job(completed_at=None), late, DAYS_30)
-    deleted = with_file_deleted(csv_job(), FINISHED + timedelta(days=31))
-    assert not file_due_for_deletion(deleted, late, DAYS_30)
-
-
-def test_a_deleted_file_is_recorded_and_answers_gone_with_when_and_what_to_do() -> None:
-    job = csv_job()
-    assert file_gone(job) is None
-    at = FINISHED + timedelta(days=31, hours=2)
-    deleted = with_file_deleted(job, at)
-    assert deleted.config["fileDeletedAt"] == "2026-02-10T14:00:00+00:00"
-    assert file_deleted_at(deleted) == at
-    assert deleted.config["file"] == job.config["file"]  # every other key kept
-    gone = file_gone(deleted)
-    assert isinstance(gone, Gone)
-    assert gone.code == "IMPORT_FILE_DELETED"
-    assert str(gone) == (
-        "The file of this import was deleted on 2026-02-10, 31 days after it finished "
-        "(FITDATA_IMPORT_FILE_RETENTION_DAYS). Upload the file again to re-import it."
-    )
+    return builders.finished_csv_job(job_id, completed_at=completed_at, status=status)
 
 
 # --- the setting --------------------------------------------------------------------------
@@ -167,14 +94,9 @@ def _key(job_id: str) -> str:
 
 async def test_the_sweep_deletes_due_files_records_it_and_keeps_the_rest() -> None:
     svc = memory_services()
-    old = [
-        csv_job(f"old{i}", completed_at=FINISHED - timedelta(hours=i), key=_key(f"old{i}"))
-        for i in range(5)
-    ]
-    young = csv_job("young", completed_at=FINISHED + timedelta(days=2), key=_key("young"))
-    running = csv_job(
-        "running", status=ImportStatus.IN_PROGRESS, completed_at=None, key=_key("running")
-    )
+    old = [csv_job(f"old{i}", completed_at=FINISHED - timedelta(hours=i)) for i in range(5)]
+    young = csv_job("young", completed_at=FINISHED + timedelta(days=2))
+    running = csv_job("running", status=ImportStatus.IN_PROGRESS, completed_at=None)
     await _stored(svc, *old, young, running)
     at = FINISHED + timedelta(days=31)
 
@@ -199,7 +121,7 @@ async def test_the_sweep_deletes_due_files_records_it_and_keeps_the_rest() -> No
 
 async def test_a_file_already_gone_is_fine_and_the_job_records_it() -> None:
     svc = memory_services()
-    job = csv_job("j1", key=_key("j1"))
+    job = csv_job("j1")
     async with svc.uow() as uow:
         await uow.import_jobs.add(job)  # its file was never stored (or is long gone)
         await uow.commit()
@@ -227,7 +149,7 @@ async def test_a_file_storage_cannot_delete_now_is_left_for_the_next_sweep() -> 
     storage = _FailingDeletes(broken=_key("a"))
     errors = MemoryErrorReporter()
     svc = memory_services(storage=storage, errors=errors)
-    await _stored(svc, csv_job("a", key=_key("a")), csv_job("b", key=_key("b")))
+    await _stored(svc, csv_job("a"), csv_job("b"))
     at = FINISHED + timedelta(days=31)
 
     deleted = await sweep_import_files(svc, at)
@@ -249,7 +171,7 @@ async def test_the_scheduled_sweep_runs_as_of_the_injected_clock_not_the_tick() 
     assert handler is not None
     clock = ManualClock(FINISHED + timedelta(days=29))
     svc = memory_services(clock=clock)
-    await _stored(svc, csv_job("j1", key=_key("j1")))
+    await _stored(svc, csv_job("j1"))
     # A tick long after the retention, run while the clock still says day 29: kept.
     late_tick = (FINISHED + timedelta(days=90)).isoformat()
     await handler(svc, scheduled_for=late_tick)
