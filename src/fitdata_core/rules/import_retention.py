@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from fitdata_core.errors import Gone
+from fitdata_core.errors import Gone, InvalidInput
 from fitdata_core.model.jobs import ImportJob, ImportSource, ImportStatus
 
 __all__ = [
@@ -54,8 +54,14 @@ def file_deleted_at(job: ImportJob) -> datetime | None:
 
 
 def finished_before(at: datetime, retention: timedelta) -> datetime:
-    """The cut-off of a sweep at ``at``: a job that finished before it is due."""
-    return at - retention
+    """The cut-off of a sweep at ``at``: a job that finished before it is due. ``InvalidInput``
+    for an ``at`` so early the cut-off is before the calendar's first day."""
+    try:
+        return at - retention
+    except OverflowError:
+        raise InvalidInput(
+            f"{at.isoformat()} is too early to sweep with a retention of {retention.days} days."
+        ) from None
 
 
 def file_due_for_deletion(job: ImportJob, at: datetime, retention: timedelta) -> bool:

@@ -126,6 +126,9 @@ def test_sweep_files_refuses_a_malformed_at_and_a_bad_retention(
     bad_at = run_cli(["import", "sweep-files", "--at", "next tuesday"])
     assert bad_at.exit_code == 2
     assert "--at must be an ISO-8601 date-time" in bad_at.stderr
+    too_early = run_cli(["import", "sweep-files", "--at", "0001-01-02T00:00:00Z"])
+    assert too_early.exit_code == 2
+    assert "too early to sweep with a retention of 30 days" in too_early.stderr
     monkeypatch.setenv("FITDATA_IMPORT_FILE_RETENTION_DAYS", "0")
     refused = run_cli(["import", "sweep-files"])
     assert refused.exit_code == 2

@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 import attrs
 import pytest
 
-from fitdata_core.errors import Gone
+from fitdata_core.errors import Gone, InvalidInput
 from fitdata_core.model.jobs import ImportJob, ImportSource, ImportStatus
 from fitdata_core.rules.import_retention import (
     FINISHED_IMPORT_STATUSES,
     file_deleted_at,
     file_due_for_deletion,
     file_gone,
+    finished_before,
     with_file_deleted,
 )
 from support import builders
@@ -87,3 +88,9 @@ def test_a_deleted_file_is_recorded_and_answers_gone_with_when_and_what_to_do() 
         "The file of this import was deleted on 2026-02-10, 31 days after it finished "
         "(FITDATA_IMPORT_FILE_RETENTION_DAYS). Upload the file again to re-import it."
     )
+
+
+def test_an_as_of_time_before_the_calendar_allows_is_bad_input() -> None:
+    with pytest.raises(InvalidInput, match="too early to sweep with a retention of 30 days"):
+        finished_before(datetime(1, 1, 5, tzinfo=UTC), DAYS_30)
+    assert finished_before(FINISHED, DAYS_30) == datetime(2025, 12, 11, 12, 0, tzinfo=UTC)
