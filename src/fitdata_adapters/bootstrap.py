@@ -251,6 +251,7 @@ def import_policy(settings: Settings) -> ImportPolicy:
         slice_seconds=float(settings.import_slice_seconds),
         rate_limit_per_minute=settings.import_rate_limit_per_minute,
         max_upload_bytes=settings.import_max_upload_bytes,
+        file_retention=timedelta(days=settings.import_file_retention_days),
     )
 
 

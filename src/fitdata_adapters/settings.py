@@ -34,6 +34,8 @@ IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Long enough for a database failover or a broker restart to finish, short enough that a
 # client honouring it is not kept waiting long after a blip.
 DEFAULT_RETRY_AFTER_SECONDS = 10
+#: The longest import file retention (a hundred years: "keep them", without a date overflow).
+MAX_FILE_RETENTION_DAYS = 36_500
 
 
 class RunMode(StrEnum):
@@ -108,6 +110,7 @@ class Settings:
     import_slice_seconds: int = 20
     import_rate_limit_per_minute: int = 10
     import_max_upload_bytes: int = 5 * 1024 * 1024
+    import_file_retention_days: int = 30
 
     def __repr__(self) -> str:  # settings hold secrets; never print them
         return (
@@ -247,6 +250,9 @@ class Settings:
             import_max_upload_bytes=env.integer(
                 "IMPORT_MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1
             ),
+            import_file_retention_days=env.integer(
+                "IMPORT_FILE_RETENTION_DAYS", 30, minimum=1, maximum=MAX_FILE_RETENTION_DAYS
+            ),
         )
 
 
@@ -334,7 +340,9 @@ class _Env:
     def text(self, name: str, default: str) -> str:
         return self.optional(name) or default
 
-    def integer(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    def integer(
+        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
         raw = self.optional(name)
         if raw is None:
             return default
@@ -347,6 +355,8 @@ class _Env:
         if minimum is not None and value < minimum:
             least = "a positive whole number" if minimum == 1 else f"at least {minimum}"
             raise ConfigurationError(f"{PREFIX}{name} must be {least}, got {raw!r}.")
+        if maximum is not None and value > maximum:
+            raise ConfigurationError(f"{PREFIX}{name} must be at most {maximum}, got {raw!r}.")
         return value
 
     def price(self, name: str, default: Decimal) -> Decimal:

@@ -16,6 +16,7 @@ place (``fitdata_http.errors``); workers treat :class:`Unavailable` as retryable
     ├── Conflict                   409
     │   ├── IllegalTransition      409  a state machine refused a move
     │   └── IdempotencyKeyInUse    409  a request with the same Idempotency-Key is still running
+    ├── Gone                       410  it existed, and was deleted on purpose (a retention rule)
     ├── IdempotencyKeyReused       422  an Idempotency-Key sent again with a different request
     ├── PayloadTooLarge            413
     ├── RateLimited                429  carries ``retry_after`` seconds
@@ -44,6 +45,7 @@ __all__ = [
     "DatabaseUnavailable",
     "FeatureNotInTier",
     "FitdataError",
+    "Gone",
     "IdempotencyKeyInUse",
     "IdempotencyKeyReused",
     "IllegalTransition",
@@ -142,6 +144,14 @@ class IdempotencyKeyInUse(Conflict):
     shortly and get its answer (HTTP 409)."""
 
     default_code = "IDEMPOTENCY_KEY_IN_USE"
+
+
+class Gone(FitdataError):
+    """What the request needs existed and was deleted on purpose, for good (a stored import
+    file past its retention period): the message says when and what to do instead (HTTP
+    410)."""
+
+    default_code = "GONE"
 
 
 class IdempotencyKeyReused(FitdataError):

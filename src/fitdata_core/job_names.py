@@ -15,6 +15,7 @@ __all__ = [
     "BILLING_RENEWALS",
     "EXPORTS_FAIL_STALE",
     "EXPORT_MEMBERS",
+    "IMPORTS_SWEEP_FILES",
     "IMPORTS_TAKE_OVER",
     "IMPORT_RUN",
 ]
@@ -34,3 +35,6 @@ BILLING_EXPIRE_STALE: Final = "billing_expire_stale"
 IMPORT_RUN: Final = "import_run"
 #: Scheduled: wake imports whose lease ended (their worker died) (argument ``scheduled_for``).
 IMPORTS_TAKE_OVER: Final = "imports_take_over"
+#: Scheduled: delete the stored files of CSV imports finished longer ago than the retention
+#: period (argument ``scheduled_for``).
+IMPORTS_SWEEP_FILES: Final = "imports_sweep_files"

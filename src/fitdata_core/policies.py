@@ -31,6 +31,13 @@ def _at_least_one(_instance: Any, attribute: attrs.Attribute[int], value: int) -
         raise ConfigurationError(f"{attribute.name} must be a positive whole number.")
 
 
+def _at_least_a_day(
+    _instance: Any, attribute: attrs.Attribute[timedelta], value: timedelta
+) -> None:
+    if value < timedelta(days=1):
+        raise ConfigurationError(f"{attribute.name} must be at least one day.")
+
+
 def _money(value: Money | Decimal | int | str) -> Money:
     if isinstance(value, Money):
         return value
@@ -125,3 +132,6 @@ class ImportPolicy:
     max_upload_bytes: int = attrs.field(default=5 * 1024 * 1024, validator=_at_least_one)
     #: How long an upload waits for its mapping to be confirmed before it is stale.
     preview_lease: timedelta = timedelta(hours=24)
+    #: How long the stored file of a finished CSV import is kept (its rejects and retry read
+    #: it); then the file sweep deletes it: it holds members' personal data.
+    file_retention: timedelta = attrs.field(default=timedelta(days=30), validator=_at_least_a_day)

@@ -57,6 +57,7 @@ _PHRASES = {
     403: "The caller may not do this here (role, other organization, tier)",
     404: "The organization or object does not exist",
     409: "The request contradicts the current state (or its Idempotency-Key is in use)",
+    410: "Deleted for good (a retention period ended); the detail says when and what to do",
     413: "The body is too large",
     422: "The Idempotency-Key was already used for a different request",
     429: "Rate limited (`Retry-After`)",

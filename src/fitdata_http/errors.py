@@ -15,6 +15,7 @@ errors, Litestar's own, and the unexpected) leaves through here::
     Conflict                         409
       IllegalTransition              409
       IdempotencyKeyInUse            409
+    Gone                             410
     IdempotencyKeyReused             422
     PayloadTooLarge                  413
     RateLimited                      429   (+ ``Retry-After``)
@@ -76,6 +77,7 @@ _STATUS: dict[type[core.FitdataError], int] = {
     core.PermissionDenied: 403,
     core.NotFound: 404,
     core.Conflict: 409,
+    core.Gone: 410,
     core.IdempotencyKeyReused: 422,
     core.PayloadTooLarge: 413,
     core.RateLimited: 429,

@@ -16,7 +16,7 @@ from __future__ import annotations
 # --- add handler module imports below (one line per feature module) -------------------------
 import fitdata_workers.jobs.billing
 import fitdata_workers.jobs.exports
-import fitdata_workers.jobs.imports  # noqa: F401  (import_run, imports_take_over)
+import fitdata_workers.jobs.imports  # noqa: F401  (import_run, the import sweeps)
 from fitdata_workers.registry import registry
 
 __all__ = ["registry"]

@@ -39,6 +39,7 @@ from fitdata_core.job_names import (
     BILLING_RECONCILE,
     BILLING_RENEWALS,
     EXPORTS_FAIL_STALE,
+    IMPORTS_SWEEP_FILES,
     IMPORTS_TAKE_OVER,
 )
 from fitdata_core.services import Services
@@ -114,6 +115,9 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
     # Wake imports whose worker died (lease ended): another worker resumes them from their
     # last finished batch.
     ScheduledJob(name=IMPORTS_TAKE_OVER, job=IMPORTS_TAKE_OVER, every=timedelta(seconds=15)),
+    # Delete the stored files of CSV imports finished longer ago than
+    # FITDATA_IMPORT_FILE_RETENTION_DAYS (members' personal data is not kept for ever).
+    ScheduledJob(name=IMPORTS_SWEEP_FILES, job=IMPORTS_SWEEP_FILES, every=timedelta(hours=1)),
 )
 
 

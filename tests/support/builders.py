@@ -177,6 +177,33 @@ def import_job(org_id: str, started_by: str, **kw: Any) -> ImportJob:
     return ImportJob(**(values | kw))
 
 
+def finished_csv_job(
+    job_id: str,
+    *,
+    completed_at: datetime | None,
+    status: ImportStatus = ImportStatus.COMPLETED,
+    source: ImportSource = ImportSource.CSV,
+    key: str | None = None,
+) -> ImportJob:
+    """A confirmed CSV job of org ``org-1`` that ended at ``completed_at``, its file under
+    ``key`` (default ``imports/org-1/<job_id>/source.csv``; ``source`` ARBOX: no file)."""
+    config: dict[str, Any] = {"source": source.value, "confirmed": True}
+    if source is ImportSource.CSV:
+        stored = key or f"imports/org-1/{job_id}/source.csv"
+        config["file"] = {"key": stored, "filename": "members.csv", "sheet": None}
+    return ImportJob(
+        id=job_id,
+        organization_id="org-1",
+        source=source,
+        status=status,
+        phase=ImportPhase.DONE,
+        config=config,
+        started_by="owner-1",
+        created_at=(completed_at or T0) - timedelta(minutes=5),
+        completed_at=completed_at,
+    )
+
+
 def provider_config(org_id: str, **kw: Any) -> ImportProviderConfig:
     values: dict[str, Any] = {
         "id": new_id(),

@@ -9,6 +9,9 @@ in embedded mode (no Redis) it runs the engine itself, in this process.
 ``fitdata import csv`` goes the way of the HTTP upload (the file kept in object storage, a
 preview, a confirmed mapping, the same engine), without the upload's size cap: it prints
 the detected format and the suggested mapping, then runs with ``--mapping`` or the suggestion.
+
+``fitdata import sweep-files [--at ISO]`` runs the stored-file sweep once (the one the
+scheduler runs every hour), as of ``--at``, and prints the files it deleted.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Annotated, Any
 
 import typer
 
+from fitdata_adapters.cli.billing import AtOption, parse_at
 from fitdata_adapters.cli.output import emit, fail, note, reported_errors
 from fitdata_adapters.cli.runtime import load_settings, migrate, open_runtime
 from fitdata_adapters.settings import Settings
@@ -336,3 +340,36 @@ def import_status(
     if job is None:
         fail(f"No import job {job_id}.")
     emit(job_summary(job), as_json=as_json, plain=_plain(job))
+
+
+@import_app.command("sweep-files")
+def import_sweep_files(at: AtOption = None, as_json: JsonFlag = False) -> None:
+    """Delete the stored files of CSV imports that finished more than
+    FITDATA_IMPORT_FILE_RETENTION_DAYS before --at; prints each file deleted.
+
+    The same sweep the scheduler runs every hour (it is safe to run beside it). Each job
+    records when its file was deleted; its rejects and retry-failed answer 410 from then on.
+    """
+    from fitdata_core.usecases.imports import sweep_import_files
+
+    as_of = parse_at(at)
+    with reported_errors():
+        settings = load_settings()
+        migrate(settings)
+
+        async def main() -> list[dict[str, str]]:
+            async with open_runtime(settings) as runtime:
+                found = await sweep_import_files(runtime.services, as_of)
+            return [item.to_dict() for item in found]
+
+        deleted = asyncio.run(main())
+    lines = [
+        f"{d['jobId']} {d['organizationId']} {d['key']} (finished {d['finishedAt']})"
+        for d in deleted
+    ]
+    lines.append(f"deleted={len(deleted)}")
+    emit(
+        {"sweep": "import_files", "as_of": as_of.isoformat(), "deleted": deleted},
+        as_json=as_json,
+        plain="\n".join(lines),
+    )

@@ -29,7 +29,13 @@ from fitdata_core.model.billing import (
     TransactionStatus,
 )
 from fitdata_core.model.catalog import Course, Lead, Location, Plan
-from fitdata_core.model.jobs import ExportJob, ExportStatus, ImportJob, ImportProviderConfig
+from fitdata_core.model.jobs import (
+    ExportJob,
+    ExportStatus,
+    ImportJob,
+    ImportProviderConfig,
+    ImportSource,
+)
 from fitdata_core.model.organizations import (
     MemberProfile,
     MemberRow,
@@ -53,6 +59,11 @@ from fitdata_core.ports.repositories import (
 )
 from fitdata_core.rules.csv_format import encode_csv_rows
 from fitdata_core.rules.import_merge import RowChange
+from fitdata_core.rules.import_retention import (
+    FINISHED_IMPORT_STATUSES,
+    file_deleted_at,
+    stored_file_key,
+)
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -451,6 +462,27 @@ class _ImportJobs(_Repo):
         ]
         ended.sort(key=lambda j: (j.lease_until or j.created_at, j.id))
         return ended[:limit]
+
+    async def list_files_due(
+        self,
+        finished_before: datetime,
+        *,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[ImportJob]:
+        due = [
+            j
+            for j in self.t.import_jobs.values()
+            if j.source is ImportSource.CSV
+            and j.status in FINISHED_IMPORT_STATUSES
+            and j.completed_at is not None
+            and j.completed_at < finished_before
+            and stored_file_key(j) is not None
+            and file_deleted_at(j) is None
+            and (after is None or (j.completed_at, j.id) > after)
+        ]
+        due.sort(key=lambda j: (j.completed_at, j.id))
+        return due[:limit]
 
 
 class _ProviderConfigs(_Repo):

@@ -363,6 +363,20 @@ class ImportJobRepository(Protocol):
         oldest lease first: the ones a take-over sweep wakes."""
         ...
 
+    async def list_files_due(
+        self,
+        finished_before: datetime,
+        *,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[ImportJob]:
+        """CSV jobs (of every org) that finished (completed, failed, cancelled, undone)
+        before ``finished_before`` and whose stored file is not recorded deleted
+        (``config.fileDeletedAt``), the first finished first (``completed_at``, then id); with
+        ``after`` (a ``(completed_at, id)`` key) the list starts after that key. The ones the
+        import file sweep deletes the file of (see ``rules.import_retention``)."""
+        ...
+
 
 class ImportProviderConfigRepository(Protocol):
     """Per-organization provider settings for imports (credentials sealed by the cipher)."""

@@ -242,7 +242,7 @@ class CsvImportsController(Controller):
     @get(
         "/jobs/{jobId:str}/rejects",
         media_type=CSV_MEDIA_TYPE,
-        opt=download_errors(409),
+        opt=download_errors(409, 410),
         summary="Download a CSV import's failed rows as CSV, with an `error` column",
     )
     async def download_import_rejects(
@@ -262,7 +262,7 @@ class CsvImportsController(Controller):
     @post(
         "/jobs/{jobId:str}/retry-failed",
         status_code=202,
-        opt=answers(ImportQueued, rate_limited=True),
+        opt=answers(ImportQueued, rate_limited=True, errors=(410,)),
         summary="Run a CSV import's failed rows again as a new job (owner, admin)",
     )
     async def retry_failed_import_rows(

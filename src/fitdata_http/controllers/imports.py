@@ -22,6 +22,7 @@ from fitdata_core.model.catalog import Lead
 from fitdata_core.model.imports import Progress, RowProblem, Tally
 from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, ImportStatus
 from fitdata_core.ports.providers import SourceCredentials
+from fitdata_core.rules.import_retention import file_deleted_at
 from fitdata_core.usecases import imports
 from fitdata_core.usecases.imports import ImportRequest, UndoReport
 from fitdata_http.contract import answers
@@ -155,8 +156,8 @@ class ImportFileView:
 class ImportConfigView:
     """What a job keeps of its request. Arbox jobs: ``entities`` and, when given,
     ``memberFields`` and ``emailWhitelist``; CSV jobs: the file, its headers and the mapping
-    (``confirmed`` once the owner confirmed it, ``retryOf`` for a retry). A key the job's
-    kind does not have is null."""
+    (``confirmed`` once the owner confirmed it, ``retryOf`` for a retry, ``fileDeletedAt`` once
+    the file sweep deleted its file). A key the job's kind does not have is null."""
 
     source: ImportSource
     entities: ImportEntities | None
@@ -174,6 +175,8 @@ class ImportConfigView:
     column_mapping: dict[str, dict[str, str]] | None
     confirmed: bool | None
     retry_of: str | None
+    #: When the stored file was deleted (its retention ended); its rejects and retry are 410.
+    file_deleted_at: datetime | None
 
     @classmethod
     def of(cls, job: ImportJob) -> ImportConfigView:
@@ -188,6 +191,7 @@ class ImportConfigView:
             file=None
             if file is None
             else ImportFileView(str(file.get("key")), str(file.get("filename")), file.get("sheet")),
+            file_deleted_at=file_deleted_at(job),
             **{name: config.get(to_camel(name)) for name in _PLAIN_CONFIG},
         )
 
@@ -195,7 +199,9 @@ class ImportConfigView:
 _ENTITY_NAMES = tuple(f.name for f in attrs.fields(ImportEntities))
 #: The config keys shown as they are stored.
 _PLAIN_CONFIG = tuple(
-    f.name for f in attrs.fields(ImportConfigView) if f.name not in {"source", "entities", "file"}
+    f.name
+    for f in attrs.fields(ImportConfigView)
+    if f.name not in {"source", "entities", "file", "file_deleted_at"}
 )
 
 

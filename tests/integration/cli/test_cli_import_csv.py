@@ -4,6 +4,7 @@ the detected format and suggested mapping printed, then the import run; no size 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,54 @@ def test_import_csv_refuses_a_bad_mapping_with_the_reason(tmp_path: Path) -> Non
     refused = run_cli(["import", "csv", "--org", org, str(binary)])
     assert refused.exit_code == 2
     assert "not a CSV text file" in refused.stderr
+
+
+def test_sweep_files_deletes_a_finished_imports_file_once_past_its_retention(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    org = _create_org()
+    file = _members_file(tmp_path / "few.csv", 2)
+    ran = run_cli(["import", "csv", "--org", org, str(file), "--wait", "--json"])
+    assert ran.exit_code == 0, ran.stderr
+    job_id = ran.json()["jobId"]
+    stored = data_dir / "storage" / "imports" / org / job_id / "source.csv"
+    assert stored.exists()
+
+    # Today, and 30 days on: inside the retention, nothing is deleted.
+    assert run_cli(["import", "sweep-files"]).stdout.strip() == "deleted=0"
+    soon = (datetime.now(UTC) + timedelta(days=30) - timedelta(minutes=5)).isoformat()
+    assert run_cli(["import", "sweep-files", "--at", soon]).stdout.strip() == "deleted=0"
+    assert stored.exists()
+
+    later = (datetime.now(UTC) + timedelta(days=31)).isoformat()
+    swept = run_cli(["import", "sweep-files", "--at", later, "--json"])
+    assert swept.exit_code == 0, swept.stderr
+    report = swept.json()
+    assert report["sweep"] == "import_files"
+    assert [d["jobId"] for d in report["deleted"]] == [job_id]
+    assert report["deleted"][0]["key"] == f"imports/{org}/{job_id}/source.csv"
+    assert report["deleted"][0]["deletedAt"] == datetime.fromisoformat(later).isoformat()
+    assert not stored.exists()
+    status = run_cli(["import", "status", job_id, "--json"])
+    assert status.json()["status"] == "completed"
+    # Idempotent: played again, nothing is left to delete.
+    plain = run_cli(["import", "sweep-files", "--at", later])
+    assert plain.stdout.strip() == "deleted=0"
+
+
+def test_sweep_files_refuses_a_malformed_at_and_a_bad_retention(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bad_at = run_cli(["import", "sweep-files", "--at", "next tuesday"])
+    assert bad_at.exit_code == 2
+    assert "--at must be an ISO-8601 date-time" in bad_at.stderr
+    too_early = run_cli(["import", "sweep-files", "--at", "0001-01-02T00:00:00Z"])
+    assert too_early.exit_code == 2
+    assert "too early to sweep with a retention of 30 days" in too_early.stderr
+    monkeypatch.setenv("FITDATA_IMPORT_FILE_RETENTION_DAYS", "0")
+    refused = run_cli(["import", "sweep-files"])
+    assert refused.exit_code == 2
+    assert (
+        "fitdata: error: FITDATA_IMPORT_FILE_RETENTION_DAYS must be a positive whole number, "
+        "got '0'." in refused.stderr
+    )

@@ -10,7 +10,7 @@ import pytest
 from seeding import seed_org
 
 from fitdata_core.errors import Conflict
-from fitdata_core.model.jobs import ImportStatus
+from fitdata_core.model.jobs import ImportJob, ImportSource, ImportStatus
 from fitdata_core.model.organizations import MembershipStatus, Role
 from fitdata_core.money import Money
 from fitdata_core.ports.repositories import UnitOfWorkFactory
@@ -245,3 +245,59 @@ async def test_jobs_whose_lease_ended_are_listed_with_their_lease_and_checkpoint
     done, _ = ended.complete(at(3))
     assert done.status is ImportStatus.COMPLETED
     assert done.credentials_sealed is None
+
+
+def _finished_csv(
+    org_id: str, status: ImportStatus, finished: float, **config: object
+) -> ImportJob:
+    return builders.import_job(
+        org_id,
+        "u1",
+        status=status,
+        completed_at=at(finished),
+        config={"file": {"key": f"imports/{org_id}/x/source.csv"}, **config},
+    )
+
+
+async def test_csv_jobs_whose_file_is_due_are_listed_first_finished_first(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    org = await seed_org(uow_factory)
+    other = await seed_org(uow_factory)
+    running_org = await seed_org(uow_factory)
+    due = [
+        _finished_csv(org.id, ImportStatus.COMPLETED, 10),
+        _finished_csv(other.id, ImportStatus.FAILED, 20),
+        _finished_csv(org.id, ImportStatus.CANCELLED, 30),
+        _finished_csv(org.id, ImportStatus.UNDONE, 30),
+    ]
+    never = [
+        # Running (even with a finish time), an Arbox job, a file already deleted, no file.
+        _finished_csv(running_org.id, ImportStatus.IN_PROGRESS, 5),
+        attrs.evolve(
+            _finished_csv(org.id, ImportStatus.COMPLETED, 5),
+            source=ImportSource.ARBOX,
+            config={"entities": {"members": True}},
+        ),
+        _finished_csv(org.id, ImportStatus.COMPLETED, 5, fileDeletedAt=at(50).isoformat()),
+        attrs.evolve(_finished_csv(org.id, ImportStatus.COMPLETED, 5), config={"headers": []}),
+    ]
+    async with uow_factory() as uow:
+        for job in [*due, *never]:
+            await uow.import_jobs.add(job)
+        await uow.commit()
+    in_order = sorted(due, key=lambda j: (j.completed_at, j.id))
+    async with uow_factory(read_only=True) as uow:
+        assert await uow.import_jobs.list_files_due(at(100), limit=10) == in_order
+        # Strictly before the cut-off: a job finished at it is not listed.
+        assert await uow.import_jobs.list_files_due(at(30), limit=10) == in_order[:2]
+        assert await uow.import_jobs.list_files_due(at(10), limit=10) == []
+        # Paged by (completed_at, id), ties included.
+        first = await uow.import_jobs.list_files_due(at(100), limit=3)
+        assert first == in_order[:3]
+        last = first[-1]
+        assert last.completed_at is not None
+        rest = await uow.import_jobs.list_files_due(
+            at(100), limit=3, after=(last.completed_at, last.id)
+        )
+        assert rest == in_order[3:]

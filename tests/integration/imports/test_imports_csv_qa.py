@@ -31,7 +31,7 @@ from fitdata_adapters.settings import Settings
 from fitdata_adapters.tokens import issue_token
 from fitdata_core.model.imports import MAX_REPORTED_ROW_ERRORS
 from fitdata_core.model.organizations import Role
-from fitdata_core.usecases.imports import run_import
+from fitdata_core.usecases.imports import run_import, sweep_import_files
 from fitdata_core.usecases.organizations import NewMember, add_member, create_organization
 from fitdata_http import create_app
 from support.concurrency import Rendezvous, concurrent_client, pausing_app
@@ -995,3 +995,118 @@ async def test_the_rejects_file_gets_the_mapping_the_owner_confirmed(world: Worl
     answer = await world.uploaded(fixed.encode("utf-8-sig"), "rejects.csv")
     assert answer["headers"] == ["Mail", "Given", "Comment", "error"]
     assert answer["suggestedMapping"] == mine
+
+
+# --- the stored file's retention ------------------------------------------------------------
+
+
+def _source_file(world: World, job_id: str) -> Path:
+    return (
+        world.runtime.settings.data_dir
+        / "storage"
+        / "imports"
+        / world.org_id
+        / job_id
+        / ("source.csv")
+    )
+
+
+async def test_the_file_sweep_deletes_a_finished_imports_file_after_its_retention(
+    world: World,
+) -> None:
+    failing = rows_csv(2) + "not-an-email,Bad,Row,,\r\n"
+    old = await world.run(failing)
+    young = await world.run(failing)
+    assert old["status"] == young["status"] == "completed"
+    assert old["config"]["fileDeletedAt"] is None  # present, null while the file is kept
+    young_finished = datetime.fromisoformat(young["completedAt"])
+    assert datetime.fromisoformat(old["completedAt"]) < young_finished
+    retention = world.runtime.services.imports.file_retention
+    assert retention == timedelta(days=30)  # FITDATA_IMPORT_FILE_RETENTION_DAYS's default
+
+    # Played forward to exactly 30 days after the young job finished: the young job is at
+    # its retention (kept), the old one is past it (deleted).
+    at = young_finished + retention
+    deleted = await sweep_import_files(world.runtime.services, at)
+
+    assert [d.job_id for d in deleted] == [old["id"]]
+    assert not _source_file(world, old["id"]).exists()
+    assert _source_file(world, young["id"]).exists()
+    gone = await world.job(old["id"])
+    assert datetime.fromisoformat(gone["config"]["fileDeletedAt"]) == at
+    assert gone["config"].keys() == young["config"].keys()  # every key still there
+    assert gone["config"]["file"] == old["config"]["file"]
+    assert (await world.job(young["id"]))["config"]["fileDeletedAt"] is None
+
+    rejects = await world.client.get(f"{world.base}/jobs/{old['id']}/rejects", headers=world.owner)
+    expected = (
+        f"The file of this import was deleted on {at.date().isoformat()}, 30 days after it "
+        "finished (FITDATA_IMPORT_FILE_RETENTION_DAYS). Upload the file again to re-import it."
+    )
+    assert _problem(rejects, 410) == expected
+    assert rejects.json()["code"] == "IMPORT_FILE_DELETED"
+    assert rejects.headers["content-type"].startswith("application/problem+json")
+    retry = await world.client.post(
+        f"{world.base}/jobs/{old['id']}/retry-failed", json={}, headers=world.owner
+    )
+    assert _problem(retry, 410) == expected
+    assert await world.count(t.import_jobs) == 2  # no retry job was created
+
+    # The young job inside its window still reads its file.
+    kept = await world.client.get(f"{world.base}/jobs/{young['id']}/rejects", headers=world.owner)
+    assert kept.status_code == 200, kept.text
+    assert b"not-an-email" in kept.content
+    # A second sweep at the same time finds nothing to do; a day later the young file goes.
+    assert await sweep_import_files(world.runtime.services, at) == []
+    later = await sweep_import_files(world.runtime.services, at + timedelta(days=1))
+    assert [d.job_id for d in later] == [young["id"]]
+    assert not _source_file(world, young["id"]).exists()
+
+
+@attrs.define
+class _CountedDeletes:
+    """The world's storage, counting deletes per key, each one slow enough for concurrent
+    sweeps to overlap on the same job."""
+
+    inner: Any
+    deletes: dict[str, int] = attrs.field(factory=dict)
+
+    async def delete(self, key: str) -> None:
+        self.deletes[key] = self.deletes.get(key, 0) + 1
+        await asyncio.sleep(0.05)
+        await self.inner.delete(key)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_concurrent_file_sweeps_delete_each_file_once(world: World) -> None:
+    jobs = [await world.run(rows_csv(2, start=10 * i)) for i in range(4)]
+    storage = _CountedDeletes(world.runtime.services.storage)
+    svc = attrs.evolve(world.runtime.services, storage=storage)
+    at = max(datetime.fromisoformat(j["completedAt"]) for j in jobs) + timedelta(days=31)
+
+    # Five sweeps at once, as five scheduler ticks or operators in as many processes would:
+    # each lists the same four due jobs.
+    results = await asyncio.gather(*(sweep_import_files(svc, at) for _ in range(5)))
+
+    swept = sorted(d.job_id for found in results for d in found)
+    assert swept == sorted(j["id"] for j in jobs)  # each reported by exactly one sweep
+    assert storage.deletes == {j["config"]["file"]["key"]: 1 for j in jobs}
+    for job in jobs:
+        assert not _source_file(world, job["id"]).exists()
+        shown = await world.job(job["id"])
+        assert datetime.fromisoformat(shown["config"]["fileDeletedAt"]) == at
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["applied", "dry-run"])
+async def test_an_unknown_plan_warning_names_the_owners_column(world: World, dry_run: bool) -> None:
+    text = "E-mail,Membership\r\na@gym.example,Gold\r\nb@gym.example,\r\n"
+    mapping = {"memberFields": {"E-mail": "email", "Membership": "planName"}}
+    job = await world.run(text, mapping=mapping, dryRun=dry_run)
+    assert job["status"] == "completed"
+    assert job["results"]["members"]["created"] == 2
+    warnings = [e for e in job["errors"] if e["severity"] == "warning"]
+    assert [(w["field"], w["reason"]) for w in warnings] == [
+        ("Membership", "Membership: No plan named 'Gold'; the membership has no plan.")
+    ]

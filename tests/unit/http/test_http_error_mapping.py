@@ -32,6 +32,7 @@ CASES: list[tuple[core.FitdataError, int, str]] = [
     (core.Conflict("Active import already exists"), 409, "CONFLICT"),
     (core.IllegalTransition("import job", "completed", "pending"), 409, "ILLEGAL_TRANSITION"),
     (core.IdempotencyKeyInUse("Still running."), 409, "IDEMPOTENCY_KEY_IN_USE"),
+    (core.Gone("The file of this import was deleted on 2026-02-10."), 410, "GONE"),
     (core.IdempotencyKeyReused("Another request."), 422, "IDEMPOTENCY_KEY_REUSED"),
     (core.PayloadTooLarge("File too large"), 413, "PAYLOAD_TOO_LARGE"),
     (core.RateLimited("Slow down.", retry_after=30), 429, "RATE_LIMITED"),

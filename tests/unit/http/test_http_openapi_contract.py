@@ -180,6 +180,35 @@ def test_an_import_job_reports_typed_counts_progress_and_problems(
     )
 
 
+def test_the_routes_reading_an_imports_stored_file_document_410(
+    document: dict[str, Any],
+) -> None:
+    paths = document["paths"]
+    for method, path in [
+        ("get", "/organizations/{orgId}/import/jobs/{jobId}/rejects"),
+        ("post", "/organizations/{orgId}/import/jobs/{jobId}/retry-failed"),
+    ]:
+        gone = paths[path][method]["responses"]["410"]
+        assert gone["content"]["application/problem+json"]["schema"] == PROBLEM
+    # Only they do: nothing else reads a file the retention deletes.
+    others = [
+        (method, path)
+        for method, path, operation in _operations(document)
+        if "410" in operation["responses"]
+    ]
+    assert sorted(others) == [
+        ("GET", "/organizations/{orgId}/import/jobs/{jobId}/rejects"),
+        ("POST", "/organizations/{orgId}/import/jobs/{jobId}/retry-failed"),
+    ]
+    job = paths["/organizations/{orgId}/import/jobs/{jobId}"]["get"]["responses"]["200"]
+    config = job["content"]["application/json"]["schema"]["properties"]["data"]["properties"][
+        "config"
+    ]
+    assert "fileDeletedAt" in config["required"]
+    deleted_at = config["properties"]["fileDeletedAt"]
+    assert {"type": "string", "format": "date-time"} in deleted_at["oneOf"]
+
+
 def _parameter(document: dict[str, Any], path: str, name: str) -> dict[str, Any]:
     parameters = document["paths"][path]["get"]["parameters"]
     return next(p for p in parameters if p["name"] == name)

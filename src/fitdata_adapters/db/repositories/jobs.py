@@ -22,6 +22,7 @@ from fitdata_core.model.jobs import (
     ImportStatus,
 )
 from fitdata_core.ports.repositories import Page
+from fitdata_core.rules.import_retention import FILE_DELETED_AT, FINISHED_IMPORT_STATUSES
 
 
 def _newest_first(table: sa.Table) -> tuple[sa.ColumnElement[Any], ...]:
@@ -252,6 +253,32 @@ class SqlImportJobRepository(SqlRepository):
             .order_by(i.c.lease_until, i.c.id)
             .limit(limit)
         )
+        return [_import(row) for row in rows]
+
+    async def list_files_due(
+        self,
+        finished_before: datetime,
+        *,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[ImportJob]:
+        i = t.import_jobs
+        query = sa.select(i).where(
+            i.c.source == ImportSource.CSV.value,
+            i.c.status.in_(sorted(s.value for s in FINISHED_IMPORT_STATUSES)),
+            i.c.completed_at < finished_before,
+            # JSON paths both dialects compile (->> on Postgres, json_extract on SQLite).
+            i.c.config[("file", "key")].as_string().is_not(None),
+            i.c.config[FILE_DELETED_AT].as_string().is_(None),
+        )
+        if after is not None:
+            # Bound with the columns' types (the UTC datetime type stores its own format).
+            key = (
+                sa.bindparam(None, after[0], type_=i.c.completed_at.type),
+                sa.bindparam(None, after[1], type_=i.c.id.type),
+            )
+            query = query.where(sa.tuple_(i.c.completed_at, i.c.id) > sa.tuple_(*key))
+        rows = await self._db.all(query.order_by(i.c.completed_at, i.c.id).limit(limit))
         return [_import(row) for row in rows]
 
 

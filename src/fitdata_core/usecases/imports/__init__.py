@@ -21,12 +21,14 @@ from fitdata_core.usecases.imports.member_fields import (
     MEMBER_FIELD_ATTRIBUTES,
     written_member_fields,
 )
+from fitdata_core.usecases.imports.retention import DeletedImportFile, sweep_import_files
 from fitdata_core.usecases.imports.undo import UndoConflict, UndoReport
 
 __all__ = [
     "ACTIVE_IMPORT_MESSAGE",
     "MEMBER_FIELD_ATTRIBUTES",
     "MESSAGE_AUTH",
+    "DeletedImportFile",
     "ImportRequest",
     "UndoConflict",
     "UndoReport",
@@ -37,6 +39,7 @@ __all__ = [
     "resolve_source_credentials",
     "run_import",
     "start_import",
+    "sweep_import_files",
     "take_over_imports",
     "undo_import",
     "written_member_fields",

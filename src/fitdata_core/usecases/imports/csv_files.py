@@ -18,6 +18,9 @@ The flow (the spec's "Imports — CSV"):
    under the owner's corrected mapping (or the first one) and against the org's plans as they
    are now. Values fixed in the file itself come back as an upload of the corrected rejects
    file (same headers, so the confirmed mapping is suggested first).
+
+Both read the stored file, which is kept for ``ImportPolicy.file_retention`` after the job
+finished (see ``retention``); once deleted they answer 410 saying so.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, Import
 from fitdata_core.ports.import_files import FileAnalysis
 from fitdata_core.rules.csv_mapping import headers_fingerprint, validate_mapping
 from fitdata_core.rules.csv_records import rejected
+from fitdata_core.rules.import_retention import FILE_DELETED_AT, file_gone
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.common import authorize
 from fitdata_core.usecases.imports import csv_source
@@ -58,6 +62,8 @@ REJECTS_ERROR_COLUMN = "error"
 _REMEMBERED_JOBS = 100
 _UTF8_BOM = "\ufeff"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+#: Config keys of a job its retry does not take over (the retry has a file of its own).
+_NOT_INHERITED = frozenset({"suggestedMapping", FILE_DELETED_AT})
 
 
 @attrs.frozen
@@ -369,7 +375,8 @@ async def csv_rejects(
 ) -> AsyncIterator[bytes]:
     """The rows job ``job_id`` failed, as CSV bytes (see the module docstring). 404 for an
     unknown job or another org's, 409 for an Arbox job (it has no file) or an upload not
-    confirmed yet (nothing ran). Checks happen before the first byte is returned."""
+    confirmed yet (nothing ran), 410 once the file sweep deleted its file. Checks happen before
+    the first byte is returned."""
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.IMPORT)
         job = await uow.import_jobs.get(job_id)
@@ -386,6 +393,9 @@ async def csv_rejects(
             f"CSV import job {job_id} has not run: confirm its mapping first.",
             code="IMPORT_NOT_RUN",
         )
+    gone = file_gone(job)
+    if gone is not None:
+        raise gone
     if not (job.config.get("file") or {}).get("key"):
         raise Conflict(
             f"CSV import job {job_id} kept no file to read its rejects from.",
@@ -415,7 +425,8 @@ async def retry_failed(
     For values that must be fixed in the file itself, the owner downloads the rejects file,
     corrects it and uploads it like any file (its headers are the same, so the confirmed
     mapping is suggested again). 404 for an unknown job or another org's, 409 while it or
-    another import is active or when it failed no row, 400 for a bad mapping.
+    another import is active or when it failed no row, 400 for a bad mapping, 410 once the
+    file sweep deleted its file.
     """
     async with svc.uow(read_only=True) as uow:
         await authorize(uow, actor, org_id, Action.IMPORT)
@@ -432,6 +443,9 @@ async def retry_failed(
             f"CSV import job {job_id} has not finished; retry its failed rows once it has.",
             code="IMPORT_NOT_FINISHED",
         )
+    gone = file_gone(parent)
+    if gone is not None:
+        raise gone
     if not (parent.config.get("file") or {}).get("key"):
         raise Conflict(
             f"CSV import job {job_id} kept no file to read its failed rows from.",
@@ -473,7 +487,7 @@ async def retry_failed(
             status=ImportStatus.PENDING,
             phase=ImportPhase.QUEUED,
             config={
-                **{k: v for k, v in parent.config.items() if k != "suggestedMapping"},
+                **{k: v for k, v in parent.config.items() if k not in _NOT_INHERITED},
                 "file": {"key": key, "filename": "rejects.csv", "sheet": None},
                 "headers": fields,
                 "headersFingerprint": headers_fingerprint(fields),

@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date
 from typing import Any
 
+import attrs
+
 from fitdata_core.model.imports import ImportEntity, RowProblem
 from fitdata_core.model.jobs import ImportJob, ImportSource, ImportStatus
 from fitdata_core.rules.csv_mapping import ColumnMapping, MappedRecord
@@ -31,6 +33,7 @@ __all__ = [
     "check",
     "column_mapping",
     "date_orders",
+    "in_columns",
     "pages",
     "plans",
     "today_of",
@@ -50,6 +53,27 @@ def column_mapping(job: ImportJob) -> ColumnMapping:
     """The mapping the owner confirmed (checked at confirm time)."""
     raw = job.config.get("columnMapping") or {}
     return ColumnMapping(raw.get("memberFields") or {}, raw.get("planFields") or {})
+
+
+#: The fields the merge rules name a problem by (``import_merge``), as the CSV mapping's
+#: field names: a CSV job's problem names the owner's column instead.
+_MERGE_FIELDS = {"plan_name": "planName"}
+
+
+def in_columns(job: ImportJob, problems: Sequence[RowProblem]) -> list[RowProblem]:
+    """``problems`` of the merge step named the way a CSV row's value problems are: by the
+    column the owner mapped the field from (``"Membership: No plan named 'Gold'; ..."``,
+    ``field`` the header), not by the engine's field name. Other problems are unchanged."""
+    if not problems:
+        return list(problems)
+    headers = {field: header for header, field in column_mapping(job).member_fields.items()}
+    named = []
+    for problem in problems:
+        header = headers.get(_MERGE_FIELDS.get(problem.field or "", ""))
+        if header is not None:
+            problem = attrs.evolve(problem, reason=f"{header}: {problem.reason}", field=header)
+        named.append(problem)
+    return named
 
 
 def date_orders(job: ImportJob) -> dict[str, DateOrder]:

@@ -92,7 +92,7 @@ from fitdata_core.rules.import_values import (
 from fitdata_core.services import Services
 from fitdata_core.usecases.imports import csv_source
 from fitdata_core.usecases.imports.credentials import resolve_source_credentials
-from fitdata_core.usecases.imports.csv_source import awaiting_confirmation
+from fitdata_core.usecases.imports.csv_source import awaiting_confirmation, in_columns
 from fitdata_core.usecases.imports.member_fields import keep_member_fields
 
 log = logging.getLogger("fitdata.imports")
@@ -579,6 +579,8 @@ class _Run:
         and the checkpoint moved to ``end`` (None: nothing was left, so past every staged
         row), then log it."""
         name = entity.value
+        if job.source is ImportSource.CSV:
+            problems = in_columns(job, problems)
         if end is None:
             end = job.checkpoint.get(f"{name}.rows", 0)
         report = job.report.with_batch(entity, tally, problems, processed=rows)
