@@ -1,8 +1,9 @@
 """The renewal sweep's recorder races owners' cancels and Cardcom's webhooks on Postgres.
 
-Ten due subscriptions are renewed by one sweep (one claim, one recorder batch: the
+Twelve due subscriptions are renewed by one sweep (one claim, one recorder batch: the
 transactions, subscriptions and organizations each locked with one statement). For three of
-them the owner cancels, for three (past due, their saved token now declines) Cardcom posts the
+them the owner cancels, for two a platform administrator force-cancels (which cancels the
+pending renewal too), for three (past due, their saved token now declines) Cardcom posts the
 webhook of a new checkout the owner paid, and four are plain renewals. The cancels and
 webhooks arrive over HTTP at the app on its own socket either
 
@@ -18,9 +19,10 @@ webhooks arrive over HTTP at the app on its own socket either
 
 Either way: every caller gets its answer (no deadlock, no contention error, nothing recorded
 one by one after a failed batch), each subscription is charged once, a cancel is kept (it
-takes effect at the end of the period the renewal just paid for), a paid checkout wins over a
-declined renewal, every subscription went only through moves its state machine allows, and
-every event is recorded once.
+takes effect at the end of the period the renewal just paid for), a force-cancel ends the
+subscription whichever commits first (the renewal's money then raises the documented refund
+alert), a paid checkout wins over a declined renewal, every subscription went only through
+moves its state machine allows, and every event is recorded once.
 """
 
 from __future__ import annotations
@@ -49,12 +51,13 @@ from fitdata_core.model.tiers import PlatformTier
 from fitdata_core.ports.providers import ChargeOutcome, ChargeRequest
 from fitdata_core.rules.billing_periods import next_period_end
 from fitdata_core.usecases.billing import RenewalOutcome, renew_subscription, run_renewals
+from fitdata_core.usecases.users import set_platform_admin
 from support.concurrency import Rendezvous, concurrent_client, pausing_app
 
 pytestmark = pytest.mark.integration
 
-CANCELLING, PAYING, PLAIN = 3, 3, 4
-DUE = CANCELLING + PAYING + PLAIN
+CANCELLING, FORCED, PAYING, PLAIN = 3, 2, 3, 4
+DUE = CANCELLING + FORCED + PAYING + PLAIN
 
 
 class _HeldCharges:
@@ -178,9 +181,14 @@ def _replay(events: list[DomainEvent]) -> SubscriptionStatus:
 @pytest.mark.parametrize("arrival", ["while_charging", "holding_locks", "while_recording"])
 async def test_recorder_racing_cancels_and_webhooks(stack: Stack, arrival: str) -> None:
     cancelling = [await stack.gym(f"Cancelling {i}") for i in range(CANCELLING)]
+    forced = [await stack.gym(f"Forced {i}") for i in range(FORCED)]
     paying = [await stack.gym(f"Paying {i}") for i in range(PAYING)]
     plain = [await stack.gym(f"Plain {i}") for i in range(PLAIN)]
-    for gym in [*cancelling, *plain]:
+    everyone = [*cancelling, *forced, *paying, *plain]
+    operator = await stack.gym("Platform Staff")
+    # Admin routes want the stored platform-admin flag as well as the token's claim.
+    await set_platform_admin(stack.svc, operator.owner_email, True)
+    for gym in [*cancelling, *forced, *plain]:
         await stack.activate(gym)
     for gym in paying:
         await stack.activate(gym, card=TOKEN_DECLINES_LATER_CARD)
@@ -202,7 +210,8 @@ async def test_recorder_racing_cancels_and_webhooks(stack: Stack, arrival: str) 
         checkouts[gym.org_id] = session["lowProfileId"]
     charges_before = len(await stack.token_charges())
 
-    racers = {gym.org_id: gym for gym in [*cancelling, *paying]}
+    racers = {gym.org_id: gym for gym in [*cancelling, *forced, *paying]}
+    forced_ids = {gym.org_id for gym in forced}
     fired: dict[str, asyncio.Task[httpx.Response]] = {}
     # ``holding_locks`` goes through the app in this loop, each request held right after it
     # locked the subscription; the others through the app on its own socket.
@@ -218,13 +227,17 @@ async def test_recorder_racing_cancels_and_webhooks(stack: Stack, arrival: str) 
         new = [org_id for org_id in org_ids if org_id in racers and org_id not in fired]
         for org_id in new:
             gym = racers[org_id]
-            request = (
-                client.post("/webhooks/cardcom", json=webhook_body(checkouts[org_id]))
-                if org_id in checkouts
-                else client.post(
+            if org_id in checkouts:
+                request = client.post("/webhooks/cardcom", json=webhook_body(checkouts[org_id]))
+            elif org_id in forced_ids:
+                request = client.post(
+                    f"/admin/organizations/{org_id}/billing/force-cancel",
+                    headers=bearer(operator.owner, platform_admin=True),
+                )
+            else:
+                request = client.post(
                     f"/organizations/{org_id}/billing/cancel", headers=bearer(gym.owner)
                 )
-            )
             fired[org_id] = asyncio.create_task(request)
         return new
 
@@ -275,13 +288,16 @@ async def test_recorder_racing_cancels_and_webhooks(stack: Stack, arrival: str) 
         r.json()["status"] for org_id, r in zip(fired, answers, strict=True) if org_id in checkouts
     ] == ["completed"] * PAYING
     assert probe.failures == []
-    assert stack.errors.reports == []
-    declined_recorded = arrival == "while_recording"  # before the checkout moved the period
+    recorded_first = arrival == "while_recording"  # before the checkout or force-cancel
+    # Money taken for a renewal the administrator had cancelled: the refund alert, once each.
+    refund = "Platform billing renewal charged after its cancellation"
+    alerts = sorted((r.message, r.context.get("organization_id")) for r in stack.errors.reports)
+    assert alerts == ([] if recorded_first else [(refund, o) for o in sorted(forced_ids)])
     assert attrs.asdict(report) == attrs.asdict(
         report.__class__(
-            renewed=CANCELLING + PLAIN,
-            failed=PAYING if declined_recorded else 0,
-            skipped=0 if declined_recorded else PAYING,  # the subscription had moved on
+            renewed=CANCELLING + PLAIN + (FORCED if recorded_first else 0),
+            failed=PAYING if recorded_first else 0,
+            skipped=0 if recorded_first else PAYING + FORCED,  # the rows had moved on
         )
     )
     # A second sweep at the same moment finds nothing left to do.
@@ -291,9 +307,7 @@ async def test_recorder_racing_cancels_and_webhooks(stack: Stack, arrival: str) 
     # Each subscription charged once: one token charge per renewal attempt.
     charges = (await stack.token_charges())[charges_before:]
     by_subscription = Counter(str(c["ExternalUniqTranId"]).rsplit("-", 2)[0] for c in charges)
-    subs = {
-        gym.org_id: await _subscription(stack, gym.org_id) for gym in [*cancelling, *paying, *plain]
-    }
+    subs = {gym.org_id: await _subscription(stack, gym.org_id) for gym in everyone}
     assert by_subscription == {f"renew-{sub.id}": 1 for sub in subs.values()}
     paying_subs = {f"renew-{subs[g.org_id].id}" for g in paying}
     assert all(
@@ -302,20 +316,34 @@ async def test_recorder_racing_cancels_and_webhooks(stack: Stack, arrival: str) 
     )
 
     renewed_end = next_period_end(end)
-    for gym in [*cancelling, *paying, *plain]:
+    for gym in everyone:
         sub = subs[gym.org_id]
         events = await stack.events(gym.org_id)
         names = Counter(e.name for e in events)
-        assert _replay(events) is sub.status is SubscriptionStatus.ACTIVE
+        assert _replay(events) is sub.status
         status = await stack.status(gym)
-        assert (status["tier"], status["status"]) == ("pro", "active")
         assert sub.failed_payment_count == 0
+        if gym in forced:
+            # Cancelled now, whichever committed first; the renewal's money stays on record.
+            assert (status["tier"], status["status"]) == ("lite", "cancelled")
+            assert status["cancelReason"] == "admin-force-cancel"
+            assert names["subscription.cancelled"] == 1
+            assert names["subscription.renewed"] == (1 if recorded_first else 0)
+            assert names["organization.tier_changed"] == 2  # to pro, back to lite
+            renewals = [
+                t["status"] for t in await stack.transactions(gym) if t["kind"] == "renewal"
+            ]
+            assert renewals == ["completed" if recorded_first else "cancelled"]
+            assert await _tier(stack, gym) is PlatformTier.LITE
+            continue
+        assert sub.status is SubscriptionStatus.ACTIVE
+        assert (status["tier"], status["status"]) == ("pro", "active")
         if gym in paying:
             # The paid checkout activated a fresh month from its payment.
             assert sub.current_period_end == next_period_end(as_of)
             assert not sub.cancel_at_period_end
             assert names["subscription.activated"] == 2
-            assert names["subscription.payment_failed"] == (2 if declined_recorded else 1)
+            assert names["subscription.payment_failed"] == (2 if recorded_first else 1)
             assert names["transaction.failed"] == 2
             assert names["transaction.completed"] == 2
             assert names["transaction.created"] == 4  # two checkouts, two renewal attempts
