@@ -13,7 +13,7 @@ webhooks arrive over HTTP at the app on its own socket either
   each request held at a rendezvous right after it locked its subscription, until the
   recorder (charges released) waits on those locks; then they go on to the organization row
   while the recorder holds the transactions: the order in which inverted lock orders
-  deadlock; or
+  deadlock (the force-cancels sit this one out: see the test); or
 * ``while_recording``: while the recorder holds its row locks; the test lets the recorder go
   on only once every one of them waits on a lock (``pg_stat_activity``), so they commit after.
 
@@ -185,10 +185,15 @@ async def test_recorder_racing_cancels_and_webhooks(stack: Stack, arrival: str) 
     paying = [await stack.gym(f"Paying {i}") for i in range(PAYING)]
     plain = [await stack.gym(f"Plain {i}") for i in range(PLAIN)]
     everyone = [*cancelling, *forced, *paying, *plain]
+    if arrival == "holding_locks":
+        # A force-cancel holds the renewal's transaction, which would stop the recorder at its
+        # first statement, before the subscriptions and organizations this case is about:
+        # those gyms just renew here.
+        plain, forced = [*plain, *forced], []
     operator = await stack.gym("Platform Staff")
     # Admin routes want the stored platform-admin flag as well as the token's claim.
     await set_platform_admin(stack.svc, operator.owner_email, True)
-    for gym in [*cancelling, *forced, *plain]:
+    for gym in [*cancelling, *plain, *forced]:
         await stack.activate(gym)
     for gym in paying:
         await stack.activate(gym, card=TOKEN_DECLINES_LATER_CARD)
@@ -295,9 +300,9 @@ async def test_recorder_racing_cancels_and_webhooks(stack: Stack, arrival: str) 
     assert alerts == ([] if recorded_first else [(refund, o) for o in sorted(forced_ids)])
     assert attrs.asdict(report) == attrs.asdict(
         report.__class__(
-            renewed=CANCELLING + PLAIN + (FORCED if recorded_first else 0),
+            renewed=CANCELLING + len(plain) + (FORCED if recorded_first else 0),
             failed=PAYING if recorded_first else 0,
-            skipped=0 if recorded_first else PAYING + FORCED,  # the rows had moved on
+            skipped=0 if recorded_first else PAYING + len(forced),  # the rows had moved on
         )
     )
     # A second sweep at the same moment finds nothing left to do.
