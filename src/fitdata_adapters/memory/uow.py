@@ -703,7 +703,9 @@ class _Transactions(_Repo):
         )
 
     async def update(self, txn: BillingTransaction) -> None:
-        self.t.transactions[txn.id] = txn
+        # As SQL's UPDATE: a transaction that was never added is not written.
+        if txn.id in self.t.transactions:
+            self.t.transactions[txn.id] = txn
 
     async def list_for_org(
         self,

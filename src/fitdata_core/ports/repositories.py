@@ -151,8 +151,11 @@ class OrganizationRepository(Protocol):
     async def get(self, org_id: str) -> Organization | None: ...
     async def get_for_update(self, org_id: str) -> Organization | None: ...
     async def get_many_for_update(self, org_ids: Sequence[str]) -> dict[str, Organization]:
-        """:meth:`get_for_update` of several organizations in one round trip, by id (the
-        ones that exist), locked in id order."""
+        """:meth:`get_for_update` of several organizations in one round trip: the ones that
+        exist, each once, keyed and ordered by id; an empty list reads nothing.
+
+        The rows are locked in id order whatever the order asked, so two units of work that
+        lock overlapping sets never wait on each other in a cycle."""
         ...
 
     async def update(self, org: Organization) -> None: ...
@@ -446,8 +449,10 @@ class SubscriptionRepository(Protocol):
     async def get_many_by_org_for_update(
         self, org_ids: Sequence[str]
     ) -> dict[str, PlatformSubscription]:
-        """:meth:`get_by_org_for_update` of several organizations in one round trip, by
-        organization id (those that have a subscription), locked in organization id order."""
+        """:meth:`get_by_org_for_update` of several organizations in one round trip: the
+        subscriptions of those that have one, keyed and ordered by organization id; an empty
+        list reads nothing. Locked in organization id order whatever the order asked (see
+        :meth:`OrganizationRepository.get_many_for_update`)."""
         ...
 
     async def save(self, subscription: PlatformSubscription) -> None:
@@ -455,7 +460,9 @@ class SubscriptionRepository(Protocol):
         ...
 
     async def save_many(self, subscriptions: Sequence[PlatformSubscription]) -> None:
-        """:meth:`save` of each, in one round trip."""
+        """:meth:`save` of each (at most one per organization), in one round trip; an empty
+        list writes nothing. Like every write it belongs to the unit of work: all of it is
+        undone if the unit of work ends without committing. The renewal claim is kept."""
         ...
 
     async def list_due(self, as_of: datetime, *, limit: int) -> list[PlatformSubscription]:
@@ -496,14 +503,20 @@ class BillingTransactionRepository(Protocol):
     async def get(self, txn_id: str) -> BillingTransaction | None: ...
     async def get_for_update(self, txn_id: str) -> BillingTransaction | None: ...
     async def get_many_for_update(self, txn_ids: Sequence[str]) -> dict[str, BillingTransaction]:
-        """:meth:`get_for_update` of several transactions in one round trip, by id (the ones
-        that exist), locked in id order."""
+        """:meth:`get_for_update` of several transactions in one round trip: the ones that
+        exist, each once, keyed and ordered by id; an empty list reads nothing. Locked in id
+        order whatever the order asked (see :meth:`OrganizationRepository.get_many_for_update`)."""
         ...
 
     async def get_by_low_profile_id(self, low_profile_id: str) -> BillingTransaction | None: ...
-    async def update(self, txn: BillingTransaction) -> None: ...
+    async def update(self, txn: BillingTransaction) -> None:
+        """Write every field of ``txn`` to its stored row; a transaction that is not stored
+        is not written (nothing is inserted)."""
+        ...
+
     async def update_many(self, txns: Sequence[BillingTransaction]) -> None:
-        """:meth:`update` of each, in one round trip."""
+        """:meth:`update` of each, in one round trip; an empty list writes nothing, and
+        transactions not in the list are untouched. Undone with the unit of work."""
         ...
 
     async def list_for_org(
