@@ -349,6 +349,9 @@ def _workouts_summary_statement(q: _Query) -> sa.Select[Any]:
     )
 
 
+_HASH_AND_SEQSCAN = ("enable_hashagg", "enable_seqscan")
+
+
 async def _stream_from_org_index(conn: AsyncConnection) -> None:
     """Keep this transaction's plans on the streaming path (Postgres; nothing elsewhere).
 
@@ -357,8 +360,9 @@ async def _stream_from_org_index(conn: AsyncConnection) -> None:
     estimate of the (kind, member) groups that was 2.3x low on the 10k-member demo gym: the
     hash spilled to disk. Streaming from the org's index needs memory for one group only."""
     if conn.dialect.name == "postgresql":
-        await conn.execute(sa.text("SET LOCAL enable_hashagg = off"))
-        await conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        # ``SET LOCAL`` twice in one round trip; both end with the transaction.
+        off = (sa.func.set_config(name, "off", sa.true()) for name in _HASH_AND_SEQSCAN)
+        await conn.execute(sa.select(*off))
 
 
 async def _workouts_summary(conn: AsyncConnection, q: _Query) -> list[Row]:
