@@ -415,5 +415,11 @@ async def test_charges_that_cannot_be_recorded_together_are_recorded_one_by_one(
         [txn] = await transactions_of(world.svc, gym.org_id)
         assert txn.status is TransactionStatus.COMPLETED
     assert len(world.mailer.sent) == 3
-    [report_of_error] = world.errors.reports
+    # The failed batch is said as a warning (with no organization: it was all of them), then
+    # the one bad charge as its own error.
+    [fallback, report_of_error] = world.errors.reports
+    assert (fallback.kind, fallback.level) == ("message", "warning")
+    assert "one by one" in fallback.message
+    assert fallback.context["charges"] == 4
+    assert "organization_id" not in fallback.context
     assert report_of_error.context["organization_id"] == gyms[1].org_id

@@ -676,7 +676,18 @@ class _Recorder:
     ) -> list[tuple[RenewalOutcome, list[EmailMessage]]]:
         try:
             return await _record_outcomes(self._svc, batch, self._as_of)
-        except Exception:  # any failure: record them one by one, where errors are reported
+        except (
+            Exception
+        ) as batch_exc:  # any failure: record them one by one, where errors are reported
+            # Said out loud: a batch that keeps failing (contention, a bad row) costs a
+            # transaction per charge, which operators should see even when each one succeeds.
+            self._svc.errors.capture_message(
+                "Renewal outcomes could not be recorded together; recording them one by one.",
+                level="warning",
+                where="billing-renewals",
+                charges=len(batch),
+                error=type(batch_exc).__name__,
+            )
             results = []
             for attempt, outcome in batch:
                 try:
