@@ -28,6 +28,7 @@ queue messages and peak RSS, and for CSV the ratio to the ceiling.
     uv run python bench/imports.py                                   # every case
     uv run python bench/imports.py --cases arbox --sizes 1500,100000
     uv run python bench/imports.py --cases csv --csv-sizes 100000
+    uv run python bench/imports.py --cases csv --csv-sizes 100000 --profile var/profiles
     uv run python bench/imports.py --cases arbox --source arbox --sizes 1500 --enrich-sizes 1500
     uv run python bench/imports.py --database-url postgresql://postgres@127.0.0.1/postgres
 """
