@@ -28,6 +28,7 @@ queue messages and peak RSS, and for CSV the ratio to the ceiling.
     uv run python bench/imports.py                                   # every case
     uv run python bench/imports.py --cases arbox --sizes 1500,100000
     uv run python bench/imports.py --cases csv --csv-sizes 100000
+    uv run python bench/imports.py --cases csv --csv-sizes 100000 --profile var/profiles
     uv run python bench/imports.py --cases arbox --source arbox --sizes 1500 --enrich-sizes 1500
     uv run python bench/imports.py --database-url postgresql://postgres@127.0.0.1/postgres
 """
@@ -312,8 +313,29 @@ async def _ceiling(database_url: str, path: str) -> dict[str, Any]:
     }
 
 
+def _profiled(run: Any, out: str) -> Any:
+    """``run()`` under cProfile, its stats written to ``out``. cProfile sees one thread, so
+    the work the import hands to worker threads (``asyncio.to_thread``: reading the file) runs
+    inline on the event loop's thread here: the CPU breakdown is whole, the overlap is not."""
+    import cProfile
+
+    async def inline(func: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    asyncio.to_thread = inline  # type: ignore[assignment]
+    profile = cProfile.Profile()
+    try:
+        return profile.runcall(run)
+    finally:
+        profile.dump_stats(out)
+
+
 def _child(args: argparse.Namespace) -> None:
-    if args.child_kind == "csv":
+    if args.child_kind == "csv" and args.child_profile:
+        result = _profiled(
+            lambda: asyncio.run(_csv_import(args.child_url, args.child_file)), args.child_profile
+        )
+    elif args.child_kind == "csv":
         result = asyncio.run(_csv_import(args.child_url, args.child_file))
     elif args.child_kind == "ceiling":
         result = asyncio.run(_ceiling(args.child_url, args.child_file))
@@ -428,7 +450,12 @@ def _csv_cases(args: argparse.Namespace, server_url: str) -> None:
                 write_file(path, size)
                 megabytes = path.stat().st_size / 1e6
                 for label in ("first import", "identical re-import"):
-                    r = _run_child(urls[0], "csv", "--child-file", str(path))
+                    extra = ["--child-file", str(path)]
+                    if args.profile:
+                        out = Path(args.profile) / f"csv-{size}-{label.split()[0]}.prof"
+                        out.parent.mkdir(parents=True, exist_ok=True)
+                        extra += ["--child-profile", str(out)]
+                    r = _run_child(urls[0], "csv", *extra)
                     c = _run_child(urls[1], "ceiling", "--child-file", str(path))
                     engine_rate, ceiling_rate = size / r["seconds"], size / c["seconds"]
                     print(
@@ -465,7 +492,13 @@ def main() -> None:
         help="memory: an in-memory source; arbox: the Arbox sandbox over HTTP (Management path)",
     )
     parser.add_argument("--csv-sizes", default="100000,1000000", help="CSV file row counts")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="CSV cases: run the engine under cProfile, stats into DIR (slower; for breakdowns)",
+    )
     parser.add_argument("--enrich", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-profile", help=argparse.SUPPRESS)
     parser.add_argument("--child-url", help=argparse.SUPPRESS)
     parser.add_argument("--child-kind", help=argparse.SUPPRESS)
     parser.add_argument("--child-file", help=argparse.SUPPRESS)

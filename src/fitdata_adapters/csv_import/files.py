@@ -18,6 +18,7 @@ from itertools import islice
 from pathlib import Path
 
 from fitdata_adapters.csv_import.pipeline import analyse, read_records
+from fitdata_core.gc_pause import collector_paused
 from fitdata_core.ports.import_files import FileAnalysis
 from fitdata_core.ports.infrastructure import ObjectStorage
 from fitdata_core.rules.csv_mapping import ColumnMapping, MappedRecord
@@ -95,9 +96,16 @@ class StoredImportFiles:
                 skip_rows=skip_rows,
             )
             rows: Iterator[MappedRecord] = iter(stream)
+
+            def next_page() -> list[MappedRecord]:
+                # Parsing and mapping a page allocates a few containers per row, all freed
+                # by reference counting: no work for the cyclic collector.
+                with collector_paused():
+                    return list(islice(rows, page_size))
+
             try:
                 while True:
-                    page = await asyncio.to_thread(lambda: list(islice(rows, page_size)))
+                    page = await asyncio.to_thread(next_page)
                     if not page:
                         return
                     yield page

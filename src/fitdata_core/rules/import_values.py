@@ -144,7 +144,11 @@ _SIMPLE_EMAIL = re.compile(
     r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?P<tld>[a-z]{2,63})"
 )
 _SPECIAL_USE_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
-_IL_MOBILE = re.compile(r"(?:\+?972|0)(5\d{8})")
+# Israeli numbers with their trunk zero or +972: mobiles (05x), landlines (02, 03, 04, 08,
+# 09) and the rest of the 8- and 9-digit national plan, which phonenumbers (a possible-length
+# check) turns into +972 and the digits after the zero. "972" without the plus only for a
+# mobile: there phonenumbers reads some landline lengths as a national number starting 972.
+_IL_NUMBER = re.compile(r"(?:\+972|0)([2-9]\d{7,8})|972(5\d{8})")
 _PHONE_PUNCTUATION = str.maketrans("", "", " -().")
 
 
@@ -165,9 +169,9 @@ def import_email(raw: str) -> str:
 
 def import_phone(raw: str, *, field: str = "phone") -> str:
     """The phone in E.164 (Israel by default); ``InvalidInput`` when it is not one."""
-    match = _IL_MOBILE.fullmatch(raw.translate(_PHONE_PUNCTUATION))
+    match = _IL_NUMBER.fullmatch(raw.translate(_PHONE_PUNCTUATION))
     if match is not None:
-        return f"+972{match.group(1)}"
+        return f"+972{match.group(1) or match.group(2)}"
     return validate_phone(raw, field=field)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
@@ -68,6 +69,20 @@ async def test_a_bad_email_is_a_row_error_and_the_rest_lands() -> None:
     assert len(landed) == 1500  # 1,499 imported plus the owner
     assert job.report.progress["members"].processed == 1500
     assert job.report.progress["members"].total == 1500
+
+
+async def test_the_garbage_collector_is_on_again_after_an_import() -> None:
+    # The stage steps pause the cyclic collector around their per-row loops: it must come
+    # back on, including after a failing row.
+    rows = members(900)
+    rows[10] = attrs.evolve(rows[10], email="not-an-email")
+    svc = _svc(MemoryMemberSource(plans=PLANS, members=rows, page_size=400))
+    gym = await add_gym(svc)
+    assert gc.isenabled()
+    job_id = await start_import(svc, gym.owner, gym.org_id, _request())
+    await drain(svc)
+    assert (await job_of(svc, job_id)).report.tally(ImportEntity.MEMBERS).failed == 1
+    assert gc.isenabled()
 
 
 async def test_rerunning_an_unchanged_source_writes_nothing() -> None:

@@ -58,6 +58,25 @@ def test_the_phone_fast_path_agrees_with_phonenumbers(prefix: str, rest: str) ->
     assert _outcome(import_phone, value) == _outcome(validate_phone, value)
 
 
+@given(
+    st.sampled_from(["0", "+972", "972", "+972 ", "+972-", "0-", "(0", "+9720", "00972"]),
+    st.sampled_from("0123456789"),
+    st.lists(st.sampled_from("0123456789"), min_size=6, max_size=9),
+    st.sampled_from(["", "-", " ", ") "]),
+)
+@example("0", "2", list("1234567"), "-")  # a Jerusalem landline, 02-1234567
+@example("+972", "3", list("6123456"), " ")  # Tel Aviv with the country code
+@example("0", "7", list("71234567"), "-")  # VoIP, 077-1234567
+@example("972", "2", list("45031762"), "")  # phonenumbers keeps this 972 as digits
+def test_the_phone_fast_path_agrees_with_phonenumbers_on_landline_shapes(
+    prefix: str, first: str, rest: list[str], separator: str
+) -> None:
+    # Every area code and length around the 8- and 9-digit national numbers, with the
+    # punctuation people type after the area code.
+    value = f"{prefix}{first}{separator}{''.join(rest)}"
+    assert _outcome(import_phone, value) == _outcome(validate_phone, value)
+
+
 def test_member_rules() -> None:
     today = date(2026, 1, 15)
     record, problems = member_record(

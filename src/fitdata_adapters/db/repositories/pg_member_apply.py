@@ -350,6 +350,10 @@ async def decide(
         db,
         {"job": job_id, "org": org_id, "lo": from_seq, "lim": limit, "source": source, "now": now},
     )
+    # The decision's estimated cost is over Postgres's JIT threshold, so by default every
+    # batch compiled it to machine code first: 50-170 ms of a 10,000-row batch's 0.3-0.6 s
+    # (EXPLAIN ANALYZE), never won back by a statement this short. Off for this transaction.
+    await batch.run("SET LOCAL jit = off")
     await batch.run(_BATCH)
     counts = (await batch.run(_COUNTS)).mappings().one()
     batch.counts = {k: int(v) for k, v in counts.items()}
