@@ -71,6 +71,21 @@ async def test_membership_round_trip_update_and_uniqueness(
     assert "member" in caught.value.message
 
 
+async def test_get_with_org_tells_a_missing_org_from_a_missing_membership(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    org = await seed_org(uow_factory)
+    other = await seed_org(uow_factory)
+    user = await seed_user(uow_factory)
+    member = builders.membership(org.id, user.id, role=Role.COACH)
+    await commit_one(uow_factory, lambda uow: uow.memberships.add(member))
+    async with uow_factory(read_only=True) as uow:
+        assert await uow.memberships.get_with_org(org.id, user.id) == (True, member)
+        assert await uow.memberships.get_with_org(other.id, user.id) == (True, None)
+        assert await uow.memberships.get_with_org(org.id, "someone-else") == (True, None)
+        assert await uow.memberships.get_with_org("no-such-org", user.id) == (False, None)
+
+
 async def test_list_members_orders_by_email_and_joins_profiles(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
@@ -229,9 +244,9 @@ _FILTERS = [
 
 
 async def _totals(uow_factory: UnitOfWorkFactory, org_id: str) -> list[list[int | None]]:
-    """Each filter's total as every kind of first or offset page reports it: a short page
-    (more to come: the total is counted), a page past the end, one that holds the rest, and
-    one that holds everything (the total is what the pages show)."""
+    """Each filter's total as every kind of first or offset page reports it: a page with
+    more to come, a page past the end (no row to carry the total: SQL counts it on its
+    own), one that holds the rest, and one that holds everything."""
     found = []
     async with uow_factory(read_only=True) as uow:
         for member_filter in _FILTERS:
@@ -260,9 +275,9 @@ def _expected(people: dict[str, tuple[Role, MembershipStatus]]) -> list[list[int
 async def test_list_members_total_is_exact_after_adds_and_changes(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
-    """The total is counted on memberships alone (SQL) or told by the page itself: either
-    way exact for every filter, after members join, change role and status, and other gyms
-    grow; profiles (a left join in the list) never change it."""
+    """The total (counted on memberships alone in SQL) is exact for every filter, after
+    members join, change role and status, and other gyms grow; profiles (a left join in
+    the list) never change it."""
     org_id = await _seed_members(uow_factory)
     people = {email: (role, status) for email, role, status, _ in PEOPLE}
     assert await _totals(uow_factory, org_id) == _expected(people)

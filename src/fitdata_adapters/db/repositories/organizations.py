@@ -113,6 +113,9 @@ def _user(row: Mapping[str, Any]) -> User:
     )
 
 
+_USER = sa.select(t.users).where(t.users.c.id == sa.bindparam("user_id"))
+
+
 class SqlUserRepository(SqlRepository):
     """Emails are stored normalised, so a user comes back with the lower-case email."""
 
@@ -120,7 +123,7 @@ class SqlUserRepository(SqlRepository):
         await self._db.execute(t.users.insert().values(_user_values(user)))
 
     async def get(self, user_id: str) -> User | None:
-        row = await self._db.one_or_none(sa.select(t.users).where(t.users.c.id == user_id))
+        row = await self._db.one_or_none(_USER, {"user_id": user_id})
         return None if row is None else _user(row)
 
     async def get_by_email(self, email: str) -> User | None:
@@ -205,12 +208,14 @@ _U_NAMES = tuple(col.name for col in t.users.c)
 _P_NAMES = tuple(col.name for col in t.member_profiles.c)
 _M_END = len(_M_NAMES)
 _U_END = _M_END + len(_U_NAMES)
+_P_END = _U_END + len(_P_NAMES)
 
 
 def _member_row_of(row: Sequence[Any]) -> MemberRow:
     """The :class:`MemberRow` of a positional row of ``_MEMBER_COLUMNS`` (the list and the
-    stream: slicing by position is several times cheaper than matching prefixed names)."""
-    profile = dict(zip(_P_NAMES, row[_U_END:], strict=True))
+    stream: slicing by position is several times cheaper than matching prefixed names).
+    Columns after them (the list's total) are left alone."""
+    profile = dict(zip(_P_NAMES, row[_U_END:_P_END], strict=True))
     return MemberRow(
         membership=_membership(dict(zip(_M_NAMES, row[:_M_END], strict=True))),
         user=_user(dict(zip(_U_NAMES, row[_M_END:_U_END], strict=True))),
@@ -327,16 +332,42 @@ def _active_owner_emails_of() -> sa.Select[Any]:
 _ACTIVE_OWNER_EMAILS_OF = _active_owner_emails_of()
 
 
+def _membership_with_org() -> sa.Select[Any]:
+    """The organization's id (if it exists) beside the user's membership in it (if any)."""
+    o, m = t.organizations, t.memberships
+    joined = o.outerjoin(
+        m, sa.and_(m.c.organization_id == o.c.id, m.c.user_id == sa.bindparam("user_id"))
+    )
+    return (
+        sa.select(o.c.id.label("found_org_id"), *m.c)
+        .select_from(joined)
+        .where(o.c.id == sa.bindparam("org_id"))
+    )
+
+
+# Built once: every authorized request asks it (and the token check reads the user).
+_MEMBERSHIP_WITH_ORG = _membership_with_org()
+_MEMBERSHIP = sa.select(t.memberships).where(
+    t.memberships.c.organization_id == sa.bindparam("org_id"),
+    t.memberships.c.user_id == sa.bindparam("user_id"),
+)
+
+
 class SqlMembershipRepository(SqlRepository):
     async def add(self, membership: Membership) -> None:
         await self._db.execute(t.memberships.insert().values(_membership_values(membership)))
 
     async def get(self, org_id: str, user_id: str) -> Membership | None:
-        m = t.memberships
-        row = await self._db.one_or_none(
-            sa.select(m).where(m.c.organization_id == org_id, m.c.user_id == user_id)
-        )
+        row = await self._db.one_or_none(_MEMBERSHIP, {"org_id": org_id, "user_id": user_id})
         return None if row is None else _membership(row)
+
+    async def get_with_org(self, org_id: str, user_id: str) -> tuple[bool, Membership | None]:
+        row = await self._db.one_or_none(
+            _MEMBERSHIP_WITH_ORG, {"org_id": org_id, "user_id": user_id}
+        )
+        if row is None:
+            return False, None
+        return True, None if row["id"] is None else _membership(row)
 
     async def update(self, membership: Membership) -> None:
         await self._db.execute(
@@ -372,24 +403,32 @@ class SqlMembershipRepository(SqlRepository):
         offset: int = 0,
         after: tuple[str, str] | None = None,
     ) -> Page[MemberRow]:
-        """The page first, then the total only when the page does not tell it already, and
-        then from memberships alone (:func:`members_count_query`). Rows are converted by
-        position (:func:`_member_row_of`), not by their prefixed names."""
+        """One statement for the page and its total: the count (:func:`members_count_query`)
+        rides along as a scalar subquery, which Postgres runs once per statement, so the
+        first page costs one round trip, not two. Only a page past the end, which has no row
+        to carry it, counts separately. Rows are converted by position
+        (:func:`_member_row_of`), not by their prefixed names."""
         query = members_query(org_id, member_filter)
         if after is not None:
             query = query.where(_after_member(*after)).order_by(*MEMBER_ORDER).limit(limit)
             rows = [_member_row_of(row) for row in await self._db.execute(query)]
             return Page(items=rows, total=None, limit=limit, offset=None)
-        query = query.order_by(*MEMBER_ORDER).limit(limit).offset(offset)
-        rows = [_member_row_of(row) for row in await self._db.execute(query)]
-        if len(rows) < limit and (rows or not offset):
-            # The last page, and it is not past the end: what precedes it plus what is on
-            # it is everything (the usual case of a small gym: no count at all).
-            total = offset + len(rows)
+        count = members_count_query(org_id, member_filter)
+        query = (
+            query.add_columns(count.scalar_subquery().label("total"))
+            .order_by(*MEMBER_ORDER)
+            .limit(limit)
+            .offset(offset)
+        )
+        found = list(await self._db.execute(query))
+        if found:
+            total = int(found[0][-1])
+        elif not offset:
+            total = 0
         else:
-            result = await self._db.execute(members_count_query(org_id, member_filter))
-            total = int(result.scalar_one())
-        return Page(items=rows, total=total, limit=limit, offset=offset)
+            total = int((await self._db.execute(count)).scalar_one())
+        items = [_member_row_of(row) for row in found]
+        return Page(items=items, total=total, limit=limit, offset=offset)
 
     async def stream_members(
         self, org_id: str, member_filter: MemberFilter, *, batch_size: int = 1000
