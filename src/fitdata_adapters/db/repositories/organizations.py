@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -223,37 +224,36 @@ def _member_row_of(row: Sequence[Any]) -> MemberRow:
     )
 
 
-def members_query(org_id: str, member_filter: MemberFilter) -> sa.Select[Any]:
-    """The members of an organization matching ``member_filter``: memberships joined to
-    users, left-joined to profiles (shared with :mod:`.member_csv`)."""
+def _members_select() -> sa.Select[Any]:
     m, u, p = t.memberships, t.users, t.member_profiles
     joined = m.join(u, u.c.id == m.c.user_id).outerjoin(
         p, sa.and_(p.c.organization_id == m.c.organization_id, p.c.user_id == m.c.user_id)
     )
-    query = sa.select(*_MEMBER_COLUMNS).select_from(joined)
-    return _of_members(query, org_id, member_filter)
+    return sa.select(*_MEMBER_COLUMNS).select_from(joined)
 
 
-def _of_members(query: sa.Select[Any], org_id: str, member_filter: MemberFilter) -> sa.Select[Any]:
-    """``query`` (over memberships) narrowed to the organization and ``member_filter``."""
+def members_query(org_id: str, member_filter: MemberFilter) -> sa.Select[Any]:
+    """The members of an organization matching ``member_filter``: memberships joined to
+    users, left-joined to profiles (shared with :mod:`.member_csv`)."""
+    return _narrowed(_members_select(), org_id, *_filter_values(member_filter))
+
+
+def _filter_values(member_filter: MemberFilter) -> tuple[list[str] | None, list[str] | None]:
+    roles = sorted(r.value for r in member_filter.roles) or None
+    statuses = sorted(s.value for s in member_filter.statuses) or None
+    return roles, statuses
+
+
+def _narrowed(query: sa.Select[Any], org_id: Any, roles: Any, statuses: Any) -> sa.Select[Any]:
+    """``query`` (over memberships) narrowed to the organization, and to ``roles`` and
+    ``statuses`` unless ``None``: values, or bound parameters for a statement built once."""
     m = t.memberships
     query = query.where(m.c.organization_id == org_id)
-    if member_filter.roles:
-        query = query.where(m.c.role.in_(sorted(r.value for r in member_filter.roles)))
-    if member_filter.statuses:
-        query = query.where(m.c.status.in_(sorted(s.value for s in member_filter.statuses)))
+    if roles is not None:
+        query = query.where(m.c.role.in_(roles))
+    if statuses is not None:
+        query = query.where(m.c.status.in_(statuses))
     return query
-
-
-def _page_ids(org_id: str, member_filter: MemberFilter, limit: int, offset: int) -> Any:
-    """The membership ids of the page at ``offset``, found on the narrow join of memberships
-    and users alone: Postgres hashes and sorts ids and emails, then reads the wide rows
-    (profiles, all columns) of the page's ``limit`` members only. Walking the whole join up to
-    the offset read every skipped member's profile too (~300 ms at 9,000 against ~35 ms)."""
-    m, u = t.memberships, t.users
-    query = sa.select(m.c.id).select_from(m.join(u, u.c.id == m.c.user_id))
-    query = _of_members(query, org_id, member_filter)
-    return query.order_by(*MEMBER_ORDER).limit(limit).offset(offset).scalar_subquery()
 
 
 def members_count_query(org_id: str, member_filter: MemberFilter) -> sa.Select[Any]:
@@ -266,8 +266,91 @@ def members_count_query(org_id: str, member_filter: MemberFilter) -> sa.Select[A
     ``(organization_id, role, status)`` index alone (an index-only scan) instead of joining
     the gym's users and profiles on every first page.
     """
-    query = sa.select(sa.func.count()).select_from(t.memberships)
-    return _of_members(query, org_id, member_filter)
+    return _count_of(org_id, *_filter_values(member_filter))
+
+
+def _count_of(org_id: Any, roles: Any, statuses: Any) -> sa.Select[Any]:
+    return _narrowed(sa.select(sa.func.count()).select_from(t.memberships), org_id, roles, statuses)
+
+
+def _page_ids(org_id: Any, roles: Any, statuses: Any) -> Any:
+    """The membership ids of the page at ``:offset``, found on the narrow join of memberships
+    and users alone: Postgres hashes and sorts ids and emails, then reads the wide rows
+    (profiles, all columns) of the page's ``:limit`` members only. Walking the whole join up
+    to the offset read every skipped member's profile too (~190 ms at 9,000 against ~40 ms,
+    the count included)."""
+    m, u = t.memberships, t.users
+    query = sa.select(m.c.id).select_from(m.join(u, u.c.id == m.c.user_id))
+    query = _narrowed(query, org_id, roles, statuses).order_by(*MEMBER_ORDER)
+    return (
+        query.limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+        .scalar_subquery()
+    )
+
+
+_PageKind = str  # "first", "offset" or "after"
+
+
+@functools.cache
+def _member_page_statement(by_role: bool, by_status: bool, kind: _PageKind) -> sa.Select[Any]:
+    """The statement of a page of this kind for filters of this shape, built once with bound
+    parameters (``org_id``, ``roles``, ``statuses``, ``limit``, ``offset``, ``after_email``):
+    building and keying it per request was about 0.3 ms of CPU. Twelve shapes at most."""
+    org_id: sa.BindParameter[str] = sa.bindparam(
+        "org_id", type_=t.memberships.c.organization_id.type
+    )
+    # Typed as the columns they are compared with (so ``EXPLAIN`` can render them).
+    roles: sa.BindParameter[str] | None = (
+        sa.bindparam("roles", expanding=True, type_=sa.String()) if by_role else None
+    )
+    statuses: sa.BindParameter[str] | None = (
+        sa.bindparam("statuses", expanding=True, type_=sa.String()) if by_status else None
+    )
+    query = _narrowed(_members_select(), org_id, roles, statuses)
+    if kind == "after":
+        after = _after_member(sa.bindparam("after_email", type_=t.users.c.email.type), "")
+        return (
+            query.where(after)
+            .order_by(*MEMBER_ORDER)
+            .limit(sa.bindparam("limit", type_=sa.Integer))
+        )
+    total = _count_of(org_id, roles, statuses).scalar_subquery().label("total")
+    query = query.add_columns(total).order_by(*MEMBER_ORDER)
+    if kind == "offset":
+        return query.where(t.memberships.c.id.in_(_page_ids(org_id, roles, statuses)))
+    # The first page walks the email index and stops after ``limit`` rows.
+    return query.limit(sa.bindparam("limit", type_=sa.Integer))
+
+
+def member_page(
+    org_id: str,
+    member_filter: MemberFilter,
+    *,
+    limit: int,
+    offset: int = 0,
+    after: tuple[str, str] | None = None,
+) -> tuple[sa.Select[Any], dict[str, Any]]:
+    """The statement of one page of :meth:`SqlMembershipRepository.list_members` and its
+    parameters.
+
+    After a cursor: the rows after it, no total. Otherwise the rows plus a last column
+    ``total`` (:func:`members_count_query` as a scalar subquery, which Postgres runs once
+    per statement): a first or offset page costs one round trip, not two. The first page
+    walks the email index and stops after ``limit`` rows; a page at an offset finds its ids
+    on the narrow join first (:func:`_page_ids`).
+    """
+    roles, statuses = _filter_values(member_filter)
+    kind = "after" if after is not None else "offset" if offset else "first"
+    statement = _member_page_statement(roles is not None, statuses is not None, kind)
+    params: dict[str, Any] = {"org_id": org_id, "limit": limit, "offset": offset}
+    if roles is not None:
+        params["roles"] = roles
+    if statuses is not None:
+        params["statuses"] = statuses
+    if after is not None:
+        params["after_email"] = after[0]
+    return statement, params
 
 
 def member_page_query(
@@ -278,30 +361,16 @@ def member_page_query(
     offset: int = 0,
     after: tuple[str, str] | None = None,
 ) -> sa.Select[Any]:
-    """The statement of one page of :meth:`SqlMembershipRepository.list_members` (shared
-    with ``bench/member_pages.py``).
-
-    After a cursor: the rows after it, no total. Otherwise the rows plus a last column
-    ``total`` (:func:`members_count_query` as a scalar subquery, which Postgres runs once
-    per statement): the first page costs one round trip, not two. The first page walks the
-    email index and stops after ``limit`` rows; a page at an offset finds its ids on the
-    narrow join first (:func:`_page_ids`).
-    """
-    query = members_query(org_id, member_filter)
-    if after is not None:
-        return query.where(_after_member(*after)).order_by(*MEMBER_ORDER).limit(limit)
-    count = members_count_query(org_id, member_filter)
-    query = query.add_columns(count.scalar_subquery().label("total")).order_by(*MEMBER_ORDER)
-    if offset:
-        return query.where(t.memberships.c.id.in_(_page_ids(org_id, member_filter, limit, offset)))
-    return query.limit(limit)
+    """:func:`member_page` with its values bound in (for ``EXPLAIN``: bench/member_pages.py)."""
+    statement, params = member_page(org_id, member_filter, limit=limit, offset=offset, after=after)
+    return statement.params(params)
 
 
 # The order every member listing and stream follows.
 MEMBER_ORDER = (t.users.c.email, t.memberships.c.id)
 
 
-def _after_member(email: str, membership_id: str) -> sa.ColumnElement[bool]:
+def _after_member(email: Any, membership_id: str) -> sa.ColumnElement[bool]:
     """Rows sorting after ``(email, membership_id)`` in :data:`MEMBER_ORDER`.
 
     Emails are unique (``users.email``) and a user belongs to an organization once, so within
@@ -311,7 +380,8 @@ def _after_member(email: str, membership_id: str) -> sa.ColumnElement[bool]:
     condition, and an ``OR`` on the id made the planner hash-join the whole tail instead).
     """
     del membership_id  # part of the cursor so the order stays total if emails ever repeat
-    return t.users.c.email > email
+    after: sa.ColumnElement[bool] = t.users.c.email > email
+    return after
 
 
 # MEMBER_ATTRIBUTES (the port's attribute paths) to the columns that hold them.
@@ -443,14 +513,14 @@ class SqlMembershipRepository(SqlRepository):
         offset: int = 0,
         after: tuple[str, str] | None = None,
     ) -> Page[MemberRow]:
-        """One statement per page (:func:`member_page_query`), total included; only a page
+        """One statement per page (:func:`member_page`), total included; only a page
         past the end, which has no row to carry the total, counts separately. Rows are
         converted by position (:func:`_member_row_of`), not by their prefixed names."""
-        query = member_page_query(org_id, member_filter, limit=limit, offset=offset, after=after)
+        query, params = member_page(org_id, member_filter, limit=limit, offset=offset, after=after)
         if after is not None:
-            rows = [_member_row_of(row) for row in await self._db.execute(query)]
+            rows = [_member_row_of(row) for row in await self._db.execute(query, params)]
             return Page(items=rows, total=None, limit=limit, offset=None)
-        found = list(await self._db.execute(query))
+        found = list(await self._db.execute(query, params))
         if found:
             total = int(found[0][-1])
         elif not offset:
