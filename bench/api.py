@@ -114,6 +114,7 @@ async def load(
     latencies: list[float] = []
     errors = 0
     issued = 0
+    reasons: dict[str, int] = {}
     deadline = time.perf_counter() + duration
 
     async def worker() -> None:
@@ -124,16 +125,21 @@ async def load(
             try:
                 response = await client.get(url)
                 ok = check(response)
-            except httpx.HTTPError:
+                reason = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
                 ok = False
+                reason = type(exc).__name__
             if ok:
                 latencies.append(time.perf_counter() - started)
             else:
                 errors += 1
+                reasons[reason] = reasons.get(reason, 0) + 1
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     seconds = time.perf_counter() - started
+    if reasons:
+        print(f"  {work}: {errors} failed: {reasons}")
     return Figures(work, concurrency, issued, errors, seconds, tuple(latencies))
 
 
