@@ -289,8 +289,13 @@ async def drive(
     analytics: bool = True,
 ) -> list[Figures]:
     headers = {"Authorization": f"Bearer {token}"}
+    # Idle connections are dropped after 2 s, before uvicorn's 5 s keep-alive timeout: with
+    # both at 5 s, a request sent on a connection the server was closing at that moment
+    # failed with ReadError, now and then, between rows.
     limits = httpx.Limits(
-        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+        max_connections=args.concurrency,
+        max_keepalive_connections=args.concurrency,
+        keepalive_expiry=2.0,
     )
     members = f"{base}/organizations/{org_id}/members?limit=50"
     # 9,000 of 10,007; 90 % of the list otherwise, and always a full page when there is one.
