@@ -21,6 +21,8 @@ What it does, in one run (see bench/README.md):
 
    - ``GET /organizations/{org}/members?limit=50`` at concurrency ``--concurrency`` (50);
    - the same at ``offset`` 9,000 (90 % of the members with another ``--members``);
+   - the same after the cursor of member 9,000 (``meta.nextCursor`` of the page that ends
+     with it): keyset paging, which should cost what the first page does;
    - ``GET .../analytics/workouts-summary`` (the default range: 12 months to today), one
      request at a time, so its percentiles are the latency of one request;
    - ``fitdata serve`` until ``/readyz`` is 200 (seconds, min and median of the rounds, and
@@ -30,6 +32,13 @@ What it does, in one run (see bench/README.md):
    uv run python bench/api.py --quick          # 1,000 members, short rounds: proves it works
    uv run python bench/api.py --keep-database  # keep the seeded database, print its URL
    uv run python bench/api.py --use-database postgresql://postgres@127.0.0.1/fitdata_bench_x
+   uv run python bench/api.py --use-database URL --compare main --rounds 3
+
+With ``--compare REVISION`` each round runs the member rows against a server on REVISION's
+``src`` (OLD, unpacked with ``git archive``, first on ``PYTHONPATH``) and then against this
+checkout (NEW), alternating, and prints the medians per side, with the server's CPU per
+request (user + system, from ``/proc``). OLD runs without httptools, as a revision whose
+lock lacks it would (uvicorn then falls back to h11).
 
 ``--use-database`` runs against a database a previous ``--keep-database`` run seeded (the
 seeding finds the demo gym and adds nothing), so the load can be repeated without the wait.
@@ -74,6 +83,12 @@ class Figures:
     errors: int
     seconds: float
     latencies: tuple[float, ...]  # seconds, successful requests only
+    server_cpu: float = 0.0  # seconds of the server process's CPU during the row
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU per request, ms."""
+        return 1000 * self.server_cpu / self.requests if self.requests else float("nan")
 
     @property
     def rate(self) -> float:
@@ -106,6 +121,7 @@ async def load(
     latencies: list[float] = []
     errors = 0
     issued = 0
+    reasons: dict[str, int] = {}
     deadline = time.perf_counter() + duration
 
     async def worker() -> None:
@@ -116,16 +132,21 @@ async def load(
             try:
                 response = await client.get(url)
                 ok = check(response)
-            except httpx.HTTPError:
+                reason = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
                 ok = False
+                reason = type(exc).__name__
             if ok:
                 latencies.append(time.perf_counter() - started)
             else:
                 errors += 1
+                reasons[reason] = reasons.get(reason, 0) + 1
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     seconds = time.perf_counter() - started
+    if reasons:
+        print(f"  {work}: {errors} failed: {reasons}")
     return Figures(work, concurrency, issued, errors, seconds, tuple(latencies))
 
 
@@ -149,16 +170,6 @@ def _free_port() -> int:
     from support.services import free_port
 
     return free_port()
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU the process used so far (Linux ``/proc``; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # utime and stime are fields 14 and 15 of stat(5), i.e. 11 and 12 after the ")".
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @attrs.frozen
@@ -193,12 +204,38 @@ def start_server(
             try:
                 if client.get(url).status_code == 200:
                     wall = time.perf_counter() - started
-                    return process, Start(wall, _cpu_seconds(process.pid))
+                    return process, Start(wall, cpu_seconds(process.pid))
             except httpx.TransportError:
                 pass
             time.sleep(0.02)
     stop_server(process)
     raise SystemExit(f"fitdata serve did not become ready in {timeout:.0f} s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def old_code(revision: str, into: Path) -> Path:
+    """REVISION's ``src`` unpacked from git (nothing to clean up in the repository), plus a
+    ``no-httptools`` folder whose ``httptools`` fails to import, for the OLD side."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", revision, "src"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    blocker = into / "no-httptools" / "httptools"
+    blocker.mkdir(parents=True, exist_ok=True)
+    (blocker / "__init__.py").write_text('raise ImportError("not in this revision")\n')
+    return into
 
 
 def stop_server(process: Any) -> None:
@@ -259,56 +296,68 @@ def seed(env: dict[str, str], members: int) -> tuple[str, str, int]:
 
 
 async def drive(
-    base: str, org_id: str, token: str, listed: int, args: argparse.Namespace
+    base: str,
+    org_id: str,
+    token: str,
+    listed: int,
+    args: argparse.Namespace,
+    *,
+    pid: int,
+    analytics: bool = True,
 ) -> list[Figures]:
     headers = {"Authorization": f"Bearer {token}"}
+    # Idle connections are dropped after 2 s, before uvicorn's 5 s keep-alive timeout: with
+    # both at 5 s, a request sent on a connection the server was closing at that moment
+    # failed with ReadError, now and then, between rows.
     limits = httpx.Limits(
-        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+        max_connections=args.concurrency,
+        max_keepalive_connections=args.concurrency,
+        keepalive_expiry=2.0,
     )
     members = f"{base}/organizations/{org_id}/members?limit=50"
     # 9,000 of 10,007; 90 % of the list otherwise, and always a full page when there is one.
     offset = args.offset if args.offset is not None else int(listed * 0.9)
     offset = max(0, min(offset, listed - 50))
     deep = f"{members}&offset={offset}"
-    analytics = f"{base}/organizations/{org_id}/analytics/workouts-summary"
+    summary = f"{base}/organizations/{org_id}/analytics/workouts-summary"
     rows = []
     async with httpx.AsyncClient(headers=headers, limits=limits, timeout=60) as client:
+        # The page after member ``offset``: the next cursor of the page that ends with it.
+        before = (await client.get(f"{members}&offset={max(0, offset - 50)}")).raise_for_status()
+        after = f"{members}&cursor={before.json()['meta']['nextCursor']}"
         # Warm up: connections, the server's code paths, the database's caches.
-        for url in (members, deep, analytics):
+        for url in (members, deep, after, *([summary] if analytics else [])):
             for _ in range(3):
                 (await client.get(url)).raise_for_status()
         bounded = {"requests": args.requests, "duration": args.duration}
-        rows.append(
-            await load(
+        member_rows = [
+            ("GET members?limit=50", members),
+            (f"GET members?limit=50&offset={offset:,}", deep),
+            (f"GET members?limit=50 after member {offset:,}", after),
+        ]
+        for work, url in member_rows:
+            cpu = cpu_seconds(pid)
+            figures = await load(
                 client,
-                members,
-                work="GET members?limit=50",
+                url,
+                work=work,
                 concurrency=args.concurrency,
-                check=_members_page(min(50, listed)),
+                check=_members_page(min(50, listed - (0 if url == members else offset))),
                 **bounded,
             )
-        )
-        rows.append(
-            await load(
+            rows.append(attrs.evolve(figures, server_cpu=cpu_seconds(pid) - cpu))
+        if analytics:
+            cpu = cpu_seconds(pid)
+            figures = await load(
                 client,
-                deep,
-                work=f"GET members?limit=50&offset={offset:,}",
-                concurrency=args.concurrency,
-                check=_members_page(min(50, listed - offset)),
-                **bounded,
-            )
-        )
-        rows.append(
-            await load(
-                client,
-                analytics,
+                summary,
                 work="GET analytics/workouts-summary",
                 concurrency=1,
                 requests=args.analytics_requests,
                 duration=args.duration,
                 check=_is_ok,
             )
-        )
+            rows.append(attrs.evolve(figures, server_cpu=cpu_seconds(pid) - cpu))
     return rows
 
 
@@ -323,18 +372,24 @@ def serve_env(env: dict[str, str], data_dir: Path, *, from_source: bool) -> dict
     return chosen
 
 
-def print_table(rows: list[Figures], starts: list[Start], label: str) -> None:
+_HEADER = (
+    f"{'work':<42} {'conc':>4} {'reqs':>6} {'err':>4} {'req/s':>8} "
+    f"{'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10}"
+)
+
+
+def print_table(rows: list[Figures], starts: list[Start], label: str = "") -> None:
     print()
-    print(
-        f"{'work':<42} {'conc':>4} {'reqs':>6} {'err':>4} {'req/s':>8} "
-        f"{'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}"
-    )
-    print("-" * 94)
+    print(_HEADER)
+    print("-" * len(_HEADER))
     for r in rows:
         print(
             f"{r.work:<42} {r.concurrency:>4} {r.requests:>6} {r.errors:>4} {r.rate:>8.1f} "
-            f"{r.percentile(50):>8.1f} {r.percentile(90):>8.1f} {r.percentile(99):>8.1f}"
+            f"{r.percentile(50):>8.1f} {r.percentile(90):>8.1f} {r.percentile(99):>8.1f} "
+            f"{r.cpu_ms:>10.2f}"
         )
+    if not starts:
+        return
     startups = [s.wall for s in starts]
     shown = ", ".join(f"{s:.2f}" for s in startups)
     print(
@@ -343,6 +398,63 @@ def print_table(rows: list[Figures], starts: list[Start], label: str) -> None:
         f"min {min(startups):.2f} s; CPU to ready, median "
         f"{statistics.median(s.cpu for s in starts):.2f} s)"
     )
+
+
+def compare(
+    env: dict[str, str],
+    data_dir: Path,
+    org_id: str,
+    token: str,
+    listed: int,
+    args: argparse.Namespace,
+) -> None:
+    """The member rows against OLD (``--compare``) and NEW servers, alternating each round so
+    a noisy minute on a shared machine hits both; medians per side."""
+    code = old_code(args.compare, data_dir / "old")
+    sides = {
+        f"OLD ({args.compare})": {
+            **env,
+            "PYTHONPATH": f"{code / 'no-httptools'}{os.pathsep}{code / 'src'}",
+        },
+        "NEW (this checkout)": env,
+    }
+    runs: dict[str, list[list[Figures]]] = {side: [] for side in sides}
+    for round_ in range(args.rounds):
+        for side, side_env in sides.items():
+            print(f"round {round_ + 1}: {side}, load average {os.getloadavg()[0]:.1f}")
+            process, _ = start_server(side_env, _free_port(), data_dir / "serve.log")
+            port = int(process.args[process.args.index("--port") + 1])
+            try:
+                base = f"http://{LOOPBACK}:{port}"
+                rows = asyncio.run(
+                    drive(base, org_id, token, listed, args, pid=process.pid, analytics=False)
+                )
+            finally:
+                stop_server(process)
+            print_table(rows, [])
+            runs[side].append(rows)
+    print(f"\nmedians of {args.rounds} round(s) per side:")
+    print(_HEADER)
+    print("-" * len(_HEADER))
+    for side, side_runs in runs.items():
+        print(side)
+        for i, first in enumerate(side_runs[0]):
+            same = [run[i] for run in side_runs]
+
+            def median(values: list[float]) -> float:
+                return statistics.median(values)
+
+            print(
+                f"  {first.work:<40} {first.concurrency:>4} "
+                f"{median([r.requests for r in same]):>6.0f} "
+                f"{median([r.errors for r in same]):>4.0f} {median([r.rate for r in same]):>8.1f} "
+                f"{median([r.percentile(50) for r in same]):>8.1f} "
+                f"{median([r.percentile(90) for r in same]):>8.1f} "
+                f"{median([r.percentile(99) for r in same]):>8.1f} "
+                f"{median([r.cpu_ms for r in same]):>10.2f}"
+            )
+    if any(r.errors for side_runs in runs.values() for run in side_runs for r in run):
+        raise SystemExit("some requests failed (see the err column)")
 
 
 def main() -> None:
@@ -363,6 +475,10 @@ def main() -> None:
         action="store_true",
         help="time starts that compile every module (no .pyc), as development containers run",
     )
+    parser.add_argument(
+        "--compare", metavar="REVISION", help="member rows on REVISION (OLD) beside this (NEW)"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="--compare rounds (medians)")
     args = parser.parse_args()
     quick = args.quick
     args.members = args.members or (1_000 if quick else 10_000)
@@ -402,6 +518,9 @@ def main() -> None:
                 "(first start, writes .pyc)"
             )
             stop_server(process)
+        if args.compare:
+            compare(serving, data_dir, org_id, token, listed, args)
+            return
         starts: list[Start] = []
         for round_ in range(args.startup_rounds):
             port = _free_port()
@@ -413,7 +532,7 @@ def main() -> None:
             if round_ < args.startup_rounds - 1:
                 stop_server(process)
         base = f"http://{LOOPBACK}:{port}"
-        rows = asyncio.run(drive(base, org_id, token, listed, args))
+        rows = asyncio.run(drive(base, org_id, token, listed, args, pid=process.pid))
         print_table(rows, starts, label)
         if any(r.errors for r in rows):
             raise SystemExit("some requests failed (see the err column)")

@@ -7,9 +7,10 @@ What it does (see bench/README.md):
    with ``--orgs`` organizations: one of ``--members`` (10,000) members, half with a profile,
    and the others sharing ``--others`` more users, so the gym is one among several; then
    ``ANALYZE``;
-2. runs the member list's own SQL (``members_query`` + ``MEMBER_ORDER``, a page of 50 plus
-   the one extra row the use case asks for) as the first page, at ``OFFSET 9000`` and after
-   the cursor of the 9,000th member, ``--repeats`` times each;
+2. runs the member list's own SQL (``member_page_query``, the statement ``list_members``
+   runs: a page of 50 plus the one extra row the use case asks for, with the total in it)
+   as the first page, at ``OFFSET 9000`` and after the cursor of the 9,000th member,
+   ``--repeats`` times each;
 3. prints per page the plan's shape, the shared buffers it touched and the median execution
    time; then drops the database.
 
@@ -30,11 +31,7 @@ import psycopg
 from sqlalchemy.dialects import postgresql
 
 from fitdata_adapters.db.migrate import upgrade
-from fitdata_adapters.db.repositories.organizations import (
-    MEMBER_ORDER,
-    _after_member,
-    members_query,
-)
+from fitdata_adapters.db.repositories.organizations import member_page_query
 from fitdata_core.ports.repositories import MemberFilter
 
 PAGE = 51  # a page of 50 plus the row that tells whether there is a next page
@@ -68,10 +65,7 @@ def _seed(conn: psycopg.Connection, orgs: int, members: int, others: int) -> Non
 
 
 def _sql(after: tuple[str, str] | None = None, offset: int = 0) -> str:
-    query = members_query("org0", MemberFilter())
-    if after is not None:
-        query = query.where(_after_member(*after))
-    query = query.order_by(*MEMBER_ORDER).limit(PAGE).offset(offset or None)
+    query = member_page_query("org0", MemberFilter(), limit=PAGE, offset=offset, after=after)
     return str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
 
 

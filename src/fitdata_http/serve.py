@@ -70,6 +70,18 @@ async def _serve(settings: Settings, *, host: str, port: int) -> None:
         await runtime.aclose()
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (the ``service`` extra, except on Windows),
+    else asyncio's. uvicorn picks its C HTTP parser (httptools) by itself; the loop is ours
+    to choose because we run uvicorn inside our own ``asyncio`` runner."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    return uvloop.new_event_loop
+
+
 def run_server(settings: Settings, *, host: str, port: int) -> None:
     """Serve until SIGTERM or Ctrl-C; then stop accepting, finish requests and jobs, exit 0."""
-    asyncio.run(_serve(settings, host=host, port=port))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_serve(settings, host=host, port=port))

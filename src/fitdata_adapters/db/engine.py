@@ -101,23 +101,18 @@ def install_sqlite_pragmas(
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _install_postgres_read_only(engine: sa.Engine) -> None:
-    """Start the transactions of read-only connections with ``SET TRANSACTION READ ONLY``,
-    so a write slipped into a read-only unit of work fails instead of committing."""
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        if conn.get_execution_options().get(READ_ONLY_OPTION):
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-
-
 async def read_only(conn: AsyncConnection) -> AsyncConnection:
     """Mark ``conn`` (before its first transaction begins) as read-only.
 
     On SQLite its transactions start with a deferred ``BEGIN`` rather than ``BEGIN
-    IMMEDIATE``; on Postgres with ``SET TRANSACTION READ ONLY``. Only engines from
-    :func:`create_engine` know the mark.
+    IMMEDIATE``; on Postgres with ``BEGIN READ ONLY`` (psycopg's ``read_only``, which the
+    pool resets when the connection goes back), so a write slipped into a read-only unit of
+    work fails instead of committing. The mark costs no round trip: a separate ``SET
+    TRANSACTION READ ONLY`` was one more per read, on every request. Only engines from
+    :func:`create_engine` know the SQLite mark.
     """
+    if conn.dialect.name == "postgresql":
+        return await conn.execution_options(**{READ_ONLY_OPTION: True, "postgresql_readonly": True})
     return await conn.execution_options(**{READ_ONLY_OPTION: True})
 
 
@@ -134,7 +129,12 @@ def create_engine(
     SQLite gets WAL, a busy timeout, foreign keys and ``BEGIN IMMEDIATE`` transactions
     (see :func:`install_sqlite_pragmas`); ``pool_size`` and ``max_overflow`` do not apply to
     it. Postgres gets a pool of ``pool_size`` connections plus up to ``max_overflow`` more
-    under load, that checks connections before use and recycles them every half hour.
+    under load, recycled every half hour.
+
+    The pool does not ping a connection before lending it: that was a round trip on every
+    unit of work (two per API request) to guard against a rare event. A connection that
+    died meanwhile (Postgres restarted) fails its one statement as ``Unavailable`` (503),
+    and SQLAlchemy then discards the whole pool, so the next request connects afresh.
     """
     if pool_size < 1 or max_overflow < 0:
         raise ValueError("pool_size must be at least 1 and max_overflow at least 0")
@@ -143,18 +143,15 @@ def create_engine(
         engine = create_async_engine(async_url, echo=echo)
         install_sqlite_pragmas(engine.sync_engine, busy_timeout_ms=sqlite_busy_timeout_ms)
         return engine
-    engine = create_async_engine(
+    return create_async_engine(
         async_url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
         pool_recycle=1800,
         pool_timeout=30,
         connect_args={"connect_timeout": 10},
     )
-    _install_postgres_read_only(engine.sync_engine)
-    return engine
 
 
 def engine_from_settings(settings: Settings, *, echo: bool = False) -> AsyncEngine:

@@ -6,7 +6,7 @@ same block starts a new transaction. Leaving the block rolls back whatever is un
 and returns the connection.
 
 A read-only unit of work (``factory(read_only=True)``) begins with a deferred ``BEGIN`` on
-SQLite (a WAL snapshot: writers go on meanwhile) and ``SET TRANSACTION READ ONLY`` on
+SQLite (a WAL snapshot: writers go on meanwhile) and ``BEGIN READ ONLY`` on
 Postgres; its ``commit`` raises.
 
 On Postgres a failed statement (a ``Conflict``, say) aborts the transaction: after an error,

@@ -208,6 +208,9 @@ class _Memberships(_Repo):
             None,
         )
 
+    async def get_with_org(self, org_id: str, user_id: str) -> tuple[bool, Membership | None]:
+        return org_id in self.t.organizations, await self.get(org_id, user_id)
+
     async def update(self, membership: Membership) -> None:
         self.t.memberships[membership.id] = membership
 

@@ -26,8 +26,9 @@ async def authorize(uow: UnitOfWork, actor: Actor, org_id: str, action: Action) 
     """The caller's membership if it may perform ``action`` in ``org_id``.
 
     404 if the org does not exist; 403 if the caller is not an active member with a role
-    that allows the action (another org's data included).
+    that allows the action (another org's data included). One read answers both.
     """
-    await load_org(uow, org_id)
-    membership = await uow.memberships.get(org_id, actor.user_id)
+    org_exists, membership = await uow.memberships.get_with_org(org_id, actor.user_id)
+    if not org_exists:
+        raise NotFound(f"Organization {org_id} not found.")
     return require(membership, action)

@@ -71,6 +71,21 @@ async def test_membership_round_trip_update_and_uniqueness(
     assert "member" in caught.value.message
 
 
+async def test_get_with_org_tells_a_missing_org_from_a_missing_membership(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    org = await seed_org(uow_factory)
+    other = await seed_org(uow_factory)
+    user = await seed_user(uow_factory)
+    member = builders.membership(org.id, user.id, role=Role.COACH)
+    await commit_one(uow_factory, lambda uow: uow.memberships.add(member))
+    async with uow_factory(read_only=True) as uow:
+        assert await uow.memberships.get_with_org(org.id, user.id) == (True, member)
+        assert await uow.memberships.get_with_org(other.id, user.id) == (True, None)
+        assert await uow.memberships.get_with_org(org.id, "someone-else") == (True, None)
+        assert await uow.memberships.get_with_org("no-such-org", user.id) == (False, None)
+
+
 async def test_list_members_orders_by_email_and_joins_profiles(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
@@ -215,3 +230,82 @@ async def test_active_owner_emails_of_several_orgs_in_one_call(
         second: ["amy@example.com", "bea@example.com"],
     }
     assert none == {}
+
+
+_FILTERS = [
+    MemberFilter(),
+    MemberFilter(roles=frozenset({Role.MEMBER})),
+    MemberFilter(statuses=frozenset({MembershipStatus.ACTIVE})),
+    MemberFilter(
+        roles=frozenset({Role.MEMBER, Role.COACH}),
+        statuses=frozenset({MembershipStatus.ACTIVE, MembershipStatus.SUSPENDED}),
+    ),
+]
+
+
+async def _totals(uow_factory: UnitOfWorkFactory, org_id: str) -> list[list[int | None]]:
+    """Each filter's total as every kind of first or offset page reports it: a page with
+    more to come, a page past the end (no row to carry the total: SQL counts it on its
+    own), one that holds the rest, and one that holds everything."""
+    found = []
+    async with uow_factory(read_only=True) as uow:
+        for member_filter in _FILTERS:
+            pages = [
+                await uow.memberships.list_members(org_id, member_filter, limit=1, offset=0),
+                await uow.memberships.list_members(org_id, member_filter, limit=5, offset=50),
+                await uow.memberships.list_members(org_id, member_filter, limit=50, offset=1),
+                await uow.memberships.list_members(org_id, member_filter, limit=50, offset=0),
+            ]
+            found.append([page.total for page in pages])
+    return found
+
+
+def _expected(people: dict[str, tuple[Role, MembershipStatus]]) -> list[list[int | None]]:
+    counts = [
+        sum(
+            1
+            for role, status in people.values()
+            if (not f.roles or role in f.roles) and (not f.statuses or status in f.statuses)
+        )
+        for f in _FILTERS
+    ]
+    return [[count] * 4 for count in counts]
+
+
+async def test_list_members_total_is_exact_after_adds_and_changes(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """The total (counted on memberships alone in SQL) is exact for every filter, after
+    members join, change role and status, and other gyms grow; profiles (a left join in
+    the list) never change it."""
+    org_id = await _seed_members(uow_factory)
+    people = {email: (role, status) for email, role, status, _ in PEOPLE}
+    assert await _totals(uow_factory, org_id) == _expected(people)
+
+    async with uow_factory() as uow:
+        for n in range(3):
+            user = builders.user(email=f"new{n}@example.com")
+            await uow.users.add(user)
+            role = Role.COACH if n else Role.MEMBER
+            await uow.memberships.add(builders.membership(org_id, user.id, role=role))
+            people[user.email] = (role, MembershipStatus.ACTIVE)
+            await uow.profiles.upsert(builders.profile(org_id, user.id))
+        page = await uow.memberships.list_members(org_id, MemberFilter(), limit=50, offset=0)
+        bob = next(row for row in page.items if row.user.email == "bob@example.com")
+        await uow.memberships.update(
+            attrs.evolve(bob.membership, role=Role.COACH, status=MembershipStatus.SUSPENDED)
+        )
+        people["bob@example.com"] = (Role.COACH, MembershipStatus.SUSPENDED)
+        await uow.commit()
+    await _seed_members_elsewhere(uow_factory)
+    assert await _totals(uow_factory, org_id) == _expected(people)
+
+
+async def _seed_members_elsewhere(uow_factory: UnitOfWorkFactory) -> None:
+    other = await seed_org(uow_factory)
+    async with uow_factory() as uow:
+        for n in range(4):
+            user = builders.user(email=f"elsewhere{n}@example.com")
+            await uow.users.add(user)
+            await uow.memberships.add(builders.membership(other.id, user.id))
+        await uow.commit()

@@ -201,3 +201,42 @@ async def test_unopenable_sqlite_file_is_database_unavailable(tmp_path: Path) ->
 def test_migrating_an_unreachable_database_is_database_unavailable() -> None:
     with pytest.raises(DatabaseUnavailable):
         migrate.upgrade(f"postgresql://postgres@127.0.0.1:{free_port()}/nothing")
+
+
+async def test_a_dead_pooled_connection_fails_one_unit_of_work_then_the_pool_reconnects(
+    clean_pg_url: str,
+) -> None:
+    """The pool does not ping before lending a connection (a round trip per unit of work).
+    A connection Postgres killed meanwhile fails its unit of work as ``DatabaseUnavailable``
+    (503), never an unhandled driver error; the pool is then discarded and the next unit of
+    work connects afresh."""
+    engine = create_engine(clean_pg_url, pool_size=2)
+    factory = SqlUnitOfWorkFactory(engine)
+    org = builders.organization()
+    try:
+        async with factory() as uow:
+            await uow.organizations.add(org)
+            await uow.commit()
+        async with factory(read_only=True) as uow:
+            assert await uow.organizations.get(org.id) == org
+        other = create_engine(clean_pg_url)
+        try:
+            async with other.connect() as killer:
+                # Every other backend of this database: the pooled connection above.
+                killed = await killer.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+                assert killed.scalars().all() == [True]
+        finally:
+            await other.dispose()
+        with pytest.raises(DatabaseUnavailable):  # the dead connection: one 503, no 500
+            async with factory(read_only=True) as uow:
+                await uow.organizations.get(org.id)
+        for _ in range(3):  # then every unit of work gets a live connection
+            async with factory(read_only=True) as uow:
+                assert await uow.organizations.get(org.id) == org
+    finally:
+        await engine.dispose()
