@@ -324,17 +324,20 @@ async def drive(
     async with httpx.AsyncClient(headers=headers, limits=limits, timeout=60) as client:
         # The page after member ``offset``: the next cursor of the page that ends with it.
         before = (await client.get(f"{members}&offset={max(0, offset - 50)}")).raise_for_status()
-        after = f"{members}&cursor={before.json()['meta']['nextCursor']}"
+        cursor = before.json()["meta"]["nextCursor"]
+        # A gym of one page has no page after a member: no cursor row then.
+        after = f"{members}&cursor={cursor}" if cursor is not None else None
         # Warm up: connections, the server's code paths, the database's caches.
-        for url in (members, deep, after, *([summary] if analytics else [])):
+        for url in (members, deep, *([after] if after else []), *([summary] if analytics else [])):
             for _ in range(3):
                 (await client.get(url)).raise_for_status()
         bounded = {"requests": args.requests, "duration": args.duration}
         member_rows = [
             ("GET members?limit=50", members),
             (f"GET members?limit=50&offset={offset:,}", deep),
-            (f"GET members?limit=50 after member {offset:,}", after),
         ]
+        if after is not None:
+            member_rows.append((f"GET members?limit=50 after member {offset:,}", after))
         for work, url in member_rows:
             cpu = cpu_seconds(pid)
             figures = await load(
