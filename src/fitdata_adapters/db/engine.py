@@ -7,12 +7,14 @@ or the standard library (sync, for migrations) for SQLite.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 if TYPE_CHECKING:
     from fitdata_adapters.settings import Settings
@@ -25,6 +27,12 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY_OPTION = "fitdata_read_only"
 
 _POSTGRES_ALIASES = {"postgres", "postgresql"}
+
+# A pooled Postgres connection that sat unused this long is pinged before it is handed out
+# (see ``_install_ping_after_idle``). Under load connections come back within milliseconds,
+# so none is pinged; after a quiet spell, each is checked once.
+PING_AFTER_IDLE_SECONDS = 5.0
+_IDLE_SINCE = "fitdata_idle_since"
 
 
 def _parse(url: str | URL) -> URL:
@@ -111,6 +119,36 @@ def _install_postgres_read_only(engine: sa.Engine) -> None:
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
+def _install_ping_after_idle(engine: sa.Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection at checkout only when it sat idle over ``idle_seconds``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: a round trip per unit of work,
+    which was a sixth of a webhook's database round trips. A connection that was in use a
+    moment ago is almost surely alive; one that was not is pinged as before, and a dead one
+    is replaced (``InvalidatePoolError``: the pool drops it and every connection as old, as
+    ``pool_pre_ping`` does, and opens another). A server that dies
+    under load is noticed by the first statement that fails: SQLAlchemy then discards the
+    whole pool, and the unit of work fails with ``DatabaseUnavailable`` (a 503 with
+    Retry-After; workers retry it).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return  # just opened, or back from use a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # any failure of the ping means "open another"
+            raise sa.exc.InvalidatePoolError("idle connection failed its ping") from exc
+        if not alive:
+            raise sa.exc.InvalidatePoolError("idle connection failed its ping")
+
+
 async def read_only(conn: AsyncConnection) -> AsyncConnection:
     """Mark ``conn`` (before its first transaction begins) as read-only.
 
@@ -128,13 +166,15 @@ def create_engine(
     max_overflow: int = 10,
     echo: bool = False,
     sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+    ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS,
 ) -> AsyncEngine:
     """An async engine for ``url`` (any form :func:`normalize_url` accepts).
 
     SQLite gets WAL, a busy timeout, foreign keys and ``BEGIN IMMEDIATE`` transactions
     (see :func:`install_sqlite_pragmas`); ``pool_size`` and ``max_overflow`` do not apply to
     it. Postgres gets a pool of ``pool_size`` connections plus up to ``max_overflow`` more
-    under load, that checks connections before use and recycles them every half hour.
+    under load, that pings a connection before use when it sat idle for
+    ``ping_after_idle_seconds`` and recycles connections every half hour.
     """
     if pool_size < 1 or max_overflow < 0:
         raise ValueError("pool_size must be at least 1 and max_overflow at least 0")
@@ -148,11 +188,11 @@ def create_engine(
         echo=echo,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
         pool_recycle=1800,
         pool_timeout=30,
         connect_args={"connect_timeout": 10},
     )
+    _install_ping_after_idle(engine.sync_engine, ping_after_idle_seconds)
     _install_postgres_read_only(engine.sync_engine)
     return engine
 
