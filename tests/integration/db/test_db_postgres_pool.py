@@ -1,5 +1,5 @@
-"""Postgres connections are pinged at checkout only after sitting idle, and a dead idle one is
-replaced before a unit of work sees it."""
+"""The Postgres pool's connections: pinged at checkout only after sitting idle (a dead idle one
+is replaced before a unit of work sees it), and no server-side prepared statements."""
 
 from __future__ import annotations
 
@@ -64,3 +64,19 @@ async def test_a_connection_back_from_use_a_moment_ago_is_not_pinged(clean_pg_ur
     finally:
         await engine.dispose()
     assert second != first
+
+
+async def test_statements_are_not_prepared_on_the_server(clean_pg_url: str) -> None:
+    # psycopg's default prepares a statement at its fifth use on a connection, and forgets
+    # them all at each ROLLBACK with an extra DEALLOCATE ALL round trip.
+    engine = create_engine(clean_pg_url, pool_size=1, max_overflow=0)
+    statement = sa.select(sa.literal_column("1")).where(sa.bindparam("x", 1) == 1)
+    try:
+        async with engine.connect() as conn:
+            for _ in range(8):
+                assert (await conn.execute(statement)).scalar_one() == 1
+            prepared = await conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements")
+            count = prepared.scalar_one()
+    finally:
+        await engine.dispose()
+    assert count == 0
