@@ -126,10 +126,9 @@ def _install_ping_after_idle(engine: sa.Engine, idle_seconds: float) -> None:
     which was a sixth of a webhook's database round trips. A connection that was in use a
     moment ago is almost surely alive; one that was not is pinged as before, and a dead one
     is replaced (``InvalidatePoolError``: the pool drops it and every connection as old, as
-    ``pool_pre_ping`` does, and opens another). A server that dies
-    under load is noticed by the first statement that fails: SQLAlchemy then discards the
-    whole pool, and the unit of work fails with ``DatabaseUnavailable`` (a 503 with
-    Retry-After; workers retry it).
+    ``pool_pre_ping`` does, and opens another). A server that dies under load is noticed by
+    the first statement that fails: SQLAlchemy then discards the whole pool, and the unit of
+    work fails with ``DatabaseUnavailable`` (a 503 with Retry-After; workers retry it).
     """
 
     @event.listens_for(engine, "checkin")
