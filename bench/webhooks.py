@@ -20,13 +20,16 @@ What it does, all in one run (see bench/README.md):
    as "unanswered" with a latency of the time it waited, and any other answer stops the bench;
 6. with ``--compare REVISION``: does 2-5 twice per round, once with a server running the
    fitdata of REVISION (OLD) and once this checkout's (NEW), alternating, and prints them
-   side by side.
+   side by side;
+7. with ``--profile FILE``: runs this checkout's server under cProfile on its CPU clock
+   (``bench/profiled_serve.py``) and writes the pstats to FILE.
 
 Usage::
 
     uv run python bench/webhooks.py                         # 50/s for 30 s, this checkout
     uv run python bench/webhooks.py --compare main --rounds 3
     uv run python bench/webhooks.py --rate 20 --seconds 5   # a quick look
+    uv run python bench/webhooks.py --rate 30 --seconds 20 --profile /tmp/serve.pstats
 
 Loopback only: the sandbox, the server and the load generator are all on 127.0.0.1.
 """
@@ -202,7 +205,13 @@ class Server:
     """``fitdata serve`` as a child process; ``code`` runs another commit's fitdata."""
 
     def __init__(
-        self, url: str, sandbox_url: str, keys: str, data_dir: Path, code: Path | None
+        self,
+        url: str,
+        sandbox_url: str,
+        keys: str,
+        data_dir: Path,
+        code: Path | None,
+        profile: Path | None = None,
     ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -221,6 +230,8 @@ class Server:
         if code is not None:
             env["PYTHONPATH"] = str(code)  # before site-packages: wins over this checkout
         command = [sys.executable, "-m", "fitdata_adapters.cli", "serve", "--port", str(self.port)]
+        if profile is not None:  # the same command under cProfile (bench/profiled_serve.py)
+            command[1:3] = [str(Path(__file__).with_name("profiled_serve.py")), str(profile)]
         self.process = subprocess.Popen(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -300,7 +311,8 @@ def run_once(
     name, url = create_database(server_url)
     try:
         pages = seed(url, sandbox_url, count)
-        server = Server(url, sandbox_url, keys, tmp / f"data-{name}", code)
+        profile = args.profile if code is None else None
+        server = Server(url, sandbox_url, keys, tmp / f"data-{name}", code, profile)
         try:
             cpu_before = server.cpu_seconds()
             latencies, answers, achieved = asyncio.run(
@@ -344,6 +356,13 @@ def main() -> None:
         help="Also run a server on REVISION's fitdata (OLD) beside this one.",
     )
     parser.add_argument("--rounds", type=int, default=1, help="Runs per side (medians shown).")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="Run this checkout's server under cProfile (CPU clock) and write its pstats to "
+        "FILE (the last run's). Its CPU figure then includes the profiler's overhead.",
+    )
     args = parser.parse_args()
     keys = KeyringCipher.generate_spec("bench")
     configure_logging("WARNING")

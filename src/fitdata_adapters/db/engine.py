@@ -7,12 +7,14 @@ or the standard library (sync, for migrations) for SQLite.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 if TYPE_CHECKING:
     from fitdata_adapters.settings import Settings
@@ -25,6 +27,12 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY_OPTION = "fitdata_read_only"
 
 _POSTGRES_ALIASES = {"postgres", "postgresql"}
+
+# A pooled Postgres connection that sat unused this long is pinged before it is handed out
+# (see ``_install_ping_after_idle``). Under load connections come back within milliseconds,
+# so none is pinged; after a quiet spell, each is checked once.
+PING_AFTER_IDLE_SECONDS = 5.0
+_IDLE_SINCE = "fitdata_idle_since"
 
 
 def _parse(url: str | URL) -> URL:
@@ -101,6 +109,35 @@ def install_sqlite_pragmas(
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _install_ping_after_idle(engine: sa.Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection at checkout only when it sat idle over ``idle_seconds``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: a round trip per unit of work,
+    which was a sixth of a webhook's database round trips. A connection that was in use a
+    moment ago is almost surely alive; one that was not is pinged as before, and a dead one
+    is replaced (``InvalidatePoolError``: the pool drops it and every connection as old, as
+    ``pool_pre_ping`` does, and opens another). A server that dies under load is noticed by
+    the first statement that fails: SQLAlchemy then discards the whole pool, and the unit of
+    work fails with ``DatabaseUnavailable`` (a 503 with Retry-After; workers retry it).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return  # just opened, or back from use a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # any failure of the ping means "open another"
+            raise sa.exc.InvalidatePoolError("idle connection failed its ping") from exc
+        if not alive:
+            raise sa.exc.InvalidatePoolError("idle connection failed its ping")
+
+
 async def read_only(conn: AsyncConnection) -> AsyncConnection:
     """Mark ``conn`` (before its first transaction begins) as read-only.
 
@@ -123,6 +160,7 @@ def create_engine(
     max_overflow: int = 10,
     echo: bool = False,
     sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+    ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS,
 ) -> AsyncEngine:
     """An async engine for ``url`` (any form :func:`normalize_url` accepts).
 
@@ -131,10 +169,9 @@ def create_engine(
     it. Postgres gets a pool of ``pool_size`` connections plus up to ``max_overflow`` more
     under load, recycled every half hour.
 
-    The pool does not ping a connection before lending it: that was a round trip on every
-    unit of work (two per API request) to guard against a rare event. A connection that
-    died meanwhile (Postgres restarted) fails its one statement as ``Unavailable`` (503),
-    and SQLAlchemy then discards the whole pool, so the next request connects afresh.
+    The pool pings a connection before lending it only when it sat idle for
+    ``ping_after_idle_seconds`` (see :func:`_install_ping_after_idle`): a ping on every
+    checkout was a round trip per unit of work (two per API request, three per webhook).
     """
     if pool_size < 1 or max_overflow < 0:
         raise ValueError("pool_size must be at least 1 and max_overflow at least 0")
@@ -143,15 +180,22 @@ def create_engine(
         engine = create_async_engine(async_url, echo=echo)
         install_sqlite_pragmas(engine.sync_engine, busy_timeout_ms=sqlite_busy_timeout_ms)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         async_url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_recycle=1800,
         pool_timeout=30,
-        connect_args={"connect_timeout": 10},
+        # No server-side prepared statements: psycopg prepares a statement after its fifth use
+        # on a connection, but forgets every prepared one at each ROLLBACK (a unit of work
+        # that only read ends in one) and sends ``DEALLOCATE ALL``: a round trip more per such
+        # unit of work, and the statements re-prepared (another round trip each) after five
+        # more uses. Our statements are short; Postgres plans them in microseconds.
+        connect_args={"connect_timeout": 10, "prepare_threshold": None},
     )
+    _install_ping_after_idle(engine.sync_engine, ping_after_idle_seconds)
+    return engine
 
 
 def engine_from_settings(settings: Settings, *, echo: bool = False) -> AsyncEngine:

@@ -7,6 +7,7 @@ hold: every subscription charged exactly once; the export completes with flat me
 
 from __future__ import annotations
 
+import pstats
 import subprocess
 import sys
 from pathlib import Path
@@ -94,6 +95,28 @@ def test_webhook_benchmark_activates_every_checkout_once(postgres_server_url: st
     assert "all completed once" in out
     assert "p99" in out
     assert "CPU ms/webhook" in out
+
+
+def test_webhook_benchmark_profiles_the_server_it_measures(
+    postgres_server_url: str, tmp_path: Path
+) -> None:
+    profile = tmp_path / "serve.pstats"
+    out = _run(
+        "webhooks.py",
+        "--database-url",
+        postgres_server_url,
+        "--rate",
+        "10",
+        "--seconds",
+        "1",
+        "--profile",
+        str(profile),
+        timeout=420,
+    )
+    assert "all completed once" in out
+    profiled = pstats.Stats(str(profile)).stats  # type: ignore[attr-defined]  # untyped in typeshed
+    handlers = {name for (path, _, name) in profiled if path.endswith("controllers/webhooks.py")}
+    assert "cardcom" in handlers  # the webhook ran in the profiled process
 
 
 def test_export_benchmark_measures_export_and_copy_side_by_side(

@@ -9,7 +9,7 @@ one caller activates and sends the receipt; the others see a settled row and do 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
 
@@ -65,6 +65,7 @@ async def apply_checkout_result(
     at: datetime | None = None,
     mail_out: list[EmailMessage] | None = None,
     after_answer: list[AfterAnswer] | None = None,
+    owners: Sequence[str] | None = None,
 ) -> ActivationOutcome:
     """Apply what the gateway says about checkout ``txn_id``, exactly once.
 
@@ -80,7 +81,8 @@ async def apply_checkout_result(
     way only the winner gets a receipt, and only after the commit. With ``after_answer`` even
     the receipt's owners lookup is left out of the unit of work: a function that looks them
     up, builds the receipt and sends it is appended there, for the caller to run after its
-    answer (the webhook's; Cardcom waits for nothing the answer does not need).
+    answer (the webhook's; Cardcom waits for nothing the answer does not need). ``owners``,
+    when the caller has read them already, spares that function its lookup.
     """
     if result.return_value is not None and result.return_value != txn_id:
         svc.errors.capture_message(
@@ -143,7 +145,7 @@ async def apply_checkout_result(
     if after_answer is not None:
         after_answer.append(
             functools.partial(
-                _send_receipt, svc, org, sub, txn.amount, result.provider_transaction_id
+                _send_receipt, svc, org, sub, txn.amount, result.provider_transaction_id, owners
             )
         )
     elif mail_out is not None:
@@ -159,15 +161,20 @@ async def _send_receipt(
     sub: PlatformSubscription,
     amount: Money,
     provider_transaction_id: str | None,
+    owners: Sequence[str] | None,
 ) -> None:
-    """The activation's receipt, after the answer: owners looked up now, in a unit of work of
-    their own (nothing written), then sent. A failure is reported: the payment stands."""
-    try:
-        async with svc.uow() as uow:
-            owners = await uow.memberships.active_owner_emails(org.id, limit=emails.MAX_RECIPIENTS)
-    except Exception as exc:  # the activation is committed; only the receipt is lost
-        svc.errors.capture_exception(exc, where="billing-email", organization_id=org.id)
-        return
+    """The activation's receipt, after the answer: owners as given, or looked up now in a
+    unit of work of their own (nothing written), then sent. A failure is reported: the
+    payment stands."""
+    if owners is None:
+        try:
+            async with svc.uow() as uow:
+                owners = await uow.memberships.active_owner_emails(
+                    org.id, limit=emails.MAX_RECIPIENTS
+                )
+        except Exception as exc:  # the activation is committed; only the receipt is lost
+            svc.errors.capture_exception(exc, where="billing-email", organization_id=org.id)
+            return
     receipt = emails.receipt(
         emails.audience_from(svc, org, owners),
         sub,
@@ -199,15 +206,16 @@ async def settle_checkout(
     at: datetime | None = None,
     mail_out: list[EmailMessage] | None = None,
     after_answer: list[AfterAnswer] | None = None,
+    owners: Sequence[str] | None = None,
 ) -> ActivationOutcome:
     """Pull the gateway's answer for a checkout and apply it (as of ``at``, default now;
-    ``mail_out`` and ``after_answer`` as in :func:`apply_checkout_result`). Raises
-    ``ProviderError``."""
+    ``mail_out``, ``after_answer`` and ``owners`` as in :func:`apply_checkout_result`).
+    Raises ``ProviderError``."""
     if txn.status in (TransactionStatus.COMPLETED, TransactionStatus.FAILED):
         return ActivationOutcome.ALREADY_PROCESSED  # settled for good: no need to ask
     if txn.low_profile_id is None:
         return ActivationOutcome.UNKNOWN
     result = await svc.payment_gateway.get_checkout_result(txn.low_profile_id)
     return await apply_checkout_result(
-        svc, txn.id, result, at=at, mail_out=mail_out, after_answer=after_answer
+        svc, txn.id, result, at=at, mail_out=mail_out, after_answer=after_answer, owners=owners
     )

@@ -13,6 +13,7 @@ from fitdata_core.model.billing import TransactionStatus
 from fitdata_core.model.tiers import PlatformTier
 from fitdata_core.ports.infrastructure import EmailMessage
 from fitdata_core.services import Actor, Services
+from fitdata_core.usecases.billing import emails
 from fitdata_core.usecases.billing.activation import (
     ActivationOutcome,
     AfterAnswer,
@@ -42,16 +43,27 @@ async def handle_webhook(
     decline, ``completed`` for the activation, ``already_processed`` for a repeat or a
     cancelled checkout (W1, W5). Raises ``ProviderError`` when Cardcom cannot be reached
     (answer non-200 so Cardcom re-sends). With ``mail_out`` the receipt of an activation is
-    left there for the caller to send after answering; with ``after_answer`` the owners
-    lookup goes there too (see ``apply_checkout_result``).
+    left there for the caller to send after answering; with ``after_answer`` the receipt is
+    built and sent there (see ``apply_checkout_result``), to the owners read with the
+    transaction.
     """
     if not low_profile_id or not low_profile_id.strip():
         return ActivationOutcome.IGNORED
+    owners: list[str] | None = None
     async with svc.uow() as uow:
         txn = await uow.billing_transactions.get_by_low_profile_id(low_profile_id.strip())
+        if txn is not None and txn.status is TransactionStatus.PENDING and after_answer is not None:
+            # An activation may follow: its receipt's owners are read here, in the lookup's
+            # unit of work, not in one of their own after the answer (a BEGIN and a ROLLBACK
+            # fewer per webhook). Read a few milliseconds before the activation commits.
+            owners = await uow.memberships.active_owner_emails(
+                txn.organization_id, limit=emails.MAX_RECIPIENTS
+            )
     if txn is None:
         return ActivationOutcome.UNKNOWN
-    return await settle_checkout(svc, txn, mail_out=mail_out, after_answer=after_answer)
+    return await settle_checkout(
+        svc, txn, mail_out=mail_out, after_answer=after_answer, owners=owners
+    )
 
 
 @attrs.frozen
