@@ -193,8 +193,14 @@ class Sandbox:
                 time.sleep(0.1)
 
     def stop(self) -> None:
+        # Holding thousands of pages, the sandbox can take over 10 s to exit on SIGTERM; the
+        # runs are over by then, so it is killed rather than waited for (and the table printed).
         self._process.terminate()
-        self._process.wait(timeout=10)
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
 
 
 async def make_tokens(base_url: str, count: int) -> list[str]:
