@@ -42,6 +42,7 @@ __all__ = [
     "FieldError",
     "InvalidFields",
     "converter",
+    "datetime_out",
     "make_converter",
     "structure",
     "to_camel",
@@ -79,7 +80,8 @@ class InvalidFields(InvalidInput):
 # -- unstructure hooks --------------------------------------------------------------------
 
 
-def _datetime_out(value: dt.datetime) -> str:
+def datetime_out(value: dt.datetime) -> str:
+    """A datetime as every JSON surface writes it: ISO-8601 in UTC with a ``Z``."""
     if value.tzinfo is None:
         # The domain only holds aware datetimes; a naive one is a bug, not something to guess.
         raise ValueError("cannot serialise a naive datetime")
@@ -215,7 +217,7 @@ def make_converter() -> cattrs.Converter:
     """A fresh converter with fitdata's conventions (see the module docstring)."""
     conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
 
-    conv.register_unstructure_hook(dt.datetime, _datetime_out)
+    conv.register_unstructure_hook(dt.datetime, datetime_out)
     conv.register_unstructure_hook(dt.date, _date_out)
     conv.register_unstructure_hook(Decimal, str)
 

@@ -9,6 +9,12 @@ A read-only unit of work (``factory(read_only=True)``) begins with a deferred ``
 SQLite (a WAL snapshot: writers go on meanwhile) and ``BEGIN READ ONLY`` on
 Postgres; its ``commit`` raises.
 
+A single-read unit of work (``factory(single_read=True)``) runs its one statement on a
+connection in autocommit: no ``BEGIN`` before it and no ``ROLLBACK`` after, so one round trip
+instead of three (the token check on every request is one). Autocommit would also commit a
+write at once, so the session refuses anything but one ``SELECT``. On SQLite (no round
+trips) it is a read-only unit of work.
+
 On Postgres a failed statement (a ``Conflict``, say) aborts the transaction: after an error,
 leave the block and start a new unit of work rather than carrying on.
 """
@@ -50,10 +56,15 @@ from fitdata_core.errors import FitdataError
 class SqlUnitOfWork:
     """Implements :class:`fitdata_core.ports.UnitOfWork` over an async SQLAlchemy engine."""
 
-    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, read_only: bool = False, single_read: bool = False
+    ) -> None:
         self._engine = engine
-        self.read_only = read_only
-        self._session = SqlSession()
+        self.read_only = read_only or single_read
+        # SQLite keeps its own BEGIN handling (``install_sqlite_pragmas``), which an
+        # isolation level change on the pooled connection would undo: a read-only unit there.
+        self._single_read = single_read and engine.dialect.name == "postgresql"
+        self._session = SqlSession(single_read=self._single_read)
         session = self._session
         self.organizations = SqlOrganizationRepository(session)
         self.users = SqlUserRepository(session)
@@ -81,9 +92,14 @@ class SqlUnitOfWork:
         with database_unavailable():
             conn = await self._engine.connect()
             try:
-                if self.read_only:
+                if self._single_read:
+                    # The pool puts the connection's isolation level back at checkin.
+                    conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                elif self.read_only:
                     await mark_read_only(conn)
-                await conn.begin()
+                    await conn.begin()
+                else:
+                    await conn.begin()
             except BaseException:
                 await conn.close()
                 raise
@@ -100,8 +116,9 @@ class SqlUnitOfWork:
         if conn is None:
             return
         try:
-            with database_unavailable():
-                await conn.rollback()
+            if not self._single_read:  # in autocommit there is nothing to roll back
+                with database_unavailable():
+                    await conn.rollback()
         except Exception:
             # The block's own error matters more than a failed rollback on a broken link.
             if exc is None:
@@ -126,5 +143,5 @@ class SqlUnitOfWorkFactory:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, read_only=read_only)
+    def __call__(self, *, read_only: bool = False, single_read: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, read_only=read_only, single_read=single_read)

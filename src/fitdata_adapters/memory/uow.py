@@ -861,5 +861,6 @@ class MemoryUnitOfWorkFactory:
     def __init__(self, db: MemoryDatabase | None = None) -> None:
         self.db = db or MemoryDatabase()
 
-    def __call__(self, *, read_only: bool = False) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self.db, read_only=read_only)
+    def __call__(self, *, read_only: bool = False, single_read: bool = False) -> MemoryUnitOfWork:
+        # One read of the shared tables is consistent already: ``single_read`` is read-only.
+        return MemoryUnitOfWork(self.db, read_only=read_only or single_read)

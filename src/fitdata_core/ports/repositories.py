@@ -729,6 +729,11 @@ class UnitOfWorkFactory(Protocol):
     unit of work must not write, and ``commit`` raises. In exchange it does not hold back
     writers while it is open (on SQLite it reads a snapshot instead of taking the write
     lock), so a long read never stalls the rest of the system.
+
+    ``single_read=True`` (implies ``read_only``) is for a unit of work that runs exactly one
+    read, such as the per-request token check: one statement is its own consistent
+    snapshot, so the SQL adapter sends it with no ``BEGIN`` or ``ROLLBACK`` around it (two
+    round trips fewer). A second statement or a write in it raises.
     """
 
-    def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
+    def __call__(self, *, read_only: bool = False, single_read: bool = False) -> UnitOfWork: ...

@@ -10,22 +10,23 @@ in one place.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import attrs
 from litestar import Controller, get
 from litestar.params import QueryParameter
 
+from fitdata_adapters.converter import datetime_out
 from fitdata_core.model.organizations import MemberProfile, MemberRow, MembershipStatus, Role
 from fitdata_core.ports.repositories import MemberFilter
 from fitdata_core.usecases import members
 from fitdata_http.contract import answers
 from fitdata_http.deps import ActorDep, OrgIdDep, ServicesDep
-from fitdata_http.envelope import Envelope, paged
+from fitdata_http.envelope import Envelope, paged_json
 from fitdata_http.openapi import BEARER
 from fitdata_http.params import ORG_PATH, Cursor, Limit, Offset
 
-__all__ = ["MemberProfileView", "MemberView", "MembersController"]
+__all__ = ["MemberProfileView", "MemberView", "MembersController", "member_json"]
 
 
 @attrs.frozen
@@ -96,6 +97,45 @@ class MemberView:
         )
 
 
+def member_json(row: MemberRow) -> dict[str, Any]:
+    """``unstructure(MemberView.of(row))`` built in one step, for the member list's 50 rows.
+
+    The attrs views and the converter's pass over them were most of the page's own CPU;
+    ``MemberView`` stays the documented shape (the OpenAPI schema is generated from it), and
+    a test holds this function to the converter's output for it.
+    """
+    user, membership, profile = row.user, row.membership, row.profile
+    return {
+        "userId": user.id,
+        "membershipId": membership.id,
+        "email": user.email,
+        "firstName": user.first_name,
+        "lastName": user.last_name,
+        "phone": user.phone,
+        "role": membership.role.value,
+        "status": membership.status.value,
+        "joinedAt": datetime_out(membership.created_at),
+        "profile": None
+        if profile is None
+        else {
+            "birthDate": profile.birth_date,
+            "gender": profile.gender,
+            "address": profile.address,
+            "city": profile.city,
+            "notes": profile.notes,
+            "zipCode": profile.zip_code,
+            "additionalPhone": profile.additional_phone,
+            "emergencyContactName": profile.emergency_contact_name,
+            "emergencyContactPhone": profile.emergency_contact_phone,
+            "externalSource": profile.external_source,
+            "externalId": profile.external_id,
+            "updatedAt": None if profile.updated_at is None else datetime_out(profile.updated_at),
+        },
+        "membershipStart": membership.start_date,
+        "membershipEnd": membership.end_date,
+    }
+
+
 _ROLE_HELP = "Only members with one of these roles (repeat the parameter: ?role=owner&role=admin)."
 _STATUS_HELP = (
     "Only members with one of these membership statuses (repeat the parameter: "
@@ -130,4 +170,4 @@ class MembersController(Controller):
         page = await members.list_members(
             services, actor, org_id, member_filter, limit=limit, offset=offset, cursor=cursor
         )
-        return paged(page, MemberView.of)
+        return paged_json(page, member_json)

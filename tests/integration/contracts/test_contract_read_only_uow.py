@@ -68,3 +68,35 @@ async def test_read_write_units_of_work_still_work_after_a_read_only_one(
 
     async with uow_factory() as uow:
         assert await uow.organizations.get(renamed.id) == renamed
+
+
+async def test_a_single_read_unit_of_work_reads_what_was_committed_and_cannot_commit(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    org = await seed_org(uow_factory, name="Single Read Gym")
+
+    async with uow_factory(single_read=True) as uow:
+        assert await uow.organizations.get(org.id) == org
+        with pytest.raises(FitdataError, match="read-only"):
+            await uow.commit()
+
+
+async def test_units_of_work_still_write_after_a_single_read_one(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    # The autocommit of a single read (SQL) belongs to that unit of work, not to the pooled
+    # connection: the next unit of work's uncommitted write must still roll back.
+    org = await seed_org(uow_factory)
+    async with uow_factory(single_read=True) as uow:
+        await uow.organizations.get(org.id)
+    dropped = builders.organization(name="Rolled Back")
+    async with uow_factory() as uow:
+        await uow.organizations.add(dropped)
+    kept = builders.organization(name="Committed After")
+    async with uow_factory() as uow:
+        await uow.organizations.add(kept)
+        await uow.commit()
+
+    async with uow_factory(read_only=True) as uow:
+        assert await uow.organizations.get(dropped.id) is None
+        assert await uow.organizations.get(kept.id) == kept

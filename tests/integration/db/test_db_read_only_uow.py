@@ -94,3 +94,33 @@ async def test_a_postgres_read_only_unit_of_work_refuses_writes(clean_pg_url: st
             await uow.commit()
     finally:
         await engine.dispose()
+
+
+# In a transaction of its own (autocommit) a statement starts its transaction itself, so
+# ``now()`` (the transaction's start) equals ``statement_timestamp()``; after a separate
+# ``BEGIN`` round trip it is earlier.
+_ITS_OWN_TRANSACTION = sa.select(sa.func.now() == sa.func.statement_timestamp())
+
+
+async def test_a_postgres_single_read_runs_without_begin_and_refuses_more(
+    clean_pg_url: str,
+) -> None:
+    engine = create_engine(clean_pg_url)
+    factory = SqlUnitOfWorkFactory(engine)
+    try:
+        org = await _seed(factory)
+        async with factory(read_only=True) as uow:  # the contrast: BEGIN went first
+            assert (await uow._session.execute(_ITS_OWN_TRANSACTION)).scalar_one() is False
+        async with factory(single_read=True) as uow:
+            assert (await uow._session.execute(_ITS_OWN_TRANSACTION)).scalar_one() is True
+            with pytest.raises(RuntimeError, match="one SELECT"):
+                await uow.organizations.get(org.id)
+        async with factory(single_read=True) as uow:
+            with pytest.raises(RuntimeError, match="one SELECT"):
+                await uow.organizations.add(builders.organization(name="Autocommitted"))
+        async with factory(read_only=True) as uow:  # and the pooled connection is reset
+            assert (await uow._session.execute(_ITS_OWN_TRANSACTION)).scalar_one() is False
+            names = (await uow._session.execute(sa.text("SELECT name FROM organizations"))).all()
+        assert [n for (n,) in names] == ["Before"]
+    finally:
+        await engine.dispose()

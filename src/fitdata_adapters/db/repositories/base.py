@@ -21,11 +21,16 @@ Params = Mapping[str, Any]
 class SqlSession:
     """The connection a unit of work holds open, shared by all of its repositories."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, single_read: bool = False) -> None:
         self._conn: AsyncConnection | None = None
+        # A single-read unit of work's connection is in autocommit: a write would commit at
+        # once, and two reads would see two snapshots. So it runs one SELECT, no more.
+        self._single_read = single_read
+        self._reads_left = 1
 
     def bind(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        self._reads_left = 1
 
     def unbind(self) -> AsyncConnection | None:
         conn, self._conn = self._conn, None
@@ -52,6 +57,10 @@ class SqlSession:
         each, batched into one round trip where the driver can). A hot path builds its
         statement once at import with ``sa.bindparam`` and passes only the values here, which
         skips building the statement and finds its compiled form in the cache at once."""
+        if self._single_read:
+            if not getattr(statement, "is_select", False) or self._reads_left < 1:
+                raise RuntimeError("A single-read unit of work runs one SELECT, no more.")
+            self._reads_left -= 1
         with translate_errors():
             return await self.conn.execute(statement, params)
 
