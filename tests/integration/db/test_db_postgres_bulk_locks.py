@@ -22,6 +22,7 @@ from fitdata_adapters.db.uow import SqlUnitOfWorkFactory
 from fitdata_core.model.billing import TransactionKind
 from fitdata_core.ports.repositories import UnitOfWork
 from support import builders
+from support.pg_locks import wait_for_a_lock_wait
 
 pytestmark = pytest.mark.integration
 
@@ -35,19 +36,6 @@ async def engine(clean_pg_url: str) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
-
-
-async def _wait_for_lock_waits(engine: AsyncEngine) -> None:
-    """Return once some backend of this database waits on a row lock."""
-    query = sa.text(
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    while True:
-        async with engine.connect() as conn:
-            if (await conn.execute(query)).scalar_one() > 0:
-                return
-        await asyncio.sleep(0.02)
 
 
 async def _lock_state(engine: AsyncEngine, table: str, column: str, key: str) -> str | None:
@@ -131,7 +119,7 @@ async def test_many_rows_are_locked_in_id_order(engine: AsyncEngine, case: str) 
 
         caller = asyncio.create_task(lock_all())
         async with asyncio.timeout(10):
-            await _wait_for_lock_waits(engine)
+            await wait_for_a_lock_wait(engine)
         assert not caller.done()  # waiting for the row we hold...
         # ...with every row that sorts before it already its own.
         states = [await _lock_state(engine, table, column, key) for key in ids[:-1]]

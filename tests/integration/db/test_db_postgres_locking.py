@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fitdata_adapters.db.engine import create_engine
@@ -14,6 +13,7 @@ from fitdata_adapters.db.uow import SqlUnitOfWorkFactory
 from fitdata_core.model.billing import TransactionStatus
 from support import builders
 from support.builders import T0, at
+from support.pg_locks import wait_for_a_lock_wait
 
 pytestmark = pytest.mark.integration
 
@@ -25,19 +25,6 @@ async def engine(clean_pg_url: str) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
-
-
-async def _wait_for_a_lock_wait(engine: AsyncEngine) -> None:
-    """Return once some backend of this database waits on a row lock."""
-    query = sa.text(
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    while True:
-        async with engine.connect() as conn:
-            if (await conn.execute(query)).scalar_one() > 0:
-                return
-        await asyncio.sleep(0.02)
 
 
 async def test_get_for_update_serialises_two_transactions(engine: AsyncEngine) -> None:
@@ -62,7 +49,7 @@ async def test_get_for_update_serialises_two_transactions(engine: AsyncEngine) -
         assert locked is not None
         second = asyncio.create_task(second_webhook())
         async with asyncio.timeout(10):
-            await _wait_for_a_lock_wait(engine)
+            await wait_for_a_lock_wait(engine)
         assert not second.done()  # blocked behind our lock
         completed, _ = locked.complete(at(1), provider_transaction_id="cc-1")
         await first.billing_transactions.update(completed)
