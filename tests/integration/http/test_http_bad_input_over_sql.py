@@ -18,7 +18,6 @@ from fitdata_adapters.settings import Settings
 from fitdata_adapters.tokens import issue_token
 from fitdata_core.model.tiers import PlatformTier
 from fitdata_core.usecases.organizations import create_organization
-from fitdata_http import create_app
 from support.fakes import NoPayments
 
 pytestmark = pytest.mark.integration
@@ -27,14 +26,13 @@ Client = AsyncTestClient[Litestar]
 JWT_SECRET = "integration-http-jwt-secret-long-enough-for-hs256"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Runtime]:
-    fixture = {"sqlite": "sqlite_url", "postgres": "clean_pg_url"}[request.param]
+@pytest.fixture
+async def runtime(tmp_path: Path, database_url: str) -> AsyncIterator[Runtime]:
     settings = Settings.from_env(
         {
             "FITDATA_DATA_DIR": str(tmp_path),
             "FITDATA_MODE": "embedded",
-            "FITDATA_DATABASE_URL": str(request.getfixturevalue(fixture)),
+            "FITDATA_DATABASE_URL": database_url,
             "FITDATA_JWT_SECRET": JWT_SECRET,
         }
     )
@@ -43,12 +41,6 @@ async def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         yield rt
     finally:
         await rt.aclose()
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[Client]:
-    async with AsyncTestClient(app=create_app(runtime)) as test_client:
-        yield test_client
 
 
 @pytest.fixture

@@ -26,7 +26,6 @@ from fitdata_core.errors import IdempotencyKeyInUse
 from fitdata_core.model.organizations import MembershipStatus, Role
 from fitdata_core.services import Actor
 from fitdata_core.usecases.organizations import NewMember, add_member, create_organization
-from fitdata_http import create_app
 from fitdata_http.envelope import Envelope, ok
 from fitdata_http.idempotency import Idempotency
 from support.concurrency import Rendezvous, concurrent_client, pausing_app
@@ -41,12 +40,6 @@ RETRIES = 12
 def _bearer(user_id: str) -> dict[str, str]:
     jwt = issue_token(JWT_SECRET, user_id, now=datetime.now(UTC), ttl=timedelta(minutes=5))
     return {"Authorization": f"Bearer {jwt}"}
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    fixture = {"sqlite": "sqlite_url", "postgres": "clean_pg_url"}[request.param]
-    return str(request.getfixturevalue(fixture))
 
 
 @pytest.fixture
@@ -66,12 +59,6 @@ async def runtime(tmp_path: Path, database_url: str) -> AsyncIterator[Runtime]:
         yield rt
     finally:
         await rt.aclose()
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[Client]:
-    async with AsyncTestClient(app=create_app(runtime)) as test_client:
-        yield test_client
 
 
 async def _owner(runtime: Runtime) -> tuple[str, str]:

@@ -25,7 +25,6 @@ from fitdata_adapters.tokens import issue_token
 from fitdata_core.model.jobs import ImportPhase, ImportStatus
 from fitdata_core.paging import encode_cursor, encode_position_cursor, encode_time_cursor
 from fitdata_core.usecases.organizations import create_organization
-from fitdata_http import create_app
 from support import builders
 from support.fakes import NoPayments
 
@@ -35,12 +34,6 @@ Client = AsyncTestClient[Litestar]
 JWT_SECRET = "integration-http-jwt-secret-long-enough-for-hs256"
 T0 = datetime(2026, 5, 1, 9, tzinfo=UTC)
 DONE = {"status": ImportStatus.COMPLETED, "phase": ImportPhase.DONE}
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    fixture = {"sqlite": "sqlite_url", "postgres": "clean_pg_url"}[request.param]
-    return str(request.getfixturevalue(fixture))
 
 
 @pytest.fixture
@@ -58,12 +51,6 @@ async def runtime(tmp_path: Path, database_url: str) -> AsyncIterator[Runtime]:
         yield rt
     finally:
         await rt.aclose()
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[Client]:
-    async with AsyncTestClient(app=create_app(runtime)) as test_client:
-        yield test_client
 
 
 async def _gym(runtime: Runtime, name: str) -> tuple[str, dict[str, str]]:

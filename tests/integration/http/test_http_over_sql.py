@@ -44,12 +44,6 @@ def _bearer(user_id: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {jwt}"}
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    fixture = {"sqlite": "sqlite_url", "postgres": "clean_pg_url"}[request.param]
-    return str(request.getfixturevalue(fixture))
-
-
 @pytest.fixture
 async def runtime(tmp_path: Path, database_url: str, redis_url: str) -> AsyncIterator[Runtime]:
     rt = bootstrap(
@@ -61,12 +55,6 @@ async def runtime(tmp_path: Path, database_url: str, redis_url: str) -> AsyncIte
         yield rt
     finally:
         await rt.aclose()
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[Client]:
-    async with AsyncTestClient(app=create_app(runtime)) as test_client:
-        yield test_client
 
 
 async def test_readyz_sees_the_real_database_and_redis(client: Client) -> None:
