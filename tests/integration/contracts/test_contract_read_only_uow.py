@@ -25,10 +25,14 @@ async def test_a_read_only_unit_of_work_reads_what_was_committed(
     assert missing is None
 
 
-async def test_a_read_only_unit_of_work_refuses_to_commit(uow_factory: UnitOfWorkFactory) -> None:
+@pytest.mark.parametrize("mode", ["read_only", "single_read"])
+async def test_a_reading_unit_of_work_reads_what_was_committed_and_refuses_to_commit(
+    uow_factory: UnitOfWorkFactory, mode: str
+) -> None:
+    # A single read (the token check) is read-only too, without a transaction on Postgres.
     org = await seed_org(uow_factory)
 
-    async with uow_factory(read_only=True) as uow:
+    async with uow_factory(**{mode: True}) as uow:
         assert await uow.organizations.get(org.id) == org
         with pytest.raises(FitdataError, match="read-only"):
             await uow.commit()
@@ -68,17 +72,6 @@ async def test_read_write_units_of_work_still_work_after_a_read_only_one(
 
     async with uow_factory() as uow:
         assert await uow.organizations.get(renamed.id) == renamed
-
-
-async def test_a_single_read_unit_of_work_reads_what_was_committed_and_cannot_commit(
-    uow_factory: UnitOfWorkFactory,
-) -> None:
-    org = await seed_org(uow_factory, name="Single Read Gym")
-
-    async with uow_factory(single_read=True) as uow:
-        assert await uow.organizations.get(org.id) == org
-        with pytest.raises(FitdataError, match="read-only"):
-            await uow.commit()
 
 
 async def test_units_of_work_still_write_after_a_single_read_one(
