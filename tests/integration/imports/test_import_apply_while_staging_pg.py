@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -42,8 +43,16 @@ def _source() -> MemoryMemberSource:
     return MemoryMemberSource(plans=PLANS, members=rows, page_size=PAGE)
 
 
-async def _import(tmp_path: Path, url: str, *, beside: bool) -> tuple[Any, list[str]]:
-    """Import ``_source()`` into a new gym; what landed, and the engine's log events."""
+async def _import(
+    tmp_path: Path,
+    url: str,
+    *,
+    beside: bool,
+    keep: bool = False,
+    source: MemoryMemberSource | None = None,
+) -> tuple[Any, list[str]]:
+    """Import ``_source()`` into a new gym (``keep``: into the gym there is); what landed, and
+    the engine's log events."""
     settings = Settings.from_env(
         {
             "FITDATA_MODE": "embedded",
@@ -64,19 +73,30 @@ async def _import(tmp_path: Path, url: str, *, beside: bool) -> tuple[Any, list[
         settings,
         payment_gateway=NoPayments(),
         queue=MemoryJobQueue(),
-        member_source=_source(),
+        member_source=source or _source(),
         imports=policy,
     )
     handler = _Events()
     logging.getLogger("fitdata.imports").addHandler(handler)
     try:
         svc = rt.services
-        org = await create_organization(svc, name="Side By Side Gym", owner_email="o@side.io")
         async with svc.uow() as uow:
             owner = await uow.users.get_by_email("o@side.io")
+        if owner is None or not keep:
+            await create_organization(svc, name="Side By Side Gym", owner_email="o@side.io")
+            async with svc.uow() as uow:
+                owner = await uow.users.get_by_email("o@side.io")
         assert owner is not None
+        async with rt.engine.connect() as conn:
+            org_id = (
+                await conn.execute(
+                    sa.select(t.memberships.c.organization_id).where(
+                        t.memberships.c.user_id == owner.id
+                    )
+                )
+            ).scalar_one()
         job_id = await start_import(
-            svc, Actor(owner.id), org.id, ImportRequest(credentials=API_KEY, enrich=False)
+            svc, Actor(owner.id), org_id, ImportRequest(credentials=API_KEY, enrich=False)
         )
         await drain(svc)
         job = await job_of(svc, job_id)
@@ -152,3 +172,40 @@ async def test_applying_beside_staging_lands_row_for_row_what_one_after_the_othe
         ("user", "updated"): 1,
         ("profile", "updated"): 1,
     }
+
+
+def _analyses(url: str) -> dict[str, int]:
+    """How many times each member table was analysed by hand (``ANALYZE``)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT relname, analyze_count FROM pg_stat_user_tables "
+            "WHERE relname IN ('users', 'memberships', 'member_profiles')"
+        ).fetchall()
+    return {name: int(count) for name, count in rows}
+
+
+async def test_statistics_are_refreshed_after_an_import_that_wrote_and_not_after_one_that_did_not(
+    tmp_path: Path, clean_pg_url: str
+) -> None:
+    """Stale statistics after a bulk load make the planner pick plans that cost seconds, so an
+    import that wrote rows analyses the member tables; an identical re-import wrote nothing,
+    so it changed no statistic and skips the ANALYZE (a second or more on big tables)."""
+    before = _analyses(clean_pg_url)
+    rows = members(3 * PAGE)
+    first, _ = await _import(tmp_path / "1", clean_pg_url, beside=True, keep=True, source=_of(rows))
+    assert first[1]["members"]["created"] == 3 * PAGE
+    after_first = _analyses(clean_pg_url)
+    assert all(after_first[t] > before.get(t, 0) for t in after_first), (before, after_first)
+    again, _ = await _import(tmp_path / "2", clean_pg_url, beside=True, keep=True, source=_of(rows))
+    assert again[1]["members"] == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 3 * PAGE,
+        "skipped": 0,
+        "failed": 0,
+    }
+    assert _analyses(clean_pg_url) == after_first
+
+
+def _of(rows: list[Any]) -> MemoryMemberSource:
+    return MemoryMemberSource(plans=PLANS, members=rows, page_size=PAGE)

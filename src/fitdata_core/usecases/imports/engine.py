@@ -129,6 +129,11 @@ class _Fatal(Exception):
         self.message = message
 
 
+def _wrote(job: ImportJob) -> bool:
+    """Whether the job created or changed any row (of any entity, enrichment included)."""
+    return any(t.created or t.updated for t in job.report.results.values())
+
+
 def _entities(job: ImportJob) -> dict[str, bool]:
     wanted = job.config.get("entities") or {}
     return {name: bool(wanted.get(name)) for name in ("plans", "members", "leads")}
@@ -339,7 +344,11 @@ class _Run:
             await uow.imports.drop_staged(job.id)
             await uow.commit()
         _log(job, job.status.value, error=job.error_message or "")
-        if job.status is ImportStatus.COMPLETED and not job.dry_run:
+        if job.status is ImportStatus.COMPLETED and not job.dry_run and _wrote(job):
+            # The planner's statistics after a bulk load (stale ones turned the member list
+            # from milliseconds into seconds). An import that wrote nothing (an identical
+            # re-import) changed no statistic: no ANALYZE, which costs a second or more on
+            # big tables.
             async with self.svc.uow() as uow:
                 await uow.imports.analyze()
                 await uow.commit()
