@@ -245,6 +245,8 @@ def export_policy(settings: Settings) -> ExportPolicy:
 
 def import_policy(settings: Settings) -> ImportPolicy:
     """The import engine's settings as the core's typed policy (checked here, at start-up)."""
+    from fitdata_adapters.db.engine import backend_of
+
     return ImportPolicy(
         batch_size=settings.import_batch_size,
         lease=timedelta(seconds=settings.import_lease_seconds),
@@ -252,6 +254,7 @@ def import_policy(settings: Settings) -> ImportPolicy:
         rate_limit_per_minute=settings.import_rate_limit_per_minute,
         max_upload_bytes=settings.import_max_upload_bytes,
         file_retention=timedelta(days=settings.import_file_retention_days),
+        apply_while_staging=backend_of(settings.database_url) == "postgresql",
     )
 
 

@@ -115,6 +115,11 @@ class ImportPolicy:
     #: Rows per batch where the database applies staged members itself (Postgres): a step
     #: is still one transaction with its checkpoint, a few hundred milliseconds.
     set_batch_size: int = attrs.field(default=10_000, validator=_at_least_one)
+    #: Apply the rows staged so far while the next page is checked and staged: the page's
+    #: checks (this process's CPU) overlap the apply (the database's). Worth it where the
+    #: database applies staged rows itself on its own cores (Postgres); where the apply is
+    #: Python in this process too (SQLite), the two would only take turns.
+    apply_while_staging: bool = True
     #: A running job's lease; another worker takes the job over once it ends unrenewed.
     lease: timedelta = timedelta(seconds=30)
     #: One queue message runs at most this many batches...

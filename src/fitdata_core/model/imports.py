@@ -7,9 +7,9 @@ in JSON columns and the HTTP layer can show them as they are.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, overload
 
 import attrs
 
@@ -67,6 +67,66 @@ class RowProblem:
         )
 
 
+class StoredProblems(Sequence[RowProblem]):
+    """Row problems as a job's JSON column holds them, decoded only when someone reads one.
+
+    Every step of a running import loads its job and saves it back, and a big import keeps
+    :data:`MAX_REPORTED_ROW_ERRORS` problems from its first page on: decoding them into
+    :class:`RowProblem` values each time (about 10 ms for a full list) and encoding them again
+    was most of a step's own cost, for a list the step only counts and appends to. Here
+    ``len``, appending (:meth:`plus`) and writing back (:meth:`to_dicts`) use the stored
+    dicts as they are; indexing or iterating decodes them once."""
+
+    __slots__ = ("_decoded", "_raw")
+
+    def __init__(self, raw: Iterable[Mapping[str, Any]]) -> None:
+        self._raw = tuple(raw)
+        self._decoded: tuple[RowProblem, ...] | None = None
+
+    def _items(self) -> tuple[RowProblem, ...]:
+        if self._decoded is None:
+            self._decoded = tuple(RowProblem.from_dict(p) for p in self._raw)
+        return self._decoded
+
+    @overload
+    def __getitem__(self, index: int) -> RowProblem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[RowProblem]: ...
+
+    def __getitem__(self, index: int | slice) -> RowProblem | Sequence[RowProblem]:
+        return self._items()[index]
+
+    def __iter__(self) -> Iterator[RowProblem]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StoredProblems):
+            return self._raw == other._raw or self._items() == other._items()
+        if isinstance(other, Sequence):
+            return self._items() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._items())
+
+    def __repr__(self) -> str:
+        return f"StoredProblems({len(self._raw)} problems)"
+
+    def plus(self, more: Iterable[RowProblem]) -> StoredProblems:
+        """These problems and ``more`` after them, still undecoded."""
+        joined = StoredProblems(())
+        joined._raw = self._raw + tuple(p.to_dict() for p in more)
+        return joined
+
+    def to_dicts(self) -> list[Mapping[str, Any]]:
+        """The problems as :meth:`RowProblem.to_dict` gives them, for the JSON column."""
+        return list(self._raw)
+
+
 @attrs.frozen
 class Tally:
     """What happened to the rows of one entity. Every source row lands in exactly one count."""
@@ -116,7 +176,7 @@ class ImportReport:
 
     results: Mapping[str, Tally] = attrs.field(factory=dict)
     progress: Mapping[str, Progress] = attrs.field(factory=dict)
-    problems: tuple[RowProblem, ...] = ()
+    problems: Sequence[RowProblem] = ()
     error_count: int = 0
     warning_count: int = 0
 
@@ -141,7 +201,7 @@ class ImportReport:
         return ImportReport(
             results={**self.results, entity.value: self.tally(entity) + tally},
             progress={**self.progress, entity.value: progress},
-            problems=self.problems + tuple(new[:room]),
+            problems=_joined(self.problems, new[:room]),
             error_count=self.error_count + sum(p.severity is Severity.ERROR for p in new),
             warning_count=self.warning_count + sum(p.severity is Severity.WARNING for p in new),
         )
@@ -156,7 +216,11 @@ class ImportReport:
         return {
             "results": {k: v.to_dict() for k, v in self.results.items()},
             "progress": {k: v.to_dict() for k, v in self.progress.items()},
-            "errors": [p.to_dict() for p in self.problems],
+            "errors": (
+                self.problems.to_dicts()
+                if isinstance(self.problems, StoredProblems)
+                else [p.to_dict() for p in self.problems]
+            ),
             "errorCount": self.error_count,
             "warningCount": self.warning_count,
         }
@@ -166,10 +230,18 @@ class ImportReport:
         return cls(
             results={k: Tally.from_dict(v) for k, v in (data.get("results") or {}).items()},
             progress={k: Progress.from_dict(v) for k, v in (data.get("progress") or {}).items()},
-            problems=tuple(RowProblem.from_dict(p) for p in data.get("errors") or ()),
+            problems=StoredProblems(data.get("errors") or ()),
             error_count=int(data.get("errorCount", 0)),
             warning_count=int(data.get("warningCount", 0)),
         )
+
+
+def _joined(kept: Sequence[RowProblem], more: Sequence[RowProblem]) -> Sequence[RowProblem]:
+    if not more:
+        return kept  # as it was: a full list stays undecoded
+    if isinstance(kept, StoredProblems):
+        return kept.plus(more)
+    return (*kept, *more)
 
 
 __all__ = [
@@ -179,5 +251,6 @@ __all__ = [
     "Progress",
     "RowProblem",
     "Severity",
+    "StoredProblems",
     "Tally",
 ]

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fitdata_core.errors import IllegalTransition
-from fitdata_core.model.imports import ImportEntity, ImportReport, Tally
+from fitdata_core.model.imports import ImportEntity, ImportReport, RowProblem, Severity, Tally
 from fitdata_core.model.jobs import (
     IMPORT_TRANSITIONS,
     ImportJob,
@@ -141,3 +141,38 @@ def test_the_report_keeps_at_most_the_cap_of_problems_but_counts_all() -> None:
     assert len(report.problems) == MAX_REPORTED_ROW_ERRORS
     assert report.error_count == MAX_REPORTED_ROW_ERRORS + 6
     assert ImportReport.from_dict(report.to_dict()) == report
+
+
+_problem = st.builds(
+    RowProblem,
+    entity=st.sampled_from(list(ImportEntity)),
+    reason=st.text(min_size=1, max_size=20),
+    severity=st.sampled_from(list(Severity)),
+    source_id=st.one_of(st.none(), st.text(max_size=5)),
+    field=st.one_of(st.none(), st.just("Email")),
+)
+
+
+@given(st.lists(st.lists(_problem, max_size=400), max_size=6), st.integers(1, 5))
+def test_a_stored_report_grows_like_a_decoded_one_through_save_and_load(
+    batches: list[list[RowProblem]], reloads: int
+) -> None:
+    """What a step does to a loaded report (append a batch, save) gives what the same batches
+    give a report that never left memory: the problems, the cap, the counts, the JSON. The
+    stored problems are only decoded when read."""
+    from fitdata_core.model.imports import StoredProblems
+
+    in_memory = ImportReport()
+    stored = ImportReport.from_dict(ImportReport().to_dict())
+    for i, batch in enumerate(batches):
+        in_memory = in_memory.with_batch(ImportEntity.MEMBERS, Tally(failed=1), batch)
+        stored = stored.with_batch(ImportEntity.MEMBERS, Tally(failed=1), batch)
+        if i % reloads == 0:
+            stored = ImportReport.from_dict(stored.to_dict())
+            assert isinstance(stored.problems, StoredProblems)
+    assert stored.to_dict() == in_memory.to_dict()
+    assert stored == in_memory
+    assert in_memory == stored
+    assert len(stored.problems) == len(in_memory.problems)
+    assert list(stored.problems) == list(in_memory.problems)
+    assert stored.error_count + stored.warning_count == sum(len(b) for b in batches)

@@ -15,7 +15,11 @@ merged by :mod:`~fitdata_core.rules.import_merge` and written set-based). A back
 applies staged members itself (Postgres: ``uow.imports.apply_staged_members``, the same
 rules in SQL) takes ``set_batch_size`` rows a step instead, and no row comes back to Python.
 While a page is staged, the source's next page is already being fetched (one page ahead), so
-the source's latency overlaps the database work.
+the source's latency overlaps the database work. And with ``ImportPolicy.apply_while_staging``
+(on for Postgres), the rows staged so far are applied while the next page is checked and
+staged: the page's checks run in a worker thread before the stage step locks the job, the
+apply step's statements run in the database meanwhile, and the two steps, one transaction
+each, take the job's lock in turn. A round takes about the longer of the two instead of both.
 
 A source that reads its rows itself (a CSV file, bulk-loaded into the staging table at
 upload or confirm time, ``COPY`` on Postgres) stages them with the same records
@@ -123,6 +127,11 @@ class _Fatal(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def _wrote(job: ImportJob) -> bool:
+    """Whether the job created or changed any row (of any entity, enrichment included)."""
+    return any(t.created or t.updated for t in job.report.results.values())
 
 
 def _entities(job: ImportJob) -> dict[str, bool]:
@@ -335,7 +344,11 @@ class _Run:
             await uow.imports.drop_staged(job.id)
             await uow.commit()
         _log(job, job.status.value, error=job.error_message or "")
-        if job.status is ImportStatus.COMPLETED and not job.dry_run:
+        if job.status is ImportStatus.COMPLETED and not job.dry_run and _wrote(job):
+            # The planner's statistics after a bulk load (stale ones turned the member list
+            # from milliseconds into seconds). An import that wrote nothing (an identical
+            # re-import) changed no statistic: no ANALYZE, which costs a second or more on
+            # big tables.
             async with self.svc.uow() as uow:
                 await uow.imports.analyze()
                 await uow.commit()
@@ -375,6 +388,31 @@ class _Run:
                 return self.step_enrich
             return None
         return None
+
+    def apply_beside(
+        self, job: ImportJob, step: Callable[[], Awaitable[None]]
+    ) -> Callable[[], Awaitable[None]] | None:
+        """The apply step to run beside stage ``step``, when rows staged earlier wait for it
+        and the policy allows it (``ImportPolicy.apply_while_staging``).
+
+        A stage step is mostly this process's CPU (checking a page), an apply step mostly the
+        database's (the set-based merge on Postgres): side by side they take about the
+        longer of the two instead of both. They stay one transaction each and take the
+        job's lock in turn, so each records its own checkpoint and counts on the job as the
+        other left it; the apply step takes only rows whose staging committed, in order."""
+        if not self.settings.apply_while_staging:
+            return None
+        pairs: dict[Callable[[], Awaitable[None]], tuple[str, Callable[[], Awaitable[None]]]]
+        pairs = {
+            self.step_stage_members: ("members", self.step_apply_members),
+            self.step_stage_leads: ("leads", self.step_apply_leads),
+        }
+        beside = pairs.get(step)
+        if beside is None:
+            return None
+        name, apply = beside
+        cp = job.checkpoint
+        return apply if cp.get(f"{name}.applied", 0) < cp.get(f"{name}.rows", 0) else None
 
     async def enter(self, phase: ImportPhase) -> ImportJob:
         async with self.svc.uow() as uow:
@@ -512,6 +550,14 @@ class _Run:
             if entity is ImportEntity.MEMBERS and job.source is not ImportSource.CSV
             else None
         )
+        # The rows are checked before the job is locked, in a worker thread: an apply step
+        # running beside this one (see ``_Run.run``) holds the job's lock meanwhile, and its
+        # statements are answered on this event loop while the check runs.
+        checked = (
+            await asyncio.to_thread(_check_page, items, check, whitelist, written)
+            if items
+            else _CheckedPage()
+        )
         async with self.svc.uow() as uow:
             job = await self._locked(uow)
             cp = job.checkpoint
@@ -525,26 +571,9 @@ class _Run:
                 _log(job, "fetched", entity=name, rows=cp.get(f"{name}.seen", 0))
                 return
             seq = cp.get(f"{name}.rows", 0)
-            rows: list[tuple[int, dict[str, Any]]] = []
-            problems: list[RowProblem] = []
-            skipped = failed = 0
-            # A page's rows are checked with the cyclic collector off: their records and
-            # problems are freed by reference counting, scanning them is a quarter of an
-            # import's CPU (see fitdata_core.gc_pause).
-            with collector_paused():
-                for item in items:
-                    if whitelist is not None and _email_of(item) not in whitelist:
-                        skipped += 1
-                        continue
-                    if written is not None:
-                        item = keep_member_fields(item, written)
-                    record, found = check(item)
-                    problems += found
-                    if record is None:
-                        failed += 1
-                        continue
-                    rows.append((seq + len(rows), record.to_dict()))
-            with collector_paused():  # and while COPY turns them into rows (a tuple each)
+            rows = [(seq + i, record) for i, record in enumerate(checked.records)]
+            skipped, failed, problems = checked.skipped, checked.failed, checked.problems
+            with collector_paused():  # while COPY turns them into rows (a tuple each)
                 await uow.imports.stage(job.id, name, rows)
             report = job.report.with_batch(
                 entity,
@@ -778,6 +807,20 @@ class _Run:
             except InvalidInput as exc:
                 raise _Fatal(exc.message) from exc
 
+    async def _attempt_together(self, *steps: Callable[[], Awaitable[None]]) -> None:
+        """:meth:`_attempt` of each of ``steps`` at once. The first to fail stops the others
+        (their transactions roll back) and its failure is raised, as if it had run alone."""
+        tasks = [asyncio.ensure_future(self._attempt(step)) for step in steps]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in tasks:
+            if not task.cancelled() and (failure := task.exception()) is not None:
+                raise failure
+
     async def run(self) -> ImportJob | None:
         job = await self.claim()
         if job is None:
@@ -803,7 +846,11 @@ class _Run:
                 ):
                     await self.hand_off()
                     return current
-                await self._attempt(step)
+                beside = self.apply_beside(current, step)
+                if beside is None:
+                    await self._attempt(step)
+                else:  # one round: the two take about as long as the longer one
+                    await self._attempt_together(step, beside)
                 steps += 1
         except _LeaseLost:
             log.info("import lease lost", extra={"job_id": self.job_id, "owner": self.owner})
@@ -824,6 +871,43 @@ class _Run:
             return await self.finish(lambda j, at: j.fail(at, message)[0])
         except _LeaseLost:
             return None
+
+
+@attrs.define
+class _CheckedPage:
+    """A page's rows after the value rules: the records to stage (their ``to_dict()``, in
+    source order), the problems found, and how many rows were skipped or failed."""
+
+    records: list[dict[str, Any]] = attrs.Factory(list)
+    problems: list[RowProblem] = attrs.Factory(list)
+    skipped: int = 0
+    failed: int = 0
+
+
+def _check_page(
+    items: Sequence[Any],
+    check: Callable[[Any], tuple[Any, list[RowProblem]]],
+    whitelist: frozenset[str] | None,
+    written: tuple[str, ...] | None,
+) -> _CheckedPage:
+    """Check a page's source rows (pure: safe in a worker thread)."""
+    page = _CheckedPage()
+    # With the cyclic collector off: the rows' records and problems are freed by reference
+    # counting, and scanning them was a quarter of an import's CPU (see fitdata_core.gc_pause).
+    with collector_paused():
+        for item in items:
+            if whitelist is not None and _email_of(item) not in whitelist:
+                page.skipped += 1
+                continue
+            if written is not None:
+                item = keep_member_fields(item, written)
+            record, found = check(item)
+            page.problems += found
+            if record is None:
+                page.failed += 1
+                continue
+            page.records.append(record.to_dict())
+    return page
 
 
 def _email_of(item: Any) -> str:
