@@ -15,9 +15,14 @@ What it does, in one run (see bench/README.md):
    repository's development containers. Either way the setting is the bench's, not inherited
    from the shell: a shell with ``PYTHONDONTWRITEBYTECODE=1`` used to turn every start into a
    compile from source, 2-3x slower than a start of the installed service;
-4. drives it with an asynchronous httpx load generator (bounded by ``--requests`` per row
-   and ``--duration`` seconds, loopback only) and prints ``hey``-style figures per row:
-   requests/s, p50, p90, p99, errors:
+4. drives it with ``hey`` (``--load hey``, the default when ``hey`` is on PATH; install it
+   with ``apt-get install hey``), as issue 12 measures, or with the bench's own asynchronous
+   httpx client (``--load python``); each row bounded by ``--requests`` and ``--duration``
+   seconds, loopback only. With hey a row is one ``hey -n N -c C -o csv`` and its figures
+   come from the per-request CSV; one checked request before each row proves the URL answers
+   a full page (hey sees status codes only). It prints ``hey``-style figures per row:
+   requests/s, p50, p90, p99 (nearest rank), errors (any answer but 200, or none), the
+   server's CPU per request and the load generator's:
 
    - ``GET /organizations/{org}/members?limit=50`` at concurrency ``--concurrency`` (50);
    - the same at ``offset`` 9,000 (90 % of the members with another ``--members``);
@@ -37,8 +42,8 @@ What it does, in one run (see bench/README.md):
 With ``--compare REVISION`` each round runs the member rows against a server on REVISION's
 ``src`` (OLD, unpacked with ``git archive``, first on ``PYTHONPATH``) and then against this
 checkout (NEW), alternating, and prints the medians per side, with the server's CPU per
-request (user + system, from ``/proc``). OLD runs without httptools, as a revision whose
-lock lacks it would (uvicorn then falls back to h11).
+request (user + system, from ``/proc``). OLD runs without httptools when REVISION's
+``pyproject.toml`` lacks it, as that revision would (uvicorn then falls back to h11).
 
 ``--use-database`` runs against a database a previous ``--keep-database`` run seeded (the
 seeding finds the demo gym and adds nothing), so the load can be repeated without the wait.
@@ -50,7 +55,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import math
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -84,6 +92,7 @@ class Figures:
     seconds: float
     latencies: tuple[float, ...]  # seconds, successful requests only
     server_cpu: float = 0.0  # seconds of the server process's CPU during the row
+    client_cpu: float = 0.0  # seconds of the load generator's CPU during the row
 
     @property
     def cpu_ms(self) -> float:
@@ -91,15 +100,21 @@ class Figures:
         return 1000 * self.server_cpu / self.requests if self.requests else float("nan")
 
     @property
+    def client_cpu_ms(self) -> float:
+        """The load generator's CPU per request, ms (it shares the cores with the server)."""
+        return 1000 * self.client_cpu / self.requests if self.requests else float("nan")
+
+    @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
     def percentile(self, p: float) -> float:
-        """The ``p``-th percentile latency in ms (nearest rank, as ``hey`` reports)."""
+        """The ``p``-th percentile latency in ms, by nearest rank: the smallest latency that
+        ``p`` % of the successful requests do not exceed."""
         if not self.latencies:
             return float("nan")
         ordered = sorted(self.latencies)
-        rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered)) - 1))
+        rank = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))
         return ordered[rank] * 1000
 
 
@@ -142,12 +157,80 @@ async def load(
                 errors += 1
                 reasons[reason] = reasons.get(reason, 0) + 1
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     seconds = time.perf_counter() - started
     if reasons:
         print(f"  {work}: {errors} failed: {reasons}")
-    return Figures(work, concurrency, issued, errors, seconds, tuple(latencies))
+    return Figures(
+        work,
+        concurrency,
+        issued,
+        errors,
+        seconds,
+        tuple(latencies),
+        client_cpu=time.process_time() - cpu,
+    )
+
+
+def hey_load(
+    url: str,
+    headers: dict[str, str],
+    *,
+    work: str,
+    concurrency: int,
+    requests: int,
+    duration: float,
+) -> Figures:
+    """``hey -n requests -c concurrency -o csv url`` (the load generator issue 12 measures
+    with: a Go client, a fraction of the CPU per request of a Python one), stopped with
+    SIGINT after ``duration`` seconds if it is still running (hey then lets its workers
+    finish the request in flight and prints what it has). Figures from its per-request CSV:
+    a line per answered request with its latency and status; a line that is not 200 is an
+    error, and so is a request hey did not answer at all (a connection error has no line),
+    counted as the requests asked for minus the lines when hey was not stopped early.
+
+    hey gives each worker ``requests // concurrency`` requests, so the row asks for a
+    multiple of ``concurrency``. Its CPU is read from ``RUSAGE_CHILDREN`` once it has been
+    waited for (no other child of the bench ends during a row)."""
+    requests = max(concurrency, requests - requests % concurrency)
+    command = ["hey", "-n", str(requests), "-c", str(concurrency), "-t", "60", "-o", "csv"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.TemporaryFile("w+") as out:  # a pipe nobody reads meanwhile could fill
+        process = subprocess.Popen([*command, url], stdout=out, stderr=subprocess.PIPE)
+        stopped = False
+        try:
+            process.wait(timeout=duration)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGINT)
+            stopped = True
+        _, stderr = process.communicate(timeout=120)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if process.returncode != 0:
+            raise SystemExit(f"hey exited with {process.returncode}: {stderr.decode()[-2000:]}")
+        out.seek(0)
+        lines = list(csv.DictReader(out))
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    end = 0.0
+    for line in lines:
+        latency, status = float(line["response-time"]), line["status-code"]
+        end = max(end, float(line["offset"]) + latency)
+        if status == "200":
+            latencies.append(latency)
+        else:
+            statuses[f"HTTP {status}"] = statuses.get(f"HTTP {status}", 0) + 1
+    issued = len(lines) if stopped else requests
+    unanswered = issued - len(lines)
+    if unanswered:
+        statuses["no answer"] = unanswered
+    errors = issued - len(latencies)
+    if statuses:
+        print(f"  {work}: {errors} failed: {statuses}")
+    client_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Figures(work, concurrency, issued, errors, end, tuple(latencies), client_cpu=client_cpu)
 
 
 def _is_ok(response: httpx.Response) -> bool:
@@ -224,7 +307,8 @@ def cpu_seconds(pid: int) -> float:
 
 def old_code(revision: str, into: Path) -> Path:
     """REVISION's ``src`` unpacked from git (nothing to clean up in the repository), plus a
-    ``no-httptools`` folder whose ``httptools`` fails to import, for the OLD side."""
+    ``no-httptools`` folder whose ``httptools`` fails to import, which the OLD side puts
+    first on its path when REVISION's dependencies lack httptools (:func:`has_httptools`)."""
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", "--format=tar", revision, "src"],
         check=True,
@@ -236,6 +320,18 @@ def old_code(revision: str, into: Path) -> Path:
     blocker.mkdir(parents=True, exist_ok=True)
     (blocker / "__init__.py").write_text('raise ImportError("not in this revision")\n')
     return into
+
+
+def has_httptools(revision: str) -> bool:
+    """Whether REVISION's ``pyproject.toml`` depends on httptools: a revision from before it
+    would run on uvicorn's h11 parser, and one with it must not be measured without it."""
+    pyproject = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{revision}:pyproject.toml"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return '"httptools' in pyproject
 
 
 def stop_server(process: Any) -> None:
@@ -331,7 +427,40 @@ async def drive(
         for url in (members, deep, *([after] if after else []), *([summary] if analytics else [])):
             for _ in range(3):
                 (await client.get(url)).raise_for_status()
-        bounded = {"requests": args.requests, "duration": args.duration}
+
+        async def row(
+            work: str,
+            url: str,
+            check: Callable[[httpx.Response], bool],
+            concurrency: int,
+            requests: int,
+        ) -> Figures:
+            # hey sees status codes only: one checked request first proves that the URL
+            # answers a real page (200 and the expected number of members).
+            if args.load == "hey" and not check(await client.get(url)):
+                raise SystemExit(f"{work}: the checked request before the row failed")
+            cpu = cpu_seconds(pid)
+            if args.load == "hey":
+                figures = hey_load(
+                    url,
+                    headers,
+                    work=work,
+                    concurrency=concurrency,
+                    requests=requests,
+                    duration=args.duration,
+                )
+            else:
+                figures = await load(
+                    client,
+                    url,
+                    work=work,
+                    concurrency=concurrency,
+                    requests=requests,
+                    duration=args.duration,
+                    check=check,
+                )
+            return attrs.evolve(figures, server_cpu=cpu_seconds(pid) - cpu)
+
         member_rows = [
             ("GET members?limit=50", members),
             (f"GET members?limit=50&offset={offset:,}", deep),
@@ -339,28 +468,16 @@ async def drive(
         if after is not None:
             member_rows.append((f"GET members?limit=50 after member {offset:,}", after))
         for work, url in member_rows:
-            cpu = cpu_seconds(pid)
-            figures = await load(
-                client,
-                url,
-                work=work,
-                concurrency=args.concurrency,
-                check=_members_page(min(50, listed - (0 if url == members else offset))),
-                **bounded,
+            expected = min(50, listed - (0 if url == members else offset))
+            rows.append(
+                await row(work, url, _members_page(expected), args.concurrency, args.requests)
             )
-            rows.append(attrs.evolve(figures, server_cpu=cpu_seconds(pid) - cpu))
         if analytics:
-            cpu = cpu_seconds(pid)
-            figures = await load(
-                client,
-                summary,
-                work="GET analytics/workouts-summary",
-                concurrency=1,
-                requests=args.analytics_requests,
-                duration=args.duration,
-                check=_is_ok,
+            rows.append(
+                await row(
+                    "GET analytics/workouts-summary", summary, _is_ok, 1, args.analytics_requests
+                )
             )
-            rows.append(attrs.evolve(figures, server_cpu=cpu_seconds(pid) - cpu))
     return rows
 
 
@@ -377,7 +494,7 @@ def serve_env(env: dict[str, str], data_dir: Path, *, from_source: bool) -> dict
 
 _HEADER = (
     f"{'work':<42} {'conc':>4} {'reqs':>6} {'err':>4} {'req/s':>8} "
-    f"{'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10}"
+    f"{'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10} {'load CPU':>8}"
 )
 
 
@@ -389,7 +506,7 @@ def print_table(rows: list[Figures], starts: list[Start], label: str = "") -> No
         print(
             f"{r.work:<42} {r.concurrency:>4} {r.requests:>6} {r.errors:>4} {r.rate:>8.1f} "
             f"{r.percentile(50):>8.1f} {r.percentile(90):>8.1f} {r.percentile(99):>8.1f} "
-            f"{r.cpu_ms:>10.2f}"
+            f"{r.cpu_ms:>10.2f} {r.client_cpu_ms:>8.2f}"
         )
     if not starts:
         return
@@ -414,11 +531,11 @@ def compare(
     """The member rows against OLD (``--compare``) and NEW servers, alternating each round so
     a noisy minute on a shared machine hits both; medians per side."""
     code = old_code(args.compare, data_dir / "old")
+    old_path = (
+        [code / "src"] if has_httptools(args.compare) else [code / "no-httptools", code / "src"]
+    )
     sides = {
-        f"OLD ({args.compare})": {
-            **env,
-            "PYTHONPATH": f"{code / 'no-httptools'}{os.pathsep}{code / 'src'}",
-        },
+        f"OLD ({args.compare})": {**env, "PYTHONPATH": os.pathsep.join(map(str, old_path))},
         "NEW (this checkout)": env,
     }
     runs: dict[str, list[list[Figures]]] = {side: [] for side in sides}
@@ -454,7 +571,8 @@ def compare(
                 f"{median([r.percentile(50) for r in same]):>8.1f} "
                 f"{median([r.percentile(90) for r in same]):>8.1f} "
                 f"{median([r.percentile(99) for r in same]):>8.1f} "
-                f"{median([r.cpu_ms for r in same]):>10.2f}"
+                f"{median([r.cpu_ms for r in same]):>10.2f} "
+                f"{median([r.client_cpu_ms for r in same]):>8.2f}"
             )
     if any(r.errors for side_runs in runs.values() for run in side_runs for r in run):
         raise SystemExit("some requests failed (see the err column)")
@@ -482,6 +600,12 @@ def main() -> None:
         "--compare", metavar="REVISION", help="member rows on REVISION (OLD) beside this (NEW)"
     )
     parser.add_argument("--rounds", type=int, default=1, help="--compare rounds (medians)")
+    parser.add_argument(
+        "--load",
+        choices=("hey", "python"),
+        default="hey" if shutil.which("hey") else "python",
+        help="load generator: hey (default when it is on PATH) or the bench's httpx client",
+    )
     args = parser.parse_args()
     quick = args.quick
     args.members = args.members or (1_000 if quick else 10_000)
@@ -511,6 +635,7 @@ def main() -> None:
             f"seeded the demo gym: {listed:,} people listed, a year of activity, "
             f"in {time.perf_counter() - started:.0f} s"
         )
+        print(f"load generator: {args.load}" + (" (hey -o csv)" if args.load == "hey" else ""))
         serving = serve_env(env, data_dir, from_source=args.from_source)
         label = "(from source)" if args.from_source else "(.pyc cached)"
         if not args.from_source:

@@ -60,7 +60,7 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
     runtime = runtime_of(connection)
     claims = verify_token(runtime.settings.jwt_secret, _bearer_token(connection))
     # One statement: no BEGIN/ROLLBACK around it (two of a request's round trips).
-    async with runtime.services.uow(single_read=True) as uow:
+    async with runtime.services.uow(separate_reads=True) as uow:
         user = await uow.users.get(claims.user_id)
     if user is None or not user.accepts_token_issued_at(claims.issued_at):
         raise AuthenticationRequired("The bearer token has been revoked.")

@@ -107,9 +107,9 @@ def pausing_app(
     held = frozenset(methods)
     make_uow: Callable[..., Any] = svc.uow
 
-    def pausing_uow(*, read_only: bool = False, single_read: bool = False) -> Any:
-        if single_read:  # the token check: one statement, nothing to pause
-            return make_uow(single_read=True)
+    def pausing_uow(*, read_only: bool = False, separate_reads: bool = False) -> Any:
+        if separate_reads:  # the token check, the member list: reads only, nothing to pause
+            return make_uow(separate_reads=True)
         if read_only and not read_only_too:
             return make_uow(read_only=True)
         return _PausingUow(make_uow(read_only=read_only), repository, held, rendezvous)

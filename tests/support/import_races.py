@@ -67,8 +67,8 @@ class SignUpFirst(SqlImportData):
 class RacingFactory(SqlUnitOfWorkFactory):
     """Units of work whose import data races a sign-up (:class:`SignUpFirst`)."""
 
-    def __call__(self, *, read_only: bool = False, single_read: bool = False) -> SqlUnitOfWork:
-        uow = super().__call__(read_only=read_only, single_read=single_read)
+    def __call__(self, *, read_only: bool = False, separate_reads: bool = False) -> SqlUnitOfWork:
+        uow = super().__call__(read_only=read_only, separate_reads=separate_reads)
         racing = SignUpFirst(uow._session)
         racing.engine = self.engine
         uow.imports = racing

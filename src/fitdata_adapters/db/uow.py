@@ -9,11 +9,15 @@ A read-only unit of work (``factory(read_only=True)``) begins with a deferred ``
 SQLite (a WAL snapshot: writers go on meanwhile) and ``BEGIN READ ONLY`` on
 Postgres; its ``commit`` raises.
 
-A single-read unit of work (``factory(single_read=True)``) runs its one statement on a
-connection in autocommit: no ``BEGIN`` before it and no ``ROLLBACK`` after, so one round trip
-instead of three (the token check on every request is one). Autocommit would also commit a
-write at once, so the session refuses anything but one ``SELECT``. On SQLite (no round
-trips) it is a read-only unit of work.
+A separate-reads unit of work (``factory(separate_reads=True)``) runs its reads on a
+connection in autocommit: no ``BEGIN`` before them and no ``ROLLBACK`` after, two round trips
+fewer (the token check on every request is one, the member list another). Each ``SELECT`` is
+then its own transaction, with its own snapshot, which under Postgres's default READ COMMITTED
+is what each statement of a read-only transaction gets anyway. Autocommit would also commit a
+write at once, so the session refuses anything but plain SELECTs, and the raw connection
+(server-side cursors, ``COPY``, ``SET LOCAL``) that needs a transaction. On SQLite (no round
+trips; its read-only transaction is a snapshot, which costs nothing) it is a read-only unit
+of work.
 
 On Postgres a failed statement (a ``Conflict``, say) aborts the transaction: after an error,
 leave the block and start a new unit of work rather than carrying on.
@@ -57,14 +61,14 @@ class SqlUnitOfWork:
     """Implements :class:`fitdata_core.ports.UnitOfWork` over an async SQLAlchemy engine."""
 
     def __init__(
-        self, engine: AsyncEngine, *, read_only: bool = False, single_read: bool = False
+        self, engine: AsyncEngine, *, read_only: bool = False, separate_reads: bool = False
     ) -> None:
         self._engine = engine
-        self.read_only = read_only or single_read
+        self.read_only = read_only or separate_reads
         # SQLite keeps its own BEGIN handling (``install_sqlite_pragmas``), which an
         # isolation level change on the pooled connection would undo: a read-only unit there.
-        self._single_read = single_read and engine.dialect.name == "postgresql"
-        self._session = SqlSession(single_read=self._single_read)
+        self._separate_reads = separate_reads and engine.dialect.name == "postgresql"
+        self._session = SqlSession(separate_reads=self._separate_reads)
         session = self._session
         self.organizations = SqlOrganizationRepository(session)
         self.users = SqlUserRepository(session)
@@ -92,7 +96,7 @@ class SqlUnitOfWork:
         with database_unavailable():
             conn = await self._engine.connect()
             try:
-                if self._single_read:
+                if self._separate_reads:
                     # The pool puts the connection's isolation level back at checkin.
                     conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 elif self.read_only:
@@ -116,7 +120,7 @@ class SqlUnitOfWork:
         if conn is None:
             return
         try:
-            if not self._single_read:  # in autocommit there is nothing to roll back
+            if not self._separate_reads:  # in autocommit there is nothing to roll back
                 with database_unavailable():
                     await conn.rollback()
         except Exception:
@@ -133,6 +137,8 @@ class SqlUnitOfWork:
             await self._session.conn.commit()
 
     async def rollback(self) -> None:
+        if self._separate_reads:
+            return  # each read was its own transaction, ended already
         with translate_errors():
             await self._session.conn.rollback()
 
@@ -143,5 +149,5 @@ class SqlUnitOfWorkFactory:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    def __call__(self, *, read_only: bool = False, single_read: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, read_only=read_only, single_read=single_read)
+    def __call__(self, *, read_only: bool = False, separate_reads: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, read_only=read_only, separate_reads=separate_reads)

@@ -861,6 +861,8 @@ class MemoryUnitOfWorkFactory:
     def __init__(self, db: MemoryDatabase | None = None) -> None:
         self.db = db or MemoryDatabase()
 
-    def __call__(self, *, read_only: bool = False, single_read: bool = False) -> MemoryUnitOfWork:
-        # One read of the shared tables is consistent already: ``single_read`` is read-only.
-        return MemoryUnitOfWork(self.db, read_only=read_only or single_read)
+    def __call__(
+        self, *, read_only: bool = False, separate_reads: bool = False
+    ) -> MemoryUnitOfWork:
+        # Reads of the shared tables cost no round trips: ``separate_reads`` is read-only.
+        return MemoryUnitOfWork(self.db, read_only=read_only or separate_reads)

@@ -730,10 +730,15 @@ class UnitOfWorkFactory(Protocol):
     writers while it is open (on SQLite it reads a snapshot instead of taking the write
     lock), so a long read never stalls the rest of the system.
 
-    ``single_read=True`` (implies ``read_only``) is for a unit of work that runs exactly one
-    read, such as the per-request token check: one statement is its own consistent
-    snapshot, so the SQL adapter sends it with no ``BEGIN`` or ``ROLLBACK`` around it (two
-    round trips fewer). A second statement or a write in it raises.
+    ``separate_reads=True`` (implies ``read_only``) is for a unit of work that only reads and
+    needs no snapshot shared by its reads, such as the per-request token check and the
+    member list (its authorization read, then its page with the total in one statement):
+    each read may see what was committed when it started, as each statement of a read-only
+    transaction does under Postgres's default READ COMMITTED. The SQL adapter then sends the
+    reads with no ``BEGIN`` or ``ROLLBACK`` around them (two round trips fewer). A write
+    raises, and so does what needs a transaction: a row lock, a streamed (server-side
+    cursor) read, a transaction-scoped setting. Not for reads that must agree with each
+    other (an export and its count, say): those keep ``read_only``.
     """
 
-    def __call__(self, *, read_only: bool = False, single_read: bool = False) -> UnitOfWork: ...
+    def __call__(self, *, read_only: bool = False, separate_reads: bool = False) -> UnitOfWork: ...

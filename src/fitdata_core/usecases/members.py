@@ -56,7 +56,9 @@ async def list_members(
     """
     check_paging(limit, offset, cursor)
     after = decode_cursor(cursor, 2) if cursor is not None else None
-    async with svc.uow(read_only=True) as uow:
+    # Two reads that need no common snapshot (the page carries its own total): no BEGIN and
+    # ROLLBACK around them, two of the request's round trips.
+    async with svc.uow(separate_reads=True) as uow:
         await authorize(uow, actor, org_id, Action.READ_MEMBERS)
         page = await uow.memberships.list_members(
             org_id,

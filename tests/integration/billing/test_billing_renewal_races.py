@@ -134,8 +134,8 @@ class _Probe:
     hook: Hook
     failures: list[BaseException] = attrs.field(factory=list)
 
-    def __call__(self, *, read_only: bool = False, single_read: bool = False) -> _ProbedUow:
-        return _ProbedUow(self.make_uow(read_only=read_only, single_read=single_read), self)
+    def __call__(self, *, read_only: bool = False, separate_reads: bool = False) -> _ProbedUow:
+        return _ProbedUow(self.make_uow(read_only=read_only, separate_reads=separate_reads), self)
 
 
 async def _lock_waits(stack: Stack) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import attrs
 import pytest
 from seeding import commit_one, seed_org, seed_user
 
 from fitdata_core.errors import Conflict
-from fitdata_core.model.organizations import MemberRow, MembershipStatus, Role
+from fitdata_core.model.organizations import MemberProfile, MemberRow, MembershipStatus, Role
 from fitdata_core.ports.repositories import MemberFilter, UnitOfWorkFactory
 from support import builders
 
@@ -105,6 +107,54 @@ async def test_list_members_orders_by_email_and_joins_profiles(
             assert row.profile.notes == row.user.email_normalized
         else:
             assert row.profile is None
+
+
+async def test_a_listed_member_is_every_stored_field_as_it_was_stored(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    # Every field its own value (no two strings or instants alike, no None): rows are read
+    # by column position, and a field read from its neighbour's column must not pass.
+    org = await seed_org(uow_factory)
+    plan = builders.plan(org.id)
+    user = builders.user(
+        email="every.field@example.com",
+        first_name="First",
+        last_name="Last",
+        phone="+972500000001",
+        created_at=builders.T0 + timedelta(days=1),
+        is_platform_admin=True,
+        tokens_valid_after=builders.T0 + timedelta(days=2),
+    )
+    membership = builders.membership(
+        org.id,
+        user.id,
+        role=Role.COACH,
+        status=MembershipStatus.SUSPENDED,
+        created_at=builders.T0 + timedelta(days=3),
+        plan_id=plan.id,
+        start_date="2025-01-02",
+        end_date="2026-03-04",
+    )
+    fields = [f.name for f in attrs.fields(MemberProfile)][2:-1]  # after the ids; updated_at
+    profile = builders.profile(
+        org.id,
+        user.id,
+        **{name: f"p{i}" for i, name in enumerate(fields)},  # short: some columns are
+        updated_at=builders.T0 + timedelta(days=4),
+    )
+    async with uow_factory() as uow:
+        await uow.plans.add(plan)
+        await uow.users.add(user)
+        await uow.memberships.add(membership)
+        await uow.profiles.upsert(profile)
+        await uow.commit()
+    expected = MemberRow(membership=membership, user=user, profile=profile)
+
+    async with uow_factory(read_only=True) as uow:
+        page = await uow.memberships.list_members(org.id, MemberFilter(), limit=5, offset=0)
+        streamed = [row async for row in uow.memberships.stream_members(org.id, MemberFilter())]
+    assert list(page.items) == [expected]
+    assert streamed == [expected]
 
 
 async def test_list_members_filters_and_pages(uow_factory: UnitOfWorkFactory) -> None:

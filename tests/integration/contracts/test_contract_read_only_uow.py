@@ -25,15 +25,18 @@ async def test_a_read_only_unit_of_work_reads_what_was_committed(
     assert missing is None
 
 
-@pytest.mark.parametrize("mode", ["read_only", "single_read"])
+@pytest.mark.parametrize("mode", ["read_only", "separate_reads"])
 async def test_a_reading_unit_of_work_reads_what_was_committed_and_refuses_to_commit(
     uow_factory: UnitOfWorkFactory, mode: str
 ) -> None:
-    # A single read (the token check) is read-only too, without a transaction on Postgres.
+    # Separate reads (the token check, the member list) are read-only too, without a
+    # transaction on Postgres; several of them in one unit of work.
     org = await seed_org(uow_factory)
+    other = await seed_org(uow_factory, name="Second Gym")
 
     async with uow_factory(**{mode: True}) as uow:
         assert await uow.organizations.get(org.id) == org
+        assert await uow.organizations.get(other.id) == other
         with pytest.raises(FitdataError, match="read-only"):
             await uow.commit()
 
@@ -74,13 +77,14 @@ async def test_read_write_units_of_work_still_work_after_a_read_only_one(
         assert await uow.organizations.get(renamed.id) == renamed
 
 
-async def test_units_of_work_still_write_after_a_single_read_one(
+async def test_units_of_work_still_write_after_a_separate_reads_one(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
-    # The autocommit of a single read (SQL) belongs to that unit of work, not to the pooled
+    # The autocommit of separate reads (SQL) belongs to that unit of work, not to the pooled
     # connection: the next unit of work's uncommitted write must still roll back.
     org = await seed_org(uow_factory)
-    async with uow_factory(single_read=True) as uow:
+    async with uow_factory(separate_reads=True) as uow:
+        await uow.organizations.get(org.id)
         await uow.organizations.get(org.id)
     dropped = builders.organization(name="Rolled Back")
     async with uow_factory() as uow:

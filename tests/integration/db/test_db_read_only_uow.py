@@ -102,7 +102,7 @@ async def test_a_postgres_read_only_unit_of_work_refuses_writes(clean_pg_url: st
 _ITS_OWN_TRANSACTION = sa.select(sa.func.now() == sa.func.statement_timestamp())
 
 
-async def test_a_postgres_single_read_runs_without_begin_and_refuses_more(
+async def test_postgres_separate_reads_run_each_on_its_own_and_refuse_writes(
     clean_pg_url: str,
 ) -> None:
     engine = create_engine(clean_pg_url)
@@ -111,15 +111,48 @@ async def test_a_postgres_single_read_runs_without_begin_and_refuses_more(
         org = await _seed(factory)
         async with factory(read_only=True) as uow:  # the contrast: BEGIN went first
             assert (await uow._session.execute(_ITS_OWN_TRANSACTION)).scalar_one() is False
-        async with factory(single_read=True) as uow:
+        async with factory(separate_reads=True) as uow:
+            # Each read starts its own transaction, the second one too (in a transaction the
+            # second statement's timestamp would be later than the transaction's start).
             assert (await uow._session.execute(_ITS_OWN_TRANSACTION)).scalar_one() is True
-            with pytest.raises(RuntimeError, match="one SELECT"):
-                await uow.organizations.get(org.id)
-        async with factory(single_read=True) as uow:
-            with pytest.raises(RuntimeError, match="one SELECT"):
+            assert await uow.organizations.get(org.id) == org
+            assert (await uow._session.execute(_ITS_OWN_TRANSACTION)).scalar_one() is True
+            # Autocommit would commit a write at once: refused, whatever its form.
+            with pytest.raises(RuntimeError, match="SELECTs only"):
                 await uow.organizations.add(builders.organization(name="Autocommitted"))
+            with pytest.raises(RuntimeError, match="SELECTs only"):
+                await uow._session.execute(sa.text("UPDATE organizations SET name = 'Text'"))
+            # A row lock would be let go as the statement ends: refused too.
+            locking = sa.select(sa.literal_column("name")).select_from(sa.table("organizations"))
+            with pytest.raises(RuntimeError, match="SELECTs only"):
+                await uow._session.execute(locking.with_for_update())
+            # The raw connection (server-side cursors, COPY, SET LOCAL) needs a transaction.
+            with pytest.raises(RuntimeError, match="through execute only"):
+                _ = uow._session.conn
+            await uow.rollback()  # nothing to roll back: each read has ended already
         async with factory(read_only=True) as uow:  # and the pooled connection is reset
             assert (await uow._session.execute(_ITS_OWN_TRANSACTION)).scalar_one() is False
+            names = (await uow._session.execute(sa.text("SELECT name FROM organizations"))).all()
+        assert [n for (n,) in names] == ["Before"]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_postgres_write_after_separate_reads_is_in_a_transaction_again(
+    clean_pg_url: str,
+) -> None:
+    # The pool holds one connection, so the writer gets the very connection the reads had in
+    # autocommit: its uncommitted write must still roll back when the block ends.
+    engine = create_engine(clean_pg_url, pool_size=1, max_overflow=0)
+    factory = SqlUnitOfWorkFactory(engine)
+    try:
+        org = await _seed(factory)
+        async with factory(separate_reads=True) as uow:
+            assert await uow.organizations.get(org.id) == org
+        async with factory() as uow:
+            assert (await uow._session.execute(_ITS_OWN_TRANSACTION)).scalar_one() is False
+            await uow.organizations.add(builders.organization(name="Rolled Back"))
+        async with factory(read_only=True) as uow:
             names = (await uow._session.execute(sa.text("SELECT name FROM organizations"))).all()
         assert [n for (n,) in names] == ["Before"]
     finally:

@@ -24,8 +24,8 @@ class _CollidingLocks:
         self.collisions = collisions
         self._code = code
 
-    def __call__(self, *, read_only: bool = False, single_read: bool = False) -> UnitOfWork:
-        uow = self._inner(read_only=read_only, single_read=single_read)
+    def __call__(self, *, read_only: bool = False, separate_reads: bool = False) -> UnitOfWork:
+        uow = self._inner(read_only=read_only, separate_reads=separate_reads)
         organizations = uow.organizations
         original = organizations.get_for_update
 

@@ -142,8 +142,10 @@ class DatabaseThatDropsMidStream:
         self.inner = inner
         self.after_rows = after_rows
 
-    def __call__(self, *, read_only: bool = False, single_read: bool = False) -> MemoryUnitOfWork:
-        uow = self.inner(read_only=read_only, single_read=single_read)
+    def __call__(
+        self, *, read_only: bool = False, separate_reads: bool = False
+    ) -> MemoryUnitOfWork:
+        uow = self.inner(read_only=read_only, separate_reads=separate_reads)
         uow.memberships = _MembershipsThatDropTheConnection(  # type: ignore[assignment]
             uow.memberships, self.after_rows
         )

@@ -39,7 +39,7 @@ DEFAULT = str(DEFAULT_RETRY_AFTER_SECONDS)
 class _DatabaseDown:
     """A unit-of-work factory for a database that does not answer."""
 
-    def __call__(self, *, read_only: bool = False, single_read: bool = False) -> _DatabaseDown:
+    def __call__(self, *, read_only: bool = False, separate_reads: bool = False) -> _DatabaseDown:
         return self
 
     async def __aenter__(self) -> Self:

@@ -21,16 +21,16 @@ Params = Mapping[str, Any]
 class SqlSession:
     """The connection a unit of work holds open, shared by all of its repositories."""
 
-    def __init__(self, *, single_read: bool = False) -> None:
+    def __init__(self, *, separate_reads: bool = False) -> None:
         self._conn: AsyncConnection | None = None
-        # A single-read unit of work's connection is in autocommit: a write would commit at
-        # once, and two reads would see two snapshots. So it runs one SELECT, no more.
-        self._single_read = single_read
-        self._reads_left = 1
+        # A separate-reads unit of work's connection is in autocommit: a write would commit at
+        # once and a row lock would be let go at once. So it runs plain SELECTs through
+        # ``execute`` only; the raw connection (server-side cursors, COPY, driver calls), which
+        # needs a transaction, is refused.
+        self._separate_reads = separate_reads
 
     def bind(self, conn: AsyncConnection) -> None:
         self._conn = conn
-        self._reads_left = 1
 
     def unbind(self) -> AsyncConnection | None:
         conn, self._conn = self._conn, None
@@ -42,13 +42,19 @@ class SqlSession:
 
     @property
     def conn(self) -> AsyncConnection:
+        if self._separate_reads:
+            raise RuntimeError("A separate-reads unit of work runs SELECTs through execute only.")
+        return self._bound
+
+    @property
+    def _bound(self) -> AsyncConnection:
         if self._conn is None:
             raise RuntimeError("Repositories work only inside `async with uow:`.")
         return self._conn
 
     @property
     def is_postgres(self) -> bool:
-        return self.conn.dialect.name == "postgresql"
+        return self._bound.dialect.name == "postgresql"
 
     async def execute(
         self, statement: Executable, params: Params | Sequence[Params] | None = None
@@ -57,12 +63,10 @@ class SqlSession:
         each, batched into one round trip where the driver can). A hot path builds its
         statement once at import with ``sa.bindparam`` and passes only the values here, which
         skips building the statement and finds its compiled form in the cache at once."""
-        if self._single_read:
-            if not getattr(statement, "is_select", False) or self._reads_left < 1:
-                raise RuntimeError("A single-read unit of work runs one SELECT, no more.")
-            self._reads_left -= 1
+        if self._separate_reads and not _plain_select(statement):
+            raise RuntimeError("A separate-reads unit of work runs SELECTs only.")
         with translate_errors():
-            return await self.conn.execute(statement, params)
+            return await self._bound.execute(statement, params)
 
     async def one_or_none(
         self, statement: Executable, params: Params | None = None
@@ -80,6 +84,14 @@ class SqlSession:
             await self.execute(sa.select(sa.func.count()).select_from(statement.subquery()))
         ).scalar_one()
         return int(total)
+
+
+def _plain_select(statement: Executable) -> bool:
+    """A SELECT that takes no row locks (``FOR UPDATE``/``FOR SHARE`` would be let go the
+    moment the statement ends, in autocommit): text and DML are not."""
+    return bool(getattr(statement, "is_select", False)) and (
+        getattr(statement, "_for_update_arg", None) is None
+    )
 
 
 class SqlRepository:
