@@ -97,6 +97,11 @@ def _named(
     return named
 
 
+# Looked up once: reading an enum member costs about 0.3 µs on Python 3.11.
+_MEMBERS = ImportEntity.MEMBERS
+_WARNING = Severity.WARNING
+
+
 @functools.lru_cache(maxsize=256)
 def _fix_reason(column: str, kind: FixKind) -> str:
     # A file's columns and fix kinds are few; the warning's words are built once for each.
@@ -140,10 +145,8 @@ def csv_member_record(
     )
     if record.fixes:
         # A value the CSV rules had to fix (Excel's lost leading zero...) counts as a warning.
-        members = ImportEntity.MEMBERS
-        warning = Severity.WARNING
         problems += [
-            RowProblem(members, _fix_reason(column, kind), warning, source_id, email, column)
+            RowProblem(_MEMBERS, _fix_reason(column, kind), _WARNING, source_id, email, column)
             for column, kind in record.fixes
         ]
     return found, problems
