@@ -126,22 +126,22 @@ def csv_member_record(
     email = get("email")
     status = get("status")
     source_id = f"row {record.row}"  # row_id(record)
-    found, problems = checked_member(
-        source_id=source_id,
+    found, problems = checked_member(  # positionally: see checked_member
+        source_id,
         # Members are matched by email; as the external id it stays stable however the rows
         # of a re-exported file are ordered (an identical re-import changes nothing).
-        external_id="" if email is None else email.strip().lower(),
-        email=email,
-        first_name=get("firstName"),
-        last_name=get("lastName"),
-        phone=get("phone"),
-        active=status is None or status.strip().casefold() not in INACTIVE_STATUSES,
-        birth_date=get("birthDate"),
-        gender=get("gender"),
-        plan_name=get("planName"),
-        membership_start=get("membershipStart"),
-        membership_end=get("membershipEnd"),
-        today=today,
+        "" if email is None else email.strip().lower(),
+        email,
+        get("firstName"),
+        get("lastName"),
+        get("phone"),
+        status is None or status.strip().casefold() not in INACTIVE_STATUSES,  # active
+        get("birthDate"),
+        get("gender"),
+        get("planName"),
+        get("membershipStart"),
+        get("membershipEnd"),
+        today,
     )
     if record.fixes:
         # A value the CSV rules had to fix (Excel's lost leading zero...) counts as a warning.
