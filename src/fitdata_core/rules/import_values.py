@@ -18,6 +18,7 @@ recorded in the job's report and never fails its batch.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -275,22 +276,31 @@ def _member_problem(
     return RowProblem(_MEMBERS, reason, severity, source_id, email, field)
 
 
-def _member_date(
-    value: str | None, field: str, problems: list[RowProblem], source_id: str, email: str
-) -> str | None:
-    raw = value and " ".join(value.split())  # clean_text, inlined: three a row
-    if not raw:
-        return None
+@functools.lru_cache(maxsize=16384)
+def _iso_date(value: str) -> tuple[str, str | None]:
+    """``value`` cleaned (as ``clean_text``) and its date as ISO ``YYYY-MM-DD`` (None when it
+    is not one). Cached, bounded as the CSV mapper's date cache is (16,384 values, a few MB
+    at most): dates repeat down a file (a birthday is shared by many members, a start date
+    by a whole intake), and a hit measured 0.2 µs against 1.25 µs for the parse."""
+    raw = " ".join(value.split())
     try:
         # A timestamp's date part counts ("2024-01-31 00:00:00").
-        return date.fromisoformat(raw[:10]).isoformat()
+        return raw, date.fromisoformat(raw[:10]).isoformat()
     except ValueError:
+        return raw, None
+
+
+def _member_date(
+    value: str, field: str, problems: list[RowProblem], source_id: str, email: str
+) -> str | None:
+    raw, iso = _iso_date(value)
+    if iso is None and raw:
         problems.append(
             _member_problem(
                 source_id, email, field, f"Not a date YYYY-MM-DD ({raw!r}); imported without it."
             )
         )
-        return None
+    return iso
 
 
 def checked_member(
