@@ -17,9 +17,9 @@ from functools import partial
 from itertools import islice
 from pathlib import Path
 
-from fitdata_adapters.csv_import.pipeline import analyse, read_records
+from fitdata_adapters.csv_import.pipeline import decide, observe, read_records
 from fitdata_core.gc_pause import collector_paused
-from fitdata_core.ports.import_files import FileAnalysis
+from fitdata_core.ports.import_files import FileAnalysis, Recall
 from fitdata_core.ports.infrastructure import ObjectStorage
 from fitdata_core.rules.csv_mapping import ColumnMapping, MappedRecord
 from fitdata_core.rules.csv_values import DateOrder
@@ -52,24 +52,23 @@ class StoredImportFiles:
         filename: str,
         sheet: str | None,
         today: date,
-        remembered: object = None,
-        remembered_orders: Mapping[str, str] | None = None,
+        recall: Recall | None = None,
     ) -> FileAnalysis:
         async with self._local_copy(key) as path:
-            found = await asyncio.to_thread(
-                partial(
-                    analyse,
-                    path,
-                    filename=filename,
-                    sheet=sheet,
-                    today=today,
-                    remembered=remembered,
-                    remembered_orders=remembered_orders,
-                )
+            observed = await asyncio.to_thread(
+                partial(observe, path, filename=filename, sheet=sheet)
             )
+        # The remembered mapping is looked up from the headers just read, and decides the
+        # suggestion from the same read: a file with a remembered mapping (a re-import) used
+        # to be copied and read twice.
+        remembered, orders = (None, {}) if recall is None else await recall(observed.headers)
+        found = await asyncio.to_thread(
+            partial(decide, observed, today=today, remembered=remembered, remembered_orders=orders)
+        )
         answer = found.to_config()
-        orders = {h: DateOrder(v) for h, v in dict(answer.pop("dateOrders")).items()}  # type: ignore[call-overload]
-        return FileAnalysis(headers=found.headers, answer=answer, date_orders=orders)
+        orders_by_header = dict(answer.pop("dateOrders"))  # type: ignore[call-overload]
+        date_orders = {h: DateOrder(v) for h, v in orders_by_header.items()}
+        return FileAnalysis(headers=found.headers, answer=answer, date_orders=date_orders)
 
     async def pages(
         self,

@@ -2,7 +2,9 @@
 
 * :func:`analyse` reads the file once: headers, row count, a :class:`ColumnProfile` (values
   sniffed, date orders gathered), the suggested mapping, the first rows as mapped values, what
-  was detected and every warning. This is the upload's answer.
+  was detected and every warning. This is the upload's answer. It is :func:`observe` (the
+  read) then :func:`decide` (the mapping), which a caller can also run apart, to look up a
+  remembered mapping from the headers in between.
 * :func:`read_records` streams the file through a confirmed mapping: one
   :class:`~fitdata_core.rules.csv_mapping.MappedRecord` per data row, fixes tallied. It keeps no
   row, so memory is flat in the file size; the import engine batches what it yields.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import date
-from itertools import islice
+from itertools import islice, starmap
 
 import attrs
 
@@ -33,7 +35,16 @@ from fitdata_core.rules.csv_table import ColumnProfile
 from fitdata_core.rules.csv_values import DateOrder
 from fitdata_core.rules.import_fields import MEMBER_FIELDS, PLAN_FIELDS
 
-__all__ = ["Analysis", "RecordStream", "analyse", "import_records", "read_records"]
+__all__ = [
+    "Analysis",
+    "Observed",
+    "RecordStream",
+    "analyse",
+    "decide",
+    "import_records",
+    "observe",
+    "read_records",
+]
 
 PREVIEW_ROWS = 5
 
@@ -106,22 +117,28 @@ def _preview_problems(records: list[MappedRecord]) -> list[str]:
     ]
 
 
-def analyse(
+@attrs.frozen
+class Observed:
+    """What reading a file found, before any mapping is decided: its headers, the column
+    profile of every row, the first rows, the format and the reader's warnings.
+    :func:`decide` turns it into the upload's :class:`Analysis`."""
+
+    headers: tuple[str, ...]
+    detected: Detected
+    warnings: tuple[str, ...]
+    first: tuple[tuple[int, list[str]], ...]
+    profile: ColumnProfile = attrs.field(eq=False, repr=False)
+
+
+def observe(
     source: Source,
     *,
     filename: str | None = None,
     sheet: str | None = None,
-    today: date,
     require_rows: bool = True,
-    remembered: object = None,
-    remembered_orders: Mapping[str, str] | None = None,
-) -> Analysis:
-    """Read ``source`` once (see the module docstring). ``require_rows``: a file with headers
-    only is ``InvalidInput``. ``remembered``: the mapping the org confirmed for a file with
-    the same headers (its JSON form, looked up by ``headers_fingerprint``); it is the
-    suggestion while it still fits this file. ``remembered_orders``: the date orders that
-    import's values proved (``{header: "dd/mm" | "mm/dd"}``); with the remembered mapping they
-    decide the columns whose dates here could be read either way."""
+) -> Observed:
+    """Read ``source`` once for :func:`decide`. ``require_rows``: a file with headers only is
+    ``InvalidInput``."""
     with open_table(source, filename=filename, sheet=sheet) as table:
         profile = ColumnProfile(table.headers)
         first: list[tuple[int, list[str]]] = []
@@ -132,24 +149,59 @@ def analyse(
         headers, detected, reader_warnings = table.headers, table.detected, table.warnings
     if require_rows and profile.rows == 0:
         raise InvalidInput("The file has a header row but no data rows.", field="file")
+    return Observed(headers, detected, tuple(reader_warnings), tuple(first), profile)
+
+
+def decide(
+    observed: Observed,
+    *,
+    today: date,
+    remembered: object = None,
+    remembered_orders: Mapping[str, str] | None = None,
+) -> Analysis:
+    """The upload's answer for a file :func:`observe` read (see :func:`analyse`), without
+    reading it again: so the mapping to remember can be looked up from its headers in
+    between. Once per observation: ``remembered_orders`` are kept in its profile."""
+    headers, profile = observed.headers, observed.profile
     suggested = recall_mapping(remembered, headers) if remembered is not None else None
     if suggested is not None and remembered_orders:
         _assume_orders(profile, remembered_orders)
     suggested = suggested or suggest_mapping(headers, profile, today=today)
     orders, date_warnings = date_orders(profile, suggested)
     mapper = RowMapper(headers, suggested.member_fields, orders=orders, today=today)
-    mapped = [mapper.map(number, cells) for number, cells in first]
+    mapped = [mapper.map(number, cells) for number, cells in observed.first]
     preview = tuple(record.values for record in mapped)
     return Analysis(
         headers=headers,
         total_rows=profile.rows,
         suggested=suggested,
         preview=preview,
-        detected=attrs.evolve(detected, date_order=_summary(orders, profile)),
-        warnings=(*reader_warnings, *date_warnings, *_preview_problems(mapped)),
+        detected=attrs.evolve(observed.detected, date_order=_summary(orders, profile)),
+        warnings=(*observed.warnings, *date_warnings, *_preview_problems(mapped)),
         date_orders=orders,
         profile=profile,
     )
+
+
+def analyse(
+    source: Source,
+    *,
+    filename: str | None = None,
+    sheet: str | None = None,
+    today: date,
+    require_rows: bool = True,
+    remembered: object = None,
+    remembered_orders: Mapping[str, str] | None = None,
+) -> Analysis:
+    """Read ``source`` once (see the module docstring): :func:`observe` then :func:`decide`.
+    ``require_rows``: a file with headers only is ``InvalidInput``. ``remembered``: the
+    mapping the org confirmed for a file with the same headers (its JSON form, looked up by
+    ``headers_fingerprint``); it is the suggestion while it still fits this file.
+    ``remembered_orders``: the date orders that import's values proved (``{header: "dd/mm" |
+    "mm/dd"}``); with the remembered mapping they decide the columns whose dates here could
+    be read either way."""
+    observed = observe(source, filename=filename, sheet=sheet, require_rows=require_rows)
+    return decide(observed, today=today, remembered=remembered, remembered_orders=remembered_orders)
 
 
 class RecordStream:
@@ -204,8 +256,8 @@ class RecordStream:
                 # but not mapped: mapping is most of a row's cost.
                 for _ in islice(rows, self._skip_rows):
                     pass
-                for number, cells in rows:
-                    yield map_row(number, cells)
+                # starmap: the rows go to the mapper in C, not through a Python loop of ours.
+                yield from starmap(map_row, rows)
             finally:
                 self.warnings = [*table.warnings, *self.tally.warnings()]
 

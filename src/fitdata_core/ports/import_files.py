@@ -9,7 +9,7 @@ in the file's size.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol
 
@@ -18,7 +18,11 @@ import attrs
 from fitdata_core.rules.csv_mapping import ColumnMapping, MappedRecord
 from fitdata_core.rules.csv_values import DateOrder
 
-__all__ = ["FileAnalysis", "ImportFiles"]
+__all__ = ["FileAnalysis", "ImportFiles", "Recall"]
+
+Recall = Callable[[Sequence[str]], Awaitable[tuple[object, Mapping[str, str]]]]
+"""An upload's look-up of what the org confirmed for a file with these headers: the mapping
+(its JSON form, or None) and the date orders it proved (``{header: "dd/mm" | "mm/dd"}``)."""
 
 
 @attrs.frozen
@@ -43,15 +47,14 @@ class ImportFiles(Protocol):
         filename: str,
         sheet: str | None,
         today: date,
-        remembered: object = None,
-        remembered_orders: Mapping[str, str] | None = None,
+        recall: Recall | None = None,
     ) -> FileAnalysis:
-        """Read the file once for the upload's answer. ``remembered``: the mapping the org
-        confirmed for a file with the same headers, suggested first while it fits;
-        ``remembered_orders``: the date orders that import's values proved, which then decide
-        the columns whose dates here could be read either way. Raises
-        ``InvalidInput`` for a file that is not text or not a real workbook, or has no rows;
-        ``NotFound`` or ``StorageUnavailable`` from the storage."""
+        """Read the file once for the upload's answer. ``recall``: called with the file's
+        headers once they are read, it answers the mapping the org confirmed for a file with
+        the same headers (None without), suggested first while it fits, and the date orders
+        that import's values proved, which then decide the columns whose dates here could be
+        read either way. Raises ``InvalidInput`` for a file that is not text or not a real
+        workbook, or has no rows; ``NotFound`` or ``StorageUnavailable`` from the storage."""
         ...
 
     def pages(

@@ -18,11 +18,12 @@ recorded in the job's report and never fails its batch.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -44,9 +45,13 @@ GENDERS: Mapping[str, str] = {
 }
 
 
-@attrs.frozen
-class MemberRecord:
-    """A member row that passed the rules: what the engine upserts (values normalised)."""
+class MemberRecord(NamedTuple):
+    """A member row that passed the rules: what the engine upserts (values normalised).
+
+    A named tuple rather than an attrs class (as :class:`~fitdata_core.rules.csv_mapping.
+    MappedRecord`): a CSV import builds one per row of a million-row file, and a frozen attrs
+    instance of eleven fields measured 3.2 µs to build against 0.3 µs for the tuple.
+    """
 
     external_id: str
     email: str
@@ -61,24 +66,30 @@ class MemberRecord:
     end_date: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        # Spelled out rather than attrs.asdict: a CSV import stages a million of these.
+        # Spelled out from the unpacked tuple (a third of the time of ``_asdict``), the
+        # status as its plain string by a dict look-up (an enum's ``.value`` costs more than
+        # the rest of the dict): a CSV import stages a million of these.
+        (external_id, email, first, last, phone, status, birth, gender, plan, start, end) = self
         return {
-            "external_id": self.external_id,
-            "email": self.email,
-            "first_name": self.first_name,
-            "last_name": self.last_name,
-            "phone": self.phone,
-            "status": self.status.value,
-            "birth_date": self.birth_date,
-            "gender": self.gender,
-            "plan_name": self.plan_name,
-            "start_date": self.start_date,
-            "end_date": self.end_date,
+            "external_id": external_id,
+            "email": email,
+            "first_name": first,
+            "last_name": last,
+            "phone": phone,
+            "status": _STATUS_TEXT[status],
+            "birth_date": birth,
+            "gender": gender,
+            "plan_name": plan,
+            "start_date": start,
+            "end_date": end,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MemberRecord:
         return cls(**{**data, "status": MembershipStatus(data["status"])})
+
+
+_STATUS_TEXT: Mapping[str, str] = {status: status.value for status in MembershipStatus}
 
 
 @attrs.frozen
@@ -234,47 +245,163 @@ def member_record(
     member: SourceMember, *, today: date
 ) -> tuple[MemberRecord | None, list[RowProblem]]:
     """The record to import for ``member`` (None when the row fails) and its problems."""
-    raw_email = clean_text(member.email)
-    row = _Row(ImportEntity.MEMBERS, member.external_id, raw_email)
+    return checked_member(
+        source_id=member.external_id,
+        external_id=member.external_id,
+        email=member.email,
+        first_name=member.first_name,
+        last_name=member.last_name,
+        phone=member.phone,
+        active=member.active,
+        birth_date=member.birth_date,
+        gender=member.gender,
+        plan_name=member.plan_name,
+        membership_start=member.membership_start,
+        membership_end=member.membership_end,
+        today=today,
+    )
+
+
+# Enum members looked up once: on Python 3.11 reading ``Enum.MEMBER`` costs about 0.3 µs,
+# as much as a row's whole name check, and the member rules need three or four a row.
+_ACTIVE = MembershipStatus.ACTIVE
+_INACTIVE = MembershipStatus.INACTIVE
+_MEMBERS = ImportEntity.MEMBERS
+_WARNING = Severity.WARNING
+
+
+def _member_problem(
+    source_id: str, email: str | None, field: str, reason: str, severity: Severity = _WARNING
+) -> RowProblem:
+    return RowProblem(_MEMBERS, reason, severity, source_id, email, field)
+
+
+@functools.lru_cache(maxsize=16384)
+def _iso_date(value: str) -> tuple[str, str | None]:
+    """``value`` cleaned (as ``clean_text``) and its date as ISO ``YYYY-MM-DD`` (None when it
+    is not one). Cached, bounded as the CSV mapper's date cache is (16,384 values, a few MB
+    at most): dates repeat down a file (a birthday is shared by many members, a start date
+    by a whole intake), and a hit measured 0.2 µs against 1.25 µs for the parse."""
+    raw = " ".join(value.split())
+    try:
+        # A timestamp's date part counts ("2024-01-31 00:00:00").
+        return raw, date.fromisoformat(raw[:10]).isoformat()
+    except ValueError:
+        return raw, None
+
+
+def _member_date(
+    value: str, field: str, problems: list[RowProblem], source_id: str, email: str
+) -> str | None:
+    raw, iso = _iso_date(value)
+    if iso is None and raw:
+        problems.append(
+            _member_problem(
+                source_id, email, field, f"Not a date YYYY-MM-DD ({raw!r}); imported without it."
+            )
+        )
+    return iso
+
+
+def checked_member(
+    source_id: str,
+    external_id: str,
+    email: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    phone: str | None,
+    active: bool,
+    birth_date: str | None,
+    gender: str | None,
+    plan_name: str | None,
+    membership_start: str | None,
+    membership_end: str | None,
+    today: date,
+) -> tuple[MemberRecord | None, list[RowProblem]]:
+    """:func:`member_record` of a source row given field by field, its problems naming the
+    row ``source_id``: what a source that holds its rows as plain values (a CSV file) calls
+    without building a :class:`SourceMember` first.
+
+    Run once per row of a million-row file: the ``clean_text`` of each value is spelled
+    out inline (``value and " ".join(value.split()) or None``: the same result for a string
+    or None), an absent date costs no call, a problem is built only when there is one, and
+    a hot caller passes the fields positionally (thirteen keywords cost more to match than
+    most of the checks).
+    """
+    raw_email = (email and " ".join(email.split())) or None
     if raw_email is None:
-        row.problem("email", "A member needs an email address.", Severity.ERROR)
-        return None, row.problems
+        reason = "A member needs an email address."
+        return None, [_member_problem(source_id, None, "email", reason, Severity.ERROR)]
     try:
         email = import_email(raw_email)
     except InvalidInput:
-        row.problem("email", f"Not a valid email address: {raw_email!r}.", Severity.ERROR)
-        return None, row.problems
-    row.email = email
-    gender = None
-    raw_gender = clean_text(member.gender)
-    if raw_gender is not None:
+        reason = f"Not a valid email address: {raw_email!r}."
+        return None, [_member_problem(source_id, raw_email, "email", reason, Severity.ERROR)]
+    problems: list[RowProblem] = []
+    raw_gender = gender and " ".join(gender.split())
+    if raw_gender:
         gender = GENDERS.get(raw_gender.lower())
         if gender is None:
-            row.problem(
-                "gender", f"Unknown gender {raw_gender!r}; imported without it.", Severity.WARNING
+            problems.append(
+                _member_problem(
+                    source_id,
+                    email,
+                    "gender",
+                    f"Unknown gender {raw_gender!r}; imported without it.",
+                )
             )
-    status = MembershipStatus.ACTIVE if member.active else MembershipStatus.INACTIVE
-    end = row.iso_date(member.membership_end, "membership_end")
-    if status is MembershipStatus.ACTIVE and end is not None and end < today.isoformat():
-        row.problem(
-            "membership_end",
-            f"Active member whose membership ended on {end}; imported as given.",
-            Severity.WARNING,
-        )
-    record = MemberRecord(
-        external_id=member.external_id,
-        email=email,
-        first_name=clean_text(member.first_name),
-        last_name=clean_text(member.last_name),
-        phone=row.phone(member.phone),
-        status=status,
-        birth_date=row.iso_date(member.birth_date, "birth_date"),
-        gender=gender,
-        plan_name=clean_text(member.plan_name),
-        start_date=row.iso_date(member.membership_start, "membership_start"),
-        end_date=end,
+    else:
+        gender = None
+    status = _ACTIVE if active else _INACTIVE
+    end = (
+        None
+        if membership_end is None
+        else _member_date(membership_end, "membership_end", problems, source_id, email)
     )
-    return record, row.problems
+    if active and end is not None and end < today.isoformat():
+        problems.append(
+            _member_problem(
+                source_id,
+                email,
+                "membership_end",
+                f"Active member whose membership ended on {end}; imported as given.",
+            )
+        )
+    # The problems in the order the fields are checked: end date, phone, birth date, start.
+    raw_phone = phone and " ".join(phone.split())
+    if raw_phone:
+        try:
+            phone = import_phone(raw_phone)
+        except InvalidInput:
+            phone = None
+            problems.append(
+                _member_problem(
+                    source_id,
+                    email,
+                    "phone",
+                    f"Not a phone number ({raw_phone!r}); imported without it.",
+                )
+            )
+    else:
+        phone = None
+    record = MemberRecord(
+        external_id,
+        email,
+        (first_name and " ".join(first_name.split())) or None,
+        (last_name and " ".join(last_name.split())) or None,
+        phone,
+        status,
+        None
+        if birth_date is None
+        else _member_date(birth_date, "birth_date", problems, source_id, email),
+        gender,
+        (plan_name and " ".join(plan_name.split())) or None,
+        None
+        if membership_start is None
+        else _member_date(membership_start, "membership_start", problems, source_id, email),
+        end,
+    )
+    return record, problems
 
 
 def plan_record(plan: SourcePlan) -> tuple[PlanRecord | None, list[RowProblem]]:
@@ -323,6 +450,7 @@ __all__ = [
     "LeadRecord",
     "MemberRecord",
     "PlanRecord",
+    "checked_member",
     "clean_text",
     "import_email",
     "import_phone",

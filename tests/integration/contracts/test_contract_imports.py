@@ -81,6 +81,28 @@ async def test_staging_keeps_rows_in_seq_order_per_job_and_entity(
         assert await uow.imports.staged(job.id, "leads", from_seq=0, limit=9) == []
 
 
+async def test_staged_member_records_read_back_as_they_went_in(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    # A member record's dict goes to the typed columns; a dict with the same keys but a value
+    # that is not text (or None) cannot, and must come back unchanged all the same.
+    org = await seed_org(uow_factory)
+    job = builders.import_job(org.id, "u1")
+    record = _record(0, last_name="כהן", status=MembershipStatus.INACTIVE).to_dict()
+    odd = {**_record(1).to_dict(), "gender": 3}
+    class_text = {**_record(2).to_dict(), "status": MembershipStatus.ACTIVE}
+    async with uow_factory() as uow:
+        await uow.import_jobs.add(job)
+        await uow.imports.stage(job.id, "members", [(0, record), (1, odd), (2, class_text)])
+        await uow.commit()
+    async with uow_factory() as uow:
+        staged = await uow.imports.staged(job.id, "members", from_seq=0, limit=9)
+    assert staged == [(0, record), (1, odd), (2, {**class_text, "status": "active"})]
+    assert MemberRecord.from_dict(staged[0][1]) == _record(
+        0, last_name="כהן", status=MembershipStatus.INACTIVE
+    )
+
+
 async def test_member_writes_land_once_and_a_rerun_decides_nothing(
     uow_factory: UnitOfWorkFactory,
 ) -> None:

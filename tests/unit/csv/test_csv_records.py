@@ -5,19 +5,23 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fitdata_core.model.imports import ImportEntity, Severity
+from fitdata_core.model.imports import ImportEntity, RowProblem, Severity
 from fitdata_core.model.organizations import MembershipStatus
-from fitdata_core.rules.csv_mapping import MappedRecord, ValueProblem
+from fitdata_core.ports.providers import SourceMember
+from fitdata_core.rules.csv_mapping import MappedRecord, ValueProblem, describe_fix
 from fitdata_core.rules.csv_records import (
+    INACTIVE_STATUSES,
     csv_lead_record,
     csv_member_record,
     csv_plan_record,
     rejected,
 )
 from fitdata_core.rules.csv_values import FixKind
+from fitdata_core.rules.import_values import member_record
 
 TODAY = date(2026, 12, 2)
 
@@ -107,3 +111,63 @@ def test_a_row_is_rejected_exactly_when_its_member_record_fails(email: str) -> N
     record = row({"email": email})
     member, _ = csv_member_record(record, today=TODAY)
     assert (member is None) == bool(rejected(record, members=True, leads=False, today=TODAY))
+
+
+def _general_path(record: MappedRecord) -> tuple[object, list[RowProblem]]:
+    """A CSV member row the way every other source goes: a ``SourceMember`` through
+    ``member_record``, each problem renamed to the row, then a warning per CSV fix."""
+    values = record.values
+    member = SourceMember(
+        external_id=values.get("email", "").strip().lower(),
+        email=values.get("email"),
+        first_name=values.get("firstName"),
+        last_name=values.get("lastName"),
+        phone=values.get("phone"),
+        active=values.get("status", "").strip().casefold() not in INACTIVE_STATUSES,
+        birth_date=values.get("birthDate"),
+        gender=values.get("gender"),
+        plan_name=values.get("planName"),
+        membership_start=values.get("membershipStart"),
+        membership_end=values.get("membershipEnd"),
+    )
+    found, problems = member_record(member, today=TODAY)
+    named = [attrs.evolve(p, source_id=f"row {record.row}") for p in problems]
+    named += [
+        RowProblem(
+            ImportEntity.MEMBERS,
+            f"{column}: {describe_fix(kind)}.",
+            Severity.WARNING,
+            f"row {record.row}",
+            values.get("email"),
+            column,
+        )
+        for column, kind in record.fixes
+    ]
+    return found, named
+
+
+_CELL = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["Dana", " Noa  Levi ", "נקבה", "F", "robot", "inactive", " FROZEN "]),
+    st.sampled_from(["1990-05-05", "2020-01-31 00:00", "2030-01-01", "1990-13-01", "x"]),
+    st.sampled_from(["0521234567", "+972 52-123-4567", "03-6123456", "+1 212 555 0100", "5"]),
+    st.sampled_from(["a@gym.io", " Dana@Gym.IO ", "bad@@x", "q@test", "a@x--y.com", "é@x.io"]),
+)
+_MEMBER_KEYS = (
+    *("email", "firstName", "lastName", "phone", "status", "birthDate", "gender"),
+    *("planName", "membershipStart", "membershipEnd"),
+)
+
+
+@given(
+    st.dictionaries(st.sampled_from(_MEMBER_KEYS), _CELL),
+    st.lists(st.tuples(st.sampled_from(["Phone", "Birthday"]), st.sampled_from(list(FixKind)))),
+    st.integers(min_value=2, max_value=10**6),
+)
+def test_a_csv_member_row_is_checked_exactly_as_the_general_path_checks_it(
+    values: dict[str, str], fixes: list[tuple[str, FixKind]], number: int
+) -> None:
+    # The CSV path hands the row's values to the rules directly and names its problems by
+    # row number from the start; the outcome must be the general path's, field for field.
+    record = MappedRecord(number, values, list(values.values()), tuple(fixes))
+    assert csv_member_record(record, today=TODAY) == _general_path(record)

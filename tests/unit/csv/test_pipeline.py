@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from fitdata_adapters.csv_import import analyse, import_records, read_records
+from fitdata_adapters.csv_import import StoredImportFiles, analyse, import_records, read_records
+from fitdata_adapters.storage.memory import MemoryStorage
 from fitdata_core.errors import InvalidInput
 from fitdata_core.rules.csv_mapping import ColumnMapping, validate_mapping
 from fitdata_core.rules.csv_values import DateOrder
@@ -250,3 +252,46 @@ def test_a_remembered_date_order_decides_a_column_its_values_leave_open(tmp_path
     proven = write(tmp_path, "Email,Born,error\r\nc@d.co,25/04/1985,bad\r\n", "utf-8", "p.csv")
     again = analyse(proven, today=TODAY, remembered=remembered, remembered_orders={"Born": "mm/dd"})
     assert again.preview[0]["birthDate"] == "1985-04-25"
+
+
+class _CountedReads(MemoryStorage):
+    """Memory storage counting the reads of each key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: dict[str, int] = {}
+
+    async def read(self, key: str) -> AsyncIterator[bytes]:
+        self.reads[key] = self.reads.get(key, 0) + 1
+        async for chunk in super().read(key):
+            yield chunk
+
+
+async def test_an_upload_with_a_remembered_mapping_is_read_once() -> None:
+    # The remembered mapping is looked up from the headers of the one read, and the answer
+    # follows it (and its proven date order), as a second read under it used to.
+    storage = _CountedReads()
+    text = b"Mail,Born,Note\r\nc@d.co,03/04/1985,x\r\n"
+    await storage.put_stream("f.csv", _chunks(text), content_type="text/csv")
+    asked: list[tuple[str, ...]] = []
+    remembered = {"memberFields": {"Mail": "email", "Born": "birthDate"}, "planFields": {}}
+
+    async def recall(headers: Sequence[str]) -> tuple[object, Mapping[str, str]]:
+        asked.append(tuple(headers))
+        return remembered, {"Born": "mm/dd"}
+
+    files = StoredImportFiles(storage)
+    found = await files.analyse("f.csv", filename="f.csv", sheet=None, today=TODAY, recall=recall)
+    assert storage.reads == {"f.csv": 1}
+    assert asked == [("Mail", "Born", "Note")]
+    assert found.answer["suggestedMapping"] == remembered
+    assert found.answer["previewRows"] == [{"email": "c@d.co", "birthDate": "1985-03-04"}]
+    assert found.date_orders == {"Born": DateOrder.MONTH_FIRST}
+    # Without one, the suggestion is the file's own (and the order day first).
+    fresh = await files.analyse("f.csv", filename="f.csv", sheet=None, today=TODAY)
+    assert fresh.answer["suggestedMapping"] != remembered
+    assert fresh.date_orders == {"Born": DateOrder.DAY_FIRST}
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    yield data

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import attrs
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -154,5 +153,31 @@ _TEXT = st.none() | st.text(max_size=6)
 )
 def test_a_member_record_stages_every_field_and_reads_back_the_same(record: MemberRecord) -> None:
     data = record.to_dict()
-    assert data == {**attrs.asdict(record), "status": record.status.value}
+    assert data == {**record._asdict(), "status": record.status.value}
+    assert type(data["status"]) is str  # the plain value, not the enum, goes to staging
     assert MemberRecord.from_dict(data) == record
+
+
+def test_a_date_seen_before_is_judged_again_for_each_row() -> None:
+    # Dates are cached by value: a bad one must still warn on every row that holds it, and a
+    # good one come back the same, with or without blanks around it.
+    today = date(2026, 1, 15)
+    for external_id in ("1", "2"):
+        record, problems = member_record(
+            SourceMember(
+                external_id=external_id,
+                email="a@b.io",
+                birth_date="1990-13-01",
+                membership_start=" 2024-01-31 00:00:00 ",
+            ),
+            today=today,
+        )
+        assert record is not None
+        assert (record.birth_date, record.start_date) == (None, "2024-01-31")
+        assert [(p.field, p.source_id, p.reason) for p in problems] == [
+            (
+                "birth_date",
+                external_id,
+                "Not a date YYYY-MM-DD ('1990-13-01'); imported without it.",
+            )
+        ]

@@ -11,6 +11,7 @@ batch applied twice (a take-over after a crash) writes nothing the second time.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -62,11 +63,22 @@ _MEMBER_COLUMNS = tuple(f"m_{n}" for n in t.STAGED_MEMBER_FIELDS)
 _MEMBER_KEYS = frozenset(t.STAGED_MEMBER_FIELDS)
 
 
-def _member_shaped(data: Mapping[str, Any]) -> bool:
-    """A member record's dict (``MemberRecord.to_dict()``): kept in the typed columns."""
-    return data.keys() == _MEMBER_KEYS and all(
-        v is None or isinstance(v, str) for v in data.values()
-    )
+_MEMBER_VALUES = operator.itemgetter(*t.STAGED_MEMBER_FIELDS)
+_PLAIN_TEXT = frozenset({str, type(None)})
+
+
+def _member_values(data: Mapping[str, Any]) -> tuple[str | None, ...] | None:
+    """A member record's dict (``MemberRecord.to_dict()``) as its typed columns' values in
+    order, or None for a dict of any other shape. Once per staged row: the common case
+    (plain strings and None) is decided by C calls alone, a ``str`` subclass the slow way."""
+    if data.keys() != _MEMBER_KEYS:
+        return None
+    values: tuple[str | None, ...] = _MEMBER_VALUES(data)
+    if _PLAIN_TEXT.issuperset(map(type, values)) or all(
+        v is None or isinstance(v, str) for v in values
+    ):
+        return values
+    return None
 
 
 def _distinct(table: sa.Table, names: Sequence[str]) -> sa.ColumnElement[bool]:
@@ -144,10 +156,14 @@ class SqlImportData(SqlRepository):
     ) -> None:
         if not rows:
             return
-        typed: list[tuple[int, Mapping[str, Any]]] = []
+        typed: list[tuple[int, tuple[str | None, ...]]] = []
         other: list[tuple[int, Mapping[str, Any]]] = []
-        for row in rows:  # each row's shape checked once
-            (typed if entity == "members" and _member_shaped(row[1]) else other).append(row)
+        for seq, data in rows:  # each row's shape checked once
+            member = _member_values(data) if entity == "members" else None
+            if member is None:
+                other.append((seq, data))
+            else:
+                typed.append((seq, member))
         if self._db.is_postgres:
             # COPY, a stream whatever the chunk size; member records in their own columns.
             if typed:
@@ -155,10 +171,7 @@ class SqlImportData(SqlRepository):
                     self._db,
                     t.import_staging,
                     ("job_id", "entity", "seq", *_MEMBER_COLUMNS),
-                    (
-                        (job_id, entity, s, *(d[n] for n in t.STAGED_MEMBER_FIELDS))
-                        for s, d in typed
-                    ),
+                    ((job_id, entity, s, *v) for s, v in typed),
                 )
             if other:
                 await pg_bulk.copy_rows(
@@ -168,17 +181,17 @@ class SqlImportData(SqlRepository):
                     ((job_id, entity, s, json.dumps(d, default=str)) for s, d in other),
                 )
             return
-        values = [
+        params: list[dict[str, Any]] = [
             {
                 "job_id": job_id,
                 "entity": entity,
                 "seq": s,
                 "data": None,
-                **{f"m_{n}": d[n] for n in t.STAGED_MEMBER_FIELDS},
+                **dict(zip(_MEMBER_COLUMNS, v, strict=True)),
             }
-            for s, d in typed
+            for s, v in typed
         ]
-        values += [
+        params += [
             {
                 "job_id": job_id,
                 "entity": entity,
@@ -188,7 +201,7 @@ class SqlImportData(SqlRepository):
             }
             for s, d in other
         ]
-        await self._many(t.import_staging.insert(), values)
+        await self._many(t.import_staging.insert(), params)
 
     async def staged(
         self, job_id: str, entity: str, *, from_seq: int, limit: int

@@ -164,8 +164,13 @@ async def copy_rows(
             raw.cursor() as cursor,
             cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
         ):
+            # The copy's own formatter (psycopg's C row formatter, as ``write_row`` uses it)
+            # called directly, and a block sent only when it fills: ``await write_row`` per
+            # row made a coroutine per row, a third of a staged member row's COPY cost.
+            formatter = copy.formatter
             for row in rows:
-                await copy.write_row(row)
+                if data := formatter.write_row(row):
+                    await copy.write(data)
     except psycopg.errors.IntegrityError as exc:
         raise Conflict("Some of the rows are there already.") from exc
     except psycopg.OperationalError as exc:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -164,20 +164,16 @@ async def _store_and_read(
         key, _capped(chunks, max_bytes), content_type="application/octet-stream"
     )
     today = svc.clock.now().date()
+
+    async def recall(headers: Sequence[str]) -> tuple[object, Mapping[str, str]]:
+        # The preview rows and warnings follow the remembered mapping (and its proven date
+        # orders: a rejects file may hold only dates like 03/04/1985), decided from one read.
+        return await _remembered(svc, org_id, list(headers))
+
     try:
-        found = await svc.import_files.analyse(key, filename=filename, sheet=sheet, today=today)
-        remembered, orders = await _remembered(svc, org_id, list(found.headers))
-        if remembered is not None:
-            # Read again so the preview rows and warnings follow the remembered mapping (and
-            # its proven date orders: a rejects file may hold only dates like 03/04/1985).
-            found = await svc.import_files.analyse(
-                key,
-                filename=filename,
-                sheet=sheet,
-                today=today,
-                remembered=remembered,
-                remembered_orders=orders,
-            )
+        found = await svc.import_files.analyse(
+            key, filename=filename, sheet=sheet, today=today, recall=recall
+        )
     except BaseException:
         await svc.storage.delete(key)
         raise
