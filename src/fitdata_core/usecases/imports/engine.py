@@ -558,23 +558,32 @@ class _Run:
             if items
             else _CheckedPage()
         )
+        # The rows go in (COPY on Postgres) before the job is locked, at the positions the
+        # checkpoint read at the start of this step gives: an apply step running beside this
+        # one holds the lock for its whole transaction, and staging meanwhile instead of
+        # after it is half of what running them side by side saves. Nobody else moves these
+        # positions while this worker holds the lease (an apply step only reads staged rows,
+        # and sees these once they commit); if someone did, the check under the lock below
+        # rolls the rows back with the transaction.
+        seq = job.checkpoint.get(f"{name}.rows", 0)
+        rows = [(seq + i, record) for i, record in enumerate(checked.records)]
+        skipped, failed, problems = checked.skipped, checked.failed, checked.problems
         async with self.svc.uow() as uow:
+            if rows:
+                with collector_paused():  # while COPY turns them into rows (a tuple each)
+                    await uow.imports.stage(job.id, name, rows)
             job = await self._locked(uow)
             cp = job.checkpoint
-            if cp.get(f"{name}.pages", 0) != self._pages_read - len(taken):
+            moved = cp.get(f"{name}.rows", 0) != seq
+            if moved or cp.get(f"{name}.pages", 0) != self._pages_read - len(taken):
                 self._drop_pages()  # someone else staged meanwhile; re-read from the checkpoint
-                return
+                return  # (and the rows staged above roll back with this unit of work)
             if not taken:
                 report = job.report.with_total(entity, cp.get(f"{name}.seen", 0))
                 job, _ = job.record_batch(self.now(), report, {f"{name}.fetched": 1})
                 await self._save(uow, job)
                 _log(job, "fetched", entity=name, rows=cp.get(f"{name}.seen", 0))
                 return
-            seq = cp.get(f"{name}.rows", 0)
-            rows = [(seq + i, record) for i, record in enumerate(checked.records)]
-            skipped, failed, problems = checked.skipped, checked.failed, checked.problems
-            with collector_paused():  # while COPY turns them into rows (a tuple each)
-                await uow.imports.stage(job.id, name, rows)
             report = job.report.with_batch(
                 entity,
                 Tally(skipped=skipped, failed=failed),
