@@ -149,3 +149,47 @@ async def test_each_step_beside_the_other_is_logged(caplog: pytest.LogCaptureFix
     assert events.index("import batch") < events.index("import fetched")
     assert events.count("import staged") == 5
     assert events.count("import batch") == 5
+
+
+async def test_a_page_staged_before_the_lock_rolls_back_if_the_checkpoint_moved_meanwhile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stage step writes its page before it locks the job, at the positions the checkpoint
+    gave when the step began. If the checkpoint moved meanwhile (another worker staged), the
+    page must not land: the step rolls it back with its unit of work and re-reads; every row
+    still lands once."""
+    from fitdata_core.usecases.imports import engine
+
+    svc = _svc(_source(), beside=True)
+    gym = await add_gym(svc)
+    job_id = await start_import(svc, gym.owner, gym.org_id, _request())
+    original = engine._Run._locked
+    moved: list[int] = []
+
+    async def locked_after_someone_staged(self: Any, uow: Any) -> Any:
+        job = await original(self, uow)
+        staged = await uow.imports.staged(job.id, "members", from_seq=0, limit=10_000)
+        if len(staged) > job.checkpoint.get("members.rows", 0) and not moved:
+            # A stage step, its page written and not committed: as if another worker's page
+            # had landed between this step's start and its lock, taking these positions.
+            moved.append(len(staged) - job.checkpoint.get("members.rows", 0))
+            job, _ = job.record_batch(svc.clock.now(), job.report, {"members.rows": 10**6})
+        return job
+
+    monkeypatch.setattr(engine._Run, "_locked", locked_after_someone_staged)
+    await drain(svc)
+    job = await job_of(svc, job_id)
+    assert moved  # the race happened once: a page was staged, then found the positions moved
+    assert moved == [PAGE]  # the first page had been written before the lock
+    assert job.status is ImportStatus.COMPLETED
+    # Every row once, none twice (a page left behind would come back as duplicates).
+    assert job.results["members"] == {
+        "created": 5 * PAGE - 2,
+        "updated": 1,
+        "unchanged": 0,
+        "skipped": 0,
+        "failed": 1,
+    }
+    assert job.report.progress["members"].processed == 5 * PAGE
+    async with svc.uow() as uow:
+        assert await uow.imports.staged(job_id, "members", from_seq=0, limit=10_000) == []
