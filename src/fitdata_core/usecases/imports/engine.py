@@ -553,8 +553,9 @@ class _Run:
         # The rows are checked before the job is locked, in a worker thread: an apply step
         # running beside this one (see ``_Run.run``) holds the job's lock meanwhile, and its
         # statements are answered on this event loop while the check runs.
+        seq = job.checkpoint.get(f"{name}.rows", 0)
         checked = (
-            await asyncio.to_thread(_check_page, items, check, whitelist, written)
+            await asyncio.to_thread(_check_page, items, check, whitelist, written, seq)
             if items
             else _CheckedPage()
         )
@@ -565,41 +566,43 @@ class _Run:
         # positions while this worker holds the lease (an apply step only reads staged rows,
         # and sees these once they commit); if someone did, the check under the lock below
         # rolls the rows back with the transaction.
-        seq = job.checkpoint.get(f"{name}.rows", 0)
-        rows = [(seq + i, record) for i, record in enumerate(checked.records)]
+        rows = checked.rows
         skipped, failed, problems = checked.skipped, checked.failed, checked.problems
-        async with self.svc.uow() as uow:
-            if rows:
-                with collector_paused():  # while COPY turns them into rows (a tuple each)
+        # The collector stays off until the page is staged: its rows are alive till then, and
+        # a collection meanwhile (set off by any allocation: COPY's tuple a row, the apply
+        # step's beside this one) would walk every one of them.
+        with collector_paused():
+            async with self.svc.uow() as uow:
+                if rows:
                     await uow.imports.stage(job.id, name, rows)
-            job = await self._locked(uow)
-            cp = job.checkpoint
-            moved = cp.get(f"{name}.rows", 0) != seq
-            if moved or cp.get(f"{name}.pages", 0) != self._pages_read - len(taken):
-                self._drop_pages()  # someone else staged meanwhile; re-read from the checkpoint
-                return  # (and the rows staged above roll back with this unit of work)
-            if not taken:
-                report = job.report.with_total(entity, cp.get(f"{name}.seen", 0))
-                job, _ = job.record_batch(self.now(), report, {f"{name}.fetched": 1})
-                await self._save(uow, job)
-                _log(job, "fetched", entity=name, rows=cp.get(f"{name}.seen", 0))
-                return
-            report = job.report.with_batch(
-                entity,
-                Tally(skipped=skipped, failed=failed),
-                problems,
-                processed=skipped + failed,
-            )
-            job, _ = job.record_batch(
-                self.now(),
-                report,
-                {
-                    f"{name}.pages": cp.get(f"{name}.pages", 0) + len(taken),
-                    f"{name}.rows": seq + len(rows),
-                    f"{name}.seen": cp.get(f"{name}.seen", 0) + len(items),
-                },
-            )
-            job = await self._save(uow, job)
+                job = await self._locked(uow)
+                cp = job.checkpoint
+                moved = cp.get(f"{name}.rows", 0) != seq
+                if moved or cp.get(f"{name}.pages", 0) != self._pages_read - len(taken):
+                    self._drop_pages()  # someone else staged meanwhile; re-read from the checkpoint
+                    return  # (and the rows staged above roll back with this unit of work)
+                if not taken:
+                    report = job.report.with_total(entity, cp.get(f"{name}.seen", 0))
+                    job, _ = job.record_batch(self.now(), report, {f"{name}.fetched": 1})
+                    await self._save(uow, job)
+                    _log(job, "fetched", entity=name, rows=cp.get(f"{name}.seen", 0))
+                    return
+                report = job.report.with_batch(
+                    entity,
+                    Tally(skipped=skipped, failed=failed),
+                    problems,
+                    processed=skipped + failed,
+                )
+                job, _ = job.record_batch(
+                    self.now(),
+                    report,
+                    {
+                        f"{name}.pages": cp.get(f"{name}.pages", 0) + len(taken),
+                        f"{name}.rows": seq + len(rows),
+                        f"{name}.seen": cp.get(f"{name}.seen", 0) + len(items),
+                    },
+                )
+                job = await self._save(uow, job)
         _log(job, "staged", entity=name, rows=len(items), skipped=skipped, failed=failed)
 
     async def step_stage_members(self) -> None:
@@ -885,9 +888,10 @@ class _Run:
 @attrs.define
 class _CheckedPage:
     """A page's rows after the value rules: the records to stage (their ``to_dict()``, in
-    source order), the problems found, and how many rows were skipped or failed."""
+    source order, each with its staging position), the problems found, and how many rows were
+    skipped or failed."""
 
-    records: list[dict[str, Any]] = attrs.Factory(list)
+    rows: list[tuple[int, dict[str, Any]]] = attrs.Factory(list)
     problems: list[RowProblem] = attrs.Factory(list)
     skipped: int = 0
     failed: int = 0
@@ -898,8 +902,10 @@ def _check_page(
     check: Callable[[Any], tuple[Any, list[RowProblem]]],
     whitelist: frozenset[str] | None,
     written: tuple[str, ...] | None,
+    seq: int,
 ) -> _CheckedPage:
-    """Check a page's source rows (pure: safe in a worker thread)."""
+    """Check a page's source rows (pure: safe in a worker thread); the records to stage are
+    numbered from ``seq``."""
     page = _CheckedPage()
     # With the cyclic collector off: the rows' records and problems are freed by reference
     # counting, and scanning them was a quarter of an import's CPU (see fitdata_core.gc_pause).
@@ -915,7 +921,7 @@ def _check_page(
             if record is None:
                 page.failed += 1
                 continue
-            page.records.append(record.to_dict())
+            page.rows.append((seq + len(page.rows), record.to_dict()))
     return page
 
 
