@@ -17,9 +17,10 @@ rules in SQL) takes ``set_batch_size`` rows a step instead, and no row comes bac
 While a page is staged, the source's next page is already being fetched (one page ahead), so
 the source's latency overlaps the database work. And with ``ImportPolicy.apply_while_staging``
 (on for Postgres), the rows staged so far are applied while the next page is checked and
-staged: the page's checks run in a worker thread before the stage step locks the job, the
-apply step's statements run in the database meanwhile, and the two steps, one transaction
-each, take the job's lock in turn. A round takes about the longer of the two instead of both.
+staged: the page's checks run in a worker thread and its rows are written to the staging
+area before the stage step locks the job, the apply step's statements run in the database
+meanwhile, and the two steps, one transaction each, take the job's lock in turn. A round
+takes about the longer of the two instead of both.
 
 A source that reads its rows itself (a CSV file, bulk-loaded into the staging table at
 upload or confirm time, ``COPY`` on Postgres) stages them with the same records
