@@ -118,9 +118,7 @@ class StoredProblems(Sequence[RowProblem]):
 
     def plus(self, more: Iterable[RowProblem]) -> StoredProblems:
         """These problems and ``more`` after them, still undecoded."""
-        joined = StoredProblems(())
-        joined._raw = self._raw + tuple(p.to_dict() for p in more)
-        return joined
+        return StoredProblems((*self._raw, *(p.to_dict() for p in more)))
 
     def to_dicts(self) -> list[Mapping[str, Any]]:
         """The problems as :meth:`RowProblem.to_dict` gives them, for the JSON column."""

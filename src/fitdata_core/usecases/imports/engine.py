@@ -562,8 +562,8 @@ class _Run:
         )
         # The rows go in (COPY on Postgres) before the job is locked, at the positions the
         # checkpoint read at the start of this step gives: an apply step running beside this
-        # one holds the lock for its whole transaction, and staging meanwhile instead of
-        # after it is half of what running them side by side saves. Nobody else moves these
+        # one holds the lock for its whole transaction, so staging after the lock would wait
+        # for the whole apply instead of running beside it. Nobody else moves these
         # positions while this worker holds the lease (an apply step only reads staged rows,
         # and sees these once they commit); if someone did, the check under the lock below
         # rolls the rows back with the transaction.
