@@ -31,7 +31,10 @@ depends_on: str | Sequence[str] | None = None
 TABLES = ("import_staging", "import_changes")
 TRIGGER = "import_jobs_delete_rows"
 
-_DELETES = " ".join(f"DELETE FROM {table} WHERE job_id = OLD.id;" for table in TABLES)
+_DELETES = " ".join(
+    f"DELETE FROM {table} WHERE job_id = OLD.id;"  # noqa: S608 - table names are constants
+    for table in TABLES
+)
 
 
 def upgrade() -> None:
@@ -62,7 +65,9 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER {TRIGGER}")
     for table in TABLES:
         # Rows of a job that no longer exists could not satisfy the key again.
-        op.execute(f"DELETE FROM {table} WHERE job_id NOT IN (SELECT id FROM import_jobs)")
+        op.execute(
+            f"DELETE FROM {table} WHERE job_id NOT IN (SELECT id FROM import_jobs)"  # noqa: S608
+        )
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.create_foreign_key(
                 f"fk_{table}_job_id_import_jobs",
