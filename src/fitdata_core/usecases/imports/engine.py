@@ -75,6 +75,7 @@ from fitdata_core.job_names import IMPORT_RUN
 from fitdata_core.model.imports import ImportEntity, RowProblem, Tally
 from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, ImportStatus
 from fitdata_core.policies import ImportPolicy
+from fitdata_core.ports.imports import StagedRecord
 from fitdata_core.ports.infrastructure import Ciphertext
 from fitdata_core.ports.providers import SourceCredentials
 from fitdata_core.ports.repositories import UnitOfWork
@@ -888,11 +889,11 @@ class _Run:
 
 @attrs.define
 class _CheckedPage:
-    """A page's rows after the value rules: the records to stage (their ``to_dict()``, in
-    source order, each with its staging position), the problems found, and how many rows were
-    skipped or failed."""
+    """A page's rows after the value rules: the records to stage (in source order, each with
+    its staging position; see :data:`~fitdata_core.ports.imports.StagedRecord`), the problems
+    found, and how many rows were skipped or failed."""
 
-    rows: list[tuple[int, dict[str, Any]]] = attrs.Factory(list)
+    rows: list[tuple[int, StagedRecord]] = attrs.Factory(list)
     problems: list[RowProblem] = attrs.Factory(list)
     skipped: int = 0
     failed: int = 0
@@ -922,7 +923,9 @@ def _check_page(
             if record is None:
                 page.failed += 1
                 continue
-            page.rows.append((seq + len(page.rows), record.to_dict()))
+            # A member record goes to staging as it is (no dict a row), any other as its dict.
+            staged = record if isinstance(record, MemberRecord) else record.to_dict()
+            page.rows.append((seq + len(page.rows), staged))
     return page
 
 
