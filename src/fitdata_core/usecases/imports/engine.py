@@ -236,6 +236,10 @@ class _Run:
         self._pages: AsyncIterator[Sequence[Any]] | None = None
         self._pages_entity: str | None = None
         self._pages_read = 0
+        # The job as the run loop read it to choose the step it starts next: a stage step
+        # takes its checkpoint from there instead of reading the job again (the job's row
+        # carries its report, up to a thousand problems: milliseconds to load). Used once.
+        self._chosen_from: ImportJob | None = None
         kept = _OPEN_PAGES.pop(job_id, None)
         if kept is not None and kept.loop is asyncio.get_running_loop():
             self._pages, self._pages_entity, self._pages_read = kept.pages, kept.entity, kept.read
@@ -522,8 +526,13 @@ class _Run:
         self, entity: ImportEntity, check: Callable[[Any], tuple[Any, list[RowProblem]]]
     ) -> None:
         name = entity.value
-        async with self.svc.uow(read_only=True) as uow:
-            job = await uow.import_jobs.get(self.job_id)
+        # What this step reads of the job before its lock, only it changes (``{name}.rows``,
+        # ``.pages``, ``.seen``): the run loop's read is as good as a new one, and the check
+        # under the lock below holds either way. A retry reads the job again.
+        job, self._chosen_from = self._chosen_from, None
+        if job is None:
+            async with self.svc.uow(read_only=True) as uow:
+                job = await uow.import_jobs.get(self.job_id)
         assert job is not None
         # Pages until ``stage_rows`` rows (one transaction for several small pages), or the end;
         # a file's page is a step of its own (``file_page_rows``).
@@ -861,6 +870,7 @@ class _Run:
                     await self.hand_off()
                     return current
                 beside = self.apply_beside(current, step)
+                self._chosen_from = current
                 if beside is None:
                     await self._attempt(step)
                 else:  # one round: the two take about as long as the longer one
