@@ -525,7 +525,6 @@ class _Run:
     async def _stage(
         self, entity: ImportEntity, check: Callable[[Any], tuple[Any, list[RowProblem]]]
     ) -> None:
-        name = entity.value
         # What this step reads of the job before its lock, only it changes (``{name}.rows``,
         # ``.pages``, ``.seen``): the run loop's read is as good as a new one, and the check
         # under the lock below holds either way. A retry reads the job again.
@@ -534,6 +533,21 @@ class _Run:
             async with self.svc.uow(read_only=True) as uow:
                 job = await uow.import_jobs.get(self.job_id)
         assert job is not None
+        # The collector stays off for the whole step, and every object of the page (its source
+        # rows, records and problems) is freed by reference counting when ``_stage_page``
+        # returns, inside the pause: a collection while they live (set off by any allocation,
+        # the first one after a pause ends included) walks every one of them, about 15 ms a
+        # 10,000-row page.
+        with collector_paused():
+            await self._stage_page(job, entity, check)
+
+    async def _stage_page(
+        self,
+        job: ImportJob,
+        entity: ImportEntity,
+        check: Callable[[Any], tuple[Any, list[RowProblem]]],
+    ) -> None:
+        name = entity.value
         # Pages until ``stage_rows`` rows (one transaction for several small pages), or the end;
         # a file's page is a step of its own (``file_page_rows``).
         step_rows = (
@@ -579,41 +593,37 @@ class _Run:
         # rolls the rows back with the transaction.
         rows = checked.rows
         skipped, failed, problems = checked.skipped, checked.failed, checked.problems
-        # The collector stays off until the page is staged: its rows are alive till then, and
-        # a collection meanwhile (set off by any allocation: COPY's tuple a row, the apply
-        # step's beside this one) would walk every one of them.
-        with collector_paused():
-            async with self.svc.uow() as uow:
-                if rows:
-                    await uow.imports.stage(job.id, name, rows)
-                job = await self._locked(uow)
-                cp = job.checkpoint
-                moved = cp.get(f"{name}.rows", 0) != seq
-                if moved or cp.get(f"{name}.pages", 0) != self._pages_read - len(taken):
-                    self._drop_pages()  # someone else staged meanwhile; re-read from the checkpoint
-                    return  # (and the rows staged above roll back with this unit of work)
-                if not taken:
-                    report = job.report.with_total(entity, cp.get(f"{name}.seen", 0))
-                    job, _ = job.record_batch(self.now(), report, {f"{name}.fetched": 1})
-                    await self._save(uow, job)
-                    _log(job, "fetched", entity=name, rows=cp.get(f"{name}.seen", 0))
-                    return
-                report = job.report.with_batch(
-                    entity,
-                    Tally(skipped=skipped, failed=failed),
-                    problems,
-                    processed=skipped + failed,
-                )
-                job, _ = job.record_batch(
-                    self.now(),
-                    report,
-                    {
-                        f"{name}.pages": cp.get(f"{name}.pages", 0) + len(taken),
-                        f"{name}.rows": seq + len(rows),
-                        f"{name}.seen": cp.get(f"{name}.seen", 0) + len(items),
-                    },
-                )
-                job = await self._save(uow, job)
+        async with self.svc.uow() as uow:
+            if rows:
+                await uow.imports.stage(job.id, name, rows)
+            job = await self._locked(uow)
+            cp = job.checkpoint
+            moved = cp.get(f"{name}.rows", 0) != seq
+            if moved or cp.get(f"{name}.pages", 0) != self._pages_read - len(taken):
+                self._drop_pages()  # someone else staged meanwhile; re-read from the checkpoint
+                return  # (and the rows staged above roll back with this unit of work)
+            if not taken:
+                report = job.report.with_total(entity, cp.get(f"{name}.seen", 0))
+                job, _ = job.record_batch(self.now(), report, {f"{name}.fetched": 1})
+                await self._save(uow, job)
+                _log(job, "fetched", entity=name, rows=cp.get(f"{name}.seen", 0))
+                return
+            report = job.report.with_batch(
+                entity,
+                Tally(skipped=skipped, failed=failed),
+                problems,
+                processed=skipped + failed,
+            )
+            job, _ = job.record_batch(
+                self.now(),
+                report,
+                {
+                    f"{name}.pages": cp.get(f"{name}.pages", 0) + len(taken),
+                    f"{name}.rows": seq + len(rows),
+                    f"{name}.seen": cp.get(f"{name}.seen", 0) + len(items),
+                },
+            )
+            job = await self._save(uow, job)
         _log(job, "staged", entity=name, rows=len(items), skipped=skipped, failed=failed)
 
     async def step_stage_members(self) -> None:
