@@ -352,10 +352,18 @@ async def decide(
         db,
         {"job": job_id, "org": org_id, "lo": from_seq, "lim": limit, "source": source, "now": now},
     )
-    # The decision's estimated cost is over Postgres's JIT threshold, so by default every
-    # batch compiled it to machine code first: 50-170 ms of a 10,000-row batch's 0.3-0.6 s
-    # (EXPLAIN ANALYZE), never won back by a statement this short. Off for this transaction.
-    await batch.run("SET LOCAL jit = off")
+    # Two planner settings for this transaction, in one round trip:
+    # - ``jit`` off: the decision's estimated cost is over Postgres's JIT threshold, so by
+    #   default every batch compiled it to machine code first: 50-170 ms of a 10,000-row
+    #   batch's 0.3-0.6 s (EXPLAIN ANALYZE), never won back by a statement this short;
+    # - ``random_page_cost`` 1.1 (the usual value for a database whose pages are cached or
+    #   on SSD, against the default 4 for spinning disks): with the default, the planner
+    #   read every user of the platform into a hash table for each batch rather than find
+    #   the batch's emails in the users' email index; with 1.1 it merges the two in email
+    #   order (a 10,000-row batch of a 100,000-member gym: 124 against 152 ms).
+    await batch.run(
+        "SELECT set_config('jit', 'off', true), set_config('random_page_cost', '1.1', true)"
+    )
     await batch.run(_BATCH)
     counts = (await batch.run(_COUNTS)).mappings().one()
     batch.counts = {k: int(v) for k, v in counts.items()}
