@@ -261,12 +261,9 @@ STAGED_MEMBER_FIELDS = (
 import_staging = sa.Table(
     "import_staging",
     metadata,
-    sa.Column(
-        "job_id",
-        ID,
-        sa.ForeignKey("import_jobs.id", ondelete=_CASCADE),
-        primary_key=True,
-    ),
+    # No foreign key to ``import_jobs``: checked row by row, it cost more than the COPY of the
+    # rows itself. A trigger deletes a job's rows with the job (migration 0011).
+    sa.Column("job_id", ID, primary_key=True),
     sa.Column("entity", sa.String(16), primary_key=True),
     sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
     # A staged row of any shape; empty for a member record, which is kept in the typed
@@ -280,7 +277,8 @@ import_changes = sa.Table(
     "import_changes",
     metadata,
     sa.Column("id", AutoId, primary_key=True, autoincrement=True),
-    sa.Column("job_id", ID, sa.ForeignKey("import_jobs.id", ondelete=_CASCADE), nullable=False),
+    # Deleted with its job by a trigger, like ``import_staging`` (migration 0011).
+    sa.Column("job_id", ID, nullable=False),
     sa.Column("entity", sa.String(16), nullable=False),
     sa.Column("row_key", ID, nullable=False),
     sa.Column("action", sa.String(8), nullable=False),

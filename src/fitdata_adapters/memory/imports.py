@@ -12,6 +12,7 @@ from fitdata_core.errors import Conflict
 from fitdata_core.model.catalog import Lead, Plan
 from fitdata_core.model.organizations import MemberProfile, normalize_email
 from fitdata_core.money import Money
+from fitdata_core.ports.imports import StagedRecord
 from fitdata_core.rules.import_merge import (
     ENRICH_FIELDS,
     TRACKED_FIELDS,
@@ -25,6 +26,7 @@ from fitdata_core.rules.import_merge import (
     plain,
     plan_values,
 )
+from fitdata_core.rules.import_values import MemberRecord
 
 if TYPE_CHECKING:
     from fitdata_adapters.memory.uow import MemoryUnitOfWork, _Tables
@@ -41,13 +43,15 @@ class MemoryImportData:
     # --- staging --------------------------------------------------------------------------
 
     async def stage(
-        self, job_id: str, entity: str, rows: Sequence[tuple[int, Mapping[str, Any]]]
+        self, job_id: str, entity: str, rows: Sequence[tuple[int, StagedRecord]]
     ) -> None:
         for seq, data in rows:
             key = (job_id, entity, seq)
             if key in self.t.import_staged:
                 raise Conflict("This row is staged already.")
-            self.t.import_staged[key] = dict(data)
+            self.t.import_staged[key] = (
+                data.to_dict() if isinstance(data, MemberRecord) else dict(data)
+            )
 
     async def staged(
         self, job_id: str, entity: str, *, from_seq: int, limit: int

@@ -29,6 +29,12 @@ from fitdata_core.rules.import_merge import (
     PlanWrites,
     RowChange,
 )
+from fitdata_core.rules.import_values import MemberRecord
+
+#: A staged row's record: a member record as it is (a store may keep its fields in columns
+#: of their own, and a CSV import stages a million of them: no dict built for each), any
+#: other record as its ``to_dict()``. ``staged`` gives every row back as a dict.
+StagedRecord = Mapping[str, Any] | MemberRecord
 
 
 class ImportDataRepository(Protocol):
@@ -38,7 +44,7 @@ class ImportDataRepository(Protocol):
     # --- staging --------------------------------------------------------------------------
 
     async def stage(
-        self, job_id: str, entity: str, rows: Sequence[tuple[int, Mapping[str, Any]]]
+        self, job_id: str, entity: str, rows: Sequence[tuple[int, StagedRecord]]
     ) -> None:
         """Keep ``(seq, record)`` rows of ``entity`` for the job (seqs are new)."""
         ...

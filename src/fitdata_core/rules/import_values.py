@@ -84,6 +84,24 @@ class MemberRecord(NamedTuple):
             "end_date": end,
         }
 
+    def columns(self) -> tuple[str | None, ...]:
+        """The fields in order, the status as its plain string: ``to_dict()``'s values
+        without the dict, for a store that keeps each field in a column of its own."""
+        (external_id, email, first, last, phone, status, birth, gender, plan, start, end) = self
+        return (
+            external_id,
+            email,
+            first,
+            last,
+            phone,
+            _STATUS_TEXT[status],
+            birth,
+            gender,
+            plan,
+            start,
+            end,
+        )
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MemberRecord:
         return cls(**{**data, "status": MembershipStatus(data["status"])})

@@ -103,6 +103,27 @@ async def test_staged_member_records_read_back_as_they_went_in(
     )
 
 
+async def test_member_records_staged_as_they_are_read_back_as_their_dicts(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    # The engine stages a member record itself (no dict a row); beside a dict, in one call.
+    org = await seed_org(uow_factory)
+    job = builders.import_job(org.id, "u1")
+    inactive = _record(0, first_name="דנה", status=MembershipStatus.INACTIVE)
+    plain = _record(1)
+    async with uow_factory() as uow:
+        await uow.import_jobs.add(job)
+        await uow.imports.stage(
+            job.id, "members", [(0, inactive), (1, plain.to_dict()), (2, _record(2))]
+        )
+        await uow.commit()
+    async with uow_factory() as uow:
+        staged = await uow.imports.staged(job.id, "members", from_seq=0, limit=9)
+    assert staged == [(0, inactive.to_dict()), (1, plain.to_dict()), (2, _record(2).to_dict())]
+    assert staged[0][1]["status"] == "inactive"
+    assert [MemberRecord.from_dict(data) for _, data in staged] == [inactive, plain, _record(2)]
+
+
 async def test_member_writes_land_once_and_a_rerun_decides_nothing(
     uow_factory: UnitOfWorkFactory,
 ) -> None:

@@ -156,6 +156,9 @@ def test_a_member_record_stages_every_field_and_reads_back_the_same(record: Memb
     assert data == {**record._asdict(), "status": record.status.value}
     assert type(data["status"]) is str  # the plain value, not the enum, goes to staging
     assert MemberRecord.from_dict(data) == record
+    # Its columns, as a store keeping a field a column stages them: the dict's values, in order.
+    assert record.columns() == tuple(data.values())
+    assert type(record.columns()[5]) is str
 
 
 def test_a_date_seen_before_is_judged_again_for_each_row() -> None:

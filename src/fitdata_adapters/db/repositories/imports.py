@@ -36,6 +36,7 @@ from fitdata_adapters.db.repositories.organizations import (
 from fitdata_core.errors import Conflict
 from fitdata_core.model.catalog import Lead, Plan
 from fitdata_core.model.organizations import MemberProfile, Membership, normalize_email
+from fitdata_core.ports.imports import StagedRecord
 from fitdata_core.rules.import_merge import (
     ENRICH_FIELDS,
     TRACKED_FIELDS,
@@ -47,6 +48,7 @@ from fitdata_core.rules.import_merge import (
     RowChange,
     lead_key,
 )
+from fitdata_core.rules.import_values import MemberRecord
 
 _TABLES: Mapping[str, sa.Table] = {
     "user": t.users,
@@ -152,13 +154,16 @@ class SqlImportData(SqlRepository):
     # --- staging --------------------------------------------------------------------------
 
     async def stage(
-        self, job_id: str, entity: str, rows: Sequence[tuple[int, Mapping[str, Any]]]
+        self, job_id: str, entity: str, rows: Sequence[tuple[int, StagedRecord]]
     ) -> None:
         if not rows:
             return
         typed: list[tuple[int, tuple[str | None, ...]]] = []
         other: list[tuple[int, Mapping[str, Any]]] = []
         for seq, data in rows:  # each row's shape checked once
+            if isinstance(data, MemberRecord):
+                typed.append((seq, data.columns()))
+                continue
             member = _member_values(data) if entity == "members" else None
             if member is None:
                 other.append((seq, data))

@@ -75,6 +75,7 @@ from fitdata_core.job_names import IMPORT_RUN
 from fitdata_core.model.imports import ImportEntity, RowProblem, Tally
 from fitdata_core.model.jobs import ImportJob, ImportPhase, ImportSource, ImportStatus
 from fitdata_core.policies import ImportPolicy
+from fitdata_core.ports.imports import StagedRecord
 from fitdata_core.ports.infrastructure import Ciphertext
 from fitdata_core.ports.providers import SourceCredentials
 from fitdata_core.ports.repositories import UnitOfWork
@@ -235,6 +236,10 @@ class _Run:
         self._pages: AsyncIterator[Sequence[Any]] | None = None
         self._pages_entity: str | None = None
         self._pages_read = 0
+        # The job as the run loop read it to choose the step it starts next: a stage step
+        # takes its checkpoint from there instead of reading the job again (the job's row
+        # carries its report, up to a thousand problems: milliseconds to load). Used once.
+        self._chosen_from: ImportJob | None = None
         kept = _OPEN_PAGES.pop(job_id, None)
         if kept is not None and kept.loop is asyncio.get_running_loop():
             self._pages, self._pages_entity, self._pages_read = kept.pages, kept.entity, kept.read
@@ -520,10 +525,29 @@ class _Run:
     async def _stage(
         self, entity: ImportEntity, check: Callable[[Any], tuple[Any, list[RowProblem]]]
     ) -> None:
-        name = entity.value
-        async with self.svc.uow(read_only=True) as uow:
-            job = await uow.import_jobs.get(self.job_id)
+        # What this step reads of the job before its lock, only it changes (``{name}.rows``,
+        # ``.pages``, ``.seen``): the run loop's read is as good as a new one, and the check
+        # under the lock below holds either way. A retry reads the job again.
+        job, self._chosen_from = self._chosen_from, None
+        if job is None:
+            async with self.svc.uow(read_only=True) as uow:
+                job = await uow.import_jobs.get(self.job_id)
         assert job is not None
+        # The collector stays off for the whole step, and every object of the page (its source
+        # rows, records and problems) is freed by reference counting when ``_stage_page``
+        # returns, inside the pause: a collection while they live (set off by any allocation,
+        # the first one after a pause ends included) walks every one of them, about 15 ms a
+        # 10,000-row page.
+        with collector_paused():
+            await self._stage_page(job, entity, check)
+
+    async def _stage_page(
+        self,
+        job: ImportJob,
+        entity: ImportEntity,
+        check: Callable[[Any], tuple[Any, list[RowProblem]]],
+    ) -> None:
+        name = entity.value
         # Pages until ``stage_rows`` rows (one transaction for several small pages), or the end;
         # a file's page is a step of its own (``file_page_rows``).
         step_rows = (
@@ -569,41 +593,37 @@ class _Run:
         # rolls the rows back with the transaction.
         rows = checked.rows
         skipped, failed, problems = checked.skipped, checked.failed, checked.problems
-        # The collector stays off until the page is staged: its rows are alive till then, and
-        # a collection meanwhile (set off by any allocation: COPY's tuple a row, the apply
-        # step's beside this one) would walk every one of them.
-        with collector_paused():
-            async with self.svc.uow() as uow:
-                if rows:
-                    await uow.imports.stage(job.id, name, rows)
-                job = await self._locked(uow)
-                cp = job.checkpoint
-                moved = cp.get(f"{name}.rows", 0) != seq
-                if moved or cp.get(f"{name}.pages", 0) != self._pages_read - len(taken):
-                    self._drop_pages()  # someone else staged meanwhile; re-read from the checkpoint
-                    return  # (and the rows staged above roll back with this unit of work)
-                if not taken:
-                    report = job.report.with_total(entity, cp.get(f"{name}.seen", 0))
-                    job, _ = job.record_batch(self.now(), report, {f"{name}.fetched": 1})
-                    await self._save(uow, job)
-                    _log(job, "fetched", entity=name, rows=cp.get(f"{name}.seen", 0))
-                    return
-                report = job.report.with_batch(
-                    entity,
-                    Tally(skipped=skipped, failed=failed),
-                    problems,
-                    processed=skipped + failed,
-                )
-                job, _ = job.record_batch(
-                    self.now(),
-                    report,
-                    {
-                        f"{name}.pages": cp.get(f"{name}.pages", 0) + len(taken),
-                        f"{name}.rows": seq + len(rows),
-                        f"{name}.seen": cp.get(f"{name}.seen", 0) + len(items),
-                    },
-                )
-                job = await self._save(uow, job)
+        async with self.svc.uow() as uow:
+            if rows:
+                await uow.imports.stage(job.id, name, rows)
+            job = await self._locked(uow)
+            cp = job.checkpoint
+            moved = cp.get(f"{name}.rows", 0) != seq
+            if moved or cp.get(f"{name}.pages", 0) != self._pages_read - len(taken):
+                self._drop_pages()  # someone else staged meanwhile; re-read from the checkpoint
+                return  # (and the rows staged above roll back with this unit of work)
+            if not taken:
+                report = job.report.with_total(entity, cp.get(f"{name}.seen", 0))
+                job, _ = job.record_batch(self.now(), report, {f"{name}.fetched": 1})
+                await self._save(uow, job)
+                _log(job, "fetched", entity=name, rows=cp.get(f"{name}.seen", 0))
+                return
+            report = job.report.with_batch(
+                entity,
+                Tally(skipped=skipped, failed=failed),
+                problems,
+                processed=skipped + failed,
+            )
+            job, _ = job.record_batch(
+                self.now(),
+                report,
+                {
+                    f"{name}.pages": cp.get(f"{name}.pages", 0) + len(taken),
+                    f"{name}.rows": seq + len(rows),
+                    f"{name}.seen": cp.get(f"{name}.seen", 0) + len(items),
+                },
+            )
+            job = await self._save(uow, job)
         _log(job, "staged", entity=name, rows=len(items), skipped=skipped, failed=failed)
 
     async def step_stage_members(self) -> None:
@@ -860,6 +880,7 @@ class _Run:
                     await self.hand_off()
                     return current
                 beside = self.apply_beside(current, step)
+                self._chosen_from = current
                 if beside is None:
                     await self._attempt(step)
                 else:  # one round: the two take about as long as the longer one
@@ -888,11 +909,11 @@ class _Run:
 
 @attrs.define
 class _CheckedPage:
-    """A page's rows after the value rules: the records to stage (their ``to_dict()``, in
-    source order, each with its staging position), the problems found, and how many rows were
-    skipped or failed."""
+    """A page's rows after the value rules: the records to stage (in source order, each with
+    its staging position; see :data:`~fitdata_core.ports.imports.StagedRecord`), the problems
+    found, and how many rows were skipped or failed."""
 
-    rows: list[tuple[int, dict[str, Any]]] = attrs.Factory(list)
+    rows: list[tuple[int, StagedRecord]] = attrs.Factory(list)
     problems: list[RowProblem] = attrs.Factory(list)
     skipped: int = 0
     failed: int = 0
@@ -922,7 +943,9 @@ def _check_page(
             if record is None:
                 page.failed += 1
                 continue
-            page.rows.append((seq + len(page.rows), record.to_dict()))
+            # A member record goes to staging as it is (no dict a row), any other as its dict.
+            staged = record if isinstance(record, MemberRecord) else record.to_dict()
+            page.rows.append((seq + len(page.rows), staged))
     return page
 
 
