@@ -211,3 +211,29 @@ def test_import_benchmark_runs_both_sources_and_a_re_import_writes_nothing(
     assert "rows written 0," in re_import  # the engine's CSV re-import
     assert "rows written 0;" in re_import  # the ceiling's
     assert "engine/ceiling" in out
+
+
+def test_import_benchmark_repeats_the_csv_cases_and_prints_their_medians(
+    postgres_server_url: str,
+) -> None:
+    out = _run(
+        "imports.py",
+        "--database-url",
+        postgres_server_url,
+        "--cases",
+        "csv",
+        "--csv-sizes",
+        "2000",
+        "--csv-repeats",
+        "2",
+    )
+    assert out.count("completed in") == 4  # two repeats of a first import and a re-import
+    runs = [line for line in out.splitlines() if "identical re-import: engine" in line]
+    assert len(runs) == 2
+    assert all("rows written 0," in line for line in runs)
+    medians = [line for line in out.splitlines() if "medians of 2" in line]
+    assert [m.split(":")[0].rsplit(",", 1)[1].strip() for m in medians] == [
+        "first import",
+        "identical re-import",
+    ]
+    assert all("engine/ceiling" in m and "each repeat:" in m for m in medians)
