@@ -929,23 +929,22 @@ def _check_page(
     """Check a page's source rows (pure: safe in a worker thread); the records to stage are
     numbered from ``seq``."""
     page = _CheckedPage()
-    # With the cyclic collector off: the rows' records and problems are freed by reference
-    # counting, and scanning them was a quarter of an import's CPU (see fitdata_core.gc_pause).
-    with collector_paused():
-        for item in items:
-            if whitelist is not None and _email_of(item) not in whitelist:
-                page.skipped += 1
-                continue
-            if written is not None:
-                item = keep_member_fields(item, written)
-            record, found = check(item)
-            page.problems += found
-            if record is None:
-                page.failed += 1
-                continue
-            # A member record goes to staging as it is (no dict a row), any other as its dict.
-            staged = record if isinstance(record, MemberRecord) else record.to_dict()
-            page.rows.append((seq + len(page.rows), staged))
+    # Run inside the stage step's collector pause (see ``_Run._stage``): the rows' records and
+    # problems are freed by reference counting, never scanned for cycles.
+    for item in items:
+        if whitelist is not None and _email_of(item) not in whitelist:
+            page.skipped += 1
+            continue
+        if written is not None:
+            item = keep_member_fields(item, written)
+        record, found = check(item)
+        page.problems += found
+        if record is None:
+            page.failed += 1
+            continue
+        # A member record goes to staging as it is (no dict a row), any other as its dict.
+        staged = record if isinstance(record, MemberRecord) else record.to_dict()
+        page.rows.append((seq + len(page.rows), staged))
     return page
 
 
