@@ -17,6 +17,7 @@ clearing the flag takes effect on the next request.
 from __future__ import annotations
 
 import inspect
+import weakref
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -86,8 +87,20 @@ async def requires_platform_admin(
         raise PermissionDenied("This route is for platform administrators.")
 
 
+# Each handler's answer, worked out on its first request: the walk below reads signatures,
+# which cost more than the rest of the guard on every request of a hot route.
+_NEEDS_ACTOR: weakref.WeakKeyDictionary[BaseRouteHandler, bool] = weakref.WeakKeyDictionary()
+
+
 def needs_actor(route_handler: BaseRouteHandler) -> bool:
     """Whether the handler asks for ``actor``, directly or through its dependencies."""
+    known = _NEEDS_ACTOR.get(route_handler)
+    if known is None:
+        known = _NEEDS_ACTOR[route_handler] = _declares_actor(route_handler)
+    return known
+
+
+def _declares_actor(route_handler: BaseRouteHandler) -> bool:
     dependencies = route_handler.resolve_dependencies()
     pending = list(route_handler.parsed_fn_signature.parameters)
     seen: set[str] = set()
