@@ -6,13 +6,14 @@ from fitdata_core.access import Action
 from fitdata_core.errors import InvalidInput
 from fitdata_core.model.organizations import MemberRow
 from fitdata_core.paging import CURSOR_FIELD, decode_cursor, encode_cursor, with_next_cursor
-from fitdata_core.ports.repositories import MemberFilter, Page
+from fitdata_core.ports.repositories import JsonShape, MemberFilter, Page, RenderedMember
 from fitdata_core.services import Actor, Services
 from fitdata_core.usecases.common import authorize
 
 __all__ = [
     "MAX_PAGE_SIZE",
     "check_paging",
+    "list_member_json",
     "list_members",
     "member_cursor",
 ]
@@ -68,3 +69,36 @@ async def list_members(
             after=(after[0], after[1]) if after is not None else None,
         )
     return with_next_cursor(page, limit, member_cursor)
+
+
+async def list_member_json(
+    svc: Services,
+    actor: Actor,
+    org_id: str,
+    member_filter: MemberFilter,
+    shape: JsonShape,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    cursor: str | None = None,
+) -> Page[RenderedMember]:
+    """:func:`list_members` with each member already written as the JSON object ``shape``
+    names (:mod:`fitdata_core.rules.member_json`): the same page, total and cursors, for the
+    API's member list, which sends the objects as they are."""
+    check_paging(limit, offset, cursor)
+    after = decode_cursor(cursor, 2) if cursor is not None else None
+    async with svc.uow(separate_reads=True) as uow:
+        await authorize(uow, actor, org_id, Action.READ_MEMBERS)
+        page = await uow.member_json.member_json_page(
+            org_id,
+            member_filter,
+            shape,
+            limit=limit + 1,
+            offset=offset,
+            after=(after[0], after[1]) if after is not None else None,
+        )
+    return with_next_cursor(page, limit, _rendered_cursor)
+
+
+def _rendered_cursor(member: RenderedMember) -> str:
+    return encode_cursor(member.email, member.membership_id)
