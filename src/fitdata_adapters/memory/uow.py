@@ -20,6 +20,7 @@ from typing import Any, Self, TypeVar
 import attrs
 
 from fitdata_adapters.memory.imports import MemoryImportData
+from fitdata_core.access import OrgAccess
 from fitdata_core.errors import Conflict, FitdataError
 from fitdata_core.events import DomainEvent
 from fitdata_core.model.billing import (
@@ -183,6 +184,10 @@ class _Users(_Repo):
 
     async def get(self, user_id: str) -> User | None:
         return self.t.users.get(user_id)
+
+    async def get_with_access(self, user_id: str, org_id: str) -> tuple[User | None, OrgAccess]:
+        org_exists, membership = await self._uow.memberships.get_with_org(org_id, user_id)
+        return self.t.users.get(user_id), OrgAccess(org_id, org_exists, membership)
 
     async def get_by_email(self, email: str) -> User | None:
         wanted = normalize_email(email)

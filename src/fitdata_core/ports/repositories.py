@@ -16,6 +16,7 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 
 import attrs
 
+from fitdata_core.access import OrgAccess
 from fitdata_core.events import DomainEvent
 from fitdata_core.model.billing import (
     BillingTransaction,
@@ -174,6 +175,12 @@ class UserRepository(Protocol):
         ...
 
     async def get(self, user_id: str) -> User | None: ...
+    async def get_with_access(self, user_id: str, org_id: str) -> tuple[User | None, OrgAccess]:
+        """:meth:`get` and the user's standing in ``org_id``
+        (:meth:`MembershipRepository.get_with_org`) in one read: what an org-scoped request's
+        authentication needs."""
+        ...
+
     async def get_by_email(self, email: str) -> User | None: ...
     async def update(self, user: User) -> None: ...
 
@@ -716,6 +723,11 @@ class IdempotencyKeyRepository(Protocol):
 
 class UnitOfWork(Protocol):
     """One transaction and its repositories: ``async with`` rolls back unless committed."""
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this unit only reads (``read_only`` or ``separate_reads``)."""
+        ...
 
     @property
     def organizations(self) -> OrganizationRepository: ...

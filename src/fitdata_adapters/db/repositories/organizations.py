@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from fitdata_adapters.db import tables as t
 from fitdata_adapters.db.errors import translate_errors
 from fitdata_adapters.db.repositories.base import SqlRepository
+from fitdata_core.access import OrgAccess
 from fitdata_core.model.organizations import (
     MemberProfile,
     MemberRow,
@@ -119,6 +120,25 @@ def _user(row: Mapping[str, Any]) -> User:
 _USER = sa.select(t.users).where(t.users.c.id == sa.bindparam("user_id"))
 
 
+def _user_with_access() -> sa.Select[Any]:
+    """The user's row, the organization's id if it exists, and the user's membership in it
+    if any (its columns prefixed ``m_``): one indexed read per table."""
+    u, o, m = t.users, t.organizations, t.memberships
+    joined = u.outerjoin(o, o.c.id == sa.bindparam("org_id")).outerjoin(
+        m, sa.and_(m.c.organization_id == o.c.id, m.c.user_id == u.c.id)
+    )
+    return (
+        sa.select(*u.c, o.c.id.label("found_org_id"), *(c.label("m_" + c.name) for c in m.c))
+        .select_from(joined)
+        .where(u.c.id == sa.bindparam("user_id"))
+    )
+
+
+# Built once: every org-scoped API request's authentication asks it.
+_USER_WITH_ACCESS = _user_with_access()
+_M_PREFIXED = tuple("m_" + c.name for c in t.memberships.c)
+
+
 class SqlUserRepository(SqlRepository):
     """Emails are stored normalised, so a user comes back with the lower-case email."""
 
@@ -128,6 +148,15 @@ class SqlUserRepository(SqlRepository):
     async def get(self, user_id: str) -> User | None:
         row = await self._db.one_or_none(_USER, {"user_id": user_id})
         return None if row is None else _user(row)
+
+    async def get_with_access(self, user_id: str, org_id: str) -> tuple[User | None, OrgAccess]:
+        row = await self._db.one_or_none(_USER_WITH_ACCESS, {"user_id": user_id, "org_id": org_id})
+        if row is None:  # no such user; the organization was not looked at
+            return None, OrgAccess(org_id, org_exists=False, membership=None)
+        membership = None
+        if row["m_id"] is not None:
+            membership = _membership({name[2:]: row[name] for name in _M_PREFIXED})
+        return _user(row), OrgAccess(org_id, row["found_org_id"] is not None, membership)
 
     async def get_by_email(self, email: str) -> User | None:
         row = await self._db.one_or_none(
