@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
-from fitdata_adapters.db.engine import create_engine, engine_from_settings
+from fitdata_adapters.db.engine import engine_from_settings
 from fitdata_adapters.settings import Settings
 from fitdata_core.errors import ConfigurationError
 
@@ -57,25 +57,15 @@ async def test_the_default_pool_opens_no_connection_after_warming_up(
 ) -> None:
     """Overflow connections close as they are returned and open again at the next burst: a
     Postgres backend started and ended over and over under steady load (about one request in
-    sixteen of 50 concurrent member-list requests opened one with 10 + 10). The default pool
-    holds its connections instead."""
+    sixteen of 50 concurrent member-list requests opened one with 10 + 10; how many depends
+    on timing, so that is measured in bench/README.md rather than asserted). The default pool
+    holds its connections instead: never more backends than it holds."""
     engine = engine_from_settings(_settings(tmp_path, clean_pg_url))
     try:
         pids = await _backend_pids_under_load(engine, tasks=60, rounds=20)
     finally:
         await engine.dispose()
     assert len(pids) <= 20
-
-
-async def test_an_overflowing_pool_churns_connections(clean_pg_url: str) -> None:
-    """What the default avoids, shown on the same load: more backends than the pool ever
-    holds at once (the test above would catch a default that churns)."""
-    engine = create_engine(clean_pg_url, pool_size=10, max_overflow=10)
-    try:
-        pids = await _backend_pids_under_load(engine, tasks=60, rounds=20)
-    finally:
-        await engine.dispose()
-    assert len(pids) > 20
 
 
 async def test_the_postgres_engine_uses_the_configured_pool(
