@@ -25,7 +25,7 @@ from fitdata_adapters.db.repositories.organizations import (
     ATTRIBUTE_COLUMNS,
     SqlMembershipRepository,
     member_page,
-    members_count_query,
+    member_page_total,
 )
 from fitdata_adapters.db.types import UtcDateTime
 from fitdata_core.ports.repositories import JsonShape, MemberFilter, Page, RenderedMember
@@ -109,11 +109,5 @@ class SqlMemberJsonPages(SqlRepository):
         items = [RenderedMember(row[0], row[1], row[2]) for row in found]
         if after is not None:
             return Page(items=items, total=None, limit=limit, offset=None)
-        if found:
-            total = int(found[0][3])
-        elif not offset:
-            total = 0
-        else:
-            count = members_count_query(org_id, member_filter)
-            total = int((await self._db.execute(count)).scalar_one())
+        total = await member_page_total(self._db, org_id, member_filter, found, offset=offset)
         return Page(items=items, total=total, limit=limit, offset=offset)

@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from fitdata_adapters.db import tables as t
 from fitdata_adapters.db.errors import translate_errors
-from fitdata_adapters.db.repositories.base import SqlRepository
+from fitdata_adapters.db.repositories.base import SqlRepository, SqlSession
 from fitdata_core.access import OrgAccess
 from fitdata_core.model.organizations import (
     MemberProfile,
@@ -449,6 +449,24 @@ def member_page(
     return statement, params
 
 
+async def member_page_total(
+    db: SqlSession,
+    org_id: str,
+    member_filter: MemberFilter,
+    found: Sequence[Sequence[Any]],
+    *,
+    offset: int,
+) -> int:
+    """The total of a first or offset page from its rows (the last column of
+    :func:`member_page`'s statement); a page past the end, with no row to carry it, counts."""
+    if found:
+        return int(found[0][-1])
+    if not offset:
+        return 0
+    count = members_count_query(org_id, member_filter)
+    return int((await db.execute(count)).scalar_one())
+
+
 def member_page_query(
     org_id: str,
     member_filter: MemberFilter,
@@ -617,13 +635,7 @@ class SqlMembershipRepository(SqlRepository):
             rows = [_member_row_of(row) for row in await self._db.execute(query, params)]
             return Page(items=rows, total=None, limit=limit, offset=None)
         found = list(await self._db.execute(query, params))
-        if found:
-            total = int(found[0][-1])
-        elif not offset:
-            total = 0
-        else:
-            count = members_count_query(org_id, member_filter)
-            total = int((await self._db.execute(count)).scalar_one())
+        total = await member_page_total(self._db, org_id, member_filter, found, offset=offset)
         items = [_member_row_of(row) for row in found]
         return Page(items=items, total=total, limit=limit, offset=offset)
 
