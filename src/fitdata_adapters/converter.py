@@ -35,6 +35,7 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from fitdata_core.errors import InvalidInput
+from fitdata_core.rules.member_json import json_time
 
 T = TypeVar("T")
 
@@ -80,12 +81,8 @@ class InvalidFields(InvalidInput):
 # -- unstructure hooks --------------------------------------------------------------------
 
 
-def datetime_out(value: dt.datetime) -> str:
-    """A datetime as every JSON surface writes it: ISO-8601 in UTC with a ``Z``."""
-    if value.tzinfo is None:
-        # The domain only holds aware datetimes; a naive one is a bug, not something to guess.
-        raise ValueError("cannot serialise a naive datetime")
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+datetime_out = json_time
+"""A datetime as every JSON surface writes it: ISO-8601 in UTC with a ``Z``."""
 
 
 def _date_out(value: dt.date) -> str:

@@ -9,7 +9,9 @@ when issued and when presented.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import attrs
 import jwt
@@ -58,7 +60,26 @@ def issue_token(
 
 
 def verify_token(secret: str, token: str) -> TokenClaims:
-    """Claims of a valid token; AuthenticationRequired for anything else (no detail leaked)."""
+    """Claims of a valid token; AuthenticationRequired for anything else (no detail leaked).
+
+    A token's signature and claims are checked once per process (a client sends the same
+    token on every request, and the check was a tenth of a member-list request's CPU); its
+    expiry is checked on every call. Only valid tokens are remembered, the last
+    :data:`_VERIFIED_TOKENS` of them, so junk tokens neither fill the cache nor skip a check.
+    """
+    claims, expires = _verified(secret, token)
+    if expires <= time.time():  # PyJWT's own rule: expired from the second ``exp`` names
+        raise AuthenticationRequired("The bearer token has expired.")
+    return claims
+
+
+_VERIFIED_TOKENS = 4096
+
+
+@lru_cache(maxsize=_VERIFIED_TOKENS)
+def _verified(secret: str, token: str) -> tuple[TokenClaims, int]:
+    """The claims of a well-signed, well-formed token and its ``exp``; raises otherwise
+    (``lru_cache`` keeps no exceptions)."""
     try:
         payload = jwt.decode(
             token,
@@ -84,11 +105,12 @@ def verify_token(secret: str, token: str) -> TokenClaims:
             "A platform-admin token may live at most "
             f"{_describe(ADMIN_TOKEN_MAX_TTL)}; issue a new one."
         )
-    return TokenClaims(
+    claims = TokenClaims(
         user_id=subject,
         is_platform_admin=is_admin,
         issued_at=datetime.fromtimestamp(issued, UTC),
     )
+    return claims, expires
 
 
 def _describe(span: timedelta) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+import attrs
+
 from fitdata_core.errors import FeatureNotInTier, PermissionDenied
 from fitdata_core.model.organizations import Membership, Role
 from fitdata_core.model.tiers import Feature, PlatformTier, features_of
@@ -16,6 +18,7 @@ __all__ = [
     "ALLOWED_ROLES",
     "DENIAL_MESSAGES",
     "Action",
+    "OrgAccess",
     "may",
     "require",
     "require_active_member",
@@ -34,6 +37,16 @@ class Action(StrEnum):
     READ_ANALYTICS = "read_analytics"
     READ_BILLING = "read_billing"
     CHANGE_BILLING = "change_billing"
+
+
+@attrs.frozen
+class OrgAccess:
+    """A user's standing in an organization as one read found it: whether the organization
+    exists, and the user's membership in it if any (what :func:`require` is asked about)."""
+
+    org_id: str
+    org_exists: bool
+    membership: Membership | None
 
 
 _ALL = frozenset(Role)

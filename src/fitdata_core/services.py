@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import attrs
 
+from fitdata_core.access import OrgAccess
 from fitdata_core.policies import BillingPolicy, ExportPolicy, ImportPolicy
 from fitdata_core.ports.clock import Clock, IdFactory
 from fitdata_core.ports.import_files import ImportFiles
@@ -30,10 +31,19 @@ __all__ = [
 
 @attrs.frozen
 class Actor:
-    """Who is calling: an authenticated user, possibly a platform administrator."""
+    """Who is calling: an authenticated user, possibly a platform administrator.
+
+    ``org_access`` is the caller's standing in the organization the request is about, when
+    authentication read it together with the user's row (an org-scoped API request: one
+    statement instead of two). A read-only unit of work authorizes against it instead of
+    reading it again (:func:`fitdata_core.usecases.common.authorize`): its reads are separate
+    snapshots anyway, and this one is from the same request. A unit of work that writes
+    always reads the membership again, in its own transaction.
+    """
 
     user_id: str
     is_platform_admin: bool = False
+    org_access: OrgAccess | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen

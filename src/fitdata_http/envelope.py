@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import msgspec
 from litestar import Response
 
 from fitdata_adapters.converter import unstructure
-from fitdata_core.ports.repositories import Page
+from fitdata_core.ports.repositories import Page, RenderedMember
 
-__all__ = ["Envelope", "created", "ok", "paged", "paged_json"]
+__all__ = ["Envelope", "created", "ok", "paged", "paged_rendered"]
 
 T = TypeVar("T")
 
@@ -51,13 +52,14 @@ def paged(page: Page[T], view: Callable[[T], Any] | None = None) -> Envelope:
     )
 
 
-def paged_json(page: Page[T], to_json: Callable[[T], dict[str, Any]]) -> Envelope:
-    """:func:`paged` for a hot list whose ``to_json`` builds each item's JSON-ready dict
-    itself (what the converter would make of its view, in one step): no view objects, and
-    no converter pass over 50 rows of plain strings."""
+def paged_rendered(page: Page[RenderedMember]) -> Envelope:
+    """:func:`paged` for a list whose items the store already wrote as JSON objects
+    (:class:`~fitdata_core.ports.MemberJsonPages`): they are joined into the ``data`` array
+    as they are, never parsed or encoded again."""
+    data = "[" + ",".join(item.json for item in page.items) + "]"
     return Response(
         content={
-            "data": [to_json(item) for item in page.items],
+            "data": msgspec.Raw(data.encode()),
             "meta": {
                 "total": page.total,
                 "limit": page.limit,

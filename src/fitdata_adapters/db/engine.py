@@ -156,8 +156,8 @@ async def read_only(conn: AsyncConnection) -> AsyncConnection:
 def create_engine(
     url: str | URL,
     *,
-    pool_size: int = 10,
-    max_overflow: int = 10,
+    pool_size: int = 20,
+    max_overflow: int = 0,
     echo: bool = False,
     sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
     ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS,

@@ -43,6 +43,7 @@ from fitdata_adapters.db.repositories import (
     SqlLeadRepository,
     SqlLocationRepository,
     SqlMemberCsvStream,
+    SqlMemberJsonPages,
     SqlMemberProfileRepository,
     SqlMembershipRepository,
     SqlOrganizationRepository,
@@ -74,6 +75,7 @@ class SqlUnitOfWork:
         self.users = SqlUserRepository(session)
         self.memberships = SqlMembershipRepository(session)
         self.member_csv = SqlMemberCsvStream(session)
+        self.member_json = SqlMemberJsonPages(session)
         self.profiles = SqlMemberProfileRepository(session)
         self.plans = SqlPlanRepository(session)
         self.locations = SqlLocationRepository(session)

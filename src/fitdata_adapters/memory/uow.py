@@ -20,6 +20,7 @@ from typing import Any, Self, TypeVar
 import attrs
 
 from fitdata_adapters.memory.imports import MemoryImportData
+from fitdata_core.access import OrgAccess
 from fitdata_core.errors import Conflict, FitdataError
 from fitdata_core.events import DomainEvent
 from fitdata_core.model.billing import (
@@ -50,9 +51,11 @@ from fitdata_core.ports.infrastructure import Ciphertext, JobMessage
 from fitdata_core.ports.repositories import (
     MEMBER_ATTRIBUTES,
     IdempotencyRecord,
+    JsonShape,
     MemberFilter,
     Page,
     PlacedEvent,
+    RenderedMember,
     SealedSecret,
     SecretKind,
     member_attribute,
@@ -64,6 +67,7 @@ from fitdata_core.rules.import_retention import (
     file_deleted_at,
     stored_file_key,
 )
+from fitdata_core.rules.member_json import rendered_page
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -181,6 +185,10 @@ class _Users(_Repo):
     async def get(self, user_id: str) -> User | None:
         return self.t.users.get(user_id)
 
+    async def get_with_access(self, user_id: str, org_id: str) -> tuple[User | None, OrgAccess]:
+        org_exists, membership = await self._uow.memberships.get_with_org(org_id, user_id)
+        return self.t.users.get(user_id), OrgAccess(org_id, org_exists, membership)
+
     async def get_by_email(self, email: str) -> User | None:
         wanted = normalize_email(email)
         return next((u for u in self.t.users.values() if u.email_normalized == wanted), None)
@@ -291,6 +299,25 @@ class _MemberCsv(_Repo):
             org_id, member_filter, attributes, batch_size=batch_size
         ):
             yield len(batch), encode_csv_rows(batch).encode("utf-8", "replace")
+
+
+class _MemberJson(_Repo):
+    """The member list's JSON pages in memory: the rows through the core's renderer."""
+
+    async def member_json_page(
+        self,
+        org_id: str,
+        member_filter: MemberFilter,
+        shape: JsonShape,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[str, str] | None = None,
+    ) -> Page[RenderedMember]:
+        page = await self._uow.memberships.list_members(
+            org_id, member_filter, limit=limit, offset=offset, after=after
+        )
+        return rendered_page(page, shape)
 
 
 class _Profiles(_Repo):
@@ -809,6 +836,7 @@ class MemoryUnitOfWork:
         self.users = _Users(self)
         self.memberships = _Memberships(self)
         self.member_csv = _MemberCsv(self)
+        self.member_json = _MemberJson(self)
         self.profiles = _Profiles(self)
         self.plans = _Plans(self)
         self.locations = _Locations(self)

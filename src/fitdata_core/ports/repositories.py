@@ -16,6 +16,7 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 
 import attrs
 
+from fitdata_core.access import OrgAccess
 from fitdata_core.events import DomainEvent
 from fitdata_core.model.billing import (
     BillingTransaction,
@@ -47,10 +48,12 @@ __all__ = [
     "IdempotencyRecord",
     "ImportJobRepository",
     "ImportProviderConfigRepository",
+    "JsonShape",
     "LeadRepository",
     "LocationRepository",
     "MemberCsvStream",
     "MemberFilter",
+    "MemberJsonPages",
     "MemberProfileRepository",
     "MembershipRepository",
     "OrganizationRepository",
@@ -58,6 +61,7 @@ __all__ = [
     "Page",
     "PlacedEvent",
     "PlanRepository",
+    "RenderedMember",
     "SealedSecret",
     "SealedSecretRepository",
     "SecretKind",
@@ -118,6 +122,8 @@ MEMBER_ATTRIBUTES: frozenset[str] = frozenset(
                 "additional_phone",
                 "emergency_contact_name",
                 "emergency_contact_phone",
+                "external_source",
+                "updated_at",
             )
         ),
     }
@@ -169,6 +175,12 @@ class UserRepository(Protocol):
         ...
 
     async def get(self, user_id: str) -> User | None: ...
+    async def get_with_access(self, user_id: str, org_id: str) -> tuple[User | None, OrgAccess]:
+        """:meth:`get` and the user's standing in ``org_id``
+        (:meth:`MembershipRepository.get_with_org`) in one read: what an org-scoped request's
+        authentication needs."""
+        ...
+
     async def get_by_email(self, email: str) -> User | None: ...
     async def update(self, user: User) -> None: ...
 
@@ -257,6 +269,67 @@ class MemberCsvStream(Protocol):
         header, no BOM). A backend that can render CSV itself (Postgres) does, so a bulk
         export runs at the database's speed; the others encode the value rows.
         """
+        ...
+
+
+def _check_fields(shape: JsonShape, attribute: object, fields: tuple[Any, ...]) -> None:
+    keys = [key for key, _ in fields]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"a JSON shape repeats a key: {keys}")
+    for key, value in fields:
+        if isinstance(value, str) and value not in MEMBER_ATTRIBUTES:
+            raise ValueError(f"unknown member attribute {value!r} for key {key!r}")
+        if isinstance(value, JsonShape):
+            value.part  # noqa: B018 - raises for a nested shape over several parts
+
+
+@attrs.frozen
+class JsonShape:
+    """A JSON object of a member's attributes: ``fields`` in order, each ``(key, attribute
+    path)`` (a path of :data:`~fitdata_core.ports.MEMBER_ATTRIBUTES`, such as
+    ``"user.email"``) or ``(key, nested shape)``. Hashable, so a store can build its
+    statement once per shape."""
+
+    fields: tuple[tuple[str, str | JsonShape], ...] = attrs.field(validator=_check_fields)
+
+    @property
+    def part(self) -> str:
+        """The one part (``membership``, ``user``, ``profile``) every attribute of this
+        shape belongs to, for a nested shape; ``ValueError`` when there is not one."""
+        parts = {path.split(".", 1)[0] for _, path in self.fields if isinstance(path, str)}
+        if len(parts) != 1 or any(isinstance(path, JsonShape) for _, path in self.fields):
+            raise ValueError("a nested JSON shape names attributes of exactly one part")
+        return parts.pop()
+
+
+@attrs.frozen
+class RenderedMember:
+    """A member already written as a JSON object (:class:`MemberJsonPages`), with the key its
+    list is ordered by: the normalised email, then the membership id."""
+
+    json: str
+    email: str
+    membership_id: str
+
+
+class MemberJsonPages(Protocol):
+    """The member list's pages with each member already written as JSON (its own engine: on
+    Postgres the database writes the objects)."""
+
+    async def member_json_page(
+        self,
+        org_id: str,
+        member_filter: MemberFilter,
+        shape: JsonShape,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: tuple[str, str] | None = None,
+    ) -> Page[RenderedMember]:
+        """:meth:`MembershipRepository.list_members`' page (same members, order, total and
+        ``after``), each member written as ``shape`` names: the same JSON value as
+        :func:`~fitdata_core.rules.member_json.render_member_json` of its row. A backend that
+        can write JSON itself (Postgres) does, in the statement that reads the page."""
         ...
 
 
@@ -652,6 +725,11 @@ class UnitOfWork(Protocol):
     """One transaction and its repositories: ``async with`` rolls back unless committed."""
 
     @property
+    def read_only(self) -> bool:
+        """Whether this unit only reads (``read_only`` or ``separate_reads``)."""
+        ...
+
+    @property
     def organizations(self) -> OrganizationRepository: ...
 
     @property
@@ -662,6 +740,9 @@ class UnitOfWork(Protocol):
 
     @property
     def member_csv(self) -> MemberCsvStream: ...
+
+    @property
+    def member_json(self) -> MemberJsonPages: ...
 
     @property
     def profiles(self) -> MemberProfileRepository: ...

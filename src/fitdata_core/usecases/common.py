@@ -26,9 +26,15 @@ async def authorize(uow: UnitOfWork, actor: Actor, org_id: str, action: Action) 
     """The caller's membership if it may perform ``action`` in ``org_id``.
 
     404 if the org does not exist; 403 if the caller is not an active member with a role
-    that allows the action (another org's data included). One read answers both.
+    that allows the action (another org's data included). One read answers both; a
+    read-only unit of work takes it from ``actor.org_access`` when the request's
+    authentication already made it (see :class:`~fitdata_core.services.Actor`).
     """
-    org_exists, membership = await uow.memberships.get_with_org(org_id, actor.user_id)
+    access = actor.org_access
+    if uow.read_only and access is not None and access.org_id == org_id:
+        org_exists, membership = access.org_exists, access.membership
+    else:
+        org_exists, membership = await uow.memberships.get_with_org(org_id, actor.user_id)
     if not org_exists:
         raise NotFound(f"Organization {org_id} not found.")
     return require(membership, action)

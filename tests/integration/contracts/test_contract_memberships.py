@@ -8,6 +8,7 @@ import attrs
 import pytest
 from seeding import commit_one, seed_org, seed_user
 
+from fitdata_core.access import OrgAccess
 from fitdata_core.errors import Conflict
 from fitdata_core.model.organizations import MemberProfile, MemberRow, MembershipStatus, Role
 from fitdata_core.ports.repositories import MemberFilter, UnitOfWorkFactory
@@ -86,6 +87,36 @@ async def test_get_with_org_tells_a_missing_org_from_a_missing_membership(
         assert await uow.memberships.get_with_org(other.id, user.id) == (True, None)
         assert await uow.memberships.get_with_org(org.id, "someone-else") == (True, None)
         assert await uow.memberships.get_with_org("no-such-org", user.id) == (False, None)
+
+
+async def test_get_with_access_reads_the_user_and_their_standing_in_one_go(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    org = await seed_org(uow_factory)
+    other = await seed_org(uow_factory)
+    user = await seed_user(uow_factory)
+    outsider = await seed_user(uow_factory)
+    member = builders.membership(org.id, user.id, role=Role.COACH)
+    elsewhere = builders.membership(other.id, outsider.id)
+    await commit_one(uow_factory, lambda uow: uow.memberships.add(member))
+    await commit_one(uow_factory, lambda uow: uow.memberships.add(elsewhere))
+    async with uow_factory(separate_reads=True) as uow:
+        assert await uow.users.get_with_access(user.id, org.id) == (
+            user,
+            OrgAccess(org.id, org_exists=True, membership=member),
+        )
+        # A member of another org only, and an org that does not exist.
+        assert await uow.users.get_with_access(outsider.id, org.id) == (
+            outsider,
+            OrgAccess(org.id, org_exists=True, membership=None),
+        )
+        assert await uow.users.get_with_access(user.id, "no-such-org") == (
+            user,
+            OrgAccess("no-such-org", org_exists=False, membership=None),
+        )
+        # No such user: nothing to authorize, whatever the org.
+        found, _ = await uow.users.get_with_access("no-such-user", org.id)
+        assert found is None
 
 
 async def test_list_members_orders_by_email_and_joins_profiles(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from fitdata_adapters.db.engine import engine_from_settings
@@ -27,11 +29,43 @@ def _settings(tmp_path: Path, database_url: str, **env: str) -> Settings:
     )
 
 
-def test_the_defaults_are_ten_and_ten(tmp_path: Path) -> None:
+def test_the_defaults_are_twenty_held_and_no_overflow(tmp_path: Path) -> None:
     settings = _settings(tmp_path, "postgresql://postgres@127.0.0.1/fitdata")
 
-    assert settings.database_pool_size == 10
-    assert settings.database_max_overflow == 10
+    assert settings.database_pool_size == 20
+    assert settings.database_max_overflow == 0
+
+
+async def _backend_pids_under_load(engine: AsyncEngine, *, tasks: int, rounds: int) -> set[int]:
+    """The server processes that served ``tasks`` concurrent units of work, ``rounds`` times
+    each: a new process is a new connection."""
+    pids: set[int] = set()
+
+    async def reader() -> None:
+        for _ in range(rounds):
+            async with engine.connect() as conn:  # what a unit of work checks out
+                pid = await conn.exec_driver_sql("SELECT pg_backend_pid()")
+                pids.add(int(pid.scalar_one()))
+                await asyncio.sleep(0)
+
+    await asyncio.gather(*(reader() for _ in range(tasks)))
+    return pids
+
+
+async def test_the_default_pool_opens_no_connection_after_warming_up(
+    tmp_path: Path, clean_pg_url: str
+) -> None:
+    """Overflow connections close as they are returned and open again at the next burst: a
+    Postgres backend started and ended over and over under steady load (about one request in
+    sixteen of 50 concurrent member-list requests opened one with 10 + 10; how many depends
+    on timing, so that is measured in bench/README.md rather than asserted). The default pool
+    holds its connections instead: never more backends than it holds."""
+    engine = engine_from_settings(_settings(tmp_path, clean_pg_url))
+    try:
+        pids = await _backend_pids_under_load(engine, tasks=60, rounds=20)
+    finally:
+        await engine.dispose()
+    assert len(pids) <= 20
 
 
 async def test_the_postgres_engine_uses_the_configured_pool(

@@ -7,10 +7,12 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import event
 
 from fitdata_adapters.bootstrap import Runtime, bootstrap
 from fitdata_adapters.memory import MemoryJobQueue
@@ -140,3 +142,48 @@ async def test_readyz_names_postgres_when_it_is_down(tmp_path: Path, redis_url: 
 
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": "down", "queue": "up"}
+
+
+async def test_an_org_scoped_read_authorizes_from_the_token_check(
+    client: Client, runtime: Runtime
+) -> None:
+    """The token check reads the caller's standing in the path's org with the user's row, so
+    a member-list page is two statements (no BEGIN, no ROLLBACK on Postgres), and a refusal
+    one; the answers are those of a separate authorization read."""
+    svc = runtime.services
+    org = await create_organization(svc, name="Haifa Boxing", owner_email="owner@box.io")
+    coach = await add_member(
+        svc, org_id=org.id, member=NewMember(email="coach@box.io", role=Role.COACH)
+    )
+    member = await add_member(
+        svc, org_id=org.id, member=NewMember(email="member@box.io", role=Role.MEMBER)
+    )
+    other = await create_organization(svc, name="Elsewhere", owner_email="boss@else.io")
+    members_url = f"/organizations/{org.id}/members"
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        answers = {}
+        for name, url, caller in (
+            ("page", members_url, coach.id),
+            ("not staff", members_url, member.id),
+            ("other org", f"/organizations/{other.id}/members", coach.id),
+            ("no such org", f"/organizations/{uuid.uuid4()}/members", coach.id),
+        ):
+            statements.clear()
+            response = await client.get(url, headers=_bearer(caller))
+            answers[name] = (response.status_code, list(statements))
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", seen)
+
+    assert answers["page"][0] == 200
+    assert answers["not staff"][0] == 403
+    assert answers["other org"][0] == 403
+    assert answers["no such org"][0] == 404
+    if runtime.engine.dialect.name == "postgresql":
+        assert answers["page"][1] == ["SELECT", "SELECT"]
+        assert all(found == ["SELECT"] for _, found in list(answers.values())[1:])

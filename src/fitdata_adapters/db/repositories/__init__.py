@@ -19,6 +19,7 @@ from fitdata_adapters.db.repositories.jobs import (
     SqlImportProviderConfigRepository,
 )
 from fitdata_adapters.db.repositories.member_csv import SqlMemberCsvStream
+from fitdata_adapters.db.repositories.member_json import SqlMemberJsonPages
 from fitdata_adapters.db.repositories.organizations import (
     SqlMemberProfileRepository,
     SqlMembershipRepository,
@@ -39,6 +40,7 @@ __all__ = [
     "SqlLeadRepository",
     "SqlLocationRepository",
     "SqlMemberCsvStream",
+    "SqlMemberJsonPages",
     "SqlMemberProfileRepository",
     "SqlMembershipRepository",
     "SqlOrganizationRepository",

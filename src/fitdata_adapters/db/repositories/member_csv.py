@@ -137,12 +137,19 @@ def _csv_cell(column: sa.ColumnElement[Any], *, utf8: bool, alone: bool) -> sa.C
 def _csv_timestamp(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
     """A timestamp as ``datetime.isoformat()`` of it in UTC: ``2025-07-01T09:30:15+00:00``,
     with ``.ffffff`` only when there are microseconds; NULL stays NULL."""
+    return iso_timestamp(column, "+00:00")
+
+
+def iso_timestamp(column: sa.ColumnElement[Any], zone: str) -> sa.ColumnElement[str]:
+    """A timestamp in UTC as ``datetime.isoformat()`` writes it up to the zone, then
+    ``zone`` (``+00:00`` for CSV, ``Z`` for JSON): ``.ffffff`` only when there are
+    microseconds; NULL stays NULL (Postgres)."""
     utc = sa.func.timezone("UTC", column)
     whole_second = sa.func.date_trunc("second", utc) == utc
     return sa.case(
         (whole_second, sa.func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS')),
         else_=sa.func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS.US'),
-    ) + sa.literal("+00:00", sa.Text)
+    ) + sa.literal(zone, sa.Text)
 
 
 def _crlf(rows: Sequence[Buffer], *, alone: bool) -> bytes:

@@ -13,7 +13,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from fitdata_adapters.db import tables as t
 from fitdata_adapters.db.errors import translate_errors
-from fitdata_adapters.db.repositories.base import SqlRepository
+from fitdata_adapters.db.repositories.base import SqlRepository, SqlSession
+from fitdata_core.access import OrgAccess
 from fitdata_core.model.organizations import (
     MemberProfile,
     MemberRow,
@@ -119,6 +120,25 @@ def _user(row: Mapping[str, Any]) -> User:
 _USER = sa.select(t.users).where(t.users.c.id == sa.bindparam("user_id"))
 
 
+def _user_with_access() -> sa.Select[Any]:
+    """The user's row, the organization's id if it exists, and the user's membership in it
+    if any (its columns prefixed ``m_``): one indexed read per table."""
+    u, o, m = t.users, t.organizations, t.memberships
+    joined = u.outerjoin(o, o.c.id == sa.bindparam("org_id")).outerjoin(
+        m, sa.and_(m.c.organization_id == o.c.id, m.c.user_id == u.c.id)
+    )
+    return (
+        sa.select(*u.c, o.c.id.label("found_org_id"), *(c.label("m_" + c.name) for c in m.c))
+        .select_from(joined)
+        .where(u.c.id == sa.bindparam("user_id"))
+    )
+
+
+# Built once: every org-scoped API request's authentication asks it.
+_USER_WITH_ACCESS = _user_with_access()
+_M_PREFIXED = tuple("m_" + c.name for c in t.memberships.c)
+
+
 class SqlUserRepository(SqlRepository):
     """Emails are stored normalised, so a user comes back with the lower-case email."""
 
@@ -128,6 +148,15 @@ class SqlUserRepository(SqlRepository):
     async def get(self, user_id: str) -> User | None:
         row = await self._db.one_or_none(_USER, {"user_id": user_id})
         return None if row is None else _user(row)
+
+    async def get_with_access(self, user_id: str, org_id: str) -> tuple[User | None, OrgAccess]:
+        row = await self._db.one_or_none(_USER_WITH_ACCESS, {"user_id": user_id, "org_id": org_id})
+        if row is None:  # no such user; the organization was not looked at
+            return None, OrgAccess(org_id, org_exists=False, membership=None)
+        membership = None
+        if row["m_id"] is not None:
+            membership = _membership({name[2:]: row[name] for name in _M_PREFIXED})
+        return _user(row), OrgAccess(org_id, row["found_org_id"] is not None, membership)
 
     async def get_by_email(self, email: str) -> User | None:
         row = await self._db.one_or_none(
@@ -282,12 +311,14 @@ def _member_row_of(row: Sequence[Any]) -> MemberRow:
     )
 
 
-def _members_select() -> sa.Select[Any]:
+def _members_select(columns: Sequence[sa.ColumnElement[Any]] = ()) -> sa.Select[Any]:
+    """``columns`` (all of each member's, by default) of memberships joined to users,
+    left-joined to profiles."""
     m, u, p = t.memberships, t.users, t.member_profiles
     joined = m.join(u, u.c.id == m.c.user_id).outerjoin(
         p, sa.and_(p.c.organization_id == m.c.organization_id, p.c.user_id == m.c.user_id)
     )
-    return sa.select(*_MEMBER_COLUMNS).select_from(joined)
+    return sa.select(*(columns or _MEMBER_COLUMNS)).select_from(joined)
 
 
 def members_query(org_id: str, member_filter: MemberFilter) -> sa.Select[Any]:
@@ -351,10 +382,16 @@ _PageKind = str  # "first", "offset" or "after"
 
 
 @functools.cache
-def _member_page_statement(by_role: bool, by_status: bool, kind: _PageKind) -> sa.Select[Any]:
+def _member_page_statement(
+    by_role: bool,
+    by_status: bool,
+    kind: _PageKind,
+    columns: tuple[sa.ColumnElement[Any], ...] = (),
+) -> sa.Select[Any]:
     """The statement of a page of this kind for filters of this shape, built once with bound
     parameters (``org_id``, ``roles``, ``statuses``, ``limit``, ``offset``, ``after_email``):
-    building and keying it per request was about 0.3 ms of CPU. Twelve shapes at most."""
+    building and keying it per request was about 0.3 ms of CPU. Twelve shapes per set of
+    ``columns`` (each member's own columns by default; the JSON pages pass theirs)."""
     org_id: sa.BindParameter[str] = sa.bindparam(
         "org_id", type_=t.memberships.c.organization_id.type
     )
@@ -365,7 +402,7 @@ def _member_page_statement(by_role: bool, by_status: bool, kind: _PageKind) -> s
     statuses: sa.BindParameter[str] | None = (
         sa.bindparam("statuses", expanding=True, type_=sa.String()) if by_status else None
     )
-    query = _narrowed(_members_select(), org_id, roles, statuses)
+    query = _narrowed(_members_select(columns), org_id, roles, statuses)
     if kind == "after":
         after = _after_member(sa.bindparam("after_email", type_=t.users.c.email.type), "")
         return (
@@ -388,9 +425,10 @@ def member_page(
     limit: int,
     offset: int = 0,
     after: tuple[str, str] | None = None,
+    columns: tuple[sa.ColumnElement[Any], ...] = (),
 ) -> tuple[sa.Select[Any], dict[str, Any]]:
     """The statement of one page of :meth:`SqlMembershipRepository.list_members` and its
-    parameters.
+    parameters (selecting ``columns`` instead of each member's own when given).
 
     After a cursor: the rows after it, no total. Otherwise the rows plus a last column
     ``total`` (:func:`members_count_query` as a scalar subquery, which Postgres runs once
@@ -400,7 +438,7 @@ def member_page(
     """
     roles, statuses = _filter_values(member_filter)
     kind = "after" if after is not None else "offset" if offset else "first"
-    statement = _member_page_statement(roles is not None, statuses is not None, kind)
+    statement = _member_page_statement(roles is not None, statuses is not None, kind, columns)
     params: dict[str, Any] = {"org_id": org_id, "limit": limit, "offset": offset}
     if roles is not None:
         params["roles"] = roles
@@ -409,6 +447,24 @@ def member_page(
     if after is not None:
         params["after_email"] = after[0]
     return statement, params
+
+
+async def member_page_total(
+    db: SqlSession,
+    org_id: str,
+    member_filter: MemberFilter,
+    found: Sequence[Sequence[Any]],
+    *,
+    offset: int,
+) -> int:
+    """The total of a first or offset page from its rows (the last column of
+    :func:`member_page`'s statement); a page past the end, with no row to carry it, counts."""
+    if found:
+        return int(found[0][-1])
+    if not offset:
+        return 0
+    count = members_count_query(org_id, member_filter)
+    return int((await db.execute(count)).scalar_one())
 
 
 def member_page_query(
@@ -579,13 +635,7 @@ class SqlMembershipRepository(SqlRepository):
             rows = [_member_row_of(row) for row in await self._db.execute(query, params)]
             return Page(items=rows, total=None, limit=limit, offset=None)
         found = list(await self._db.execute(query, params))
-        if found:
-            total = int(found[0][-1])
-        elif not offset:
-            total = 0
-        else:
-            count = members_count_query(org_id, member_filter)
-            total = int((await self._db.execute(count)).scalar_one())
+        total = await member_page_total(self._db, org_id, member_filter, found, offset=offset)
         items = [_member_row_of(row) for row in found]
         return Page(items=items, total=total, limit=limit, offset=offset)
 
