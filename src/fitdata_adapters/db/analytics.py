@@ -356,7 +356,9 @@ _HASH_AND_SEQSCAN = ("enable_hashagg", "enable_seqscan")
 
 
 async def _stream_from_org_index(conn: AsyncConnection) -> None:
-    """Keep this transaction's plans on the streaming path (Postgres; nothing elsewhere).
+    """Keep this transaction's plans on the streaming path (Postgres; nothing elsewhere), for
+    :func:`_workouts_summary_statement` where it still runs on Postgres: the reference the
+    read model is tested against, and the "old" side of ``bench/workouts_summary.py``.
 
     Left alone, the planner picks a sequential scan feeding a hash table when one gym fills
     most of the table (it costs the index scan higher then), and it sizes that table from an
@@ -480,17 +482,19 @@ async def _workouts_summary(conn: AsyncConnection, q: _Query) -> list[Row]:
         statement = _workouts_read_model_statement(q)
     else:
         statement = _workouts_summary_statement(q)
-    return [
-        {
-            "kind": r["kind"],
-            "workouts": _int(r["workouts"]),
-            "members": _int(r["members"]),
-            "totalMinutes": _int(r["minutes"]),
-            "averageMinutes": ratio(_int(r["minutes"]), _int(r["timed"])),
-            "totalCalories": _int(r["calories"]),
-        }
-        for r in (await conn.execute(statement)).mappings()
-    ]
+    return [_workouts_summary_row(r) for r in (await conn.execute(statement)).mappings()]
+
+
+def _workouts_summary_row(r: Any) -> Row:
+    """A row of either workouts-summary statement as the tab shows it."""
+    return {
+        "kind": r["kind"],
+        "workouts": _int(r["workouts"]),
+        "members": _int(r["members"]),
+        "totalMinutes": _int(r["minutes"]),
+        "averageMinutes": ratio(_int(r["minutes"]), _int(r["timed"])),
+        "totalCalories": _int(r["calories"]),
+    }
 
 
 _TABS: dict[AnalyticsTab, Callable[[AsyncConnection, _Query], Awaitable[list[Row]]]] = {
