@@ -18,12 +18,17 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from analytics_seed import _org, _user, _workout
-from read_model_check import actual_read_model, expected_read_model, from_read_model, from_workouts
 
 from fitdata_adapters.db import tables as t
 from fitdata_adapters.db.analytics import SqlAnalyticsReader, year_masks
 from fitdata_adapters.db.engine import create_engine, create_sync_engine
 from fitdata_core.rules.analytics import DateRange
+from support.workouts_read_model import (
+    actual_read_model,
+    expected_read_model,
+    from_read_model,
+    from_workouts,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -25,17 +25,17 @@ from analytics_seed import _org, _user
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
-from read_model_check import (
+from sqlalchemy.engine import make_url
+
+from fitdata_adapters.db import tables as t
+from fitdata_adapters.db.engine import create_sync_engine
+from support.workouts_read_model import (
     actual_read_model,
     all_workouts,
     expected_read_model,
     from_read_model,
     from_workouts,
 )
-from sqlalchemy.engine import make_url
-
-from fitdata_adapters.db import tables as t
-from fitdata_adapters.db.engine import create_sync_engine
 
 pytestmark = pytest.mark.integration
 
