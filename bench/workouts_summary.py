@@ -1,7 +1,7 @@
 """``workouts-summary`` on Postgres: the workouts query and the read model, side by side.
 
 On a database at revision 0012 or later (a migrated copy of a ``bench/api.py
---keep-database`` seeding, say), for the gym with the most memberships: each range's two
+--keep-database`` seeding, say), for the gym with the most workouts: each range's two
 statements run alternately ``--rounds`` times in one session, each in a read-only transaction
 as :class:`~fitdata_adapters.db.analytics.SqlAnalyticsReader` runs them (the workouts query
 after its ``SET LOCAL``), and the medians and minimums of the wall time to the last row are
@@ -67,16 +67,14 @@ async def main(url: str, rounds: int, explain: bool) -> None:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            m = tables.memberships.c
-            org_id = await conn.scalar(
-                sa.select(m.organization_id)
-                .group_by(m.organization_id)
+            w = tables.workouts.c
+            busiest = await conn.execute(
+                sa.select(w.organization_id, sa.func.count())
+                .group_by(w.organization_id)
                 .order_by(sa.func.count().desc())
                 .limit(1)
             )
-            workouts = await conn.scalar(
-                sa.select(sa.func.count()).where(tables.workouts.c.organization_id == org_id)
-            )
+            org_id, workouts = busiest.one()
             await conn.rollback()
             print(f"gym {org_id}: {workouts} workouts; {rounds} alternating rounds per range")
             for first, last in RANGES:
