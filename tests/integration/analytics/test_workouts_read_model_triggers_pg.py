@@ -15,6 +15,7 @@ a trigger that took the session's day instead of the UTC day would be caught.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, ClassVar
@@ -28,7 +29,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from sqlalchemy.engine import make_url
 
 from fitdata_adapters.db import tables as t
-from fitdata_adapters.db.engine import create_sync_engine
+from fitdata_adapters.db.engine import create_engine, create_sync_engine
+from support.pg_locks import wait_for_a_lock_wait
 from support.workouts_read_model import (
     actual_read_model,
     all_workouts,
@@ -282,3 +284,44 @@ def test_a_fixed_sequence_of_every_kind_of_write(engine: sa.Engine) -> None:
     machine.insert([_row("gym-1", "u1", "run", leap, 20)])
     machine.truncate()
     check()
+
+
+@pytest.mark.parametrize("first", ["insert", "delete"])
+async def test_a_delete_and_an_insert_of_one_member_year_at_once(
+    clean_pg_url: str, first: str
+) -> None:
+    """Two transactions touch the same member-year: one deletes a workout (its trigger
+    rebuilds the member-year from the workouts it can see), the other adds one on another
+    day (its trigger sets that day's bit). Whichever triggers first, the other waits on the
+    member-year's row lock, and no bit is lost: the rebuild reads the workouts only once the
+    lock is its, so it sees the other's committed workout."""
+    sync = create_sync_engine(clean_pg_url)
+    engine = create_engine(clean_pg_url)
+    leap = datetime(2024, 2, 29, 12, tzinfo=UTC)
+    try:
+        ReadModelMachine.engine = sync
+        machine = ReadModelMachine()
+        machine.insert([_row("gym-1", "u1", "run", leap, 30), _row("gym-1", "u1", "run", leap, 5)])
+        insert = t.workouts.insert().values(
+            id="late", **_row("gym-1", "u1", "run", leap + timedelta(days=1), 10)
+        )
+        delete = t.workouts.delete().where(t.workouts.c.id.in_(["w1", "w2"]))
+        early, late = (insert, delete) if first == "insert" else (delete, insert)
+
+        async def then() -> None:
+            async with engine.begin() as conn:
+                await conn.execute(late)
+
+        async with engine.connect() as holder:
+            await holder.begin()
+            await holder.execute(early)  # its trigger holds the member-year's row lock
+            waiting = asyncio.create_task(then())
+            await wait_for_a_lock_wait(engine)
+            await holder.commit()
+        await waiting
+        machine.the_read_model_holds_what_the_workouts_say()
+        with sync.connect() as conn:
+            assert len(all_workouts(conn)) == 1
+    finally:
+        await engine.dispose()
+        sync.dispose()

@@ -129,7 +129,24 @@ _SUBTRACT_DAY_TOTALS = f"""
 # Rebuilt from the workouts left (an AFTER trigger sees the statement's own changes); the
 # (organization_id, kind, user_id) index of migration 0006 finds a member's workouts of a
 # kind. A member-year with no workout left becomes all zeros and is then deleted.
+#
+# The member-years are locked first, in a statement of their own: the rebuild's statement
+# then starts (READ COMMITTED: a new snapshot) once every transaction that had set a bit in
+# them has committed, so it sees that transaction's workouts. Rebuilt while waiting on the
+# lock inside the UPDATE instead, the rebuild would read the workouts of its older snapshot
+# and drop the other transaction's bits (the test of a delete and an insert at once). The
+# order makes two deletes lock their rows in the same order, without deadlocking.
 _REBUILD_MEMBER_YEARS = f"""
+    PERFORM 1 FROM {MEMBER_YEARS} AS t
+    JOIN (
+        SELECT DISTINCT organization_id, kind, user_id,
+               extract(year FROM performed_at AT TIME ZONE 'UTC')::int AS year
+        FROM {{rows}}
+    ) AS g
+    ON t.organization_id = g.organization_id AND t.year = g.year AND t.kind = g.kind
+      AND t.user_id = g.user_id
+    ORDER BY t.organization_id, t.year, t.kind, t.user_id
+    FOR UPDATE OF t;
     UPDATE {MEMBER_YEARS} AS t SET days = coalesce((
         SELECT bit_or(set_bit({{zero}}, extract(doy FROM {_DAY})::int - 1, 1))
         FROM workouts AS w
