@@ -212,6 +212,22 @@ _TRIGGERS = (
 )
 
 
+#: Builds the read model again from the workouts: the backfill, and the remedy should anything
+#: ever write the workouts with triggers off (``session_replication_role = replica``, a
+#: data-only restore of ``workouts`` alone); see docs/operations.md.
+REBUILD = "workouts_read_model_rebuild"
+_REBUILD_ALL = (
+    # Writers wait (readers do not) until the read model is whole again: a workout written in
+    # between would be missing from it, or counted twice.
+    "LOCK TABLE workouts IN SHARE MODE; "
+    f"TRUNCATE {DAY_TOTALS}, {MEMBER_YEARS}; "
+    + _ADD_DAY_TOTALS.format(rows="workouts")
+    + " GET DIAGNOSTICS written = ROW_COUNT; "
+    # One grouped pass over the table per read-model table.
+    + _ADD_MEMBER_YEARS.format(rows="workouts", zero="zero")
+)
+
+
 def upgrade() -> None:
     if op.get_context().dialect.name != "postgresql":
         return
@@ -227,10 +243,13 @@ def upgrade() -> None:
             f"CREATE TRIGGER {name} AFTER {event} ON workouts {referencing} "
             f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
         )
-    # The workouts already there: one grouped pass over the table per read-model table.
-    bind = op.get_bind()
-    filled = bind.exec_driver_sql(_ADD_DAY_TOTALS.format(rows="workouts")).rowcount
-    bind.exec_driver_sql(_ADD_MEMBER_YEARS.format(rows="workouts", zero=_ZERO))
+    op.execute(
+        f"CREATE FUNCTION {REBUILD}() RETURNS integer LANGUAGE plpgsql AS $$ "
+        f"DECLARE zero constant bit(366) := {_ZERO}; written integer; "
+        f"BEGIN {_REBUILD_ALL} RETURN written; END $$"
+    )
+    # The workouts already there.
+    filled = op.get_bind().exec_driver_sql(f"SELECT {REBUILD}()").scalar()
     if filled:
         # Planned as empty tables otherwise until autovacuum comes by; a new database has
         # nothing to analyse (and its tables are analysed after their first bulk load).
@@ -240,6 +259,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_context().dialect.name != "postgresql":
         return
+    op.execute(f"DROP FUNCTION {REBUILD}()")
     for name, *_ in reversed(_TRIGGERS):
         op.execute(f"DROP TRIGGER {name} ON workouts")
         op.execute(f"DROP FUNCTION {name}()")
