@@ -10,6 +10,8 @@ never costs: the scans follow the org's indexes). Portability notes:
 - Money is summed as whole cents (``round(amount * 100)`` cast to an integer) and turned into
   ``Decimal`` in Python: SQLite keeps ``NUMERIC`` as a float, and summing floats would drift.
 - A date range is the UTC days ``start``..``end``: ``start 00:00 <= ts < (end + 1 day) 00:00``.
+- ``workouts-summary`` reads the workouts on SQLite, and on Postgres the read model that the
+  triggers of migration 0012 keep (per-day totals, per-member-year day bits).
 """
 
 from __future__ import annotations
@@ -315,7 +317,9 @@ async def _class_utilization(conn: AsyncConnection, q: _Query) -> list[Row]:
 
 
 def _workouts_summary_statement(q: _Query) -> sa.Select[Any]:
-    """Per kind: workouts, distinct members, minutes (and how many were timed), calories.
+    """Per kind: workouts, distinct members, minutes (and how many were timed), calories,
+    from the workouts themselves: SQLite's query, and on Postgres the reference the read
+    model's answer is tested against.
 
     Two levels instead of ``COUNT(DISTINCT user_id)``: per (kind, member) first, then per kind,
     where the members are simply the rows. The index ``(organization_id, kind, user_id)``
@@ -477,8 +481,8 @@ def _workouts_read_model_statement(q: _Query) -> sa.Select[Any]:
 
 async def _workouts_summary(conn: AsyncConnection, q: _Query) -> list[Row]:
     if q.dialect == "postgresql":
-        # Kept in step with every write by the triggers of migration 0012: a few thousand
-        # rows a year to read instead of every workout of the range.
+        # Kept in step with every write by the triggers of migration 0012: a row per kind and
+        # day, and one per kind and member a year, instead of every workout of the range.
         statement = _workouts_read_model_statement(q)
     else:
         statement = _workouts_summary_statement(q)
