@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from fitdata_adapters.db.engine import create_sync_engine
 from fitdata_adapters.db.errors import database_unavailable
-from fitdata_adapters.db.tables import metadata
+from fitdata_adapters.db.tables import schema_metadata
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -73,7 +73,8 @@ def current_revision(database_url: str) -> str | None:
 
 
 def schema_differences(database_url: str) -> list[Any]:
-    """What differs between the database and :mod:`fitdata_adapters.db.tables`.
+    """What differs between the database and :mod:`fitdata_adapters.db.tables` (on Postgres,
+    its Postgres-only tables included).
 
     Empty when the migrations and the table definitions agree (``alembic check``).
     """
@@ -81,6 +82,6 @@ def schema_differences(database_url: str) -> list[Any]:
     try:
         with database_unavailable(), engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
-            return list(compare_metadata(context, metadata))
+            return list(compare_metadata(context, schema_metadata(conn.dialect.name)))
     finally:
         engine.dispose()

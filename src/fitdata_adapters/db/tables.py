@@ -8,6 +8,7 @@ classes. Every schema change here needs an Alembic migration in ``migrations/ver
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import BIT
 
 from fitdata_adapters.db.types import AutoId, Json, UtcDateTime
 
@@ -472,6 +473,51 @@ workouts = sa.Table(
     ),
 )
 
+# --- Postgres only: the workouts' pre-aggregated read model (migration 0012) -----------------
+# Kept in step with ``workouts`` by statement-level triggers, which SQLite lacks; SQLite has
+# neither the tables nor the triggers and its analytics read the workouts themselves. So these
+# tables live in a metadata of their own: everything that builds or empties "every table"
+# from ``metadata`` keeps working on both backends, and :func:`schema_metadata` adds them for
+# the schema check on Postgres. Nothing writes them but the triggers.
+
+postgres_only = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+workout_day_totals = sa.Table(
+    "workout_day_totals",
+    postgres_only,
+    sa.Column("organization_id", ID, primary_key=True),
+    sa.Column("day", sa.Date(), primary_key=True),
+    sa.Column("kind", sa.String(50), primary_key=True),
+    sa.Column("workouts", sa.Integer(), nullable=False),
+    sa.Column("minutes", sa.BigInteger(), nullable=False),
+    sa.Column("timed", sa.Integer(), nullable=False),
+    sa.Column("calories", sa.BigInteger(), nullable=False),
+)
+
+workout_member_years = sa.Table(
+    "workout_member_years",
+    postgres_only,
+    sa.Column("organization_id", ID, primary_key=True),
+    sa.Column("year", sa.Integer(), primary_key=True),
+    sa.Column("kind", sa.String(50), primary_key=True),
+    sa.Column("user_id", ID, primary_key=True),
+    # Bit i (from the left) set: the member did the kind on day-of-year i + 1, UTC.
+    sa.Column("days", BIT(366), nullable=False),
+)
+
+
+def schema_metadata(dialect_name: str) -> sa.MetaData:
+    """Every table the migrations build on ``dialect_name``: :data:`metadata`, plus
+    :data:`postgres_only` on Postgres."""
+    if dialect_name != "postgresql":
+        return metadata
+    combined = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    for source in (metadata, postgres_only):
+        for table in source.tables.values():
+            table.to_metadata(combined)
+    return combined
+
+
 __all__ = [
     "NAMING_CONVENTION",
     "billing_events",
@@ -495,6 +541,10 @@ __all__ = [
     "plans",
     "platform_billing_transactions",
     "platform_subscriptions",
+    "postgres_only",
+    "schema_metadata",
     "users",
+    "workout_day_totals",
+    "workout_member_years",
     "workouts",
 ]

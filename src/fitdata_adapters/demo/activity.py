@@ -2,7 +2,8 @@
 
 The rows are generated from a seeded random source and each member's timeline (when they
 joined, which plan they pay for, when they left), so the same seed gives the same history.
-The generators are pure; :func:`insert_activity` writes them with SQLAlchemy Core.
+The generators are pure; :func:`insert_activity` writes them with SQLAlchemy Core (the
+workouts with one ``COPY`` on Postgres, for the read model's statement triggers).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import attrs
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fitdata_adapters.db import tables
+from fitdata_adapters.db.repositories.base import SqlSession
+from fitdata_adapters.db.repositories.pg_bulk import copy_rows
 from fitdata_core.rules.analytics import ATTENDED_BOOKING, CANCELLED_BOOKING, PAID, REFUNDED
 
 Row = dict[str, Any]
@@ -283,7 +286,24 @@ async def insert_activity(conn: AsyncConnection, activity: Activity) -> None:
         (tables.member_payments, activity.payments),
         (tables.class_sessions, activity.sessions),
         (tables.class_bookings, activity.bookings),
-        (tables.workouts, activity.workouts),
     ):
         for chunk in _chunks(rows):
             await conn.execute(table.insert(), list(chunk))
+    if conn.dialect.name == "postgresql":
+        await _copy_workouts(conn, activity.workouts)
+    else:
+        for chunk in _chunks(activity.workouts):
+            await conn.execute(tables.workouts.insert(), list(chunk))
+
+
+async def _copy_workouts(conn: AsyncConnection, rows: Sequence[Row]) -> None:
+    """The workouts in one ``COPY`` (Postgres).
+
+    ``executemany`` sends one ``INSERT`` per row, and each fires the read model's statement
+    triggers (migration 0012) for a one-row transition table: the demo gym's 185,000
+    workouts took 21.3 s that way against 15.6 s without the triggers. One ``COPY`` fires
+    them once, for all the rows: 4.2 s (bench/README.md)."""
+    columns = [column.name for column in tables.workouts.columns]
+    session = SqlSession()
+    session.bind(conn)
+    await copy_rows(session, tables.workouts, columns, ([row[c] for c in columns] for row in rows))

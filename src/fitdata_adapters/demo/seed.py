@@ -95,6 +95,9 @@ SEEDED_TABLES: tuple[sa.Table, ...] = (
     tables.class_sessions,
     tables.class_bookings,
     tables.workouts,
+    # Postgres only (so are the statistics): the triggers filled them with the workouts.
+    tables.workout_day_totals,
+    tables.workout_member_years,
     tables.import_provider_configs,  # the demo gym's Arbox sandbox credentials
 )
 _CLASS_COACH_SLOTS = {"CrossFit": 0, "HIIT": 0, "Pilates": 1, "Yoga": 2, "Boxing": 3}

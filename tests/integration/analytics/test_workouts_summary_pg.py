@@ -5,7 +5,10 @@ gave, another gym's rows never count, and nothing spills to disk even at the sma
 The hand-worked figures live in ``test_sql_analytics.py``; here a few thousand generated
 workouts (three gyms sharing members, kinds and days; untimed and calorie-less ones; rows a
 second either side of the range) are checked against the earlier query, kept below as the
-reference, and against a count made in Python.
+reference, and against a count made in Python. On Postgres the reader answers from the read
+model of migration 0012 (``test_workouts_read_model_pg.py`` checks it at the year's edges);
+the plan test below concerns the statement over ``workouts``, which SQLite runs and the read
+model is checked against.
 """
 
 from __future__ import annotations

@@ -10,9 +10,13 @@ from __future__ import annotations
 import pstats
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from fitdata_adapters.db import tables
+from fitdata_adapters.db.engine import create_sync_engine
 
 pytestmark = pytest.mark.integration
 
@@ -237,3 +241,55 @@ def test_import_benchmark_repeats_the_csv_cases_and_prints_their_medians(
         "identical re-import",
     ]
     assert all("engine/ceiling" in m and "each repeat:" in m for m in medians)
+
+
+def test_workouts_summary_benchmark_times_both_queries_on_the_same_rows(clean_pg_url: str) -> None:
+    created = datetime(2025, 1, 1, tzinfo=UTC)
+    engine = create_sync_engine(clean_pg_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                tables.organizations.insert(),
+                [
+                    {"id": o, "name": o, "platform_tier": "lite", "created_at": created}
+                    for o in ("busy", "quiet")
+                ],
+            )
+            conn.execute(
+                tables.users.insert(),
+                [
+                    {
+                        "id": f"u{n}",
+                        "email": f"u{n}@example.com",
+                        "is_platform_admin": False,
+                        "created_at": created,
+                    }
+                    for n in range(20)
+                ],
+            )
+            start = datetime(2025, 11, 20, tzinfo=UTC)
+            conn.execute(
+                tables.workouts.insert(),
+                [
+                    {
+                        "id": f"w{n}",
+                        "organization_id": "quiet" if n % 5 == 0 else "busy",
+                        "user_id": f"u{n % 20}",
+                        "performed_at": start + timedelta(hours=7 * n),
+                        "kind": ("run", "yoga", "swim")[n % 3],
+                        "duration_minutes": None if n % 4 == 0 else 30,
+                        "calories": 200,
+                    }
+                    for n in range(1_500)
+                ],
+            )
+    finally:
+        engine.dispose()
+
+    out = _run("workouts_summary.py", clean_pg_url, "--rounds", "2", "--explain")
+    assert "gym busy: 1200 workouts; 2 alternating rounds per range" in out
+    # The script asserts that both return the same rows; each range prints both medians.
+    assert out.count("read model median") == 3
+    assert "--- workouts query ---" in out
+    assert "--- read model ---" in out
+    assert "workout_member_years" in out

@@ -21,6 +21,7 @@ from fitdata_adapters.demo import seed_demo
 from fitdata_adapters.settings import Settings
 from fitdata_adapters.tokens import verify_token
 from support.databases import create_database, drop_database, unique_database_name
+from support.workouts_read_model import actual_read_model, all_workouts, expected_read_model
 
 pytestmark = pytest.mark.integration
 
@@ -253,3 +254,12 @@ def test_demo_on_postgres(postgres_database: str, monkeypatch: pytest.MonkeyPatc
     assert second["org_id"] == first["org_id"]
     assert _counts(postgres_database) == counts
     assert counts["class_bookings"] > 0
+    # The seeding's bulk inserts went through the read model's triggers (migration 0012).
+    engine = create_sync_engine(postgres_database)
+    try:
+        with engine.connect() as conn:
+            day_totals, member_years = actual_read_model(conn)
+            assert day_totals
+            assert (day_totals, member_years) == expected_read_model(all_workouts(conn))
+    finally:
+        engine.dispose()

@@ -153,7 +153,7 @@ async def test_demo_seeding_analyses_every_table_it_filled(demo_settings: Settin
         with engine.connect() as conn:
             filled = {
                 table.name
-                for table in tables.metadata.sorted_tables
+                for table in tables.schema_metadata("postgresql").sorted_tables
                 if conn.scalar(sa.select(sa.exists().select_from(table)))
             }
     finally:

@@ -16,7 +16,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
 from fitdata_adapters.db.engine import create_sync_engine
-from fitdata_adapters.db.tables import metadata
+from fitdata_adapters.db.tables import schema_metadata
 from fitdata_adapters.db.types import UtcDateTime
 
 
@@ -30,7 +30,8 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=metadata,
+        # On Postgres the workouts' read model too (its tables exist there only).
+        target_metadata=schema_metadata(connection.dialect.name),
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
