@@ -45,6 +45,7 @@ from fitdata_http.idempotency import IDEMPOTENCY_DEPENDENCY, provide_idempotency
 from fitdata_http.openapi import openapi_config
 from fitdata_http.params import provide_org_id
 from fitdata_http.request_log import RequestLogMiddleware
+from fitdata_http.shared_connection import SharedReadsMiddleware
 
 __all__ = ["ROUTE_HANDLERS", "create_app"]
 
@@ -119,6 +120,7 @@ def create_app(
     )
     # Success envelopes and problem responses, for every route, before the document is served.
     complete_document(app)
-    # Outermost layer, so unknown paths and mapped errors are logged with their final status.
-    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
+    # Outermost layer, so unknown paths and mapped errors are logged with their final status;
+    # inside it, one pooled connection for the request's reads.
+    app.asgi_handler = RequestLogMiddleware(SharedReadsMiddleware(app.asgi_handler))
     return app

@@ -19,6 +19,9 @@ write at once, so the session refuses anything but plain SELECTs, and the raw co
 trips; its read-only transaction is a snapshot, which costs nothing) it is a read-only unit
 of work.
 
+Inside :func:`~fitdata_adapters.db.shared_reads.shared_reads` (each API request) the
+separate-reads units share one connection instead of taking one each.
+
 On Postgres a failed statement (a ``Conflict``, say) aborts the transaction: after an error,
 leave the block and start a new unit of work rather than carrying on.
 """
@@ -55,6 +58,7 @@ from fitdata_adapters.db.repositories import (
     SqlUserRepository,
 )
 from fitdata_adapters.db.repositories.imports import SqlImportData
+from fitdata_adapters.db.shared_reads import SharedReads, current_shared_reads
 from fitdata_core.errors import FitdataError
 
 
@@ -70,6 +74,7 @@ class SqlUnitOfWork:
         # isolation level change on the pooled connection would undo: a read-only unit there.
         self._separate_reads = separate_reads and engine.dialect.name == "postgresql"
         self._session = SqlSession(separate_reads=self._separate_reads)
+        self._shared: SharedReads | None = None  # the request's connection, when borrowed
         session = self._session
         self.organizations = SqlOrganizationRepository(session)
         self.users = SqlUserRepository(session)
@@ -95,6 +100,14 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> Self:
         if self._session.active:
             raise RuntimeError("A unit of work cannot be entered twice.")
+        shared = current_shared_reads()
+        if shared is not None:
+            if self._separate_reads and shared.available:
+                with database_unavailable():
+                    self._session.bind(await shared.take(self._engine))
+                self._shared = shared
+                return self
+            await shared.make_room()  # a request never holds two connections by sharing
         with database_unavailable():
             conn = await self._engine.connect()
             try:
@@ -120,6 +133,10 @@ class SqlUnitOfWork:
     ) -> None:
         conn = self._session.unbind()
         if conn is None:
+            return
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            await shared.give_back(failed=exc is not None)
             return
         try:
             if not self._separate_reads:  # in autocommit there is nothing to roll back

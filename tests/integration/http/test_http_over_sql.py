@@ -187,3 +187,37 @@ async def test_an_org_scoped_read_authorizes_from_the_token_check(
     if runtime.engine.dialect.name == "postgresql":
         assert answers["page"][1] == ["SELECT", "SELECT"]
         assert all(found == ["SELECT"] for _, found in list(answers.values())[1:])
+
+
+async def test_a_read_request_takes_one_pooled_connection(client: Client, runtime: Runtime) -> None:
+    """The token check and the page share the request's connection on Postgres: one
+    checkout, and none left out once the response is sent; a write request still works
+    alongside. (SQLite's read-only units are transactions, each on its own connection.)"""
+    shares = runtime.engine.dialect.name == "postgresql"
+    svc = runtime.services
+    org = await create_organization(svc, name="Haifa Boxing", owner_email="owner@box.io")
+    async with svc.uow() as uow:
+        owner = await uow.users.get_by_email("owner@box.io")
+    assert owner is not None
+    checkouts: list[int] = []
+    pool = runtime.engine.sync_engine.pool
+
+    def checkout(*_: Any) -> None:
+        checkouts.append(1)
+
+    event.listen(pool, "checkout", checkout)
+    try:
+        page = await client.get(f"/organizations/{org.id}/members", headers=_bearer(owner.id))
+        read_checkouts = len(checkouts)
+        created = await client.post(
+            f"/organizations/{org.id}/plans",
+            json={"name": "Monthly", "kind": "membership", "price": "199.5"},
+            headers=_bearer(owner.id),
+        )
+    finally:
+        event.remove(pool, "checkout", checkout)
+
+    assert page.status_code == 200
+    assert read_checkouts == (1 if shares else 2)
+    assert created.status_code == 201
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
