@@ -43,6 +43,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -232,9 +233,14 @@ class Server:
         command = [sys.executable, "-m", "fitdata_adapters.cli", "serve", "--port", str(self.port)]
         if profile is not None:  # the same command under cProfile (bench/profiled_serve.py)
             command[1:3] = [str(Path(__file__).with_name("profiled_serve.py")), str(profile)]
-        self.process = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        # Its stderr to a file (a pipe nobody reads could fill and stall it), shown if it
+        # never gets ready: an OLD revision that predates the database's newest migration,
+        # for one, refuses to start.
+        log = Path(tempfile.mkdtemp(prefix="fitdata-bench-webhooks-")) / "serve.log"
+        with log.open("wb") as stderr:
+            self.process = subprocess.Popen(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=stderr
+            )
         deadline = time.monotonic() + 180  # a loaded machine imports slowly
         while True:
             try:
@@ -244,7 +250,8 @@ class Server:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                sys.exit("fitdata serve did not become ready")
+                tail = log.read_text(errors="replace")[-3000:]
+                sys.exit(f"fitdata serve did not become ready; its log ({log}) ends:\n{tail}")
             time.sleep(0.25)
 
     def cpu_seconds(self) -> float:
