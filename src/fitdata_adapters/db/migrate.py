@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from fitdata_adapters.db.engine import create_sync_engine
 from fitdata_adapters.db.errors import database_unavailable
 from fitdata_adapters.db.tables import schema_metadata
+from fitdata_core.errors import ConfigurationError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -49,7 +50,8 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     """Migrate the database at ``database_url`` up to ``revision`` (default: the newest).
 
     Idempotent; concurrent callers serialise. Raises ``DatabaseUnavailable`` when the
-    database cannot be reached.
+    database cannot be reached, and ``ConfigurationError`` when a newer release migrated it
+    past what this one ships.
     """
     # Foreign keys off on SQLite: batch migrations rebuild tables that others reference.
     engine = create_sync_engine(database_url, foreign_keys=False)
@@ -57,9 +59,26 @@ def upgrade(database_url: str, revision: str = "head") -> None:
         with database_unavailable(), engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
-            command.upgrade(alembic_config(conn), revision)
+            config = alembic_config(conn)
+            _refuse_unknown_revisions(conn, ScriptDirectory.from_config(config))
+            command.upgrade(config, revision)
     finally:
         engine.dispose()
+
+
+def _refuse_unknown_revisions(conn: Connection, script: ScriptDirectory) -> None:
+    """A clear error, instead of Alembic's traceback, for a database at a revision this
+    release does not ship: a newer release migrated it (typically an upgrade rolled back
+    without its database). Going on could only fail, or run old code on a newer schema."""
+    known = {rev.revision for rev in script.walk_revisions()}
+    unknown = sorted(set(MigrationContext.configure(conn).get_current_heads()) - known)
+    if unknown:
+        raise ConfigurationError(
+            f"The database is at schema revision {', '.join(unknown)}, which this release of "
+            f"fitdata does not know (it ships up to {script.get_current_head()}): a newer "
+            "release migrated it. Run that release (or newer), or restore the backup taken "
+            "before the upgrade."
+        )
 
 
 def current_revision(database_url: str) -> str | None:

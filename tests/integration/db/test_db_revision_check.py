@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from fitdata_adapters.db import migrate, revision
 from fitdata_adapters.db.engine import create_sync_engine
+from fitdata_core.errors import ConfigurationError
 
 pytestmark = pytest.mark.integration
 
@@ -74,9 +75,9 @@ def test_a_file_it_cannot_read_hands_over_to_alembic(
     assert revision.packaged_heads() == {"0003"}
 
 
-def test_a_database_that_moved_past_the_code_is_left_to_alembic(empty_db_url: str) -> None:
-    # A newer release migrated it: the cheap check must not claim "current"; Alembic then
-    # refuses the unknown revision as it always did.
+def test_a_database_that_moved_past_the_code_is_refused_clearly(empty_db_url: str) -> None:
+    # A newer release migrated it: the cheap check must not claim "current", and the upgrade
+    # refuses the unknown revision with a message that says what happened and what to do.
     migrate.upgrade(empty_db_url)
     engine = create_sync_engine(empty_db_url)
     try:
@@ -84,5 +85,11 @@ def test_a_database_that_moved_past_the_code_is_left_to_alembic(empty_db_url: st
             conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
     finally:
         engine.dispose()
-    with pytest.raises(Exception, match="9999"):
+    with pytest.raises(ConfigurationError) as refused:
         revision.upgrade_if_needed(empty_db_url)
+    assert refused.value.message == (
+        "The database is at schema revision 9999, which this release of fitdata does not "
+        f"know (it ships up to {migrate.head_revision()}): a newer release migrated it. Run "
+        "that release (or newer), or restore the backup taken before the upgrade."
+    )
+    assert migrate.current_revision(empty_db_url) == "9999"  # left as it was
