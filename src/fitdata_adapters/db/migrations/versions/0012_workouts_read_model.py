@@ -126,6 +126,18 @@ _SUBTRACT_DAY_TOTALS = f"""
       AND t.workouts = 0;
 """  # noqa: S608 - the names are this module's constants
 
+# The member-years a statement's rows touched (``{rows}``, filled in with the rest), and how a
+# member-year row ``t`` is one of them.
+_TOUCHED_MEMBER_YEARS = """(
+        SELECT DISTINCT organization_id, kind, user_id,
+               extract(year FROM performed_at AT TIME ZONE 'UTC')::int AS year
+        FROM {rows}
+    ) AS g"""
+_SAME_MEMBER_YEAR = (
+    "t.organization_id = g.organization_id AND t.year = g.year AND t.kind = g.kind "
+    "AND t.user_id = g.user_id"
+)
+
 # Rebuilt from the workouts left (an AFTER trigger sees the statement's own changes); the
 # (organization_id, kind, user_id) index of migration 0006 finds a member's workouts of a
 # kind. A member-year with no workout left becomes all zeros and is then deleted.
@@ -138,13 +150,8 @@ _SUBTRACT_DAY_TOTALS = f"""
 # order makes two deletes lock their rows in the same order, without deadlocking.
 _REBUILD_MEMBER_YEARS = f"""
     PERFORM 1 FROM {MEMBER_YEARS} AS t
-    JOIN (
-        SELECT DISTINCT organization_id, kind, user_id,
-               extract(year FROM performed_at AT TIME ZONE 'UTC')::int AS year
-        FROM {{rows}}
-    ) AS g
-    ON t.organization_id = g.organization_id AND t.year = g.year AND t.kind = g.kind
-      AND t.user_id = g.user_id
+    JOIN {_TOUCHED_MEMBER_YEARS}
+    ON {_SAME_MEMBER_YEAR}
     ORDER BY t.organization_id, t.year, t.kind, t.user_id
     FOR UPDATE OF t;
     UPDATE {MEMBER_YEARS} AS t SET days = coalesce((
@@ -155,21 +162,11 @@ _REBUILD_MEMBER_YEARS = f"""
           AND w.performed_at >= make_timestamptz(t.year, 1, 1, 0, 0, 0, 'UTC')
           AND w.performed_at < make_timestamptz(t.year + 1, 1, 1, 0, 0, 0, 'UTC')
     ), {{zero}})
-    FROM (
-        SELECT DISTINCT organization_id, kind, user_id,
-               extract(year FROM performed_at AT TIME ZONE 'UTC')::int AS year
-        FROM {{rows}}
-    ) AS g
-    WHERE t.organization_id = g.organization_id AND t.year = g.year AND t.kind = g.kind
-      AND t.user_id = g.user_id;
+    FROM {_TOUCHED_MEMBER_YEARS}
+    WHERE {_SAME_MEMBER_YEAR};
     DELETE FROM {MEMBER_YEARS} AS t
-    USING (
-        SELECT DISTINCT organization_id, kind, user_id,
-               extract(year FROM performed_at AT TIME ZONE 'UTC')::int AS year
-        FROM {{rows}}
-    ) AS g
-    WHERE t.organization_id = g.organization_id AND t.year = g.year AND t.kind = g.kind
-      AND t.user_id = g.user_id AND t.days = {{zero}};
+    USING {_TOUCHED_MEMBER_YEARS}
+    WHERE {_SAME_MEMBER_YEAR} AND t.days = {{zero}};
 """  # noqa: S608 - the names are this module's constants
 
 _ZERO = "repeat('0', 366)::bit(366)"
