@@ -4,10 +4,10 @@ elsewhere by the core's renderer over the rows.
 Postgres builds each member's object with ``json_build_object`` and the page arrives as one
 text column a member (plus its sort key): no per-column conversion, no domain objects and
 no dicts on our side. The objects are the same JSON values
-:func:`~fitdata_core.rules.member_json.render_member_json` makes of the rows
-(tests/integration/db/test_db_member_json_pages.py compares the two on awkward values):
-strings escaped by Postgres's JSON writer, timestamps as :func:`iso_timestamp` with ``Z``,
-enums as their stored values, a missing profile as ``null``.
+:func:`~fitdata_core.rules.member_json.render_member_json` makes of the rows (the contract test
+tests/integration/contracts/test_contract_member_json_pages.py compares the two on awkward
+values): strings escaped by Postgres's JSON writer, timestamps as :func:`iso_timestamp` with
+``Z``, enums as their stored values, a missing profile as ``null``.
 """
 
 from __future__ import annotations
